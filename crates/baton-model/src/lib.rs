@@ -1,0 +1,23 @@
+//! Plain serde types shared by every baton crate.
+//!
+//! Nothing here does I/O. [`pipeline`] is the resolved pipeline that `baton-config`
+//! produces and the runner consumes; [`record`] holds what a run leaves behind
+//! (run and beat records with their SLIs, SLO, SLA verdict and shape); [`event`] is
+//! the typed stream the scheduler emits and every consumer reads.
+
+pub mod event;
+pub mod pipeline;
+pub mod record;
+
+pub use event::{OutputStream, RunEvent};
+pub use pipeline::{
+    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy, SlaThresholds,
+    SloTarget,
+};
+pub use record::{
+    BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord, RunStatus, Shape, SlaStatus,
+    SlaVerdict, TestCounts,
+};
+
+/// Version of the JSON records baton writes (telemetry files, `--format json`).
+pub const RECORD_FORMAT_VERSION: u32 = 1;

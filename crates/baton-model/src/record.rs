@@ -1,0 +1,276 @@
+//! What a run leaves behind: the run record and one beat record per beat.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::pipeline::{BeatType, Level, SloTarget};
+
+/// One execution of a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// UUIDv7: sortable by start time.
+    pub run_id: Uuid,
+    /// `build-YYYYMMDD-HHMMSS`, unique enough for humans and folder names.
+    pub label: String,
+    pub pipeline_id: String,
+    pub pipeline_name: String,
+    pub pipeline_file: String,
+    pub level: Level,
+    pub git: Option<GitInfo>,
+    pub host: String,
+    pub ci: Option<CiInfo>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub heartbeat_at: Timestamp,
+    pub status: RunStatus,
+    pub baton_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    pub commit: String,
+    pub branch: Option<String>,
+    pub author: Option<String>,
+}
+
+/// The CI system a run happened in, with its own run id (the correlation id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiInfo {
+    pub provider: String,
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Success,
+    Failure,
+    Cancelled,
+    /// Still marked running, but its heartbeat stopped (the process died).
+    Abandoned,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Cancelled => "cancelled",
+            Self::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Running, Self::Success, Self::Failure, Self::Cancelled, Self::Abandoned]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything measured and judged about one beat in one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeatRecord {
+    pub run_id: Uuid,
+    pub movement_index: u32,
+    pub movement: String,
+    pub beat_index: u32,
+    pub beat: String,
+    #[serde(rename = "type")]
+    pub beat_type: BeatType,
+    pub level: Level,
+    pub started_at: Timestamp,
+    // --- SLIs
+    pub status: BeatStatus,
+    /// Why it ended the way it did when that is not obvious (command not found, ...).
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub attempts: u32,
+    pub duration_ms: u64,
+    pub duration_bucket: String,
+    pub cpu_user_ms: u64,
+    pub cpu_sys_ms: u64,
+    pub peak_rss_bytes: u64,
+    pub artifacts_count: u64,
+    pub artifacts_bytes: u64,
+    pub errors_count: u64,
+    pub cache_state: CacheState,
+    pub tests: Option<TestCounts>,
+    pub cost_usd: Option<f64>,
+    pub metrics: BTreeMap<String, f64>,
+    // --- judgement
+    pub slo: SloTarget,
+    pub sla: SlaVerdict,
+    pub shape: Shape,
+    pub log_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BeatStatus {
+    Success,
+    Failure,
+    Timeout,
+    Cancelled,
+    Skipped,
+}
+
+impl BeatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+            Self::Timeout => "timeout",
+            Self::Cancelled => "cancelled",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        matches!(self, Self::Failure | Self::Timeout)
+    }
+}
+
+impl FromStr for BeatStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Success, Self::Failure, Self::Timeout, Self::Cancelled, Self::Skipped]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for BeatStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheState {
+    Hit,
+    Miss,
+    #[default]
+    Skip,
+    Expired,
+}
+
+impl CacheState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Skip => "skip",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl FromStr for CacheState {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Hit, Self::Miss, Self::Skip, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for CacheState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCounts {
+    pub total: u64,
+    pub failures: u64,
+    pub errors: u64,
+    pub skipped: u64,
+}
+
+/// SLA verdict, ordered from best to worst so `max` gives the overall status.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaStatus {
+    #[default]
+    Compliant,
+    Warning,
+    Breach,
+    Critical,
+}
+
+impl SlaStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Compliant => "compliant",
+            Self::Warning => "warning",
+            Self::Breach => "breach",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl FromStr for SlaStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Compliant, Self::Warning, Self::Breach, Self::Critical]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
+    }
+}
+
+impl fmt::Display for SlaStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlaVerdict {
+    /// Worst of the duration, error and cache verdicts.
+    pub overall_status: SlaStatus,
+    pub duration_status: SlaStatus,
+    /// actual / SLO duration.
+    pub duration_ratio: f64,
+    /// (ratio - 1) * 100; negative when under the SLO.
+    pub duration_breach_percent: f64,
+    pub errors_status: SlaStatus,
+    pub cache_status: SlaStatus,
+    /// Rolling cache hit rate over the beat's last runs, when its SLO has a target.
+    pub cache_hit_rate: Option<f64>,
+}
+
+/// The fingerprint of how a beat behaved, compared with its previous run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// SHA-256 (hex) of `canonical`.
+    pub hash: String,
+    /// The string that was hashed, kept so a change can be explained.
+    pub canonical: String,
+    pub previous_hash: Option<String>,
+    pub evolved: bool,
+}

@@ -1,0 +1,10 @@
+//! Pure functions that turn measurements into judgements: the buckets of DESIGN.md,
+//! the shape hash, and the SLO/SLA verdict. No I/O, so every rule is unit-tested here.
+
+pub mod buckets;
+pub mod shape;
+pub mod sla;
+
+pub use buckets::{artifacts_bucket, duration_bucket, errors_bucket, memory_bucket};
+pub use shape::{ShapeInput, shape_of};
+pub use sla::{evaluate_sla, rolling_cache_hit_rate};
