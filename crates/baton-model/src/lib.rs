@@ -15,7 +15,7 @@ pub use pipeline::{
     SloTarget,
 };
 pub use record::{
-    BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord, RunStatus, Shape, SlaStatus,
+    BeatHistory, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord, RunStatus, Shape, SlaStatus,
     SlaVerdict, TestCounts,
 };
 

@@ -274,3 +274,15 @@ pub struct Shape {
     pub previous_hash: Option<String>,
     pub evolved: bool,
 }
+
+/// What the runner needs to know about a beat's past to judge it now: loaded from
+/// the history store before a run starts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BeatHistory {
+    /// Shape hash of the beat's most recent recorded run.
+    pub previous_shape: Option<String>,
+    /// Latest cache states, oldest first (at most 20).
+    pub recent_cache_states: Vec<CacheState>,
+    /// Median duration of its recent successful runs, for ETAs.
+    pub median_duration_ms: Option<u64>,
+}
