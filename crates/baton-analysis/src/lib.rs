@@ -1,0 +1,12 @@
+//! Pure functions over a beat's history: no I/O, no clock, no store.
+//!
+//! Histories are slices of [`BeatRecord`](baton_model::BeatRecord)s of one beat,
+//! newest first. [`stats`] holds the small statistics the rules need (median,
+//! success rate); [`anomaly`] holds the seeds' three anomaly rules, evaluated per
+//! beat at the end of a run.
+
+pub mod anomaly;
+pub mod stats;
+
+pub use anomaly::{Anomaly, AnomalyRule, detect};
+pub use stats::{is_decisive, median, success_rate};
