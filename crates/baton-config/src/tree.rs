@@ -80,6 +80,8 @@ pub struct SyntaxError {
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     let mut options = Options::default();
     options.with_snippet = false;
+    // YAML 1.2 booleans only: `on:` (retry.on) and `no` stay strings.
+    options.strict_booleans = true;
     if let Some(budget) = options.budget.as_mut() {
         budget.max_depth = MAX_DEPTH;
     }
@@ -273,6 +275,16 @@ mod tests {
         let doc = "[".repeat(10_000) + &"]".repeat(10_000);
         let err = parse(&doc).unwrap_err();
         assert!(err.message.contains("deeper than"), "{err:?}");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_stay_strings() {
+        let node = parse("on: [timeout]\nx: yes\n").unwrap();
+        let Value::Map(entries) = node.value else {
+            panic!("expected a map")
+        };
+        assert_eq!(entries[0].0.value, Value::Str("on".into()));
+        assert_eq!(entries[1].1.value, Value::Str("yes".into()));
     }
 
     #[test]

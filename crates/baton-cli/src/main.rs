@@ -1,0 +1,29 @@
+//! The `baton` binary: parses the command line, dispatches to one module per verb
+//! under [`commands`], and maps outcomes to the exit codes of DESIGN.md.
+
+mod cli;
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Validate(args) => commands::validate::run(&args),
+        Command::Schema => commands::schema::run(),
+        Command::Init(args) => commands::init::run(&args),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("baton: error: {err:#}");
+            Exit::Internal.into()
+        }
+    }
+}

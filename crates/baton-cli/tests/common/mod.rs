@@ -1,0 +1,62 @@
+//! A small builder for integration tests: a temporary project directory with files,
+//! and the `baton` binary run inside it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+pub struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A project whose `baton.yaml` has the given text.
+    pub fn with_pipeline(yaml: &str) -> Self {
+        Self::new().file("baton.yaml", yaml)
+    }
+
+    pub fn file(self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(path, contents).expect("write fixture");
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.join(name)).unwrap_or_default()
+    }
+
+    /// `baton ARGS...` run in the project directory.
+    pub fn baton(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("baton").expect("baton binary");
+        cmd.current_dir(self.path())
+            .args(args)
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+}
+
+/// The repository root (for examples/ and tests/fixtures/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
