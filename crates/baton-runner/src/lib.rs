@@ -1,0 +1,28 @@
+//! Plans and runs a pipeline.
+//!
+//! [`plan()`] decides which beats run and in what order; [`run_plan`] runs them
+//! through a [`Spawner`] (the real one is [`ProcessSpawner`]) with at most `-j`
+//! at a time, emitting the typed [`baton_model::RunEvent`] stream, and returns
+//! every beat's record. Output is masked and logged by [`output`]; the records are
+//! built by [`record`]; Ctrl-C reaches the run through a [`CancelToken`].
+
+pub mod baton_output;
+pub mod cancel;
+pub mod files;
+pub mod junit;
+pub mod output;
+pub mod plan;
+pub mod process;
+pub mod record;
+pub mod scheduler;
+pub mod signals;
+pub mod spawner;
+pub mod testing;
+
+pub use cancel::{CancelLevel, CancelToken};
+pub use output::{BeatOutput, Masker};
+pub use plan::{Plan, PlanError, PlannedBeat, Selection, SkipReason, SkippedBeat, plan};
+pub use process::ProcessSpawner;
+pub use scheduler::{RunOptions, RunOutcome, default_jobs, run_plan};
+pub use signals::install_interrupt_handler;
+pub use spawner::{Shell, SpawnRequest, SpawnResult, Spawner};

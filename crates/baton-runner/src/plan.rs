@@ -1,0 +1,734 @@
+//! Planning: which beats of a pipeline run at a given level and selection, what each
+//! one waits for, and why the others are skipped.
+//!
+//! The ordering rule (DESIGN.md): every beat waits for every beat of the previous
+//! movement that runs (a barrier); inside a movement beats run in listed order,
+//! unless the movement is `parallel`, where only `needs` orders them. `--only` runs
+//! the named beats plus, transitively, what they `need` (not the whole previous
+//! movement); `--from` starts at a movement, taking the earlier ones as done.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+
+use baton_model::{Level, Pipeline};
+
+/// What the user asked to run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The run's dynamic level: beats declared above it are skipped.
+    pub level: Level,
+    /// `--only`: beat names; empty means every beat.
+    pub only: Vec<String>,
+    /// `--from`: the name of the first movement to run.
+    pub from: Option<String>,
+}
+
+/// A beat that will run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedBeat {
+    pub movement_index: usize,
+    /// Index of the beat inside its movement.
+    pub beat_index: usize,
+    pub movement: String,
+    pub name: String,
+    pub level: Level,
+    /// Indices into [`Plan::beats`] of the beats this one waits for.
+    pub deps: Vec<usize>,
+    /// 0-based wave: the beats of one wave can start together once the earlier
+    /// waves are done (the longest chain of dependencies before it).
+    pub wave: usize,
+}
+
+/// Why a beat does not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Its `level` is above the run's level.
+    AboveLevel { beat_level: Level, run_level: Level },
+    /// `--only` was given and neither names it nor needs it.
+    NotSelected,
+    /// It sits in a movement before the `--from` movement.
+    BeforeFrom { from: String },
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AboveLevel {
+                beat_level,
+                run_level,
+            } => {
+                write!(f, "level {beat_level} is above the run level {run_level}")
+            }
+            Self::NotSelected => f.write_str("not selected by --only"),
+            Self::BeforeFrom { from } => write!(f, "before --from {from}"),
+        }
+    }
+}
+
+/// A beat that will not run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedBeat {
+    pub movement_index: usize,
+    pub beat_index: usize,
+    pub movement: String,
+    pub name: String,
+    pub reason: SkipReason,
+}
+
+/// The beats that run, in plan order (file order), with their dependencies, and
+/// the beats that do not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub pipeline: String,
+    pub level: Level,
+    pub beats: Vec<PlannedBeat>,
+    pub skipped: Vec<SkippedBeat>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("failed to select beat '{name}': the pipeline has no such beat{}", hint(.suggestion))]
+    UnknownBeat {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("failed to start from movement '{name}': the pipeline has no such movement{}", hint(.suggestion))]
+    UnknownMovement {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("failed to resolve the needs of beat '{beat}': there is no beat named '{need}'{}", hint(.suggestion))]
+    UnknownNeed {
+        beat: String,
+        need: String,
+        suggestion: Option<String>,
+    },
+    #[error("failed to order the beats: their needs form a cycle ({})", .beats.join(" -> "))]
+    Cycle { beats: Vec<String> },
+}
+
+fn hint(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
+}
+
+/// "did you mean 'x'?" for the candidate closest to `name`, when one is close.
+fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!("did you mean '{c}'?"))
+}
+
+/// Plans a run of `pipeline` for `sel`.
+pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
+    let beat_names = || pipeline.beats().map(|(_, b)| b.name.as_str());
+    let movement_names = || pipeline.movements.iter().map(|m| m.name.as_str());
+
+    // --from: the first movement that runs.
+    let from_index = match &sel.from {
+        None => 0,
+        Some(name) => match pipeline.movements.iter().position(|m| &m.name == name) {
+            Some(i) => i,
+            None => {
+                let suggestion = match pipeline.beat(name) {
+                    Some((m, _)) => Some(format!(
+                        "'{name}' is a beat of movement '{}'; --from takes a movement",
+                        pipeline.movements[m].name
+                    )),
+                    None => did_you_mean(name, movement_names()),
+                };
+                return Err(PlanError::UnknownMovement {
+                    name: name.clone(),
+                    suggestion,
+                });
+            }
+        },
+    };
+
+    // Every `needs` must name a beat.
+    let position: HashMap<&str, (usize, usize)> = pipeline
+        .movements
+        .iter()
+        .enumerate()
+        .flat_map(|(m, mv)| {
+            mv.beats
+                .iter()
+                .enumerate()
+                .map(move |(b, beat)| (beat.name.as_str(), (m, b)))
+        })
+        .rev() // the first of duplicated names wins
+        .collect();
+    for (_, beat) in pipeline.beats() {
+        for need in &beat.needs {
+            if !position.contains_key(need.as_str()) {
+                return Err(PlanError::UnknownNeed {
+                    beat: beat.name.clone(),
+                    need: need.clone(),
+                    suggestion: did_you_mean(need, beat_names()),
+                });
+            }
+        }
+    }
+
+    // --only: the named beats and, transitively, what they need.
+    let selected: Option<BTreeSet<(usize, usize)>> = if sel.only.is_empty() {
+        None
+    } else {
+        let mut set = BTreeSet::new();
+        let mut queue = VecDeque::new();
+        for name in &sel.only {
+            match position.get(name.as_str()) {
+                Some(&pos) => queue.push_back(pos),
+                None => {
+                    let suggestion = if pipeline.movements.iter().any(|m| &m.name == name) {
+                        Some(format!("'{name}' is a movement; --only takes beat names"))
+                    } else {
+                        did_you_mean(name, beat_names())
+                    };
+                    return Err(PlanError::UnknownBeat {
+                        name: name.clone(),
+                        suggestion,
+                    });
+                }
+            }
+        }
+        while let Some((m, b)) = queue.pop_front() {
+            if set.insert((m, b)) {
+                for need in &pipeline.movements[m].beats[b].needs {
+                    if let Some(&pos) = position.get(need.as_str()) {
+                        queue.push_back(pos);
+                    }
+                }
+            }
+        }
+        Some(set)
+    };
+
+    // Which beats run, and why the others do not.
+    let mut beats = Vec::new();
+    let mut skipped = Vec::new();
+    let mut planned_index: HashMap<(usize, usize), usize> = HashMap::new();
+    for (m, movement) in pipeline.movements.iter().enumerate() {
+        for (b, beat) in movement.beats.iter().enumerate() {
+            let reason = if m < from_index {
+                Some(SkipReason::BeforeFrom {
+                    from: pipeline.movements[from_index].name.clone(),
+                })
+            } else if !sel.level.includes(beat.level) {
+                Some(SkipReason::AboveLevel {
+                    beat_level: beat.level,
+                    run_level: sel.level,
+                })
+            } else if selected.as_ref().is_some_and(|s| !s.contains(&(m, b))) {
+                Some(SkipReason::NotSelected)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => skipped.push(SkippedBeat {
+                    movement_index: m,
+                    beat_index: b,
+                    movement: movement.name.clone(),
+                    name: beat.name.clone(),
+                    reason,
+                }),
+                None => {
+                    planned_index.insert((m, b), beats.len());
+                    beats.push(PlannedBeat {
+                        movement_index: m,
+                        beat_index: b,
+                        movement: movement.name.clone(),
+                        name: beat.name.clone(),
+                        level: beat.level,
+                        deps: Vec::new(),
+                        wave: 0,
+                    });
+                }
+            }
+        }
+    }
+
+    // Dependencies: barrier, listed order, needs. Only beats that run count.
+    let mut previous_movement: Vec<usize> = Vec::new();
+    for (m, movement) in pipeline.movements.iter().enumerate() {
+        let mut this_movement = Vec::new();
+        let mut previous_in_movement: Option<usize> = None;
+        for (b, beat) in movement.beats.iter().enumerate() {
+            let Some(&p) = planned_index.get(&(m, b)) else {
+                continue;
+            };
+            let mut deps: BTreeSet<usize> = previous_movement.iter().copied().collect();
+            if !movement.parallel {
+                deps.extend(previous_in_movement);
+            }
+            for need in &beat.needs {
+                if let Some(&q) = position
+                    .get(need.as_str())
+                    .and_then(|pos| planned_index.get(pos))
+                {
+                    deps.insert(q);
+                }
+            }
+            deps.remove(&p);
+            beats[p].deps = deps.into_iter().collect();
+            previous_in_movement = Some(p);
+            this_movement.push(p);
+        }
+        if !this_movement.is_empty() {
+            previous_movement = this_movement;
+        }
+    }
+
+    assign_waves(&mut beats)?;
+    Ok(Plan {
+        pipeline: pipeline.name.clone(),
+        level: sel.level,
+        beats,
+        skipped,
+    })
+}
+
+/// Sets each beat's wave (longest dependency chain before it); fails on a cycle.
+fn assign_waves(beats: &mut [PlannedBeat]) -> Result<(), PlanError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut mark = vec![Mark::New; beats.len()];
+    let mut wave = vec![0usize; beats.len()];
+    for start in 0..beats.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        // Iterative depth-first search: (beat, next dependency to visit).
+        let mut stack = vec![(start, 0usize)];
+        mark[start] = Mark::Open;
+        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+            if let Some(&dep) = beats[node].deps.get(*next) {
+                *next += 1;
+                match mark[dep] {
+                    Mark::New => {
+                        mark[dep] = Mark::Open;
+                        stack.push((dep, 0));
+                    }
+                    Mark::Open => {
+                        let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
+                        let mut cycle: Vec<String> = stack[from..]
+                            .iter()
+                            .map(|(n, _)| beats[*n].name.clone())
+                            .collect();
+                        cycle.push(beats[dep].name.clone());
+                        // Read as "a waits for c, which waits for b, which waits for a".
+                        return Err(PlanError::Cycle { beats: cycle });
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                wave[node] = beats[node]
+                    .deps
+                    .iter()
+                    .map(|&d| wave[d] + 1)
+                    .max()
+                    .unwrap_or(0);
+                mark[node] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    for (beat, w) in beats.iter_mut().zip(wave) {
+        beat.wave = w;
+    }
+    Ok(())
+}
+
+impl Plan {
+    /// Index into [`Plan::beats`] of the beat named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.beats.iter().position(|b| b.name == name)
+    }
+
+    /// The beats grouped by wave: each group can start together.
+    pub fn waves(&self) -> Vec<Vec<usize>> {
+        let count = self.beats.iter().map(|b| b.wave + 1).max().unwrap_or(0);
+        let mut waves = vec![Vec::new(); count];
+        for (i, beat) in self.beats.iter().enumerate() {
+            waves[beat.wave].push(i);
+        }
+        waves
+    }
+
+    /// Direct dependencies of beat `i` without those another dependency already
+    /// implies: what a reader needs to see.
+    pub fn direct_deps(&self, i: usize) -> Vec<usize> {
+        reduced(&self.beats[i].deps, &self.ancestors())
+    }
+
+    fn ancestors(&self) -> Vec<BTreeSet<usize>> {
+        let mut order: Vec<usize> = (0..self.beats.len()).collect();
+        order.sort_by_key(|&i| self.beats[i].wave);
+        let mut ancestors = vec![BTreeSet::new(); self.beats.len()];
+        for i in order {
+            let mut set = BTreeSet::new();
+            for &d in &self.beats[i].deps {
+                set.insert(d);
+                set.extend(ancestors[d].iter().copied());
+            }
+            ancestors[i] = set;
+        }
+        ancestors
+    }
+
+    /// A readable plan for `--dry-run`: the waves in order (beats of one wave can
+    /// start together), each beat's level and what it waits for, then the skipped
+    /// beats and why.
+    pub fn render_dry_run(&self) -> String {
+        let mut out = String::new();
+        let waves = self.waves();
+        let _ = writeln!(
+            out,
+            "plan for '{}' at level {}: {} {} in {} {}, {} skipped",
+            self.pipeline,
+            self.level,
+            self.beats.len(),
+            plural(self.beats.len(), "beat", "beats"),
+            waves.len(),
+            plural(waves.len(), "wave", "waves"),
+            self.skipped.len(),
+        );
+        let width = self
+            .beats
+            .iter()
+            .map(|b| b.movement.len() + b.name.len() + 1)
+            .chain(
+                self.skipped
+                    .iter()
+                    .map(|b| b.movement.len() + b.name.len() + 1),
+            )
+            .max()
+            .unwrap_or(0);
+        let ancestors = self.ancestors();
+        for (w, group) in waves.iter().enumerate() {
+            let together = if group.len() > 1 {
+                format!(" ({} beats can start together)", group.len())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "\nwave {}{together}", w + 1);
+            for &i in group {
+                let beat = &self.beats[i];
+                let direct: Vec<&str> = reduced(&beat.deps, &ancestors)
+                    .into_iter()
+                    .map(|d| self.beats[d].name.as_str())
+                    .collect();
+                let qualified = format!("{}/{}", beat.movement, beat.name);
+                let after = if direct.is_empty() {
+                    String::new()
+                } else {
+                    format!("  after {}", direct.join(", "))
+                };
+                let _ = writeln!(
+                    out,
+                    "  {qualified:<width$}  level {:<2}{after}",
+                    beat.level.as_str()
+                );
+            }
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "\nskipped");
+            for beat in &self.skipped {
+                let qualified = format!("{}/{}", beat.movement, beat.name);
+                let _ = writeln!(out, "  {qualified:<width$}  {}", beat.reason);
+            }
+        }
+        out
+    }
+}
+
+/// `deps` without those that another of them already waits for.
+fn reduced(deps: &[usize], ancestors: &[BTreeSet<usize>]) -> Vec<usize> {
+    deps.iter()
+        .copied()
+        .filter(|&d| !deps.iter().any(|&e| e != d && ancestors[e].contains(&d)))
+        .collect()
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+#[cfg(test)]
+mod tests {
+    use baton_model::Level;
+
+    use super::*;
+    use crate::testing::{PipelineBuilder, beat};
+
+    fn names(plan: &Plan, deps: &[usize]) -> Vec<String> {
+        deps.iter().map(|&d| plan.beats[d].name.clone()).collect()
+    }
+
+    fn deps_of(plan: &Plan, name: &str) -> Vec<String> {
+        let i = plan.index_of(name).expect("beat is planned");
+        names(plan, &plan.beats[i].deps)
+    }
+
+    fn sample() -> Pipeline {
+        PipelineBuilder::new("demo")
+            .movement("validation", false, vec![beat("lint"), beat("fmt")])
+            .movement(
+                "build",
+                true,
+                vec![
+                    beat("compile"),
+                    beat("docs"),
+                    beat("package").needs(&["compile"]),
+                ],
+            )
+            .movement(
+                "test",
+                false,
+                vec![beat("unit"), beat("e2e").level(Level::F)],
+            )
+            .movement("deploy", false, vec![beat("ship").needs(&["package"])])
+            .build()
+    }
+
+    #[test]
+    fn sequential_movements_follow_listed_order_and_barriers() {
+        let plan = plan(&sample(), &Selection::default()).expect("plans");
+        assert_eq!(deps_of(&plan, "lint"), Vec::<String>::new());
+        assert_eq!(deps_of(&plan, "fmt"), ["lint"]);
+        // Barrier: every beat of the previous movement that runs.
+        assert_eq!(deps_of(&plan, "compile"), ["lint", "fmt"]);
+        assert_eq!(deps_of(&plan, "docs"), ["lint", "fmt"]);
+        // Parallel movement: only needs order beats inside it.
+        assert_eq!(deps_of(&plan, "package"), ["lint", "fmt", "compile"]);
+        assert_eq!(deps_of(&plan, "unit"), ["compile", "docs", "package"]);
+        // e2e is level f: skipped at mf, and the barrier only counts beats that run.
+        assert_eq!(deps_of(&plan, "ship"), ["package", "unit"]);
+        assert_eq!(
+            plan.skipped,
+            [SkippedBeat {
+                movement_index: 2,
+                beat_index: 1,
+                movement: "test".into(),
+                name: "e2e".into(),
+                reason: SkipReason::AboveLevel {
+                    beat_level: Level::F,
+                    run_level: Level::Mf
+                },
+            }]
+        );
+        let order: Vec<&str> = plan.beats.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(
+            order,
+            ["lint", "fmt", "compile", "docs", "package", "unit", "ship"]
+        );
+        let waves: Vec<Vec<String>> = plan.waves().iter().map(|w| names(&plan, w)).collect();
+        assert_eq!(
+            waves,
+            [
+                vec!["lint"],
+                vec!["fmt"],
+                vec!["compile", "docs"],
+                vec!["package"],
+                vec!["unit"],
+                vec!["ship"]
+            ]
+        );
+    }
+
+    #[test]
+    fn level_p_runs_only_p_beats_and_ff_runs_all() {
+        let pipeline = PipelineBuilder::new("levels")
+            .movement(
+                "all",
+                false,
+                vec![
+                    beat("a").level(Level::P),
+                    beat("b"),
+                    beat("c").level(Level::Ff),
+                ],
+            )
+            .build();
+        let p = plan(
+            &pipeline,
+            &Selection {
+                level: Level::P,
+                ..Selection::default()
+            },
+        )
+        .expect("plans");
+        assert_eq!(p.beats.len(), 1);
+        assert_eq!(p.skipped.len(), 2);
+        let ff = plan(
+            &pipeline,
+            &Selection {
+                level: Level::Ff,
+                ..Selection::default()
+            },
+        )
+        .expect("plans");
+        assert_eq!(ff.beats.len(), 3);
+        assert_eq!(deps_of(&ff, "c"), ["b"]);
+    }
+
+    #[test]
+    fn only_runs_named_beats_and_what_they_need() {
+        let sel = Selection {
+            only: vec!["ship".into()],
+            ..Selection::default()
+        };
+        let plan = plan(&sample(), &sel).expect("plans");
+        let order: Vec<&str> = plan.beats.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(order, ["compile", "package", "ship"]);
+        assert_eq!(deps_of(&plan, "compile"), Vec::<String>::new());
+        assert_eq!(deps_of(&plan, "package"), ["compile"]);
+        // The barrier still holds between the beats that run.
+        assert_eq!(deps_of(&plan, "ship"), ["compile", "package"]);
+        let not_selected: Vec<&str> = plan
+            .skipped
+            .iter()
+            .filter(|s| s.reason == SkipReason::NotSelected)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(not_selected, ["lint", "fmt", "docs", "unit"]);
+    }
+
+    #[test]
+    fn from_starts_at_a_movement_and_ignores_needs_before_it() {
+        let sel = Selection {
+            from: Some("test".into()),
+            ..Selection::default()
+        };
+        let plan = plan(&sample(), &sel).expect("plans");
+        let order: Vec<&str> = plan.beats.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(order, ["unit", "ship"]);
+        assert_eq!(deps_of(&plan, "ship"), ["unit"]);
+        let before: Vec<&str> = plan
+            .skipped
+            .iter()
+            .filter(|s| matches!(s.reason, SkipReason::BeforeFrom { .. }))
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(before, ["lint", "fmt", "compile", "docs", "package"]);
+    }
+
+    #[test]
+    fn unknown_names_are_errors_with_suggestions() {
+        let err = plan(
+            &sample(),
+            &Selection {
+                only: vec!["compil".into()],
+                ..Selection::default()
+            },
+        )
+        .expect_err("unknown beat");
+        assert_eq!(
+            err.to_string(),
+            "failed to select beat 'compil': the pipeline has no such beat (did you mean 'compile'?)"
+        );
+        let err = plan(
+            &sample(),
+            &Selection {
+                from: Some("tets".into()),
+                ..Selection::default()
+            },
+        )
+        .expect_err("unknown movement");
+        assert!(err.to_string().contains("did you mean 'test'?"), "{err}");
+        let err = plan(
+            &sample(),
+            &Selection {
+                from: Some("unit".into()),
+                ..Selection::default()
+            },
+        )
+        .expect_err("a beat is not a movement");
+        assert!(
+            err.to_string()
+                .contains("'unit' is a beat of movement 'test'"),
+            "{err}"
+        );
+        let err = plan(
+            &sample(),
+            &Selection {
+                only: vec!["build".into()],
+                ..Selection::default()
+            },
+        )
+        .expect_err("a movement is not a beat");
+        assert!(err.to_string().contains("is a movement"), "{err}");
+        let err = plan(
+            &sample(),
+            &Selection {
+                only: vec!["zzz".into()],
+                ..Selection::default()
+            },
+        )
+        .expect_err("unknown beat");
+        assert_eq!(
+            err,
+            PlanError::UnknownBeat {
+                name: "zzz".into(),
+                suggestion: None
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_needs_and_cycles_are_errors() {
+        let pipeline = PipelineBuilder::new("bad")
+            .movement(
+                "m",
+                true,
+                vec![
+                    beat("a").needs(&["c"]),
+                    beat("b").needs(&["a"]),
+                    beat("c").needs(&["b"]),
+                ],
+            )
+            .build();
+        let err = plan(&pipeline, &Selection::default()).expect_err("cycle");
+        assert!(
+            matches!(err, PlanError::Cycle { ref beats } if beats.len() == 4),
+            "{err}"
+        );
+        let pipeline = PipelineBuilder::new("bad")
+            .movement("m", true, vec![beat("a").needs(&["bb"])])
+            .build();
+        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
+        assert!(
+            err.to_string()
+                .starts_with("failed to resolve the needs of beat 'a'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dry_run_shows_waves_levels_and_skips() {
+        let text = plan(&sample(), &Selection::default())
+            .expect("plans")
+            .render_dry_run();
+        assert!(
+            text.starts_with("plan for 'demo' at level mf: 7 beats in 6 waves, 1 skipped"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wave 3 (2 beats can start together)"),
+            "{text}"
+        );
+        assert!(text.contains("build/package"), "{text}");
+        // Reduced dependencies: package waits for compile, which implies lint and fmt.
+        assert!(text.contains("after compile\n"), "{text}");
+        assert!(text.contains("test/e2e"), "{text}");
+        assert!(text.contains("level f is above the run level mf"), "{text}");
+    }
+}

@@ -1,0 +1,335 @@
+//! Building a [`BeatRecord`]: what the attempts measured, what the beat reported
+//! on `$BATON_OUTPUT`, what it left on disk (artifacts, JUnit reports), judged
+//! against its SLO (SLA verdict) and fingerprinted (shape).
+//!
+//! Across retries: `duration_ms` is the wall time from the first attempt's start to
+//! the last one's end (backoff included: what the pipeline paid), CPU times are
+//! summed, peak RSS is the largest of any attempt, and what the beat reported is
+//! taken from the last attempt.
+//!
+//! `errors_count` is `$BATON_OUTPUT errors=` when given, else failures + errors of
+//! the JUnit reports when `junit` is set and one was read, else 0 on success and 1
+//! on failure or timeout.
+
+use std::time::Duration;
+
+use baton_model::{BeatHistory, BeatRecord, BeatStatus, CacheState, Pipeline, SlaVerdict};
+use baton_telemetry::{ShapeInput, duration_bucket, evaluate_sla, shape_of};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::baton_output::BeatReport;
+use crate::{files, junit};
+
+/// What one beat's attempts measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub started_at: Timestamp,
+    pub status: BeatStatus,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub attempts: u32,
+    pub duration: Duration,
+    pub cpu_user: Duration,
+    pub cpu_sys: Duration,
+    pub peak_rss_bytes: u64,
+    /// What the last attempt wrote to `$BATON_OUTPUT`.
+    pub report: BeatReport,
+}
+
+impl Measured {
+    /// Nothing measured yet (a beat that never ran).
+    pub fn new(started_at: Timestamp, status: BeatStatus) -> Self {
+        Self {
+            started_at,
+            status,
+            reason: None,
+            exit_code: None,
+            signal: None,
+            attempts: 0,
+            duration: Duration::ZERO,
+            cpu_user: Duration::ZERO,
+            cpu_sys: Duration::ZERO,
+            peak_rss_bytes: 0,
+            report: BeatReport::default(),
+        }
+    }
+}
+
+/// Where a beat sits and what is known of its past.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordContext<'a> {
+    pub run_id: Uuid,
+    pub pipeline: &'a Pipeline,
+    pub movement_index: usize,
+    pub beat_index: usize,
+    pub history: Option<&'a BeatHistory>,
+    pub log_path: Option<&'a str>,
+}
+
+/// The complete record of a beat that ran, and problems worth a warning (bad globs,
+/// unreadable JUnit reports, ...). Artifacts and reports are looked for under the
+/// pipeline root.
+pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord, Vec<String>) {
+    let movement = &ctx.pipeline.movements[ctx.movement_index];
+    let beat = &movement.beats[ctx.beat_index];
+    let mut problems = Vec::new();
+
+    let tests = match &beat.junit {
+        Some(glob) => {
+            let (counts, junit_problems) = junit::collect(&ctx.pipeline.root, glob);
+            // A beat that failed early often wrote no report: only say so on success.
+            if measured.status == BeatStatus::Success || counts.is_some() {
+                problems.extend(junit_problems);
+            }
+            counts
+        }
+        None => None,
+    };
+    let errors_count = measured.report.errors.unwrap_or_else(|| match tests {
+        Some(t) => t.failures + t.errors,
+        None => u64::from(measured.status.is_failure()),
+    });
+
+    let (mut artifacts_count, artifacts_bytes) = if beat.outputs.is_empty() {
+        (0, 0)
+    } else {
+        let found = files::find(&ctx.pipeline.root, &beat.outputs);
+        problems.extend(found.problems.iter().cloned());
+        (found.count(), found.bytes())
+    };
+    if let Some(count) = measured.report.artifacts {
+        artifacts_count = count;
+    }
+
+    let cache_state = measured.report.cache.unwrap_or(CacheState::Skip);
+    let mut record = base_record(ctx, measured, cache_state);
+    record.errors_count = errors_count;
+    record.artifacts_count = artifacts_count;
+    record.artifacts_bytes = artifacts_bytes;
+    record.tests = tests;
+    judge(ctx, &mut record);
+    (record, problems)
+}
+
+/// The record of a beat that did not run: status skipped, zeros, duration 0.
+pub fn skipped_record(ctx: &RecordContext<'_>, reason: &str, at: Timestamp) -> BeatRecord {
+    let mut measured = Measured::new(at, BeatStatus::Skipped);
+    measured.reason = Some(reason.to_owned());
+    let mut record = base_record(ctx, &measured, CacheState::Skip);
+    judge(ctx, &mut record);
+    record
+}
+
+fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -> BeatRecord {
+    let movement = &ctx.pipeline.movements[ctx.movement_index];
+    let beat = &movement.beats[ctx.beat_index];
+    let duration_ms = u64::try_from(m.duration.as_millis()).unwrap_or(u64::MAX);
+    BeatRecord {
+        run_id: ctx.run_id,
+        movement_index: index_u32(ctx.movement_index),
+        movement: movement.name.clone(),
+        beat_index: index_u32(ctx.beat_index),
+        beat: beat.name.clone(),
+        beat_type: beat.beat_type,
+        level: beat.level,
+        started_at: m.started_at,
+        status: m.status,
+        reason: m.reason.clone(),
+        exit_code: m.exit_code,
+        signal: m.signal,
+        attempts: m.attempts,
+        duration_ms,
+        duration_bucket: duration_bucket(duration_ms).to_owned(),
+        cpu_user_ms: u64::try_from(m.cpu_user.as_millis()).unwrap_or(u64::MAX),
+        cpu_sys_ms: u64::try_from(m.cpu_sys.as_millis()).unwrap_or(u64::MAX),
+        peak_rss_bytes: m.peak_rss_bytes,
+        artifacts_count: 0,
+        artifacts_bytes: 0,
+        errors_count: 0,
+        cache_state,
+        tests: None,
+        cost_usd: m.report.cost_usd,
+        metrics: m.report.metrics.clone(),
+        slo: beat.slo.clone(),
+        sla: SlaVerdict::default(),
+        shape: Default::default(),
+        log_path: ctx.log_path.map(str::to_owned),
+    }
+}
+
+/// Fills the SLA verdict and the shape from the record's SLIs.
+fn judge(ctx: &RecordContext<'_>, record: &mut BeatRecord) {
+    let mut states: Vec<CacheState> = ctx
+        .history
+        .map(|h| h.recent_cache_states.clone())
+        .unwrap_or_default();
+    states.push(record.cache_state);
+    record.sla = evaluate_sla(
+        record.duration_ms,
+        record.errors_count,
+        &record.slo,
+        &ctx.pipeline.sla,
+        &states,
+    );
+    record.shape = shape_of(&ShapeInput {
+        movement_index: record.movement_index,
+        beat_index: record.beat_index,
+        duration_ms: record.duration_ms,
+        status: record.status,
+        artifacts_count: record.artifacts_count,
+        errors_count: record.errors_count,
+        peak_rss_bytes: record.peak_rss_bytes,
+        cache_state: record.cache_state,
+        previous_hash: ctx.history.and_then(|h| h.previous_shape.as_deref()),
+    });
+}
+
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use baton_model::{BeatType, SlaStatus, SloTarget};
+
+    use super::*;
+    use crate::baton_output;
+    use crate::testing::{PipelineBuilder, beat};
+
+    fn pipeline(root: &std::path::Path) -> Pipeline {
+        PipelineBuilder::new("p")
+            .root(root)
+            .movement(
+                "m",
+                false,
+                vec![
+                    beat("plain"),
+                    beat("tested").junit("reports/*.xml").outputs(&["dist/**"]),
+                    beat("cached").beat_type(BeatType::Generation),
+                ],
+            )
+            .build()
+    }
+
+    fn ctx<'a>(
+        p: &'a Pipeline,
+        beat_index: usize,
+        history: Option<&'a BeatHistory>,
+    ) -> RecordContext<'a> {
+        RecordContext {
+            run_id: Uuid::nil(),
+            pipeline: p,
+            movement_index: 0,
+            beat_index,
+            history,
+            log_path: Some("logs/x.log"),
+        }
+    }
+
+    fn measured(status: BeatStatus, ms: u64) -> Measured {
+        let mut m = Measured::new(Timestamp::UNIX_EPOCH, status);
+        m.duration = Duration::from_millis(ms);
+        m.attempts = 1;
+        m
+    }
+
+    #[test]
+    fn errors_default_to_the_status() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = pipeline(dir.path());
+        let (ok, problems) = build_record(&ctx(&p, 0, None), &measured(BeatStatus::Success, 1200));
+        assert!(problems.is_empty());
+        assert_eq!(ok.errors_count, 0);
+        assert_eq!(ok.duration_bucket, "1-5s");
+        assert_eq!(ok.cache_state, CacheState::Skip);
+        assert_eq!(ok.log_path.as_deref(), Some("logs/x.log"));
+        assert_eq!(
+            ok.shape.canonical,
+            "m0:b0:1-5s:success:a0:eclean:mem<50MB:skip"
+        );
+        let (failed, _) = build_record(&ctx(&p, 0, None), &measured(BeatStatus::Timeout, 10));
+        assert_eq!(failed.errors_count, 1);
+        assert_eq!(failed.sla.errors_status, SlaStatus::Breach);
+    }
+
+    #[test]
+    fn junit_and_outputs_fill_tests_errors_and_artifacts_unless_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join("reports")).expect("mkdir");
+        fs::create_dir_all(root.join("dist/js")).expect("mkdir");
+        fs::write(
+            root.join("reports/r.xml"),
+            r#"<testsuite tests="9" failures="2" errors="1" skipped="3"/>"#,
+        )
+        .expect("write");
+        fs::write(root.join("dist/a"), "12345").expect("write");
+        fs::write(root.join("dist/js/b"), "678").expect("write");
+        let p = pipeline(root);
+        let (record, problems) =
+            build_record(&ctx(&p, 1, None), &measured(BeatStatus::Failure, 10));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(record.errors_count, 3);
+        assert_eq!(record.tests.map(|t| (t.total, t.skipped)), Some((9, 3)));
+        assert_eq!((record.artifacts_count, record.artifacts_bytes), (2, 8));
+
+        let mut m = measured(BeatStatus::Success, 10);
+        m.report =
+            baton_output::parse("errors=0\nartifacts=7\ncache=hit\nmetric.x=1.5\ncost_usd=0.25").0;
+        let (record, _) = build_record(&ctx(&p, 1, None), &m);
+        assert_eq!(record.errors_count, 0);
+        assert_eq!((record.artifacts_count, record.artifacts_bytes), (7, 8));
+        assert_eq!(record.cache_state, CacheState::Hit);
+        assert_eq!(record.metrics.get("x"), Some(&1.5));
+        assert_eq!(record.cost_usd, Some(0.25));
+    }
+
+    #[test]
+    fn sla_uses_history_cache_states_and_shape_compares_with_history() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = pipeline(dir.path());
+        let history = BeatHistory {
+            previous_shape: Some("abc".into()),
+            recent_cache_states: vec![CacheState::Miss, CacheState::Miss, CacheState::Hit],
+            median_duration_ms: None,
+        };
+        let mut m = measured(BeatStatus::Success, 100);
+        m.report.cache = Some(CacheState::Hit);
+        let (record, _) = build_record(&ctx(&p, 2, Some(&history)), &m);
+        // Generation: cache target 0.80; 2 hits out of 4 is below it.
+        assert_eq!(record.sla.cache_hit_rate, Some(0.5));
+        assert_eq!(record.sla.cache_status, SlaStatus::Warning);
+        assert_eq!(
+            record.slo,
+            SloTarget {
+                duration: Duration::from_secs(15),
+                errors: 0,
+                cache_hit_rate: Some(0.8)
+            }
+        );
+        assert_eq!(record.shape.previous_hash.as_deref(), Some("abc"));
+        assert!(record.shape.evolved);
+    }
+
+    #[test]
+    fn skipped_records_are_zeroed() {
+        let p = pipeline(std::path::Path::new("."));
+        let record = skipped_record(
+            &ctx(&p, 1, None),
+            "an earlier beat failed",
+            Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(record.status, BeatStatus::Skipped);
+        assert_eq!(record.reason.as_deref(), Some("an earlier beat failed"));
+        assert_eq!(
+            (record.duration_ms, record.attempts, record.errors_count),
+            (0, 0, 0)
+        );
+        assert_eq!(record.sla.overall_status, SlaStatus::Compliant);
+        assert_eq!(record.beat, "tested");
+    }
+}

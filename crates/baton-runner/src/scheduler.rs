@@ -1,0 +1,656 @@
+//! Running a plan: beats start when what they wait for is done, at most `jobs` at a
+//! time (one thread per running beat, no async runtime), each through the
+//! [`Spawner`], with retries, and the whole run is told as one [`RunEvent`] stream.
+//!
+//! - Retries: up to `retry.attempts`, waiting `backoff * factor^(n-2)` before
+//!   attempt n, when the failure matches `retry.on` (empty: any failure).
+//! - `allow_failure`: a beat that fails for good does not fail the run.
+//! - A beat that fails for good stops the run: no new beat starts, the running
+//!   ones (all in the same movement, by the barrier) finish, then the `rollback`
+//!   commands of that movement's successful beats run in reverse completion order
+//!   ([`RunEvent::RollbackFinished`]), and every beat that did not run gets a
+//!   record with status skipped ("an earlier beat failed").
+//! - Cancellation ([`CancelToken`]): no new beat starts; the spawner interrupts
+//!   (graceful) or kills the running beats, which end as cancelled; the beats that
+//!   never started are skipped ("the run was cancelled"); the run is cancelled.
+//! - Beats the plan skips (level, `--only`, `--from`) get no record: they are in
+//!   the plan.
+//!
+//! Events from the beats' threads go through one bounded channel to the thread
+//! that called [`run_plan`], which alone calls `sink`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use baton_model::{
+    BeatHistory, BeatRecord, BeatSpec, BeatStatus, Pipeline, RetryOn, RetryPolicy, RunEvent,
+    RunRecord, RunStatus,
+};
+use jiff::Timestamp;
+
+use crate::baton_output;
+use crate::cancel::{CancelLevel, CancelToken};
+use crate::output::{BeatOutput, Emit, Masker};
+use crate::plan::Plan;
+use crate::record::{Measured, RecordContext, build_record, skipped_record};
+use crate::spawner::{Shell, SpawnRequest, SpawnResult, Spawner};
+
+/// Events waiting for the consumer; a beat producing more waits (its pipe fills).
+const EVENT_QUEUE: usize = 256;
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run being made, with status running; finished by [`run_plan`].
+    pub run: RunRecord,
+    /// At most this many beats at once (`-j`; at least 1).
+    pub jobs: usize,
+    /// Logs go to `<logs_dir>/<run label>/<movement>/<beat>.log`.
+    pub logs_dir: PathBuf,
+    pub shell: Shell,
+    /// Between SIGTERM and SIGKILL when a beat times out.
+    pub kill_grace: Duration,
+}
+
+impl RunOptions {
+    /// Defaults: as many jobs as cores, the detected shell, a 5 s kill grace.
+    pub fn new(run: RunRecord, logs_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            run,
+            jobs: default_jobs(),
+            logs_dir: logs_dir.into(),
+            shell: Shell::detect(),
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The number of cores, the default for `-j`.
+pub fn default_jobs() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// How a run ended: the finished run record and one record per planned beat, in
+/// plan order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub run: RunRecord,
+    pub records: Vec<BeatRecord>,
+}
+
+impl RunOutcome {
+    pub fn status(&self) -> RunStatus {
+        self.run.status
+    }
+}
+
+enum Msg {
+    Event(Box<RunEvent>),
+    Done {
+        index: usize,
+        record: Box<BeatRecord>,
+    },
+    RollbacksDone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Pending,
+    Running,
+    Done,
+}
+
+/// What every beat thread shares.
+struct Ctx<'a> {
+    pipeline: &'a Pipeline,
+    plan: &'a Plan,
+    opts: &'a RunOptions,
+    spawner: &'a dyn Spawner,
+    history: &'a HashMap<String, BeatHistory>,
+    cancel: &'a CancelToken,
+    masker: Arc<Masker>,
+    run_dir: PathBuf,
+}
+
+/// Runs `plan` of `pipeline`. See the module documentation for the rules.
+pub fn run_plan(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    opts: &RunOptions,
+    spawner: &dyn Spawner,
+    history: &HashMap<String, BeatHistory>,
+    sink: &mut dyn FnMut(RunEvent),
+    cancel: &CancelToken,
+) -> RunOutcome {
+    let secret_values: Vec<String> = pipeline
+        .beats()
+        .flat_map(|(_, b)| b.secrets.iter())
+        .filter_map(|name| std::env::var(name).ok())
+        .collect();
+    let ctx = Ctx {
+        pipeline,
+        plan,
+        opts,
+        spawner,
+        history,
+        cancel,
+        masker: Arc::new(Masker::new(&secret_values)),
+        run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
+    };
+    let mut run = opts.run.clone();
+    sink(RunEvent::RunStarted {
+        run: run.clone(),
+        planned_beats: plan.beats.iter().map(|b| b.name.clone()).collect(),
+    });
+
+    let n = plan.beats.len();
+    let jobs = opts.jobs.max(1);
+    let mut state = vec![State::Pending; n];
+    let mut records: Vec<Option<BeatRecord>> = vec![None; n];
+    let mut succeeded_in_order: Vec<usize> = Vec::new();
+    let mut failed_movement: Option<usize> = None;
+    let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
+
+    thread::scope(|scope| {
+        let mut running = 0usize;
+        let mut rolling_back = false;
+        loop {
+            let stopping = failed_movement.is_some() || ctx.cancel.is_cancelled();
+            if !stopping {
+                for i in 0..n {
+                    if running >= jobs {
+                        break;
+                    }
+                    let ready = state[i] == State::Pending
+                        && plan.beats[i].deps.iter().all(|&d| state[d] == State::Done);
+                    if ready {
+                        state[i] = State::Running;
+                        running += 1;
+                        let (ctx, tx) = (&ctx, tx.clone());
+                        scope.spawn(move || run_beat(ctx, i, &tx));
+                    }
+                }
+            }
+            if running == 0 && !rolling_back {
+                // A failed movement's successful beats are undone, newest first.
+                let to_undo: Vec<usize> = match failed_movement {
+                    Some(m) if !ctx.cancel.is_cancelled() => succeeded_in_order
+                        .iter()
+                        .rev()
+                        .copied()
+                        .filter(|&i| {
+                            plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some()
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                succeeded_in_order.clear();
+                if to_undo.is_empty() {
+                    break;
+                }
+                rolling_back = true;
+                let (ctx, tx) = (&ctx, tx.clone());
+                scope.spawn(move || run_rollbacks(ctx, &to_undo, &tx));
+            }
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(Msg::Event(event)) => sink(*event),
+                Ok(Msg::Done { index, record }) => {
+                    running -= 1;
+                    state[index] = State::Done;
+                    let planned = &plan.beats[index];
+                    let spec =
+                        &pipeline.movements[planned.movement_index].beats[planned.beat_index];
+                    if record.status == BeatStatus::Success {
+                        succeeded_in_order.push(index);
+                    } else if record.status.is_failure() && !spec.allow_failure {
+                        failed_movement.get_or_insert(planned.movement_index);
+                    }
+                    sink(RunEvent::BeatFinished {
+                        record: record.clone(),
+                    });
+                    records[index] = Some(*record);
+                }
+                Ok(Msg::RollbacksDone) => rolling_back = false,
+                Err(RecvTimeoutError::Timeout) => {}
+                // Cannot happen while `tx` lives; nothing more can arrive anyway.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    drop(tx);
+    // Events a beat's output left behind after its record (an abandoned reader).
+    while let Ok(msg) = rx.try_recv() {
+        if let Msg::Event(event) = msg {
+            sink(*event);
+        }
+    }
+
+    let cancelled = ctx.cancel.is_cancelled();
+    let reason = if cancelled {
+        "the run was cancelled"
+    } else {
+        "an earlier beat failed"
+    };
+    let now = Timestamp::now();
+    for (i, slot) in records.iter_mut().enumerate() {
+        if slot.is_none() {
+            let record = skipped_record(&ctx.record_context(i, None), reason, now);
+            sink(RunEvent::BeatFinished {
+                record: Box::new(record.clone()),
+            });
+            *slot = Some(record);
+        }
+    }
+
+    run.status = if cancelled {
+        RunStatus::Cancelled
+    } else if failed_movement.is_some() {
+        RunStatus::Failure
+    } else {
+        RunStatus::Success
+    };
+    let finished = Timestamp::now();
+    run.finished_at = Some(finished);
+    run.heartbeat_at = finished;
+    sink(RunEvent::RunFinished { run: run.clone() });
+    RunOutcome {
+        run,
+        records: records.into_iter().flatten().collect(),
+    }
+}
+
+impl Ctx<'_> {
+    fn spec(&self, index: usize) -> &BeatSpec {
+        let planned = &self.plan.beats[index];
+        &self.pipeline.movements[planned.movement_index].beats[planned.beat_index]
+    }
+
+    fn log_path(&self, index: usize) -> PathBuf {
+        let planned = &self.plan.beats[index];
+        self.run_dir
+            .join(path_safe(&planned.movement))
+            .join(format!("{}.log", path_safe(&planned.name)))
+    }
+
+    fn record_context<'b>(&'b self, index: usize, log_path: Option<&'b str>) -> RecordContext<'b> {
+        let planned = &self.plan.beats[index];
+        RecordContext {
+            run_id: self.opts.run.run_id,
+            pipeline: self.pipeline,
+            movement_index: planned.movement_index,
+            beat_index: planned.beat_index,
+            history: self.history.get(&planned.name),
+            log_path,
+        }
+    }
+
+    /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
+    /// own environment), `BATON_RUN_ID`, `BATON_BEAT` and `TRACEPARENT`.
+    fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = beat
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for name in &beat.secrets {
+            match std::env::var(name) {
+                Ok(value) => env.push((name.clone(), value)),
+                Err(_) => warn(format!(
+                    "beat '{}': secret {name} is not set in baton's environment",
+                    beat.name
+                )),
+            }
+        }
+        env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
+        env.push(("BATON_BEAT".into(), beat.name.clone()));
+        env.push(("TRACEPARENT".into(), traceparent(&self.opts.run.run_id)));
+        env
+    }
+}
+
+fn emitter(tx: &SyncSender<Msg>) -> Arc<Emit> {
+    let tx = tx.clone();
+    Arc::new(move |event| {
+        let _ = tx.send(Msg::Event(Box::new(event)));
+    })
+}
+
+/// Runs every attempt of beat `index` and sends its record.
+fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
+    let planned = &ctx.plan.beats[index];
+    let beat = ctx.spec(index);
+    let emit = emitter(tx);
+    let warn = |message: String| {
+        emit(RunEvent::Warning {
+            message: ctx.masker.mask_str(&message),
+        })
+    };
+    let log_path = ctx.log_path(index);
+    let output = BeatOutput::open(
+        &beat.name,
+        Some(&log_path),
+        Arc::clone(&ctx.masker),
+        Arc::clone(&emit),
+    );
+    let base_env = ctx.env(beat, &warn);
+    let max_attempts = beat.retry.attempts.max(1);
+
+    let started = Instant::now();
+    let mut measured = Measured::new(Timestamp::now(), BeatStatus::Success);
+    for attempt in 1..=max_attempts {
+        emit(RunEvent::BeatStarted {
+            movement_index: index_u32(planned.movement_index),
+            beat: beat.name.clone(),
+            attempt,
+        });
+        if max_attempts > 1 {
+            output.note(&format!("attempt {attempt} of {max_attempts}"));
+        }
+        let report_file = tempfile::Builder::new().prefix("baton-output-").tempfile();
+        let mut env = base_env.clone();
+        match &report_file {
+            Ok(file) => env.push(("BATON_OUTPUT".into(), file.path().display().to_string())),
+            Err(err) => warn(format!(
+                "beat '{}': failed to create the $BATON_OUTPUT file: {err}",
+                beat.name
+            )),
+        }
+        let request = SpawnRequest {
+            beat: &beat.name,
+            command: &beat.run,
+            shell: &ctx.opts.shell,
+            cwd: &ctx.pipeline.root,
+            env: &env,
+            timeout: beat.timeout,
+            kill_grace: ctx.opts.kill_grace,
+        };
+        let result = ctx.spawner.run(&request, &output, ctx.cancel);
+        if result.output_abandoned {
+            warn(format!(
+                "beat '{}': its output stayed open after it ended (a process that left its process group?); stopped reading it",
+                beat.name
+            ));
+        }
+
+        measured.report = match &report_file {
+            Ok(file) => read_report(file.path(), &beat.name, &warn),
+            Err(_) => Default::default(),
+        };
+        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
+        measured.attempts = attempt;
+        measured.status = status;
+        measured.reason = reason;
+        measured.exit_code = result.exit_code;
+        measured.signal = result.signal;
+        measured.cpu_user += result.cpu_user;
+        measured.cpu_sys += result.cpu_sys;
+        measured.peak_rss_bytes = measured.peak_rss_bytes.max(result.peak_rss_bytes);
+
+        if !status.is_failure()
+            || attempt == max_attempts
+            || !retries_on(&beat.retry, status, &result)
+        {
+            break;
+        }
+        let delay = beat.retry.delay_before(attempt + 1);
+        output.note(&format!(
+            "attempt {attempt} {}; retrying in {}",
+            measured.reason.as_deref().unwrap_or(status.as_str()),
+            human(delay)
+        ));
+        if !sleep_unless_cancelled(delay, ctx.cancel) {
+            measured.status = BeatStatus::Cancelled;
+            measured.reason = Some("cancelled while waiting to retry".into());
+            break;
+        }
+    }
+    measured.duration = started.elapsed();
+    if measured.status.is_failure() && beat.allow_failure {
+        let why = measured
+            .reason
+            .take()
+            .map_or(String::new(), |r| format!("{r}; "));
+        measured.reason = Some(format!("{why}allowed to fail"));
+    }
+    if let Err(err) = output.finish() {
+        warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
+    }
+
+    let log = log_path.display().to_string();
+    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
+    for problem in problems {
+        warn(format!("beat '{}': {problem}", beat.name));
+    }
+    let _ = tx.send(Msg::Done {
+        index,
+        record: Box::new(record),
+    });
+}
+
+/// Runs the rollback commands of `beats` in this order, into their logs.
+fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
+    let emit = emitter(tx);
+    let warn = |message: String| {
+        emit(RunEvent::Warning {
+            message: ctx.masker.mask_str(&message),
+        })
+    };
+    for &index in beats {
+        let beat = ctx.spec(index);
+        let Some(command) = &beat.rollback else {
+            continue;
+        };
+        let log_path = ctx.log_path(index);
+        let output = BeatOutput::open(
+            &beat.name,
+            Some(&log_path),
+            Arc::clone(&ctx.masker),
+            Arc::clone(&emit),
+        );
+        output.note(&format!("rollback: {command}"));
+        let env = ctx.env(beat, &warn);
+        let request = SpawnRequest {
+            beat: &beat.name,
+            command,
+            shell: &ctx.opts.shell,
+            cwd: &ctx.pipeline.root,
+            env: &env,
+            timeout: beat.timeout,
+            kill_grace: ctx.opts.kill_grace,
+        };
+        let result = ctx.spawner.run(&request, &output, ctx.cancel);
+        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
+        if let Some(reason) = reason.filter(|_| status != BeatStatus::Success) {
+            output.note(&format!("rollback {}: {reason}", status.as_str()));
+        }
+        if let Err(err) = output.finish() {
+            warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
+        }
+        emit(RunEvent::RollbackFinished {
+            beat: beat.name.clone(),
+            success: status == BeatStatus::Success,
+            duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    let _ = tx.send(Msg::RollbacksDone);
+}
+
+/// Reads and parses a `$BATON_OUTPUT` file; one warning per malformed line.
+fn read_report(path: &Path, beat: &str, warn: &dyn Fn(String)) -> baton_output::BeatReport {
+    let (text, truncated) = match baton_output::read(path) {
+        Ok(read) => read,
+        Err(err) => {
+            warn(format!(
+                "beat '{beat}': failed to read $BATON_OUTPUT: {err}"
+            ));
+            return Default::default();
+        }
+    };
+    if truncated {
+        warn(format!(
+            "beat '{beat}': $BATON_OUTPUT is larger than {} bytes; only the start was read",
+            baton_output::MAX_BYTES
+        ));
+    }
+    let (report, malformed) = baton_output::parse(&text);
+    for m in malformed {
+        warn(format!(
+            "beat '{beat}': ignored line {} of $BATON_OUTPUT '{}': {}",
+            m.line_number, m.line, m.problem
+        ));
+    }
+    report
+}
+
+/// The status of one attempt, and a reason when the status alone does not say it.
+fn classify(
+    result: &SpawnResult,
+    timeout: Option<Duration>,
+    cancel: &CancelToken,
+) -> (BeatStatus, Option<String>) {
+    if result.success() {
+        return (BeatStatus::Success, None);
+    }
+    if result.cancelled {
+        let how = if cancel.level() == CancelLevel::Kill {
+            "killed"
+        } else {
+            "interrupted"
+        };
+        return (
+            BeatStatus::Cancelled,
+            Some(format!("{how}: the run was cancelled")),
+        );
+    }
+    if result.timed_out {
+        let after = timeout
+            .map(|t| format!(" after {}", human(t)))
+            .unwrap_or_default();
+        let killed = if result.signal == Some(libc::SIGKILL) {
+            ", killed after the grace period"
+        } else {
+            ""
+        };
+        return (
+            BeatStatus::Timeout,
+            Some(format!("timed out{after}{killed}")),
+        );
+    }
+    if let Some(error) = &result.error {
+        return (BeatStatus::Failure, Some(error.clone()));
+    }
+    let reason = match (result.exit_code, result.signal) {
+        (Some(127), _) => Some("command not found".to_owned()),
+        (Some(126), _) => Some("command not executable".to_owned()),
+        (_, Some(signal)) => Some(format!("killed by signal {signal}{}", signal_name(signal))),
+        _ => None,
+    };
+    (BeatStatus::Failure, reason)
+}
+
+/// Whether a failed attempt (failure or timeout) is retried under `policy`.
+fn retries_on(policy: &RetryPolicy, status: BeatStatus, result: &SpawnResult) -> bool {
+    policy.on.is_empty()
+        || policy.on.iter().any(|on| match on {
+            RetryOn::Any => true,
+            RetryOn::Timeout => status == BeatStatus::Timeout,
+            RetryOn::Exit(code) => {
+                status == BeatStatus::Failure && result.shell_exit_code() == Some(*code)
+            }
+        })
+}
+
+/// Sleeps `delay`; `false` when the run was cancelled meanwhile.
+fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => " (SIGINT)",
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        libc::SIGBUS => " (SIGBUS)",
+        _ => "",
+    }
+}
+
+/// `1.5s`, `250ms`, `2m`.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// A name made safe as one path component.
+fn path_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.as_str() {
+        "" | "." | ".." => format!("_{safe}"),
+        _ => safe,
+    }
+}
+
+/// A W3C trace context: the trace id is the run id (so every beat of a run shares
+/// one trace), the parent span id is fresh for each attempt.
+pub fn traceparent(run_id: &uuid::Uuid) -> String {
+    let mut trace = run_id.simple().to_string();
+    if trace.bytes().all(|b| b == b'0') {
+        // An all-zero trace id is invalid: keep it valid for a nil run id.
+        trace.replace_range(31.., "1");
+    }
+    let random = uuid::Uuid::new_v4();
+    let mut span: String = random.simple().to_string()[..16].to_owned();
+    if span.bytes().all(|b| b == b'0') {
+        span.replace_range(15.., "1");
+    }
+    format!("00-{trace}-{span}-01")
+}

@@ -1,0 +1,54 @@
+//! Ctrl-C handling: SIGINT and SIGTERM bump one static counter that every
+//! [`CancelToken`] returned here follows. The first signal asks for a graceful stop
+//! (the scheduler forwards SIGINT to every running process group and starts no new
+//! beat), the second kills the running beats.
+//!
+//! The handler only does an atomic add, which is async-signal-safe. It never exits
+//! the process: if baton itself is stuck, SIGQUIT (Ctrl-\) still ends it.
+
+use std::io;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::cancel::CancelToken;
+
+static INTERRUPTS: AtomicU8 = AtomicU8::new(0);
+
+extern "C" fn on_interrupt(_signal: libc::c_int) {
+    // Saturating at a small value keeps the counter from wrapping back to 0.
+    if INTERRUPTS.load(Ordering::SeqCst) < 100 {
+        INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Installs the SIGINT and SIGTERM handler and returns a token that follows it.
+/// Calling it again re-installs the same handler and shares the same counter.
+///
+/// sigaction only fails for an invalid signal number, so a failure is ignored here:
+/// the default action (terminate) then stays in force. Use
+/// [`try_install_interrupt_handler`] to see it.
+pub fn install_interrupt_handler() -> CancelToken {
+    try_install_interrupt_handler().unwrap_or_else(|_| CancelToken::following(&INTERRUPTS))
+}
+
+/// [`install_interrupt_handler`], telling when sigaction refused.
+pub fn try_install_interrupt_handler() -> io::Result<CancelToken> {
+    install(libc::SIGINT)?;
+    install(libc::SIGTERM)?;
+    Ok(CancelToken::following(&INTERRUPTS))
+}
+
+fn install(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags); we then
+    // set a handler that only touches an atomic, which is async-signal-safe, and
+    // pass valid pointers to sigemptyset and sigaction.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Small builders for pipelines in tests (this crate's and its callers'): every field
+//! gets the default a pipeline file would give it, and a builder method sets one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_model::{
+    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
+    SlaThresholds, SloTarget,
+};
+
+/// A beat named `name` of type build, at level mf, running `true`.
+pub fn beat(name: &str) -> BeatBuilder {
+    BeatBuilder(BeatSpec {
+        name: name.to_owned(),
+        beat_type: BeatType::Build,
+        run: "true".to_owned(),
+        needs: Vec::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        cache: CacheSpec::default(),
+        env: BTreeMap::new(),
+        secrets: Vec::new(),
+        timeout: None,
+        retry: RetryPolicy::default(),
+        level: Level::Mf,
+        slo: BeatType::Build.default_slo(),
+        allow_failure: false,
+        rollback: None,
+        junit: None,
+    })
+}
+
+/// Builds a [`BeatSpec`] one field at a time.
+#[derive(Debug, Clone)]
+pub struct BeatBuilder(pub BeatSpec);
+
+impl BeatBuilder {
+    pub fn run(mut self, command: &str) -> Self {
+        self.0.run = command.to_owned();
+        self
+    }
+
+    pub fn needs(mut self, names: &[&str]) -> Self {
+        self.0.needs = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
+    pub fn level(mut self, level: Level) -> Self {
+        self.0.level = level;
+        self
+    }
+
+    pub fn beat_type(mut self, beat_type: BeatType) -> Self {
+        self.0.beat_type = beat_type;
+        self.0.slo = beat_type.default_slo();
+        self
+    }
+
+    pub fn slo(mut self, slo: SloTarget) -> Self {
+        self.0.slo = slo;
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.0.timeout = Some(timeout);
+        self
+    }
+
+    /// `attempts` in total, with `backoff` growing by a factor of 2, retried on `on`.
+    pub fn retry(mut self, attempts: u32, backoff: Duration, on: &[RetryOn]) -> Self {
+        self.0.retry = RetryPolicy {
+            attempts,
+            backoff,
+            factor: 2.0,
+            on: on.to_vec(),
+        };
+        self
+    }
+
+    pub fn allow_failure(mut self) -> Self {
+        self.0.allow_failure = true;
+        self
+    }
+
+    pub fn rollback(mut self, command: &str) -> Self {
+        self.0.rollback = Some(command.to_owned());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.0.env.insert(key.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn secrets(mut self, names: &[&str]) -> Self {
+        self.0.secrets = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
+    pub fn outputs(mut self, globs: &[&str]) -> Self {
+        self.0.outputs = globs.iter().map(|g| (*g).to_owned()).collect();
+        self
+    }
+
+    pub fn junit(mut self, glob: &str) -> Self {
+        self.0.junit = Some(glob.to_owned());
+        self
+    }
+
+    pub fn build(self) -> BeatSpec {
+        self.0
+    }
+}
+
+impl From<BeatBuilder> for BeatSpec {
+    fn from(b: BeatBuilder) -> Self {
+        b.0
+    }
+}
+
+/// Builds a [`Pipeline`] rooted at the current directory unless told otherwise.
+#[derive(Debug, Clone)]
+pub struct PipelineBuilder(Pipeline);
+
+impl PipelineBuilder {
+    pub fn new(name: &str) -> Self {
+        Self(Pipeline {
+            version: 1,
+            id: None,
+            name: name.to_owned(),
+            source: PathBuf::from("baton.yaml"),
+            root: PathBuf::from("."),
+            sla: SlaThresholds::default(),
+            movements: Vec::new(),
+        })
+    }
+
+    pub fn root(mut self, root: &Path) -> Self {
+        self.0.source = root.join("baton.yaml");
+        self.0.root = root.to_owned();
+        self
+    }
+
+    pub fn movement(mut self, name: &str, parallel: bool, beats: Vec<BeatBuilder>) -> Self {
+        self.0.movements.push(MovementSpec {
+            name: name.to_owned(),
+            parallel,
+            beats: beats.into_iter().map(BeatSpec::from).collect(),
+        });
+        self
+    }
+
+    pub fn build(self) -> Pipeline {
+        self.0
+    }
+}
