@@ -52,3 +52,20 @@ fn install(signal: libc::c_int) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::CancelLevel;
+
+    #[test]
+    fn sigint_bumps_the_token() {
+        let token = try_install_interrupt_handler().expect("sigaction accepts SIGINT");
+        // SAFETY: raise has no memory-safety preconditions; the handler is installed.
+        unsafe { libc::raise(libc::SIGINT) };
+        assert!(token.level() >= CancelLevel::Graceful);
+        // SAFETY: as above.
+        unsafe { libc::raise(libc::SIGTERM) };
+        assert_eq!(token.level(), CancelLevel::Kill);
+    }
+}

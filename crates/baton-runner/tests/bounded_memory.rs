@@ -1,0 +1,101 @@
+//! A beat writing a lot of output does not grow baton's memory: output is streamed
+//! to the log and through a bounded channel. Its own test binary, so that this
+//! process's peak RSS is this test's alone.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use baton_model::{BeatStatus, Level, RunEvent, RunRecord, RunStatus};
+use baton_runner::testing::{PipelineBuilder, beat};
+use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection, plan, run_plan};
+
+const MIB: u64 = 1024 * 1024;
+
+fn peak_rss() -> u64 {
+    // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage.ru_maxrss as u64 * 1024
+}
+
+#[test]
+fn a_flood_of_output_keeps_baton_small() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = PipelineBuilder::new("p")
+        .root(dir.path())
+        .movement(
+            "m",
+            true,
+            vec![
+                // One endless line of binary zeros, and many short lines.
+                beat("binary").run("head -c 1073741824 /dev/zero"),
+                beat("lines").run("{ yes 'a line of output' || true; } | head -c 33554432"),
+            ],
+        )
+        .build();
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let mut opts = RunOptions::new(run_record(), dir.path().join("logs"));
+    opts.kill_grace = Duration::from_millis(300);
+    let mut bytes = 0u64;
+    let mut lines = 0u64;
+    let outcome = run_plan(
+        &pipeline,
+        &plan,
+        &opts,
+        &ProcessSpawner::default(),
+        &HashMap::new(),
+        &mut |e| {
+            if let RunEvent::OutputLine { line, .. } = e {
+                bytes += line.len() as u64;
+                lines += 1;
+            }
+        },
+        &CancelToken::new(),
+    );
+    for r in &outcome.records {
+        assert_eq!(r.status, BeatStatus::Success, "{}: {:?}", r.beat, r.reason);
+    }
+    // "a line of output\n" is 17 bytes; newlines are not part of a line.
+    assert_eq!(
+        bytes,
+        1024 * MIB + 32 * MIB - 32 * MIB / 17,
+        "every byte but the newlines"
+    );
+    assert_eq!(
+        lines,
+        32 * MIB / 17 + 1 + 1024 * MIB / (64 * 1024),
+        "chunks of the long line count as lines"
+    );
+    let log = |name: &str| {
+        std::fs::metadata(dir.path().join(format!("logs/build-x/m/{name}.log"))).map(|m| m.len())
+    };
+    assert_eq!(log("binary").ok(), Some(1024 * MIB));
+    assert_eq!(log("lines").ok(), Some(32 * MIB));
+    let peak = peak_rss();
+    assert!(
+        peak < 100 * MIB,
+        "baton's peak RSS grew to {} MiB",
+        peak / MIB
+    );
+}
+
+fn run_record() -> RunRecord {
+    let now = jiff::Timestamp::now();
+    RunRecord {
+        run_id: uuid::Uuid::now_v7(),
+        label: "build-x".into(),
+        pipeline_id: "p".into(),
+        pipeline_name: "p".into(),
+        pipeline_file: "baton.yaml".into(),
+        level: Level::Mf,
+        git: None,
+        host: "test".into(),
+        ci: None,
+        started_at: now,
+        finished_at: None,
+        heartbeat_at: now,
+        status: RunStatus::Running,
+        baton_version: "0".into(),
+    }
+}

@@ -1,0 +1,409 @@
+//! Real processes through the real spawner and scheduler: measurement from the
+//! operating system (peak RSS, wall time, CPU), timeouts, cleanup of background
+//! processes, secret masking, command not found and the `$BATON_OUTPUT` channel.
+//!
+//! Bounds are generous sanity checks, not timings. Children that allocate or burn
+//! CPU are this test binary itself, re-run with `BATON_RUNNER_TEST_CHILD` set (see
+//! `child_helper`), so no other language is needed.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use baton_model::{BeatRecord, BeatStatus, Level, RunEvent, RunRecord, RunStatus};
+use baton_runner::testing::{BeatBuilder, PipelineBuilder, beat};
+use baton_runner::{
+    CancelToken, ProcessSpawner, RunOptions, RunOutcome, Selection, plan, run_plan,
+};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Not a test: the child the measurement tests run. Does nothing unless asked.
+#[test]
+fn child_helper() {
+    let Ok(task) = std::env::var("BATON_RUNNER_TEST_CHILD") else {
+        return;
+    };
+    match task.split_once(':') {
+        Some(("alloc", mib)) => {
+            let mib: usize = mib.parse().expect("a number of MiB");
+            let mut block = vec![0u8; mib * 1024 * 1024];
+            for i in (0..block.len()).step_by(4096) {
+                block[i] = 1;
+            }
+            std::hint::black_box(&block);
+        }
+        Some(("burn", ms)) => {
+            let ms: u64 = ms.parse().expect("a number of ms");
+            let mut x = 0u64;
+            while cpu_time() < Duration::from_millis(ms) {
+                for i in 0..100_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+            }
+            std::hint::black_box(x);
+        }
+        _ => panic!("unknown child task {task}"),
+    }
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// A shell command that runs this test binary as the child `task`.
+fn child(task: &str) -> String {
+    let exe = std::env::current_exe().expect("test binary path");
+    format!(
+        "BATON_RUNNER_TEST_CHILD={task} '{}' --exact child_helper --test-threads=1 --quiet >/dev/null",
+        exe.display()
+    )
+}
+
+fn run_record() -> RunRecord {
+    let now = jiff::Timestamp::now();
+    RunRecord {
+        run_id: uuid::Uuid::now_v7(),
+        label: "build-20260101-000000".into(),
+        pipeline_id: "p".into(),
+        pipeline_name: "p".into(),
+        pipeline_file: "baton.yaml".into(),
+        level: Level::Mf,
+        git: None,
+        host: "test".into(),
+        ci: None,
+        started_at: now,
+        finished_at: None,
+        heartbeat_at: now,
+        status: RunStatus::Running,
+        baton_version: "0".into(),
+    }
+}
+
+struct Ran {
+    outcome: RunOutcome,
+    events: Vec<RunEvent>,
+    dir: tempfile::TempDir,
+}
+
+impl Ran {
+    fn record(&self) -> &BeatRecord {
+        &self.outcome.records[0]
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::OutputLine { line, .. } => Some(line.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Warning { message } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn log(&self) -> Vec<u8> {
+        let path = self.record().log_path.clone().expect("a log path");
+        fs::read(path).expect("log file")
+    }
+}
+
+/// Runs one beat for real in a fresh directory, with a short kill grace.
+fn run_one(b: BeatBuilder) -> Ran {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = PipelineBuilder::new("p")
+        .root(dir.path())
+        .movement("m", false, vec![b])
+        .build();
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let mut opts = RunOptions::new(run_record(), dir.path().join(".baton/logs"));
+    opts.kill_grace = Duration::from_millis(300);
+    let mut events = Vec::new();
+    let outcome = run_plan(
+        &pipeline,
+        &plan,
+        &opts,
+        &ProcessSpawner::default(),
+        &HashMap::new(),
+        &mut |e| events.push(e),
+        &CancelToken::new(),
+    );
+    Ran {
+        outcome,
+        events,
+        dir,
+    }
+}
+
+#[test]
+fn peak_rss_of_a_200_mib_allocation_is_measured() {
+    let ran = run_one(beat("alloc").run(&child("alloc:200")));
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Success, "{:?}", r.reason);
+    assert!(
+        (200 * MIB..=260 * MIB).contains(&r.peak_rss_bytes),
+        "peak RSS {} MiB",
+        r.peak_rss_bytes / MIB
+    );
+}
+
+#[test]
+fn sleeping_takes_wall_time_but_no_cpu() {
+    let ran = run_one(beat("sleep").run("sleep 1"));
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Success);
+    assert!(
+        (900..=1500).contains(&r.duration_ms),
+        "wall {} ms",
+        r.duration_ms
+    );
+    assert!(
+        r.cpu_user_ms + r.cpu_sys_ms < 100,
+        "cpu {} + {} ms",
+        r.cpu_user_ms,
+        r.cpu_sys_ms
+    );
+    assert_eq!(r.duration_bucket, "1-5s");
+}
+
+#[test]
+fn burning_cpu_is_measured_as_user_time() {
+    let ran = run_one(beat("burn").run(&child("burn:1000")));
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Success, "{:?}", r.reason);
+    assert!(
+        r.cpu_user_ms >= 700,
+        "user {} ms (sys {} ms)",
+        r.cpu_user_ms,
+        r.cpu_sys_ms
+    );
+}
+
+#[test]
+fn a_timeout_kills_a_beat_that_ignores_sigterm() {
+    let ran = run_one(
+        beat("stubborn")
+            .run("trap '' TERM; sleep 30")
+            .timeout(Duration::from_millis(300)),
+    );
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Timeout);
+    assert_eq!(
+        r.signal,
+        Some(libc::SIGKILL),
+        "killed after the grace period"
+    );
+    assert!(r.duration_ms < 5_000, "took {} ms", r.duration_ms);
+    assert!(
+        r.reason
+            .as_deref()
+            .is_some_and(|s| s.starts_with("timed out after 300ms")),
+        "{:?}",
+        r.reason
+    );
+    assert_eq!(r.errors_count, 1);
+    assert_eq!(ran.outcome.status(), RunStatus::Failure);
+}
+
+#[test]
+fn a_background_grandchild_does_not_outlive_its_beat() {
+    let ran = run_one(beat("forks").run("sleep 30 & echo $! > grandchild.pid; echo started"));
+    assert_eq!(ran.record().status, BeatStatus::Success);
+    let pid: libc::pid_t = fs::read_to_string(ran.dir.path().join("grandchild.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(gone(pid), "the background sleep {pid} is still running");
+    assert!(
+        ran.record().duration_ms < 5_000,
+        "did not wait for the background sleep"
+    );
+}
+
+/// No such process, or only a zombie waiting for init to reap it.
+fn gone(pid: libc::pid_t) -> bool {
+    for _ in 0..100 {
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        if !alive || zombie {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn secrets_are_masked_across_split_writes() {
+    // PATH is always set: declare it a secret and print it in two writes.
+    let path = std::env::var("PATH").expect("PATH is set");
+    assert!(path.len() > 4);
+    let ran = run_one(beat("leaky").secrets(&["PATH"]).run(
+        r#"printf 'path=%s' "${PATH:0:4}"; sleep 0.1; printf '%s;\n' "${PATH:4}"; printf 'end'"#,
+    ));
+    assert_eq!(ran.record().status, BeatStatus::Success);
+    assert_eq!(ran.lines(), ["path=***;", "end"]);
+    assert_eq!(ran.log(), b"path=***;\nend");
+}
+
+#[test]
+fn a_missing_command_is_exit_127_command_not_found() {
+    let ran = run_one(beat("typo").run("baton-no-such-command-xyz --flag"));
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Failure);
+    assert_eq!(r.exit_code, Some(127));
+    assert_eq!(r.reason.as_deref(), Some("command not found"));
+    assert!(
+        ran.lines().iter().any(|l| l.contains("not found")),
+        "the shell said so: {:?}",
+        ran.lines()
+    );
+}
+
+#[test]
+fn baton_output_feeds_the_record_and_a_malformed_line_warns() {
+    let ran = run_one(beat("reporter").run(
+        r#"echo errors=4 >> "$BATON_OUTPUT"; echo 'metric.tokens=12' >> "$BATON_OUTPUT"; echo 'oops' >> "$BATON_OUTPUT"; echo "$BATON_BEAT $TRACEPARENT""#,
+    ));
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Success);
+    assert_eq!(r.errors_count, 4);
+    assert_eq!(r.metrics.get("tokens"), Some(&12.0));
+    let warnings = ran.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("'reporter'") && warnings[0].contains("'oops'"),
+        "{warnings:?}"
+    );
+    let lines = ran.lines();
+    assert!(lines[0].starts_with("reporter 00-"), "{lines:?}");
+}
+
+#[test]
+fn a_beat_closing_stdout_early_is_fine_and_binary_output_is_logged_raw() {
+    let ran = run_one(
+        beat("closer").run(r#"printf 'a\377b\n'; exec 1>&-; sleep 0.2; echo still here >&2"#),
+    );
+    assert_eq!(ran.record().status, BeatStatus::Success);
+    assert_eq!(ran.lines(), ["a\u{fffd}b", "still here"]);
+    assert_eq!(ran.log(), b"a\xffb\nstill here\n");
+}
+
+#[test]
+fn log_files_follow_the_layout() {
+    let ran = run_one(beat("hello").run("echo hi"));
+    let log = ran.record().log_path.clone().expect("log path");
+    assert!(
+        Path::new(&log).ends_with(".baton/logs/build-20260101-000000/m/hello.log"),
+        "{log}"
+    );
+}
+
+/// Runs one beat, cancelling once `ready` exists in its directory: graceful first,
+/// then a kill `then_kill_after` later when given.
+fn run_cancelled(b: BeatBuilder, then_kill_after: Option<Duration>) -> Ran {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = PipelineBuilder::new("p")
+        .root(dir.path())
+        .movement("m", false, vec![b, beat("never").run("echo never")])
+        .build();
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record(), dir.path().join(".baton/logs"));
+    let cancel = CancelToken::new();
+    let ready = dir.path().join("ready");
+    let mut events = Vec::new();
+    let outcome = std::thread::scope(|s| {
+        let token = cancel.clone();
+        s.spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !ready.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            token.cancel();
+            if let Some(after) = then_kill_after {
+                std::thread::sleep(after);
+                token.kill();
+            }
+        });
+        run_plan(
+            &pipeline,
+            &plan,
+            &opts,
+            &ProcessSpawner::default(),
+            &HashMap::new(),
+            &mut |e| events.push(e),
+            &cancel,
+        )
+    });
+    Ran {
+        outcome,
+        events,
+        dir,
+    }
+}
+
+#[test]
+fn cancelling_interrupts_the_beat_and_leaves_no_process_behind() {
+    let ran = run_cancelled(
+        beat("long").run("sleep 30 & echo $! > grandchild.pid; touch ready; sleep 30"),
+        None,
+    );
+    assert_eq!(ran.outcome.status(), RunStatus::Cancelled);
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Cancelled);
+    assert_eq!(r.signal, Some(libc::SIGINT));
+    assert!(r.duration_ms < 10_000, "took {} ms", r.duration_ms);
+    let never = &ran.outcome.records[1];
+    assert_eq!(
+        (never.status, never.reason.as_deref()),
+        (BeatStatus::Skipped, Some("the run was cancelled"))
+    );
+    let pid: libc::pid_t = fs::read_to_string(ran.dir.path().join("grandchild.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(gone(pid), "the grandchild {pid} outlived the cancelled run");
+}
+
+#[test]
+fn a_second_cancel_kills_a_beat_that_ignores_sigint() {
+    let ran = run_cancelled(
+        beat("stubborn").run("trap '' INT; touch ready; sleep 30"),
+        Some(Duration::from_millis(300)),
+    );
+    let r = ran.record();
+    assert_eq!(r.status, BeatStatus::Cancelled);
+    assert_eq!(r.signal, Some(libc::SIGKILL));
+    assert!(
+        r.reason.as_deref().is_some_and(|s| s.starts_with("killed")),
+        "{:?}",
+        r.reason
+    );
+    assert_eq!(ran.outcome.status(), RunStatus::Cancelled);
+}
