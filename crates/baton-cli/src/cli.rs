@@ -23,6 +23,87 @@ pub enum Command {
     Schema,
     /// Write a starter baton.yaml proposing beats from what is in this directory.
     Init(InitArgs),
+    /// Run the pipeline, measure every beat and record it in the history.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    /// Lines as they come, prefixed with the beat name when beats run in parallel.
+    #[default]
+    Prefixed,
+    /// Each beat's output as one block when it finishes.
+    Grouped,
+    /// Only the summary.
+    Quiet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    P,
+    Mf,
+    F,
+    Ff,
+}
+
+impl From<LevelArg> for baton_model::Level {
+    fn from(l: LevelArg) -> Self {
+        match l {
+            LevelArg::P => Self::P,
+            LevelArg::Mf => Self::Mf,
+            LevelArg::F => Self::F,
+            LevelArg::Ff => Self::Ff,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Breach,
+    Critical,
+}
+
+impl From<FailOn> for baton_model::SlaStatus {
+    fn from(f: FailOn) -> Self {
+        match f {
+            FailOn::Warning => Self::Warning,
+            FailOn::Breach => Self::Breach,
+            FailOn::Critical => Self::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file (default: baton.yaml in the current directory).
+    pub file: Option<PathBuf>,
+    /// Dynamic level: p < mf < f < ff.
+    #[arg(long, value_enum, default_value = "mf")]
+    pub level: LevelArg,
+    /// Run at most N beats at once (default: number of cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Run only these beats (and what they need).
+    #[arg(long, num_args = 1.., value_name = "BEAT")]
+    pub only: Vec<String>,
+    /// Start at this movement.
+    #[arg(long, value_name = "MOVEMENT")]
+    pub from: Option<String>,
+    /// Print the plan and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputMode,
+    /// Exit 3 when any beat's SLA verdict is at least this bad.
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub fail_on: Option<FailOn>,
+    /// Fail (exit 4) when the history or telemetry cannot be written.
+    #[arg(long)]
+    pub strict: bool,
+    /// Run the beats without recording anything (no history, no telemetry files).
+    #[arg(long)]
+    pub no_telemetry: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

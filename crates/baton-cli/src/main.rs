@@ -3,7 +3,10 @@
 
 mod cli;
 mod commands;
+mod consumers;
 mod exit;
+mod provenance;
+mod state;
 
 use std::process::ExitCode;
 
@@ -18,6 +21,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Schema => commands::schema::run(),
         Command::Init(args) => commands::init::run(&args),
+        Command::Run(args) => commands::run::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

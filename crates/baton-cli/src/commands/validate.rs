@@ -66,23 +66,3 @@ fn print_json(loaded: &Loaded, passed: bool) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }
-
-/// For commands that need a runnable pipeline: print what blocks it (one line each)
-/// and return `None`, or the pipeline with its warnings printed to stderr.
-pub fn load_for_run(path: &std::path::Path) -> Option<baton_model::Pipeline> {
-    let loaded = baton_config::load(path);
-    let file = loaded.display_path();
-    for d in loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity >= Severity::Minor)
-    {
-        let label = if d.severity >= Severity::Major {
-            "error"
-        } else {
-            "warning"
-        };
-        eprintln!("baton: {label}: {}", d.located(&file));
-    }
-    loaded.pipeline
-}

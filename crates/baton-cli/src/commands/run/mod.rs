@@ -1,0 +1,278 @@
+//! `baton run`: plan, run with every consumer attached, judge, record, summarise.
+//!
+//! The runner emits one event stream; the terminal view and the history recorder
+//! consume it. After the run, anomalies are computed from the history, the report
+//! and telemetry files are written, and the exit code is decided. A failing store
+//! or telemetry directory never changes the outcome unless `--strict` was given.
+
+mod archive;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use baton_config::Severity;
+use baton_model::{Level, Pipeline, RunRecord, RunStatus, SlaStatus};
+use baton_report::RunReport;
+use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
+use baton_store::HistoryStore;
+
+use crate::cli::{OutputMode, RunArgs};
+use crate::consumers::recorder::Recorder;
+use crate::consumers::terminal::Terminal;
+use crate::consumers::{Consumer, Fanout};
+use crate::exit::Exit;
+use crate::provenance;
+use crate::state::StateDir;
+
+pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    let level: Level = args.level.into();
+    let path = baton_config::locate(args.file.as_deref());
+    let Some(pipeline) = load_runnable(&path, level) else {
+        return Ok(Exit::Usage);
+    };
+    let selection = Selection {
+        level,
+        only: args.only.clone(),
+        from: args.from.clone(),
+    };
+    let plan = match baton_runner::plan(&pipeline, &selection) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("baton: error: {err}");
+            return Ok(Exit::Usage);
+        }
+    };
+    if args.dry_run {
+        print!("{}", plan.render_dry_run());
+        return Ok(Exit::Success);
+    }
+
+    let state = StateDir::for_pipeline(&pipeline.root);
+    let mut telemetry_failures: Vec<String> = Vec::new();
+    let store: Option<Arc<dyn HistoryStore>> = if args.no_telemetry {
+        None
+    } else {
+        match state.open_store() {
+            Ok(store) => Some(store),
+            Err(err) => {
+                eprintln!("baton: warning: history not recorded: {err}; the run goes on");
+                telemetry_failures.push(err.to_string());
+                None
+            }
+        }
+    };
+
+    let beat_names: Vec<String> = plan.beats.iter().map(|b| b.name.clone()).collect();
+    let hints = match &store {
+        Some(store) => {
+            let names: Vec<&str> = beat_names.iter().map(String::as_str).collect();
+            store.beat_history_hints(pipeline.history_key(), &names).unwrap_or_else(|err| {
+                eprintln!("baton: warning: could not read the history ({err}); no ETAs or shape comparison this run");
+                HashMap::new()
+            })
+        }
+        None => HashMap::new(),
+    };
+
+    let run = new_run_record(&pipeline, level);
+    let mut opts = RunOptions::new(run, state.logs());
+    if let Some(jobs) = args.jobs {
+        opts.jobs = usize::from(jobs);
+    }
+    let parallel = opts.jobs > 1 && plan.waves().iter().any(|w| w.len() > 1);
+    let eta: HashMap<String, u64> = hints
+        .iter()
+        .filter_map(|(k, h)| h.median_duration_ms.map(|ms| (k.clone(), ms)))
+        .collect();
+    let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
+    let mut recorder = store.clone().map(Recorder::new);
+
+    let cancel: CancelToken = baton_runner::install_interrupt_handler();
+    let outcome = {
+        let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal];
+        if let Some(r) = recorder.as_mut() {
+            consumers.push(r);
+        }
+        let mut fanout = Fanout::new(consumers);
+        let mut sink = |event| fanout.handle(event);
+        baton_runner::run_plan(
+            &pipeline,
+            &plan,
+            &opts,
+            &ProcessSpawner::default(),
+            &hints,
+            &mut sink,
+            &cancel,
+        )
+    };
+    if let Some(failure) = recorder.as_ref().and_then(Recorder::failure) {
+        telemetry_failures.push(failure);
+    }
+    drop(recorder);
+
+    let anomalies = match &store {
+        Some(store) => detect_anomalies(store.as_ref(), &pipeline, &outcome.run, &outcome.records),
+        None => Vec::new(),
+    };
+    let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
+    if !args.no_telemetry {
+        if let Err(err) = baton_report::telemetry_files::write(&state.telemetry(), &report) {
+            eprintln!(
+                "baton: warning: telemetry files not written to {}: {err}",
+                state.telemetry().display()
+            );
+            telemetry_failures.push(err.to_string());
+        }
+        if level == Level::Ff {
+            match archive::archive_run(&pipeline, &state, &report) {
+                Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
+                Err(err) => {
+                    eprintln!("baton: warning: the run was not archived: {err:#}");
+                    telemetry_failures.push(err.to_string());
+                }
+            }
+        }
+    }
+    print_summary(&report, args.output);
+    append_step_summary(&report);
+
+    Ok(exit_for(&outcome.run, &report, args, &telemetry_failures))
+}
+
+/// Load the pipeline and print what blocks it. At level f and above, minor
+/// validation findings (warnings) block the run too.
+fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
+    let loaded = baton_config::load(path);
+    let file = loaded.display_path();
+    let strict = level >= Level::F;
+    let blocking = |s: Severity| s >= Severity::Major || (strict && s == Severity::Minor);
+    for d in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity >= Severity::Minor)
+    {
+        let label = if blocking(d.severity) {
+            "error"
+        } else {
+            "warning"
+        };
+        eprintln!("baton: {label}: {}", d.located(&file));
+    }
+    let blocked = loaded.diagnostics.iter().any(|d| blocking(d.severity));
+    if blocked && strict && loaded.pipeline.is_some() {
+        eprintln!("baton: error: at level {level} validation warnings are errors");
+    }
+    if blocked { None } else { loaded.pipeline }
+}
+
+fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
+    let now = jiff::Timestamp::now();
+    let local = now.to_zoned(jiff::tz::TimeZone::system());
+    RunRecord {
+        run_id: uuid::Uuid::now_v7(),
+        label: format!("build-{}", local.strftime("%Y%m%d-%H%M%S")),
+        pipeline_id: pipeline.history_key().to_string(),
+        pipeline_name: pipeline.name.clone(),
+        pipeline_file: pipeline.source.display().to_string(),
+        level,
+        git: provenance::git_info(&pipeline.root),
+        host: provenance::host_name(),
+        ci: provenance::detect_ci(|k| std::env::var(k).ok()),
+        started_at: now,
+        finished_at: None,
+        heartbeat_at: now,
+        status: RunStatus::Running,
+        baton_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn detect_anomalies(
+    store: &dyn HistoryStore,
+    pipeline: &Pipeline,
+    run: &RunRecord,
+    records: &[baton_model::BeatRecord],
+) -> Vec<baton_analysis::Anomaly> {
+    let mut anomalies = Vec::new();
+    for record in records
+        .iter()
+        .filter(|r| r.status != baton_model::BeatStatus::Skipped)
+    {
+        match store.beat_runs(Some(pipeline.history_key()), &record.beat, 21) {
+            Ok(history) => {
+                let earlier: Vec<_> = history
+                    .into_iter()
+                    .filter(|r| r.run_id != run.run_id)
+                    .collect();
+                anomalies.extend(baton_analysis::detect(record, &earlier));
+            }
+            Err(err) => {
+                eprintln!("baton: warning: anomaly rules skipped: {err}");
+                break;
+            }
+        }
+    }
+    anomalies
+}
+
+fn print_summary(report: &RunReport, mode: OutputMode) {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    if mode != OutputMode::Quiet {
+        println!();
+    }
+    print!("{}", baton_report::render_text(report, color));
+}
+
+/// On GitHub Actions, the Markdown report goes to the job's summary page.
+fn append_step_summary(report: &RunReport) {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return;
+    };
+    let markdown = baton_report::render_markdown(report);
+    let result = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
+    if let Err(err) = result {
+        eprintln!("baton: warning: could not append to GITHUB_STEP_SUMMARY: {err}");
+    }
+}
+
+fn exit_for(
+    run: &RunRecord,
+    report: &RunReport,
+    args: &RunArgs,
+    telemetry_failures: &[String],
+) -> Exit {
+    match run.status {
+        RunStatus::Cancelled => return Exit::Interrupted,
+        RunStatus::Failure => return Exit::BeatFailed,
+        _ => {}
+    }
+    if let Some(fail_on) = args.fail_on {
+        let threshold: SlaStatus = fail_on.into();
+        let worst = report
+            .beats
+            .iter()
+            .map(|b| b.sla.overall_status)
+            .max()
+            .unwrap_or_default();
+        if worst >= threshold {
+            eprintln!(
+                "baton: SLA gate failed: worst verdict is {worst} (--fail-on {})",
+                threshold.as_str()
+            );
+            return Exit::SlaGate;
+        }
+    }
+    if args.strict && !telemetry_failures.is_empty() {
+        eprintln!(
+            "baton: error: --strict: {} telemetry failure(s): {}",
+            telemetry_failures.len(),
+            telemetry_failures.join("; ")
+        );
+        return Exit::Internal;
+    }
+    Exit::Success
+}

@@ -1,0 +1,28 @@
+//! Consumers of the run's event stream: the terminal view, the history recorder.
+//! Each sees every [`RunEvent`] in order; none can change the run's outcome.
+
+pub mod recorder;
+pub mod terminal;
+
+use baton_model::RunEvent;
+
+pub trait Consumer {
+    fn handle(&mut self, event: &RunEvent);
+}
+
+/// Hands every event to each consumer in turn.
+pub struct Fanout<'a> {
+    consumers: Vec<&'a mut dyn Consumer>,
+}
+
+impl<'a> Fanout<'a> {
+    pub fn new(consumers: Vec<&'a mut dyn Consumer>) -> Self {
+        Self { consumers }
+    }
+
+    pub fn handle(&mut self, event: RunEvent) {
+        for consumer in &mut self.consumers {
+            consumer.handle(&event);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Writes the run to the history store as it happens: the run when it starts, each
+//! beat as it finishes (so a crash keeps them), a heartbeat every few seconds.
+//! Shadow principle: the first failure is warned about once and the run goes on.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use baton_model::RunEvent;
+use baton_store::HistoryStore;
+use uuid::Uuid;
+
+use super::Consumer;
+
+/// How often a running run tells the store it is alive (stale after 30 s).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Recorder {
+    store: Arc<dyn HistoryStore>,
+    /// The first failure, kept for `--strict` and the end-of-run note.
+    failure: Arc<Mutex<Option<String>>>,
+    heartbeat: Option<Heartbeat>,
+}
+
+struct Heartbeat {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Recorder {
+    pub fn new(store: Arc<dyn HistoryStore>) -> Self {
+        Self {
+            store,
+            failure: Arc::new(Mutex::new(None)),
+            heartbeat: None,
+        }
+    }
+
+    /// What was not recorded, if anything failed.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn note<T>(&self, what: &str, result: baton_store::Result<T>) {
+        note_failure(&self.failure, what, result);
+    }
+
+    fn start_heartbeat(&mut self, run_id: Uuid) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (store, flag, failure) = (self.store.clone(), stop.clone(), self.failure.clone());
+        let thread = thread::spawn(move || {
+            let tick = Duration::from_millis(200);
+            let mut waited = Duration::ZERO;
+            while !flag.load(Ordering::Relaxed) {
+                thread::sleep(tick);
+                waited += tick;
+                if waited >= HEARTBEAT_EVERY {
+                    waited = Duration::ZERO;
+                    note_failure(
+                        &failure,
+                        "the heartbeat",
+                        store.heartbeat(run_id, jiff::Timestamp::now()),
+                    );
+                }
+            }
+        });
+        self.heartbeat = Some(Heartbeat { stop, thread });
+    }
+
+    fn stop_heartbeat(&mut self) {
+        if let Some(h) = self.heartbeat.take() {
+            h.stop.store(true, Ordering::Relaxed);
+            let _ = h.thread.join();
+        }
+    }
+}
+
+fn note_failure<T>(slot: &Mutex<Option<String>>, what: &str, result: baton_store::Result<T>) {
+    if let Err(err) = result
+        && let Ok(mut failure) = slot.lock()
+        && failure.is_none()
+    {
+        eprintln!("baton: warning: history not recorded ({what}): {err}; the run goes on");
+        *failure = Some(format!("{what}: {err}"));
+    }
+}
+
+impl Consumer for Recorder {
+    fn handle(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { run, .. } => {
+                self.note("the run", self.store.begin_run(run));
+                self.start_heartbeat(run.run_id);
+            }
+            RunEvent::BeatFinished { record } => {
+                self.note("a beat", self.store.record_beat(record))
+            }
+            RunEvent::RunFinished { run } => {
+                self.stop_heartbeat();
+                self.note("the run's end", self.store.finish_run(run));
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop_heartbeat();
+    }
+}

@@ -1,0 +1,262 @@
+//! The terminal view of a run: beat output (prefixed, grouped or quiet), and either
+//! live progress lines with ETAs (on a terminal) or plain start/finish lines (CI).
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use baton_model::{BeatStatus, OutputStream, RunEvent};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use owo_colors::OwoColorize;
+
+use super::Consumer;
+use crate::cli::OutputMode;
+
+/// Lines kept per beat in grouped mode; the rest is in the beat's log file.
+const GROUP_LINE_LIMIT: usize = 2_000;
+
+pub struct Terminal {
+    mode: OutputMode,
+    /// Prefix output lines with the beat name (beats can run at the same time).
+    prefix: bool,
+    color: bool,
+    github_groups: bool,
+    progress: Option<Progress>,
+    width: usize,
+    grouped: HashMap<String, Vec<String>>,
+    grouped_dropped: HashMap<String, usize>,
+}
+
+struct Progress {
+    multi: MultiProgress,
+    bars: HashMap<String, ProgressBar>,
+    eta_ms: HashMap<String, u64>,
+}
+
+impl Terminal {
+    pub fn new(
+        mode: OutputMode,
+        prefix: bool,
+        beat_names: &[String],
+        eta_ms: HashMap<String, u64>,
+    ) -> Self {
+        let is_tty = std::io::stdout().is_terminal();
+        let color = is_tty && std::env::var_os("NO_COLOR").is_none();
+        let progress =
+            (is_tty && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| Progress {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+                bars: HashMap::new(),
+                eta_ms,
+            });
+        Self {
+            mode,
+            prefix,
+            color,
+            github_groups: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            progress,
+            width: beat_names
+                .iter()
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+                .min(28),
+            grouped: HashMap::new(),
+            grouped_dropped: HashMap::new(),
+        }
+    }
+
+    /// Print one line without tearing the progress bars.
+    fn line(&self, text: String) {
+        match &self.progress {
+            Some(p) => {
+                let _ = p.multi.println(text);
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+            }
+        }
+    }
+
+    fn status_word(&self, status: BeatStatus) -> String {
+        let word = status.as_str();
+        if !self.color {
+            return word.to_string();
+        }
+        match status {
+            BeatStatus::Success => word.green().to_string(),
+            BeatStatus::Failure | BeatStatus::Timeout => word.red().to_string(),
+            BeatStatus::Cancelled | BeatStatus::Skipped => word.yellow().to_string(),
+        }
+    }
+
+    fn started(&mut self, beat: &str, attempt: u32) {
+        let retry = if attempt > 1 {
+            format!(" (attempt {attempt})")
+        } else {
+            String::new()
+        };
+        match &mut self.progress {
+            Some(p) => {
+                let eta = p
+                    .eta_ms
+                    .get(beat)
+                    .map(|ms| format!(" ~{}", human_ms(*ms)))
+                    .unwrap_or_default();
+                let bar = p.multi.add(ProgressBar::new_spinner());
+                let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:>4}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                bar.set_style(style);
+                bar.set_message(format!("{beat:<w$}{retry}{eta}", w = self.width));
+                bar.enable_steady_tick(Duration::from_millis(120));
+                if let Some(old) = p.bars.insert(beat.to_string(), bar) {
+                    old.finish_and_clear();
+                }
+            }
+            None if self.mode != OutputMode::Quiet => self.line(format!("▶ {beat}{retry}")),
+            None => {}
+        }
+    }
+
+    fn output(&mut self, beat: &str, stream: OutputStream, line: &str) {
+        match self.mode {
+            OutputMode::Quiet => {}
+            OutputMode::Grouped => {
+                let lines = self.grouped.entry(beat.to_string()).or_default();
+                if lines.len() < GROUP_LINE_LIMIT {
+                    lines.push(line.to_string());
+                } else {
+                    *self.grouped_dropped.entry(beat.to_string()).or_default() += 1;
+                }
+            }
+            OutputMode::Prefixed => {
+                let marker = if stream == OutputStream::Stderr {
+                    "!"
+                } else {
+                    "|"
+                };
+                let text = if self.prefix {
+                    let name = format!("{beat:<w$}", w = self.width);
+                    let name = if self.color {
+                        name.cyan().to_string()
+                    } else {
+                        name
+                    };
+                    format!("{name} {marker} {line}")
+                } else {
+                    line.to_string()
+                };
+                self.line(text);
+            }
+        }
+    }
+
+    fn finished(&mut self, beat: &str, status: BeatStatus, duration_ms: u64, reason: Option<&str>) {
+        if let Some(p) = &mut self.progress
+            && let Some(bar) = p.bars.remove(beat)
+        {
+            bar.finish_and_clear();
+        }
+        if self.mode == OutputMode::Grouped {
+            let lines = self.grouped.remove(beat).unwrap_or_default();
+            let dropped = self.grouped_dropped.remove(beat).unwrap_or(0);
+            let mut block = String::new();
+            let header = format!("{beat} ({}, {})", status.as_str(), human_ms(duration_ms));
+            if self.github_groups {
+                block.push_str(&format!("::group::{header}\n"));
+            } else {
+                block.push_str(&format!("── {header}\n"));
+            }
+            for l in &lines {
+                block.push_str(l);
+                block.push('\n');
+            }
+            if dropped > 0 {
+                block.push_str(&format!("… {dropped} more lines in the beat's log file\n"));
+            }
+            if self.github_groups {
+                block.push_str("::endgroup::\n");
+            }
+            self.line(block.trim_end().to_string());
+            return;
+        }
+        if self.mode == OutputMode::Quiet || status == BeatStatus::Skipped {
+            return;
+        }
+        let mark = match status {
+            BeatStatus::Success => "✔",
+            BeatStatus::Skipped | BeatStatus::Cancelled => "○",
+            _ => "✘",
+        };
+        let why = reason.map(|r| format!(" — {r}")).unwrap_or_default();
+        let word = self.status_word(status);
+        self.line(format!(
+            "{mark} {beat:<w$} {word} in {}{why}",
+            human_ms(duration_ms),
+            w = self.width
+        ));
+    }
+}
+
+impl Consumer for Terminal {
+    fn handle(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { run, planned_beats } => {
+                if self.mode != OutputMode::Quiet {
+                    self.line(format!(
+                        "baton: running {} ({} beats, level {}) as {}",
+                        run.pipeline_name,
+                        planned_beats.len(),
+                        run.level,
+                        run.label
+                    ));
+                }
+            }
+            RunEvent::BeatStarted { beat, attempt, .. } => self.started(beat, *attempt),
+            RunEvent::OutputLine { beat, stream, line } => self.output(beat, *stream, line),
+            RunEvent::BeatFinished { record } => self.finished(
+                &record.beat,
+                record.status,
+                record.duration_ms,
+                record.reason.as_deref(),
+            ),
+            RunEvent::RollbackFinished {
+                beat,
+                success,
+                duration_ms,
+            } => {
+                let outcome = if *success {
+                    "rolled back"
+                } else {
+                    "rollback failed"
+                };
+                self.line(format!("↺ {beat} {outcome} in {}", human_ms(*duration_ms)));
+            }
+            RunEvent::Warning { message } => {
+                let _ = self
+                    .progress
+                    .as_ref()
+                    .map(|p| p.multi.suspend(|| eprintln!("baton: warning: {message}")));
+                if self.progress.is_none() {
+                    eprintln!("baton: warning: {message}");
+                }
+            }
+            RunEvent::RunFinished { .. } => {
+                if let Some(p) = &mut self.progress {
+                    for (_, bar) in p.bars.drain() {
+                        bar.finish_and_clear();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `850ms`, `1.24s`, `2m05s`.
+pub fn human_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{:.2}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
