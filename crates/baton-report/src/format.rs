@@ -1,0 +1,149 @@
+//! Human formatting shared by every renderer: durations, bytes, percentages, ratios,
+//! timestamps and short hashes. Pure and deterministic (UTC, no locale).
+
+use baton_model::{BeatRecord, Shape};
+use jiff::Timestamp;
+
+/// A duration for humans: `350ms`, `1.23s`, `45.60s`, `2m05s`, `1h02m03s`.
+pub fn duration_ms(ms: u64) -> String {
+    if ms < 1_000 {
+        return format!("{ms}ms");
+    }
+    let centis = ms.saturating_add(5) / 10;
+    if centis < 6_000 {
+        return format!("{}.{:02}s", centis / 100, centis % 100);
+    }
+    let secs = ms.saturating_add(500) / 1_000;
+    let (h, m, s) = (secs / 3_600, secs % 3_600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m:02}m{s:02}s")
+    } else {
+        format!("{m}m{s:02}s")
+    }
+}
+
+/// A byte count in decimal units (the memory buckets use them too): `512 B`,
+/// `12.3 MB`, `1.5 GB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    if n < 1_000 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 999.95 && unit < UNITS.len() - 1 {
+        value /= 1_000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// A fraction (0..1) as a percentage with one decimal: `90.9%`.
+pub fn percent(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0)
+}
+
+/// An already-percent value with its sign: `+62.0%`, `-24.5%`.
+pub fn signed_percent(percent: f64) -> String {
+    format!("{percent:+.1}%")
+}
+
+/// A ratio with two decimals: `1.62x`.
+pub fn ratio(r: f64) -> String {
+    format!("{r:.2}x")
+}
+
+/// A timestamp in UTC to the second: `2025-11-26 12:34:56`.
+pub fn timestamp(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The first 12 characters of a hash (or all of a shorter one).
+pub fn short_hash(hash: &str) -> &str {
+    match hash.char_indices().nth(12) {
+        Some((i, _)) => &hash[..i],
+        None => hash,
+    }
+}
+
+/// How a shape compares with the beat's previous run: `↑ evolved`, `new` (no
+/// previous run) or `same`.
+pub fn shape_change(shape: &Shape) -> &'static str {
+    if shape.evolved {
+        "↑ evolved"
+    } else if shape.previous_hash.is_none() {
+        "new"
+    } else {
+        "same"
+    }
+}
+
+/// CPU time of a beat (user + system).
+pub fn cpu(record: &BeatRecord) -> String {
+    duration_ms(record.cpu_user_ms.saturating_add(record.cpu_sys_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ms(0), "0ms");
+        assert_eq!(duration_ms(999), "999ms");
+        assert_eq!(duration_ms(1_000), "1.00s");
+        assert_eq!(duration_ms(1_234), "1.23s");
+        assert_eq!(duration_ms(1_235), "1.24s");
+        assert_eq!(duration_ms(45_600), "45.60s");
+        assert_eq!(duration_ms(59_994), "59.99s");
+        assert_eq!(duration_ms(59_995), "1m00s");
+        assert_eq!(duration_ms(125_000), "2m05s");
+        assert_eq!(duration_ms(3_599_400), "59m59s");
+        assert_eq!(duration_ms(3_723_000), "1h02m03s");
+        assert_eq!(duration_ms(u64::MAX), "5124095576030h25m51s");
+    }
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(1_000), "1.0 kB");
+        assert_eq!(bytes(12_300_000), "12.3 MB");
+        assert_eq!(bytes(999_960), "1.0 MB");
+        assert_eq!(bytes(1_500_000_000), "1.5 GB");
+        assert_eq!(bytes(u64::MAX), "18446.7 PB");
+    }
+
+    #[test]
+    fn percentages_and_ratios() {
+        assert_eq!(percent(0.909_09), "90.9%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(signed_percent(62.0), "+62.0%");
+        assert_eq!(signed_percent(-24.5), "-24.5%");
+        assert_eq!(ratio(1.6234), "1.62x");
+    }
+
+    #[test]
+    fn short_hashes() {
+        assert_eq!(short_hash("0123456789abcdef"), "0123456789ab");
+        assert_eq!(short_hash("abc"), "abc");
+        assert_eq!(short_hash(""), "");
+        assert_eq!(short_hash("ééééééééééééé"), "éééééééééééé");
+    }
+
+    #[test]
+    fn timestamps_are_utc() {
+        let ts: Timestamp = "2025-11-26T12:34:56.789Z".parse().unwrap();
+        assert_eq!(timestamp(ts), "2025-11-26 12:34:56");
+    }
+
+    #[test]
+    fn shape_changes() {
+        let mut shape = Shape::default();
+        assert_eq!(shape_change(&shape), "new");
+        shape.previous_hash = Some("a".into());
+        assert_eq!(shape_change(&shape), "same");
+        shape.evolved = true;
+        assert_eq!(shape_change(&shape), "↑ evolved");
+    }
+}

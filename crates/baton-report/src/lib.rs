@@ -1,0 +1,25 @@
+//! Renderers for baton runs. No clap, no store, no terminal detection: callers
+//! decide where the output goes and whether it is colored.
+//!
+//! - [`report`]: [`RunReport`], the content of `build-sli-slo-sla-report.json`;
+//! - [`telemetry_files`]: the per-beat and report JSON files of DESIGN.md's layout;
+//! - [`text`], [`markdown`], [`json`]: one run, for a terminal, a CI summary page,
+//!   or a program;
+//! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;
+//! - [`format`](mod@format): the human formatting every renderer shares (durations, bytes, ...).
+
+pub mod format;
+pub mod history;
+pub mod json;
+pub mod markdown;
+pub mod report;
+pub mod shape_log;
+pub mod telemetry_files;
+pub mod text;
+
+pub use history::{HistoryRow, render_history_table};
+pub use json::render_json;
+pub use markdown::render_markdown;
+pub use report::{Breach, EvolvedShape, REPORT_FILE_NAME, RunReport, Summary};
+pub use shape_log::render_shape_log;
+pub use text::render_text;

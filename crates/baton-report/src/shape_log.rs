@@ -1,0 +1,66 @@
+//! `baton shape log BEAT`: a beat's shape history with its durations and SLA
+//! status side by side, so a change of shape can be read against its effect.
+
+use std::fmt::Write as _;
+
+use baton_model::{BeatRecord, BeatStatus};
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, ContentArrangement, Table};
+
+use crate::format;
+
+/// Renders the shape history of `beat` from its records, in the order given
+/// (newest first from the store). Run labels are not in a beat record, so rows
+/// are identified by their start time.
+pub fn render_shape_log(beat: &str, rows: &[BeatRecord]) -> String {
+    if rows.is_empty() {
+        return format!("No recorded runs of beat '{beat}'.\n");
+    }
+    let evolutions = rows.iter().filter(|r| r.shape.evolved).count();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Shape history of '{beat}': {} run{}, {} evolution{}",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        evolutions,
+        if evolutions == 1 { "" } else { "s" }
+    );
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(vec![
+            "Started (UTC)",
+            "Shape",
+            "Change",
+            "Duration",
+            "Status",
+            "SLA",
+        ]);
+    for r in rows {
+        let ran = r.status != BeatStatus::Skipped;
+        table.add_row(vec![
+            format::timestamp(r.started_at),
+            format::short_hash(&r.shape.hash).to_string(),
+            format::shape_change(&r.shape).to_string(),
+            format::duration_ms(r.duration_ms),
+            r.status.to_string(),
+            if ran {
+                format!(
+                    "{} {}",
+                    r.sla.overall_status,
+                    format::signed_percent(r.sla.duration_breach_percent)
+                )
+            } else {
+                "-".into()
+            },
+        ]);
+    }
+    if let Some(c) = table.column_mut(3) {
+        c.set_cell_alignment(CellAlignment::Right);
+    }
+    out.push_str(&table.to_string());
+    out.push('\n');
+    out
+}

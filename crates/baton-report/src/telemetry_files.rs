@@ -1,0 +1,139 @@
+//! The telemetry files of DESIGN.md's layout, written after a run:
+//!
+//! ```text
+//! <dir>/<run-label>/movement-<n>/beat-<n>-<name>.json   one per beat (n 1-based)
+//! <dir>/<run-label>/build-sli-slo-sla-report.json       the whole RunReport
+//! ```
+//!
+//! Each file is written to a temporary sibling and renamed into place, so a reader
+//! never sees a half-written file. Names are sanitized so a beat or label can never
+//! escape `<dir>`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use baton_analysis::Anomaly;
+use baton_model::BeatRecord;
+use serde::Serialize;
+
+use crate::report::{REPORT_FILE_NAME, RunReport};
+
+/// What a per-beat file holds: the beat record with its run context and the
+/// anomalies found for it.
+#[derive(Serialize)]
+struct BeatFile<'a> {
+    format_version: u32,
+    run_label: &'a str,
+    pipeline_id: &'a str,
+    pipeline_name: &'a str,
+    #[serde(flatten)]
+    record: &'a BeatRecord,
+    anomalies: Vec<&'a Anomaly>,
+}
+
+/// Writes every beat's file and the run report under `<dir>/<run-label>/`.
+pub fn write(dir: &Path, report: &RunReport) -> io::Result<()> {
+    let run_dir = run_dir(dir, &report.run.label);
+    for record in &report.beats {
+        let path = run_dir.join(beat_relative_path(record));
+        let file = BeatFile {
+            format_version: report.format_version,
+            run_label: &report.run.label,
+            pipeline_id: &report.run.pipeline_id,
+            pipeline_name: &report.run.pipeline_name,
+            record,
+            anomalies: report.anomalies_of(&record.beat).collect(),
+        };
+        write_json_atomically(&path, &file)?;
+    }
+    write_json_atomically(&run_dir.join(REPORT_FILE_NAME), report)
+}
+
+/// `<dir>/<run-label>`, the label sanitized.
+pub fn run_dir(dir: &Path, run_label: &str) -> PathBuf {
+    dir.join(sanitize(run_label))
+}
+
+/// `movement-<n>/beat-<n>-<name>.json` relative to the run directory.
+pub fn beat_relative_path(record: &BeatRecord) -> PathBuf {
+    let movement = format!("movement-{}", u64::from(record.movement_index) + 1);
+    let file = format!(
+        "beat-{}-{}.json",
+        u64::from(record.beat_index) + 1,
+        sanitize(&record.beat)
+    );
+    Path::new(&movement).join(file)
+}
+
+/// A name made safe for one path component: ASCII letters, digits, `-`, `_` and
+/// `.` are kept, runs of anything else become one `-`; no leading dot or dash, no
+/// trailing dash; at most 100 bytes; never empty.
+pub fn sanitize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+        if out.len() >= 100 {
+            break;
+        }
+    }
+    let trimmed = out.trim_start_matches(['.', '-']).trim_end_matches('-');
+    if trimmed.is_empty() {
+        "unnamed".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("telemetry.json");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut file, value).map_err(io::Error::other)?;
+        file.write_all(b"\n")?;
+        file.flush()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_keeps_safe_names() {
+        assert_eq!(sanitize("load-build-context"), "load-build-context");
+        assert_eq!(
+            sanitize("buildMusicalConductorPackage"),
+            "buildMusicalConductorPackage"
+        );
+        assert_eq!(sanitize("build-20251126-123456"), "build-20251126-123456");
+        assert_eq!(sanitize("v1.2_x"), "v1.2_x");
+    }
+
+    #[test]
+    fn sanitize_neutralizes_paths_and_odd_characters() {
+        assert_eq!(sanitize("../../etc/passwd"), "etc-passwd");
+        assert_eq!(sanitize(".."), "unnamed");
+        assert_eq!(sanitize(""), "unnamed");
+        assert_eq!(sanitize("/"), "unnamed");
+        assert_eq!(sanitize("build web (arm64)"), "build-web-arm64");
+        assert_eq!(sanitize("tëst"), "t-st");
+        assert!(sanitize(&"x".repeat(500)).len() <= 100);
+    }
+}

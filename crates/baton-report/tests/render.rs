@@ -1,0 +1,130 @@
+//! Snapshot tests of every renderer over one fixed run.
+
+mod common;
+
+use baton_model::{BeatStatus, RunStatus};
+use baton_report::{
+    HistoryRow, render_history_table, render_json, render_markdown, render_shape_log, render_text,
+};
+
+#[test]
+fn text_without_color() {
+    insta::assert_snapshot!(render_text(&common::report(), false));
+}
+
+#[test]
+fn text_with_color_only_adds_ansi_codes() {
+    let report = common::report();
+    let colored = render_text(&report, true);
+    assert!(
+        colored.contains("\u{1b}["),
+        "no ANSI codes in colored output"
+    );
+    let plain = render_text(&report, false);
+    assert!(!plain.contains('\u{1b}'));
+    assert_eq!(strip_ansi(&colored), plain);
+}
+
+#[test]
+fn markdown() {
+    insta::assert_snapshot!(render_markdown(&common::report()));
+}
+
+#[test]
+fn markdown_of_a_clean_run_has_no_extra_sections() {
+    let mut run = common::run();
+    run.status = RunStatus::Success;
+    let beats: Vec<_> = common::beats()
+        .into_iter()
+        .filter(|b| {
+            b.status == BeatStatus::Success && b.sla.overall_status < baton_model::SlaStatus::Breach
+        })
+        .map(|mut b| {
+            b.shape.evolved = false;
+            b
+        })
+        .collect();
+    let md = render_markdown(&baton_report::RunReport::new(run, beats, vec![]));
+    assert!(
+        md.starts_with("## ✅ build-pipeline-symphony — success"),
+        "{md}"
+    );
+    assert!(!md.contains("### "), "{md}");
+}
+
+#[test]
+fn json() {
+    let report = common::report();
+    let json = render_json(&report);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    insta::assert_json_snapshot!(value);
+    // It reads back (floats may differ in the last bit, so compare re-rendered).
+    let back: baton_report::RunReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(render_json(&back), json);
+}
+
+#[test]
+fn history_table() {
+    let rows = vec![
+        HistoryRow {
+            run_id: common::RUN_ID.parse().unwrap(),
+            label: "build-20251126-123456".into(),
+            pipeline: "build-pipeline-symphony".into(),
+            status: RunStatus::Failure,
+            started_at: common::ts("2025-11-26T12:34:56Z"),
+            duration_ms: Some(205_500),
+            beats: 6,
+            failed: 1,
+            breaches: 2,
+        },
+        HistoryRow {
+            run_id: common::uuid_nil(),
+            label: "build-20251126-120000".into(),
+            pipeline: "build-pipeline-symphony".into(),
+            status: RunStatus::Running,
+            started_at: common::ts("2025-11-26T12:00:00Z"),
+            duration_ms: None,
+            beats: 6,
+            failed: 0,
+            breaches: 0,
+        },
+    ];
+    insta::assert_snapshot!(render_history_table(&rows));
+    assert_eq!(render_history_table(&[]), "No runs recorded yet.\n");
+}
+
+#[test]
+fn shape_log() {
+    let beats = common::beats();
+    let compile = beats.iter().find(|b| b.beat == "compile").unwrap();
+    let mut older = compile.clone();
+    older.started_at = common::ts("2025-11-25T09:00:00Z");
+    older.duration_ms = 81_000;
+    older.sla.overall_status = baton_model::SlaStatus::Compliant;
+    older.sla.duration_breach_percent = -32.5;
+    older.shape.evolved = false;
+    older.shape.hash = compile.shape.previous_hash.clone().unwrap();
+    older.shape.previous_hash = None;
+    insta::assert_snapshot!(render_shape_log("compile", &[compile.clone(), older]));
+    assert_eq!(
+        render_shape_log("x", &[]),
+        "No recorded runs of beat 'x'.\n"
+    );
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
