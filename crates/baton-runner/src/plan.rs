@@ -6,11 +6,14 @@
 //! unless the movement is `parallel`, where only `needs` orders them. `--only` runs
 //! the named beats plus, transitively, what they `need` (not the whole previous
 //! movement); `--from` starts at a movement, taking the earlier ones as done.
+//! A beat whose need does not run (skipped by level or `--from`) still runs: the
+//! need is taken as done. The plan serializes to JSON for `--dry-run --format json`.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::{self, Write as _};
 
 use baton_model::{Level, Pipeline};
+use serde::Serialize;
 
 /// What the user asked to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +27,7 @@ pub struct Selection {
 }
 
 /// A beat that will run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedBeat {
     pub movement_index: usize,
     /// Index of the beat inside its movement.
@@ -40,7 +43,8 @@ pub struct PlannedBeat {
 }
 
 /// Why a beat does not run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SkipReason {
     /// Its `level` is above the run's level.
     AboveLevel { beat_level: Level, run_level: Level },
@@ -66,7 +70,7 @@ impl fmt::Display for SkipReason {
 }
 
 /// A beat that will not run, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedBeat {
     pub movement_index: usize,
     pub beat_index: usize,
@@ -77,7 +81,7 @@ pub struct SkippedBeat {
 
 /// The beats that run, in plan order (file order), with their dependencies, and
 /// the beats that do not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub pipeline: String,
     pub level: Level,
@@ -730,5 +734,16 @@ mod tests {
         assert!(text.contains("after compile\n"), "{text}");
         assert!(text.contains("test/e2e"), "{text}");
         assert!(text.contains("level f is above the run level mf"), "{text}");
+    }
+
+    #[test]
+    fn the_plan_serializes_for_json_output() {
+        let plan = plan(&sample(), &Selection::default()).expect("plans");
+        let json = serde_json::to_value(&plan).expect("serializes");
+        assert_eq!(json["level"], "mf");
+        assert_eq!(json["beats"][1]["name"], "fmt");
+        assert_eq!(json["beats"][1]["deps"], serde_json::json!([0]));
+        assert_eq!(json["skipped"][0]["reason"]["kind"], "above_level");
+        assert_eq!(json["skipped"][0]["reason"]["beat_level"], "f");
     }
 }

@@ -20,6 +20,7 @@
 //! that called [`run_plan`], which alone calls `sink`.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -171,7 +172,7 @@ pub fn run_plan(
                         state[i] = State::Running;
                         running += 1;
                         let (ctx, tx) = (&ctx, tx.clone());
-                        scope.spawn(move || run_beat(ctx, i, &tx));
+                        scope.spawn(move || guarded_beat(ctx, i, &tx));
                     }
                 }
             }
@@ -194,7 +195,15 @@ pub fn run_plan(
                 }
                 rolling_back = true;
                 let (ctx, tx) = (&ctx, tx.clone());
-                scope.spawn(move || run_rollbacks(ctx, &to_undo, &tx));
+                scope.spawn(move || {
+                    if catch_unwind(AssertUnwindSafe(|| run_rollbacks(ctx, &to_undo, &tx))).is_err()
+                    {
+                        let _ = tx.send(Msg::Event(Box::new(RunEvent::Warning {
+                            message: "internal error: the rollback thread panicked".into(),
+                        })));
+                    }
+                    let _ = tx.send(Msg::RollbacksDone);
+                });
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Event(event)) => sink(*event),
@@ -317,6 +326,28 @@ fn emitter(tx: &SyncSender<Msg>) -> Arc<Emit> {
     Arc::new(move |event| {
         let _ = tx.send(Msg::Event(Box::new(event)));
     })
+}
+
+/// [`run_beat`], turning a panic (a bug, or a spawner's) into a failed beat so the
+/// run still ends with every record.
+fn guarded_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
+    let started_at = Timestamp::now();
+    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_beat(ctx, index, tx))) {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let mut measured = Measured::new(started_at, BeatStatus::Failure);
+        measured.reason = Some(format!(
+            "internal error: the beat's thread panicked: {what}"
+        ));
+        let (record, _) = build_record(&ctx.record_context(index, None), &measured);
+        let _ = tx.send(Msg::Done {
+            index,
+            record: Box::new(record),
+        });
+    }
 }
 
 /// Runs every attempt of beat `index` and sends its record.
@@ -476,7 +507,6 @@ fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
         });
     }
-    let _ = tx.send(Msg::RollbacksDone);
 }
 
 /// Reads and parses a `$BATON_OUTPUT` file; one warning per malformed line.

@@ -80,6 +80,7 @@ impl Spawner for Fake {
         output: &BeatOutput,
         cancel: &CancelToken,
     ) -> SpawnResult {
+        assert!(req.command != "panic", "the fake spawner was told to panic");
         let attempt = {
             let mut log = self.log.lock().expect("not poisoned");
             log.push(format!("start {}", req.command));
@@ -634,4 +635,31 @@ fn only_runs_what_is_needed() {
     let ran = run_with(&pipeline, &sel, &fake, 2, &CancelToken::new());
     assert_eq!(fake.starts(), ["b", "c"]);
     assert_eq!(ran.outcome.records.len(), 2);
+}
+
+#[test]
+fn a_panicking_spawner_fails_its_beat_not_the_run_loop() {
+    let pipeline = PipelineBuilder::new("p")
+        .movement(
+            "m",
+            false,
+            vec![
+                beat("ok").run("ok"),
+                beat("bad").run("panic"),
+                beat("after").run("after"),
+            ],
+        )
+        .build();
+    let ran = run(&pipeline, &Fake::default());
+    assert_eq!(ran.outcome.status(), RunStatus::Failure);
+    let bad = ran.record("bad");
+    assert_eq!(bad.status, BeatStatus::Failure);
+    assert!(
+        bad.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("told to panic")),
+        "{:?}",
+        bad.reason
+    );
+    assert_eq!(ran.record("after").status, BeatStatus::Skipped);
 }
