@@ -79,8 +79,16 @@ impl Spawner for ProcessSpawner {
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
+                let error = if req.cwd.is_dir() {
+                    format!("failed to start the shell '{}': {err}", req.shell)
+                } else {
+                    format!(
+                        "failed to enter the directory {}: it does not exist",
+                        req.cwd.display()
+                    )
+                };
                 return SpawnResult {
-                    error: Some(format!("failed to start the shell '{}': {err}", req.shell)),
+                    error: Some(error),
                     ..SpawnResult::default()
                 };
             }

@@ -11,12 +11,23 @@ use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection, plan, run
 
 const MIB: u64 = 1024 * 1024;
 
+/// Peak RSS of this process image: VmHWM on Linux (getrusage's ru_maxrss also
+/// counts the process that forked us before exec, here cargo), else ru_maxrss.
 fn peak_rss() -> u64 {
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    if let Some(kib) = hwm {
+        return kib * 1024;
+    }
     // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a live, writable rusage.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    usage.ru_maxrss as u64 * 1024
+    u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
 }
 
 #[test]

@@ -9,12 +9,14 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_model::{BeatRecord, BeatStatus, Level, RunEvent, RunRecord, RunStatus};
 use baton_runner::testing::{BeatBuilder, PipelineBuilder, beat};
 use baton_runner::{
-    CancelToken, ProcessSpawner, RunOptions, RunOutcome, Selection, plan, run_plan,
+    BeatOutput, CancelToken, ProcessSpawner, RunOptions, RunOutcome, Selection, Shell,
+    SpawnRequest, Spawner, plan, run_plan,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -406,4 +408,44 @@ fn a_second_cancel_kills_a_beat_that_ignores_sigint() {
         r.reason
     );
     assert_eq!(ran.outcome.status(), RunStatus::Cancelled);
+}
+
+#[test]
+fn a_missing_shell_or_directory_is_a_failed_beat_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spawner = ProcessSpawner::default();
+    let output = BeatOutput::open("x", None, Default::default(), Arc::new(|_| {}));
+    let shell = Shell::parse("/no/such/shell -c").expect("a shell");
+    let request = SpawnRequest {
+        beat: "x",
+        command: "true",
+        shell: &shell,
+        cwd: dir.path(),
+        env: &[],
+        timeout: None,
+        kill_grace: Duration::from_secs(1),
+    };
+    let result = spawner.run(&request, &output, &CancelToken::new());
+    assert!(!result.success());
+    let error = result.error.expect("an error");
+    assert!(
+        error.starts_with("failed to start the shell '/no/such/shell -c'"),
+        "{error}"
+    );
+
+    let missing = dir.path().join("gone");
+    let sh = Shell::sh();
+    let request = SpawnRequest {
+        cwd: &missing,
+        shell: &sh,
+        ..request
+    };
+    let error = spawner
+        .run(&request, &output, &CancelToken::new())
+        .error
+        .expect("an error");
+    assert!(
+        error.starts_with("failed to enter the directory"),
+        "{error}"
+    );
 }
