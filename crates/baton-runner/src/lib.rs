@@ -18,6 +18,7 @@ pub mod scheduler;
 pub mod signals;
 pub mod spawner;
 pub mod testing;
+pub mod trace;
 
 pub use cancel::{CancelLevel, CancelToken};
 pub use output::{BeatOutput, Masker};

@@ -33,12 +33,12 @@ use baton_model::{
 };
 use jiff::Timestamp;
 
-use crate::baton_output;
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
 use crate::record::{Measured, RecordContext, build_record, skipped_record};
 use crate::spawner::{Shell, SpawnRequest, SpawnResult, Spawner};
+use crate::{baton_output, trace};
 
 /// Events waiting for the consumer; a beat producing more waits (its pipe fills).
 const EVENT_QUEUE: usize = 256;
@@ -298,7 +298,8 @@ impl Ctx<'_> {
     }
 
     /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
-    /// own environment), `BATON_RUN_ID`, `BATON_BEAT` and `TRACEPARENT`.
+    /// own environment), `BATON_RUN_ID` and `BATON_BEAT`; `TRACEPARENT` is added
+    /// per attempt.
     fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = beat
             .env
@@ -316,7 +317,6 @@ impl Ctx<'_> {
         }
         env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
         env.push(("BATON_BEAT".into(), beat.name.clone()));
-        env.push(("TRACEPARENT".into(), traceparent(&self.opts.run.run_id)));
         env
     }
 }
@@ -383,6 +383,11 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
         }
         let report_file = tempfile::Builder::new().prefix("baton-output-").tempfile();
         let mut env = base_env.clone();
+        let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
+        env.push((
+            "TRACEPARENT".into(),
+            trace::traceparent(&ctx.opts.run.run_id, &span),
+        ));
         match &report_file {
             Ok(file) => env.push(("BATON_OUTPUT".into(), file.path().display().to_string())),
             Err(err) => warn(format!(
@@ -483,7 +488,12 @@ fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
             Arc::clone(&emit),
         );
         output.note(&format!("rollback: {command}"));
-        let env = ctx.env(beat, &warn);
+        let mut env = ctx.env(beat, &warn);
+        let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
+        env.push((
+            "TRACEPARENT".into(),
+            trace::traceparent(&ctx.opts.run.run_id, &span),
+        ));
         let request = SpawnRequest {
             beat: &beat.name,
             command,
@@ -667,20 +677,4 @@ fn path_safe(name: &str) -> String {
         "" | "." | ".." => format!("_{safe}"),
         _ => safe,
     }
-}
-
-/// A W3C trace context: the trace id is the run id (so every beat of a run shares
-/// one trace), the parent span id is fresh for each attempt.
-pub fn traceparent(run_id: &uuid::Uuid) -> String {
-    let mut trace = run_id.simple().to_string();
-    if trace.bytes().all(|b| b == b'0') {
-        // An all-zero trace id is invalid: keep it valid for a nil run id.
-        trace.replace_range(31.., "1");
-    }
-    let random = uuid::Uuid::new_v4();
-    let mut span: String = random.simple().to_string()[..16].to_owned();
-    if span.bytes().all(|b| b == b'0') {
-        span.replace_range(15.., "1");
-    }
-    format!("00-{trace}-{span}-01")
 }
