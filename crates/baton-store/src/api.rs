@@ -1,0 +1,228 @@
+//! The storage interface ([`HistoryStore`]) and the plain types its methods take and
+//! return. Nothing here knows SQL: a PostgreSQL store implements the same trait.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::str::FromStr;
+use std::time::Duration;
+
+use baton_model::{BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A run still marked `running` whose heartbeat is older than this is reported as
+/// [`RunStatus::Abandoned`] by every read.
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(30);
+
+/// Where runs and beats are kept. Object safe: the CLI holds a `Box<dyn HistoryStore>`
+/// and the runner's store consumer an `Arc<dyn HistoryStore>`.
+///
+/// Writes are durable when they return: a beat recorded with [`record_beat`] survives
+/// a `kill -9` of the process a moment later.
+///
+/// [`record_beat`]: HistoryStore::record_beat
+pub trait HistoryStore: Send + Sync {
+    /// Record a run as it starts (or update it when it is already known).
+    fn begin_run(&self, run: &RunRecord) -> Result<()>;
+
+    /// Tell readers the run is still alive.
+    fn heartbeat(&self, run_id: Uuid, at: Timestamp) -> Result<()>;
+
+    /// Record one finished (or skipped) beat, committed at once. Recording the same
+    /// beat of the same run again replaces it.
+    fn record_beat(&self, beat: &BeatRecord) -> Result<()>;
+
+    /// Record the run's final state (status, end time). Inserts it when
+    /// [`begin_run`](HistoryStore::begin_run) never reached the store.
+    fn finish_run(&self, run: &RunRecord) -> Result<()>;
+
+    /// Insert or update many runs in one transaction (imports, benchmarks).
+    fn record_runs_bulk(&self, runs: &[RunRecord]) -> Result<()>;
+
+    /// Insert many beats in one transaction. Their runs must be recorded already.
+    fn record_beats_bulk(&self, beats: &[BeatRecord]) -> Result<()>;
+
+    /// What the runner needs to judge each named beat of a pipeline: previous shape,
+    /// recent cache states, median duration. Beats never recorded are absent.
+    fn beat_history_hints(
+        &self,
+        pipeline_id: &str,
+        beat_names: &[&str],
+    ) -> Result<HashMap<String, BeatHistory>>;
+
+    /// Runs newest first with their beat counts, filtered.
+    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>>;
+
+    /// One run with all its beats in plan order (movement, then beat index).
+    fn load_run(&self, selector: &RunSelector) -> Result<Option<(RunRecord, Vec<BeatRecord>)>>;
+
+    /// The records of one beat across runs, newest first (`shape log`, anomaly rules).
+    /// `pipeline_id: None` looks in every pipeline of the store.
+    fn beat_runs(
+        &self,
+        pipeline_id: Option<&str>,
+        beat: &str,
+        limit: usize,
+    ) -> Result<Vec<BeatRecord>>;
+
+    /// Record why a beat's shape changed. `target` picks the recorded shape.
+    fn annotate_shape(
+        &self,
+        pipeline_id: Option<&str>,
+        beat: &str,
+        target: &ShapeTarget,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<ShapeAnnotation>;
+
+    /// Every evolved shape, oldest first, with its annotation when there is one.
+    fn shape_evolutions(&self, pipeline_id: Option<&str>) -> Result<Vec<ShapeEvolution>>;
+
+    /// Remove old runs with their beats and annotations. Returns the removed runs so
+    /// the caller can delete their logs and telemetry folders. A live run (running,
+    /// fresh heartbeat) is never removed.
+    fn gc(&self, policy: &GcPolicy) -> Result<Vec<RunRecord>>;
+
+    /// Pipelines that have runs in the store, most recently run first.
+    fn pipelines(&self) -> Result<Vec<PipelineInfo>>;
+}
+
+/// Which runs [`HistoryStore::list_runs`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Pipeline id (history key).
+    pub pipeline: Option<String>,
+    /// Only runs that recorded this beat.
+    pub beat: Option<String>,
+    /// Only runs with this status (as reported: a stale `running` run is `abandoned`).
+    pub status: Option<RunStatus>,
+    /// At most this many runs; `None` for all.
+    pub limit: Option<usize>,
+}
+
+/// One line of `baton history`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run: RunRecord,
+    pub beats: BeatCounts,
+    /// Wall-clock time from start to finish; `None` while running or abandoned.
+    pub duration_ms: Option<u64>,
+    /// Sum of the beats' durations (more than the wall time when beats ran in parallel).
+    pub beats_duration_ms: u64,
+}
+
+/// Recorded beats of a run by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeatCounts {
+    pub success: u32,
+    pub failure: u32,
+    pub timeout: u32,
+    pub cancelled: u32,
+    pub skipped: u32,
+}
+
+impl BeatCounts {
+    pub fn total(&self) -> u32 {
+        self.success + self.failure + self.timeout + self.cancelled + self.skipped
+    }
+
+    pub fn add(&mut self, status: BeatStatus, n: u32) {
+        let slot = match status {
+            BeatStatus::Success => &mut self.success,
+            BeatStatus::Failure => &mut self.failure,
+            BeatStatus::Timeout => &mut self.timeout,
+            BeatStatus::Cancelled => &mut self.cancelled,
+            BeatStatus::Skipped => &mut self.skipped,
+        };
+        *slot += n;
+    }
+}
+
+/// How a command names a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunSelector {
+    /// The most recently started run of the store.
+    Latest,
+    /// The most recently started run of one pipeline (by id).
+    LatestOf(String),
+    /// A full run id or a unique prefix of one (as printed, with hyphens).
+    Id(String),
+    /// A run label, `build-YYYYMMDD-HHMMSS`; the newest run wins if two share it.
+    Label(String),
+}
+
+impl FromStr for RunSelector {
+    type Err = Infallible;
+
+    /// `latest`, a label (`build-...`) or an id / id prefix.
+    fn from_str(s: &str) -> Result<Self, Infallible> {
+        let s = s.trim();
+        Ok(if s.eq_ignore_ascii_case("latest") {
+            Self::Latest
+        } else if s.starts_with("build-") {
+            Self::Label(s.to_owned())
+        } else {
+            Self::Id(s.to_owned())
+        })
+    }
+}
+
+/// Which recorded shape `baton shape annotate` explains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShapeTarget {
+    /// The beat's most recent record.
+    Latest,
+    /// The beat's record in this run.
+    Run(RunSelector),
+    /// The record where this shape hash (or a prefix of it) appeared most recently.
+    Hash(String),
+}
+
+/// A stored explanation of a shape change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapeAnnotation {
+    pub pipeline_id: String,
+    pub beat: String,
+    pub shape_hash: String,
+    pub run_id: Uuid,
+    pub reason: String,
+    pub annotated_at: Timestamp,
+}
+
+/// One shape change, as `shape-evolutions.json` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShapeEvolution {
+    /// The beat name.
+    pub feature: String,
+    pub pipeline_id: String,
+    pub previous_hash: Option<String>,
+    pub new_hash: String,
+    pub run_id: Uuid,
+    /// When the beat that changed shape started.
+    pub at: Timestamp,
+    pub annotated_at: Option<Timestamp>,
+    pub reason: Option<String>,
+}
+
+/// What `baton gc` removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcPolicy {
+    /// Keep the newest N runs of each pipeline.
+    KeepRuns(usize),
+    /// Remove runs started longer ago than this.
+    OlderThan(Duration),
+}
+
+/// A pipeline known to the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineInfo {
+    pub pipeline_id: String,
+    /// The name of its most recent run.
+    pub name: String,
+    pub runs: u64,
+    pub last_started_at: Timestamp,
+}

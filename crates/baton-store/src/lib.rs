@@ -1,0 +1,34 @@
+//! The run history of baton: what every run and beat left behind, kept so that the
+//! runner can learn (ETAs, previous shapes, cache hit rates) and the reading commands
+//! (`history`, `show`, `report`, `shape log`, anomaly rules) can look back.
+//!
+//! [`HistoryStore`] is the interface every consumer codes against; [`SqliteStore`]
+//! is the default implementation, `.baton/history.db` in WAL mode, safe for several
+//! baton processes writing at once.
+//!
+//! ```no_run
+//! use baton_store::{HistoryStore, RunFilter, SqliteStore};
+//!
+//! let store = SqliteStore::open(".baton/history.db")?;
+//! for summary in store.list_runs(&RunFilter { limit: Some(10), ..RunFilter::default() })? {
+//!     println!("{} {}", summary.run.label, summary.run.status);
+//! }
+//! # Ok::<(), baton_store::StoreError>(())
+//! ```
+
+mod api;
+mod error;
+mod sqlite;
+#[cfg(any(test, feature = "test-util"))]
+#[doc(hidden)]
+pub mod test_records;
+
+pub use api::{
+    ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector,
+    RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget,
+};
+pub use error::StoreError;
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+
+/// Result of every store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

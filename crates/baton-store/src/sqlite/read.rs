@@ -1,0 +1,549 @@
+//! Every query. Each runs inside the caller's read transaction (one snapshot) and
+//! walks an index: runs by `(pipeline_id, started_at)` or `started_at`; a run's
+//! beats by their key `(run, series)`; a beat's history by walking its pipeline's
+//! runs newest first and probing that key (so inserts maintain no history index);
+//! evolved shapes by a partial index. A query about a beat in "every pipeline" runs
+//! once per series (pipeline + beat) and merges.
+
+use std::collections::HashMap;
+
+use baton_model::{BeatHistory, BeatRecord, RunRecord};
+use jiff::Timestamp;
+use rusqlite::types::Value;
+use rusqlite::{Transaction, params, params_from_iter};
+use uuid::Uuid;
+
+use super::codec::{self, BEAT_COLUMNS, BEAT_FROM, RUN_COLUMNS, beat_status, cache_state};
+use crate::api::{
+    BeatCounts, PipelineInfo, RunFilter, RunSelector, RunSummary, ShapeEvolution, ShapeTarget,
+};
+use crate::error::SqlContext;
+use crate::{Result, StoreError};
+
+/// How many of a beat's latest runs the hints look at.
+const HINT_RUNS: usize = 20;
+/// How many of a pipeline's latest runs the hints search for those.
+const HINT_WINDOW: i64 = 500;
+
+/// A series: one beat of one pipeline.
+struct Series {
+    id: i64,
+    pipeline_id: String,
+}
+
+/// The series of `beat` in one pipeline, or in every pipeline.
+fn series_of(tx: &Transaction<'_>, pipeline_id: Option<&str>, beat: &str) -> Result<Vec<Series>> {
+    let action = || format!("look up beat '{beat}'");
+    let read = |row: &rusqlite::Row<'_>| {
+        Ok(Series {
+            id: row.get(0)?,
+            pipeline_id: row.get(1)?,
+        })
+    };
+    let found = match pipeline_id {
+        Some(p) => tx
+            .prepare_cached(
+                "SELECT id, pipeline_id FROM series WHERE pipeline_id = ?1 AND beat = ?2",
+            )
+            .and_then(|mut stmt| stmt.query_map([p, beat], read)?.collect()),
+        None => tx
+            .prepare_cached("SELECT id, pipeline_id FROM series WHERE beat = ?1")
+            .and_then(|mut stmt| stmt.query_map([beat], read)?.collect()),
+    };
+    found.ctx(action)
+}
+
+fn collect_beats(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    action: impl Fn() -> String,
+) -> Result<Vec<BeatRecord>> {
+    let mut rows = stmt.query(params).ctx(&action)?;
+    let mut beats = Vec::new();
+    while let Some(row) = rows.next().ctx(&action)? {
+        beats.push(codec::beat_from_row(row)?);
+    }
+    Ok(beats)
+}
+
+pub(crate) fn hints(
+    tx: &Transaction<'_>,
+    pipeline_id: &str,
+    beat_names: &[&str],
+) -> Result<HashMap<String, BeatHistory>> {
+    let action = || format!("load the history of pipeline '{pipeline_id}'");
+    /// What has been gathered for one beat, newest first.
+    #[derive(Default)]
+    struct Gathered {
+        shapes: Vec<Option<String>>,
+        caches: Vec<baton_model::CacheState>,
+        successes: Vec<i64>,
+    }
+    let mut wanted: HashMap<i64, (&str, Gathered)> = HashMap::new();
+    for &name in beat_names {
+        if let Some(series) = series_of(tx, Some(pipeline_id), name)?.into_iter().next() {
+            wanted.insert(series.id, (name, Gathered::default()));
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut runs = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE pipeline_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2",
+        )
+        .ctx(action)?;
+    let mut beats = tx
+        .prepare_cached(
+            "SELECT series, shape_hash, cache_state, status, duration_ms FROM beats WHERE run = ?1",
+        )
+        .ctx(action)?;
+    let success = beat_status::encode(baton_model::BeatStatus::Success);
+    let mut run_rows = runs.query(params![pipeline_id, HINT_WINDOW]).ctx(action)?;
+    let mut unsatisfied = wanted.len();
+    while let Some(run) = run_rows.next().ctx(action)? {
+        let run: i64 = run.get(0).ctx(action)?;
+        let mut rows = beats.query([run]).ctx(action)?;
+        while let Some(row) = rows.next().ctx(action)? {
+            let series: i64 = row.get(0).ctx(action)?;
+            let Some((_, got)) = wanted.get_mut(&series) else {
+                continue;
+            };
+            let was_done = got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
+            if got.shapes.len() < HINT_RUNS {
+                got.shapes
+                    .push(codec::hash_from_sql(row.get_ref(1).ctx(action)?)?);
+                got.caches
+                    .push(cache_state::decode(row.get(2).ctx(action)?)?);
+            }
+            if got.successes.len() < HINT_RUNS && row.get::<_, i64>(3).ctx(action)? == success {
+                got.successes.push(row.get(4).ctx(action)?);
+            }
+            let done = got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
+            if done && !was_done {
+                unsatisfied -= 1;
+            }
+        }
+        if unsatisfied == 0 {
+            break;
+        }
+    }
+    let mut out = HashMap::new();
+    for (_, (name, mut got)) in wanted {
+        let Some(previous_shape) = got.shapes.first().cloned() else {
+            continue;
+        };
+        got.caches.reverse();
+        got.successes.sort_unstable();
+        out.insert(
+            name.to_owned(),
+            BeatHistory {
+                previous_shape,
+                recent_cache_states: got.caches,
+                median_duration_ms: median(&got.successes).map(|m| m.max(0).unsigned_abs()),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Median of sorted values; the mean of the middle two for an even count.
+fn median(sorted: &[i64]) -> Option<i64> {
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    if n % 2 == 1 {
+        return Some(sorted[n / 2]);
+    }
+    let (a, b) = (i128::from(sorted[n / 2 - 1]), i128::from(sorted[n / 2]));
+    i64::try_from((a + b) / 2).ok()
+}
+
+pub(crate) fn list_runs(
+    tx: &Transaction<'_>,
+    filter: &RunFilter,
+    now: Timestamp,
+) -> Result<Vec<RunSummary>> {
+    let action = || "list runs".to_owned();
+    let cutoff = codec::abandoned_cutoff(now)?;
+    let mut sql = format!("SELECT r.id, {RUN_COLUMNS} FROM runs r WHERE 1 = 1");
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |v: Value| {
+        values.push(v);
+        values.len()
+    };
+    if let Some(p) = &filter.pipeline {
+        sql += &format!(" AND r.pipeline_id = ?{}", bind(Value::Text(p.clone())));
+    }
+    if let Some(b) = &filter.beat {
+        sql += &format!(
+            " AND EXISTS (SELECT 1 FROM beats b WHERE b.run = r.id
+                AND b.series IN (SELECT id FROM series WHERE beat = ?{}))",
+            bind(Value::Text(b.clone()))
+        );
+    }
+    if let Some(status) = filter.status {
+        let p = bind(Value::Integer(cutoff));
+        sql += &format!(" AND {}", codec::status_condition(status, p));
+    }
+    let limit = filter
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    sql += &format!(
+        " ORDER BY r.started_at DESC, r.id DESC LIMIT ?{}",
+        bind(Value::Integer(limit))
+    );
+
+    let mut stmt = tx.prepare_cached(&sql).ctx(action)?;
+    let mut rows = stmt.query(params_from_iter(values)).ctx(action)?;
+    let mut runs = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        let pk: i64 = row.get(0).ctx(action)?;
+        runs.push((pk, codec::run_from_row(row, 1, cutoff)?));
+    }
+    drop(rows);
+
+    let mut counts = tx
+        .prepare_cached(
+            "SELECT status, COUNT(*), TOTAL(duration_ms) FROM beats WHERE run = ?1 GROUP BY status",
+        )
+        .ctx(action)?;
+    let mut out = Vec::with_capacity(runs.len());
+    for (pk, run) in runs {
+        let mut beats = BeatCounts::default();
+        let mut beats_duration_ms = 0u64;
+        let mut rows = counts.query([pk]).ctx(action)?;
+        while let Some(row) = rows.next().ctx(action)? {
+            let status = beat_status::decode(row.get(0).ctx(action)?)?;
+            let n: i64 = row.get(1).ctx(action)?;
+            let total: f64 = row.get(2).ctx(action)?;
+            beats.add(status, u32::try_from(n).unwrap_or(u32::MAX));
+            beats_duration_ms = beats_duration_ms.saturating_add(total as u64);
+        }
+        let duration_ms = run.finished_at.map(|end| {
+            (end.as_millisecond() - run.started_at.as_millisecond())
+                .max(0)
+                .unsigned_abs()
+        });
+        out.push(RunSummary {
+            run,
+            beats,
+            duration_ms,
+            beats_duration_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// The row id and record of the run `selector` names.
+pub(crate) fn find_run(
+    tx: &Transaction<'_>,
+    selector: &RunSelector,
+    now: Timestamp,
+) -> Result<Option<(i64, RunRecord)>> {
+    let cutoff = codec::abandoned_cutoff(now)?;
+    let select = format!("SELECT r.id, {RUN_COLUMNS} FROM runs r");
+    let order = "ORDER BY r.started_at DESC, r.id DESC LIMIT 2";
+    let (sql, values): (String, Vec<String>) = match selector {
+        RunSelector::Latest => (format!("{select} {order}"), vec![]),
+        RunSelector::LatestOf(p) => (
+            format!("{select} WHERE r.pipeline_id = ?1 {order}"),
+            vec![p.clone()],
+        ),
+        RunSelector::Label(label) => (
+            format!("{select} WHERE r.label = ?1 {order}"),
+            vec![label.clone()],
+        ),
+        RunSelector::Id(id) => {
+            let id = id.trim().to_ascii_lowercase();
+            match Uuid::try_parse(&id) {
+                Ok(uuid) => (
+                    format!("{select} WHERE r.run_id = ?1 {order}"),
+                    vec![uuid.hyphenated().to_string()],
+                ),
+                // A prefix: the ids that start with it sort in [prefix, prefix + DEL).
+                Err(_) => (
+                    format!("{select} WHERE r.run_id >= ?1 AND r.run_id < ?2 {order}"),
+                    vec![id.clone(), format!("{id}\u{7f}")],
+                ),
+            }
+        }
+    };
+    let action = || "find the run".to_owned();
+    let mut stmt = tx.prepare_cached(&sql).ctx(action)?;
+    let mut rows = stmt.query(params_from_iter(values.iter())).ctx(action)?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        let pk: i64 = row.get(0).ctx(action)?;
+        found.push((pk, codec::run_from_row(row, 1, cutoff)?));
+    }
+    drop(rows);
+    if let (RunSelector::Id(prefix), [_, _, ..]) = (selector, found.as_slice()) {
+        let count: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE run_id >= ?1 AND run_id < ?2",
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )
+            .ctx(action)?;
+        return Err(StoreError::AmbiguousRun {
+            prefix: prefix.clone(),
+            count: usize::try_from(count).unwrap_or(usize::MAX),
+        });
+    }
+    Ok(found.into_iter().next())
+}
+
+pub(crate) fn load_run(
+    tx: &Transaction<'_>,
+    selector: &RunSelector,
+    now: Timestamp,
+) -> Result<Option<(RunRecord, Vec<BeatRecord>)>> {
+    let Some((pk, run)) = find_run(tx, selector, now)? else {
+        return Ok(None);
+    };
+    let action = || format!("load the beats of run {}", run.run_id);
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {BEAT_COLUMNS} {BEAT_FROM} WHERE b.run = ?1
+             ORDER BY b.movement_index, b.beat_index"
+        ))
+        .ctx(action)?;
+    let beats = collect_beats(&mut stmt, [pk], action)?;
+    Ok(Some((run, beats)))
+}
+
+pub(crate) fn beat_runs(
+    tx: &Transaction<'_>,
+    pipeline_id: Option<&str>,
+    beat: &str,
+    limit: usize,
+) -> Result<Vec<BeatRecord>> {
+    let action = || format!("load the runs of beat '{beat}'");
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    // The pipeline's runs newest first, each probed for the beat by key.
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {BEAT_COLUMNS} FROM runs r
+             CROSS JOIN beats b ON b.run = r.id AND b.series = ?1
+             JOIN series s ON s.id = b.series
+             WHERE r.pipeline_id = ?2
+             ORDER BY r.started_at DESC, r.id DESC LIMIT ?3"
+        ))
+        .ctx(action)?;
+    let mut beats = Vec::new();
+    for series in series_of(tx, pipeline_id, beat)? {
+        beats.extend(collect_beats(
+            &mut stmt,
+            params![series.id, series.pipeline_id, limit_sql],
+            action,
+        )?);
+    }
+    beats.sort_by_key(|b| std::cmp::Reverse(b.started_at));
+    beats.truncate(limit);
+    Ok(beats)
+}
+
+/// The beat record an annotation points at.
+pub(crate) struct FoundShape {
+    pub run_pk: i64,
+    pub run_id: Uuid,
+    pub series: i64,
+    pub pipeline_id: String,
+    pub shape_hash: String,
+}
+
+/// One candidate row for [`find_shape`].
+struct Candidate {
+    run_pk: i64,
+    run_id: String,
+    series: i64,
+    hash: String,
+    started_at: i64,
+    evolved: bool,
+}
+
+pub(crate) fn find_shape(
+    tx: &Transaction<'_>,
+    pipeline_id: Option<&str>,
+    beat: &str,
+    target: &ShapeTarget,
+    now: Timestamp,
+) -> Result<FoundShape> {
+    let action = || format!("find the shape of beat '{beat}'");
+    let not_found = |detail: String| StoreError::ShapeNotFound {
+        beat: beat.to_owned(),
+        detail,
+    };
+    let all_series = series_of(tx, pipeline_id, beat)?;
+    let cols = "b.run, r.run_id, b.series, b.shape_hash, b.started_at, b.evolved";
+    let sql = match target {
+        ShapeTarget::Run(_) => format!(
+            "SELECT {cols} FROM beats b JOIN runs r ON r.id = b.run
+             WHERE b.run = ?2 AND b.series = ?1"
+        ),
+        ShapeTarget::Latest => format!(
+            "SELECT {cols} FROM beats b JOIN runs r ON r.id = b.run
+             WHERE b.series = ?1 AND b.evolved = 1 ORDER BY b.started_at DESC LIMIT 1"
+        ),
+        ShapeTarget::Hash(_) => format!(
+            "SELECT {cols} FROM runs r CROSS JOIN beats b ON b.run = r.id AND b.series = ?1
+             WHERE r.pipeline_id = ?2"
+        ),
+    };
+    let run_pk = match target {
+        ShapeTarget::Run(selector) => match find_run(tx, selector, now)? {
+            Some((pk, _)) => pk,
+            None => return Err(StoreError::UnknownRun(format!("{selector:?}"))),
+        },
+        _ => 0,
+    };
+    let prefix = match target {
+        ShapeTarget::Hash(h) => h.trim().to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    let mut stmt = tx.prepare_cached(&sql).ctx(action)?;
+    let mut candidates = Vec::new();
+    for series in &all_series {
+        let mut rows = match target {
+            ShapeTarget::Run(_) => stmt.query(params![series.id, run_pk]),
+            ShapeTarget::Latest => stmt.query(params![series.id]),
+            ShapeTarget::Hash(_) => stmt.query(params![series.id, series.pipeline_id]),
+        }
+        .ctx(action)?;
+        while let Some(row) = rows.next().ctx(action)? {
+            let hash = codec::hash_from_sql(row.get_ref(3).ctx(action)?)?.unwrap_or_default();
+            if !hash.starts_with(&prefix) {
+                continue;
+            }
+            candidates.push(Candidate {
+                run_pk: row.get(0).ctx(action)?,
+                run_id: row.get(1).ctx(action)?,
+                series: row.get(2).ctx(action)?,
+                hash,
+                started_at: row.get(4).ctx(action)?,
+                evolved: row.get(5).ctx(action)?,
+            });
+        }
+    }
+    if let ShapeTarget::Hash(h) = target {
+        let mut distinct: Vec<&str> = candidates.iter().map(|c| c.hash.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() > 1 {
+            return Err(not_found(format!(
+                "with hash '{h}': it matches {} shapes, give more of it",
+                distinct.len()
+            )));
+        }
+    }
+    // Where the shape appeared (evolved) first, then the newest.
+    candidates.sort_by_key(|c| std::cmp::Reverse((c.evolved, c.started_at)));
+    let Some(found) = candidates.into_iter().next() else {
+        return Err(not_found(match target {
+            ShapeTarget::Hash(h) => format!("with hash '{h}'"),
+            ShapeTarget::Run(selector) => format!("in run {selector:?}"),
+            ShapeTarget::Latest => "that changed: its shape never evolved".to_owned(),
+        }));
+    };
+    let pipeline_id = all_series
+        .iter()
+        .find(|s| s.id == found.series)
+        .map(|s| s.pipeline_id.clone())
+        .unwrap_or_default();
+    let run_id = found
+        .run_id
+        .parse()
+        .map_err(|_| StoreError::corrupt(format!("run id '{}'", found.run_id)))?;
+    Ok(FoundShape {
+        run_pk: found.run_pk,
+        run_id,
+        series: found.series,
+        pipeline_id,
+        shape_hash: found.hash,
+    })
+}
+
+pub(crate) fn shape_evolutions(
+    tx: &Transaction<'_>,
+    pipeline_id: Option<&str>,
+) -> Result<Vec<ShapeEvolution>> {
+    let action = || "list shape evolutions".to_owned();
+    let pipeline_condition = match pipeline_id {
+        Some(_) => "AND b.series IN (SELECT id FROM series WHERE pipeline_id = ?1)",
+        None => "AND ?1 IS NULL",
+    };
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT s.beat, s.pipeline_id, b.prev_shape_hash, b.shape_hash, r.run_id,
+                    b.started_at, a.annotated_at, a.reason
+             FROM beats b
+             JOIN runs r ON r.id = b.run
+             JOIN series s ON s.id = b.series
+             LEFT JOIN shape_annotations a ON a.id = (
+                 SELECT a2.id FROM shape_annotations a2
+                 WHERE a2.run = b.run AND a2.series = b.series
+                 ORDER BY a2.annotated_at DESC, a2.id DESC LIMIT 1)
+             WHERE b.evolved = 1 {pipeline_condition}
+             ORDER BY b.started_at, b.run, b.series"
+        ))
+        .ctx(action)?;
+    let mut rows = stmt.query([pipeline_id]).ctx(action)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        let run_id: String = row.get(4).ctx(action)?;
+        let annotated_at: Option<i64> = row.get(6).ctx(action)?;
+        out.push(ShapeEvolution {
+            feature: row.get(0).ctx(action)?,
+            pipeline_id: row.get(1).ctx(action)?,
+            previous_hash: codec::hash_from_sql(row.get_ref(2).ctx(action)?)?,
+            new_hash: codec::hash_from_sql(row.get_ref(3).ctx(action)?)?.unwrap_or_default(),
+            run_id: run_id
+                .parse()
+                .map_err(|_| StoreError::corrupt(format!("run id '{run_id}'")))?,
+            at: codec::ts_from_sql(row.get(5).ctx(action)?)?,
+            annotated_at: annotated_at.map(codec::ts_from_sql).transpose()?,
+            reason: row.get(7).ctx(action)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn pipelines(tx: &Transaction<'_>) -> Result<Vec<PipelineInfo>> {
+    let action = || "list pipelines".to_owned();
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT r.pipeline_id, COUNT(*), MAX(r.started_at),
+                    (SELECT r2.pipeline_name FROM runs r2 WHERE r2.pipeline_id = r.pipeline_id
+                     ORDER BY r2.started_at DESC LIMIT 1)
+             FROM runs r GROUP BY r.pipeline_id ORDER BY MAX(r.started_at) DESC",
+        )
+        .ctx(action)?;
+    let mut rows = stmt.query([]).ctx(action)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        let runs: i64 = row.get(1).ctx(action)?;
+        out.push(PipelineInfo {
+            pipeline_id: row.get(0).ctx(action)?,
+            runs: runs.max(0).unsigned_abs(),
+            last_started_at: codec::ts_from_sql(row.get(2).ctx(action)?)?,
+            name: row.get(3).ctx(action)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[5]), Some(5));
+        assert_eq!(median(&[1, 3, 9]), Some(3));
+        assert_eq!(median(&[1, 3, 5, 9]), Some(4));
+        assert_eq!(median(&[i64::MAX - 1, i64::MAX]), Some(i64::MAX - 1));
+    }
+}

@@ -1,0 +1,206 @@
+//! Everything that changes the store. Each function runs inside the caller's
+//! `BEGIN IMMEDIATE` transaction and uses cached prepared statements.
+
+use std::collections::HashMap;
+
+use baton_model::{BeatRecord, RunRecord};
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use uuid::Uuid;
+
+use super::codec::{self, BeatKey, HashSql};
+use super::read;
+use crate::api::{GcPolicy, ShapeAnnotation, ShapeTarget};
+use crate::error::SqlContext;
+use crate::{Result, StoreError};
+
+/// Insert the runs, or update those already stored.
+pub(crate) fn upsert_runs(tx: &Transaction<'_>, runs: &[RunRecord]) -> Result<()> {
+    let mut stmt = tx
+        .prepare_cached(codec::UPSERT_RUN)
+        .ctx(|| "prepare the run upsert".into())?;
+    for run in runs {
+        stmt.execute(params_from_iter(codec::run_params(run)?))
+            .ctx(|| format!("record run {}", run.run_id))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn heartbeat(tx: &Transaction<'_>, run_id: Uuid, at: Timestamp) -> Result<()> {
+    let at = codec::ts_to_sql(at)?;
+    let changed = tx
+        .prepare_cached("UPDATE runs SET heartbeat_at = max(heartbeat_at, ?2) WHERE run_id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![run_id.hyphenated().to_string(), at]))
+        .ctx(|| format!("record the heartbeat of run {run_id}"))?;
+    if changed == 0 {
+        return Err(StoreError::UnknownRun(run_id.to_string()));
+    }
+    Ok(())
+}
+
+/// Row ids of runs and series met so far in one transaction.
+#[derive(Default)]
+struct Keys {
+    /// run id -> (row id, pipeline id, label)
+    runs: HashMap<Uuid, (i64, String, String)>,
+    /// pipeline id -> beat name -> series id
+    series: HashMap<String, HashMap<String, i64>>,
+}
+
+/// Insert beat records; their runs must be stored already. With `replace`, a record
+/// of the same beat in the same run is replaced; without, it is an error.
+pub(crate) fn insert_beats(
+    tx: &Transaction<'_>,
+    beats: &[BeatRecord],
+    replace: bool,
+) -> Result<()> {
+    // Checked at commit instead of per statement: an insert then needs no statement
+    // journal. Every run is looked up below anyway, and the series rows are ours.
+    tx.pragma_update(None, "defer_foreign_keys", true)
+        .ctx(|| "defer foreign key checks".into())?;
+    let mut find_run = tx
+        .prepare_cached("SELECT id, pipeline_id, label FROM runs WHERE run_id = ?1")
+        .ctx(|| "prepare the run lookup".into())?;
+    let mut insert = tx
+        .prepare_cached(codec::INSERT_BEAT)
+        .ctx(|| "prepare the beat insert".into())?;
+    let mut keys = Keys::default();
+    let mut buf = Vec::with_capacity(512);
+    for beat in beats {
+        let (run, pipeline_id, label) = match keys.runs.get(&beat.run_id) {
+            Some(found) => found,
+            None => {
+                let found = find_run
+                    .query_row([beat.run_id.hyphenated().to_string()], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()
+                    .ctx(|| format!("look up run {}", beat.run_id))?
+                    .ok_or_else(|| StoreError::UnknownRun(beat.run_id.to_string()))?;
+                keys.runs.entry(beat.run_id).or_insert(found)
+            }
+        };
+        let by_beat = keys.series.entry(pipeline_id.clone()).or_default();
+        let series = match by_beat.get(&beat.beat) {
+            Some(id) => *id,
+            None => {
+                let id = series_id(tx, pipeline_id, &beat.beat)?;
+                by_beat.insert(beat.beat.clone(), id);
+                id
+            }
+        };
+        let key = BeatKey {
+            run: *run,
+            series,
+            label,
+        };
+        if replace {
+            tx.prepare_cached("DELETE FROM beats WHERE run = ?1 AND series = ?2")
+                .and_then(|mut stmt| stmt.execute([key.run, key.series]))
+                .ctx(|| format!("replace beat '{}'", beat.beat))?;
+        }
+        codec::insert_beat(&mut insert, key, beat, &mut buf)?;
+    }
+    Ok(())
+}
+
+/// The series of a pipeline's beat, created on first use.
+fn series_id(tx: &Transaction<'_>, pipeline_id: &str, beat: &str) -> Result<i64> {
+    let action = || format!("record the series of beat '{beat}'");
+    let mut find = tx
+        .prepare_cached("SELECT id FROM series WHERE pipeline_id = ?1 AND beat = ?2")
+        .ctx(action)?;
+    if let Some(id) = find
+        .query_row([pipeline_id, beat], |row| row.get(0))
+        .optional()
+        .ctx(action)?
+    {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO series (pipeline_id, beat) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.insert([pipeline_id, beat]))
+        .ctx(action)
+}
+
+/// Store why a shape changed, against the beat record `target` picks.
+pub(crate) fn annotate_shape(
+    tx: &Transaction<'_>,
+    pipeline_id: Option<&str>,
+    beat: &str,
+    target: &ShapeTarget,
+    reason: &str,
+    at: Timestamp,
+    now: Timestamp,
+) -> Result<ShapeAnnotation> {
+    let found = read::find_shape(tx, pipeline_id, beat, target, now)?;
+    let at_ns = codec::ts_to_sql(at)?;
+    tx.prepare_cached(
+        "INSERT INTO shape_annotations (run, series, shape_hash, reason, annotated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            found.run_pk,
+            found.series,
+            HashSql::new(&found.shape_hash),
+            reason,
+            at_ns
+        ])
+    })
+    .ctx(|| format!("record the annotation of beat '{beat}'"))?;
+    Ok(ShapeAnnotation {
+        pipeline_id: found.pipeline_id,
+        beat: beat.to_owned(),
+        shape_hash: found.shape_hash,
+        run_id: found.run_id,
+        reason: reason.to_owned(),
+        annotated_at: at,
+    })
+}
+
+/// Remove the runs `policy` selects (never a live one) and return them. Their beats
+/// and annotations go with them (foreign keys cascade).
+pub(crate) fn gc(
+    tx: &Transaction<'_>,
+    policy: &GcPolicy,
+    now: Timestamp,
+) -> Result<Vec<RunRecord>> {
+    let cutoff = codec::abandoned_cutoff(now)?;
+    let cols = codec::RUN_COLUMNS;
+    let not_live = "NOT (r.status = 'running' AND r.heartbeat_at >= ?1)";
+    let (sql, bound) = match *policy {
+        GcPolicy::KeepRuns(keep) => (
+            format!(
+                "SELECT r.id, {cols} FROM (
+                    SELECT *, row_number() OVER (
+                        PARTITION BY pipeline_id ORDER BY started_at DESC, id DESC) AS rank
+                    FROM runs) r
+                 WHERE r.rank > ?2 AND {not_live}"
+            ),
+            i64::try_from(keep).unwrap_or(i64::MAX),
+        ),
+        GcPolicy::OlderThan(age) => (
+            format!("SELECT r.id, {cols} FROM runs r WHERE r.started_at < ?2 AND {not_live}"),
+            codec::ts_to_sql(now)?
+                .saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)),
+        ),
+    };
+    let action = || "select the runs to remove".to_owned();
+    let mut select = tx.prepare(&sql).ctx(action)?;
+    let mut rows = select.query(params![cutoff, bound]).ctx(action)?;
+    let mut doomed = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        let pk: i64 = row.get(0).ctx(action)?;
+        doomed.push((pk, codec::run_from_row(row, 1, cutoff)?));
+    }
+    drop(rows);
+    let mut delete = tx
+        .prepare_cached("DELETE FROM runs WHERE id = ?1")
+        .ctx(|| "prepare the run removal".into())?;
+    for (pk, run) in &doomed {
+        delete
+            .execute([pk])
+            .ctx(|| format!("remove run {}", run.run_id))?;
+    }
+    Ok(doomed.into_iter().map(|(_, run)| run).collect())
+}
