@@ -1,0 +1,651 @@
+//! The history store through its public API: round trips, reads, filters,
+//! liveness, shapes, retention.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use baton_model::{BeatStatus, CacheState, RunStatus, SlaStatus, TestCounts};
+use baton_store::test_records::{at, beat, chain_shapes, run};
+use baton_store::{
+    GcPolicy, HistoryStore, RunFilter, RunSelector, ShapeTarget, SqliteStore, StoreError,
+};
+use jiff::{SignedDuration, Timestamp};
+
+fn store() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join(".baton/history.db")).expect("open");
+    (dir, store)
+}
+
+#[test]
+fn open_creates_the_directory_and_a_wal_database() {
+    let (dir, store) = store();
+    assert!(dir.path().join(".baton/history.db").exists());
+    assert_eq!(
+        store.schema_version().expect("version"),
+        baton_store::SCHEMA_VERSION
+    );
+    drop(store);
+    // Reopening an up-to-date store is fine.
+    SqliteStore::open(dir.path().join(".baton/history.db")).expect("reopen");
+}
+
+#[test]
+fn a_fully_populated_beat_record_round_trips() {
+    let (_dir, store) = store();
+    let r = run("p", at(0), RunStatus::Failure);
+    store.begin_run(&r).expect("begin");
+
+    let mut full = beat(
+        &r,
+        2,
+        5,
+        "compile",
+        BeatStatus::Timeout,
+        93_456,
+        CacheState::Expired,
+    );
+    full.reason = Some("timed out after 90s \"quoted\"\nsecond line".to_owned());
+    full.exit_code = None;
+    full.signal = Some(9);
+    full.attempts = 3;
+    full.level = baton_model::Level::Ff;
+    full.beat_type = baton_model::BeatType::Deploy;
+    full.tests = Some(TestCounts {
+        total: 120,
+        failures: 3,
+        errors: 1,
+        skipped: 4,
+    });
+    full.cost_usd = Some(0.042);
+    full.metrics = BTreeMap::from([
+        ("tokens_in".to_owned(), 1200.0),
+        ("ratio".to_owned(), f64::INFINITY),
+        ("neg".to_owned(), -0.5),
+    ]);
+    full.slo.duration = Duration::from_nanos(1_500_000_001);
+    full.slo.errors = 2;
+    full.slo.cache_hit_rate = None;
+    full.sla.overall_status = SlaStatus::Critical;
+    full.sla.duration_status = SlaStatus::Critical;
+    full.sla.errors_status = SlaStatus::Breach;
+    full.sla.cache_status = SlaStatus::Warning;
+    full.sla.duration_ratio = f64::INFINITY;
+    full.sla.duration_breach_percent = f64::NEG_INFINITY;
+    full.sla.cache_hit_rate = Some(0.25);
+    full.shape.previous_hash = Some("0".repeat(64));
+    full.shape.evolved = true;
+    full.shape.canonical = "not the usual canonical string".to_owned();
+    full.log_path = Some("/elsewhere/compile.log".to_owned());
+    full.started_at = Timestamp::from_nanosecond(1_767_225_600_123_456_789).expect("ts");
+
+    // A beat with the conventional log path and canonical string, and one whose
+    // hash is not lowercase hex.
+    let plain = beat(&r, 0, 0, "lint", BeatStatus::Success, 10, CacheState::Hit);
+    let mut odd = beat(&r, 0, 1, "odd", BeatStatus::Skipped, 0, CacheState::Skip);
+    odd.shape.hash = "NOT-A-SHA".to_owned();
+    odd.log_path = None;
+    for b in [&full, &plain, &odd] {
+        store.record_beat(b).expect("record");
+    }
+
+    let (loaded, beats) = store
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("a run");
+    assert_eq!(loaded, r);
+    assert_eq!(
+        beats,
+        vec![plain, odd, full],
+        "plan order, every field equal"
+    );
+}
+
+#[test]
+fn recording_a_beat_again_replaces_it_and_unknown_runs_are_errors() {
+    let (_dir, store) = store();
+    let r = run("p", at(0), RunStatus::Success);
+    store.begin_run(&r).expect("begin");
+    let first = beat(&r, 0, 0, "lint", BeatStatus::Failure, 10, CacheState::Miss);
+    let second = beat(&r, 0, 0, "lint", BeatStatus::Success, 20, CacheState::Hit);
+    store.record_beat(&first).expect("record");
+    store.record_beat(&second).expect("record again");
+    let (_, beats) = store
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("run");
+    assert_eq!(beats, vec![second]);
+
+    let stranger = run("p", at(10), RunStatus::Success);
+    let err = store
+        .record_beat(&beat(
+            &stranger,
+            0,
+            0,
+            "lint",
+            BeatStatus::Success,
+            1,
+            CacheState::Hit,
+        ))
+        .expect_err("unknown run");
+    assert!(matches!(err, StoreError::UnknownRun(_)), "{err}");
+    assert!(store.heartbeat(stranger.run_id, at(11)).is_err());
+}
+
+/// Three pipelines' worth of runs: `a` has 5 runs, `b` 2; beat "test" only in some.
+fn populate(store: &SqliteStore) -> Vec<baton_model::RunRecord> {
+    let mut runs = Vec::new();
+    for i in 0..5 {
+        let status = if i == 3 {
+            RunStatus::Failure
+        } else {
+            RunStatus::Success
+        };
+        let r = run("a", at(i * 600), status);
+        store.begin_run(&r).expect("begin");
+        store
+            .record_beat(&beat(
+                &r,
+                0,
+                0,
+                "lint",
+                BeatStatus::Success,
+                100,
+                CacheState::Hit,
+            ))
+            .expect("b");
+        let build = if i == 3 {
+            BeatStatus::Failure
+        } else {
+            BeatStatus::Success
+        };
+        store
+            .record_beat(&beat(&r, 1, 0, "build", build, 2_000, CacheState::Miss))
+            .expect("b");
+        if i % 2 == 0 {
+            store
+                .record_beat(&beat(
+                    &r,
+                    1,
+                    1,
+                    "test",
+                    BeatStatus::Skipped,
+                    0,
+                    CacheState::Skip,
+                ))
+                .expect("b");
+        }
+        store.finish_run(&r).expect("finish");
+        runs.push(r);
+    }
+    for i in 0..2 {
+        let r = run("b", at(i * 600 + 300), RunStatus::Success);
+        store.begin_run(&r).expect("begin");
+        store
+            .record_beat(&beat(
+                &r,
+                0,
+                0,
+                "build",
+                BeatStatus::Success,
+                500,
+                CacheState::Hit,
+            ))
+            .expect("b");
+        store.finish_run(&r).expect("finish");
+        runs.push(r);
+    }
+    runs
+}
+
+#[test]
+fn list_runs_filters_and_counts() {
+    let (_dir, store) = store();
+    populate(&store);
+
+    let all = store.list_runs(&RunFilter::default()).expect("list");
+    assert_eq!(all.len(), 7);
+    let starts: Vec<_> = all.iter().map(|s| s.run.started_at).collect();
+    assert!(starts.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+    let a = store
+        .list_runs(&RunFilter {
+            pipeline: Some("a".into()),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .expect("list");
+    assert_eq!(a.len(), 2);
+    assert!(a.iter().all(|s| s.run.pipeline_id == "a"));
+    assert_eq!(a[0].run.started_at, at(2400));
+
+    let with_test = store
+        .list_runs(&RunFilter {
+            beat: Some("test".into()),
+            ..Default::default()
+        })
+        .expect("list");
+    assert_eq!(with_test.len(), 3);
+
+    let failed = store
+        .list_runs(&RunFilter {
+            status: Some(RunStatus::Failure),
+            ..Default::default()
+        })
+        .expect("list");
+    assert_eq!(failed.len(), 1);
+    let summary = &failed[0];
+    assert_eq!(summary.beats.success, 1);
+    assert_eq!(summary.beats.failure, 1);
+    assert_eq!(summary.beats.total(), 2);
+    assert_eq!(summary.beats_duration_ms, 2_100);
+    assert_eq!(summary.duration_ms, Some(60_000));
+
+    let none = store
+        .list_runs(&RunFilter {
+            pipeline: Some("b".into()),
+            beat: Some("test".into()),
+            ..Default::default()
+        })
+        .expect("list");
+    assert!(none.is_empty());
+}
+
+#[test]
+fn load_run_by_latest_id_prefix_and_label() {
+    let (_dir, store) = store();
+    let runs = populate(&store);
+    let newest = runs.iter().max_by_key(|r| r.started_at).expect("runs");
+    let (latest, _) = store
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("run");
+    assert_eq!(latest.run_id, newest.run_id);
+
+    let (of_b, beats) = store
+        .load_run(&RunSelector::LatestOf("b".into()))
+        .expect("load")
+        .expect("run");
+    assert_eq!((of_b.pipeline_id.as_str(), beats.len()), ("b", 1));
+
+    let target = &runs[1];
+    let full = target.run_id.to_string();
+    for selector in [
+        RunSelector::Id(full.clone()),
+        RunSelector::Id(full.to_uppercase()),
+        RunSelector::Id(full[..30].to_owned()),
+        RunSelector::Label(target.label.clone()),
+        full.parse().expect("parse"),
+        target.label.parse().expect("parse"),
+    ] {
+        let (found, _) = store.load_run(&selector).expect("load").expect("found");
+        assert_eq!(found.run_id, target.run_id, "{selector:?}");
+    }
+    assert_eq!("latest".parse::<RunSelector>(), Ok(RunSelector::Latest));
+
+    // Every v7 id of the same year starts alike: a short prefix is ambiguous.
+    let err = store
+        .load_run(&RunSelector::Id(full[..4].to_owned()))
+        .expect_err("ambiguous");
+    assert!(
+        matches!(err, StoreError::AmbiguousRun { count: 7, .. }),
+        "{err}"
+    );
+    assert!(
+        store
+            .load_run(&RunSelector::Id("ffff".into()))
+            .expect("load")
+            .is_none()
+    );
+    assert!(
+        store
+            .load_run(&RunSelector::Label("build-nope".into()))
+            .expect("load")
+            .is_none()
+    );
+}
+
+#[test]
+fn beat_runs_are_newest_first_across_pipelines() {
+    let (_dir, store) = store();
+    populate(&store);
+    let a = store.beat_runs(Some("a"), "build", 3).expect("beat runs");
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[0].started_at.as_second(), at(2400).as_second());
+    assert!(a.windows(2).all(|w| w[0].started_at > w[1].started_at));
+
+    let every = store.beat_runs(None, "build", 50).expect("beat runs");
+    assert_eq!(every.len(), 7);
+    assert!(every.windows(2).all(|w| w[0].started_at > w[1].started_at));
+    assert!(
+        store
+            .beat_runs(None, "nope", 5)
+            .expect("beat runs")
+            .is_empty()
+    );
+
+    let pipelines = store.pipelines().expect("pipelines");
+    let ids: Vec<_> = pipelines
+        .iter()
+        .map(|p| (p.pipeline_id.as_str(), p.runs))
+        .collect();
+    assert_eq!(ids, vec![("a", 5), ("b", 2)]);
+    assert_eq!(pipelines[0].name, "a-name");
+}
+
+#[test]
+fn hints_give_previous_shape_recent_caches_and_median() {
+    let (_dir, store) = store();
+    let mut records = Vec::new();
+    let mut runs = Vec::new();
+    for i in 0..30i64 {
+        let r = run("p", at(i * 60), RunStatus::Success);
+        let status = if i % 5 == 4 {
+            BeatStatus::Failure
+        } else {
+            BeatStatus::Success
+        };
+        let cache = if i % 2 == 0 {
+            CacheState::Hit
+        } else {
+            CacheState::Miss
+        };
+        // Successful durations are 1000 + i.
+        records.push(beat(&r, 0, 0, "build", status, 1_000 + i as u64, cache));
+        runs.push(r);
+    }
+    chain_shapes(&mut records);
+    store.record_runs_bulk(&runs).expect("runs");
+    store.record_beats_bulk(&records).expect("beats");
+    // Another pipeline's beat of the same name does not leak in.
+    let other = run("q", at(99_999), RunStatus::Success);
+    store.begin_run(&other).expect("begin");
+    store
+        .record_beat(&beat(
+            &other,
+            0,
+            0,
+            "build",
+            BeatStatus::Success,
+            1,
+            CacheState::Skip,
+        ))
+        .expect("b");
+
+    let hints = store
+        .beat_history_hints("p", &["build", "never-ran"])
+        .expect("hints");
+    assert_eq!(hints.len(), 1);
+    let h = &hints["build"];
+    assert_eq!(
+        h.previous_shape.as_deref(),
+        Some(records[29].shape.hash.as_str())
+    );
+    let expected: Vec<_> = records[10..].iter().map(|b| b.cache_state).collect();
+    assert_eq!(h.recent_cache_states, expected, "last 20, oldest first");
+    // The last 20 successes are i in 5..30 without 9, 14, 19, 24, 29: 5..=28 minus
+    // those, median of 20 values = mean of the 10th and 11th.
+    let mut ok: Vec<u64> = (0..30u64)
+        .filter(|i| i % 5 != 4)
+        .map(|i| 1_000 + i)
+        .rev()
+        .take(20)
+        .collect();
+    ok.sort_unstable();
+    assert_eq!(h.median_duration_ms, Some((ok[9] + ok[10]) / 2));
+}
+
+#[test]
+fn stale_running_runs_read_as_abandoned() {
+    let (_dir, store) = store();
+    let now = Timestamp::now();
+    let mut stale = run(
+        "p",
+        now - SignedDuration::from_secs(600),
+        RunStatus::Running,
+    );
+    stale.heartbeat_at = now - SignedDuration::from_secs(45);
+    let live = run("p", now - SignedDuration::from_secs(5), RunStatus::Running);
+    store.begin_run(&stale).expect("begin");
+    store.begin_run(&live).expect("begin");
+
+    let find = |status| {
+        store
+            .list_runs(&RunFilter {
+                status: Some(status),
+                ..Default::default()
+            })
+            .expect("list")
+            .into_iter()
+            .map(|s| s.run.run_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(find(RunStatus::Abandoned), vec![stale.run_id]);
+    assert_eq!(find(RunStatus::Running), vec![live.run_id]);
+    let (loaded, _) = store
+        .load_run(&RunSelector::Id(stale.run_id.to_string()))
+        .expect("load")
+        .expect("run");
+    assert_eq!(loaded.status, RunStatus::Abandoned);
+
+    // A heartbeat brings it back to life; heartbeats never go backwards.
+    store.heartbeat(stale.run_id, now).expect("heartbeat");
+    store
+        .heartbeat(stale.run_id, now - SignedDuration::from_secs(100))
+        .expect("heartbeat");
+    let (loaded, _) = store
+        .load_run(&RunSelector::Id(stale.run_id.to_string()))
+        .expect("load")
+        .expect("run");
+    assert_eq!(
+        (loaded.status, loaded.heartbeat_at),
+        (RunStatus::Running, now)
+    );
+    assert!(find(RunStatus::Abandoned).is_empty());
+}
+
+#[test]
+fn annotations_attach_to_shape_evolutions() {
+    let (_dir, store) = store();
+    // Shapes of "build": Hit, Hit, Miss, Miss, Hit -> evolutions at runs 2 and 4.
+    let caches = [
+        CacheState::Hit,
+        CacheState::Hit,
+        CacheState::Miss,
+        CacheState::Miss,
+        CacheState::Hit,
+    ];
+    let runs: Vec<_> = (0..5)
+        .map(|i| run("p", at(i * 60), RunStatus::Success))
+        .collect();
+    let mut records: Vec<_> = runs
+        .iter()
+        .zip(caches)
+        .map(|(r, c)| beat(r, 0, 0, "build", BeatStatus::Success, 100, c))
+        .collect();
+    chain_shapes(&mut records);
+    store.record_runs_bulk(&runs).expect("runs");
+    for b in &records {
+        store.record_beat(b).expect("beat");
+    }
+
+    let evolutions = store.shape_evolutions(Some("p")).expect("evolutions");
+    assert_eq!(evolutions.len(), 2);
+    assert_eq!(evolutions[0].run_id, runs[2].run_id);
+    assert_eq!(
+        evolutions[0].previous_hash.as_deref(),
+        Some(records[1].shape.hash.as_str())
+    );
+    assert_eq!(evolutions[0].new_hash, records[2].shape.hash);
+    assert_eq!(evolutions[0].feature, "build");
+    assert!(evolutions.iter().all(|e| e.reason.is_none()));
+
+    // Latest = the newest change (run 4).
+    let latest = store
+        .annotate_shape(
+            None,
+            "build",
+            &ShapeTarget::Latest,
+            "cache warmed again",
+            at(1_000),
+        )
+        .expect("annotate");
+    assert_eq!(
+        (latest.run_id, latest.pipeline_id.as_str()),
+        (runs[4].run_id, "p")
+    );
+    // By hash prefix: the miss shape appeared at run 2.
+    let by_hash = store
+        .annotate_shape(
+            Some("p"),
+            "build",
+            &ShapeTarget::Hash(records[2].shape.hash[..10].to_owned()),
+            "cache key changed",
+            at(2_000),
+        )
+        .expect("annotate");
+    assert_eq!(by_hash.run_id, runs[2].run_id);
+    // By run: the newer annotation of a run wins.
+    store
+        .annotate_shape(
+            Some("p"),
+            "build",
+            &ShapeTarget::Run(RunSelector::Id(runs[2].run_id.to_string())),
+            "lockfile bump",
+            at(3_000),
+        )
+        .expect("annotate");
+
+    let evolutions = store.shape_evolutions(None).expect("evolutions");
+    let reasons: Vec<_> = evolutions.iter().map(|e| e.reason.as_deref()).collect();
+    assert_eq!(
+        reasons,
+        vec![Some("lockfile bump"), Some("cache warmed again")]
+    );
+    assert_eq!(evolutions[1].annotated_at, Some(at(1_000)));
+
+    // The export format's field names.
+    let json = serde_json::to_value(&evolutions[0]).expect("json");
+    for key in [
+        "feature",
+        "previousHash",
+        "newHash",
+        "annotatedAt",
+        "reason",
+    ] {
+        assert!(json.get(key).is_some(), "{key} in {json}");
+    }
+
+    for (target, what) in [
+        (ShapeTarget::Hash("ffffffff".into()), "unknown hash"),
+        (ShapeTarget::Hash(String::new()), "ambiguous empty prefix"),
+    ] {
+        let err = store
+            .annotate_shape(None, "build", &target, "x", at(0))
+            .expect_err(what);
+        assert!(
+            matches!(err, StoreError::ShapeNotFound { .. }),
+            "{what}: {err}"
+        );
+    }
+    let err = store
+        .annotate_shape(None, "nope", &ShapeTarget::Latest, "x", at(0))
+        .expect_err("no beat");
+    assert!(
+        err.to_string()
+            .starts_with("failed to find a recorded shape of beat 'nope'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gc_keeps_the_newest_runs_of_each_pipeline_and_never_a_live_one() {
+    let (_dir, store) = store();
+    let runs = populate(&store);
+    let removed = store.gc(&GcPolicy::KeepRuns(2)).expect("gc");
+    let mut removed_ids: Vec<_> = removed.iter().map(|r| r.run_id).collect();
+    removed_ids.sort();
+    let mut expected: Vec<_> = runs[..3].iter().map(|r| r.run_id).collect();
+    expected.sort();
+    assert_eq!(removed_ids, expected, "the three oldest of pipeline a");
+    assert_eq!(
+        store.list_runs(&RunFilter::default()).expect("list").len(),
+        4
+    );
+    assert_eq!(
+        store
+            .beat_runs(Some("a"), "build", 50)
+            .expect("beats")
+            .len(),
+        2
+    );
+
+    // Older than a day: every remaining run is from 2026-01-01, except a live one.
+    let live = run(
+        "a",
+        Timestamp::now() - SignedDuration::from_secs(90_000),
+        RunStatus::Running,
+    );
+    let mut live = live;
+    live.heartbeat_at = Timestamp::now();
+    store.begin_run(&live).expect("begin");
+    let removed = store
+        .gc(&GcPolicy::OlderThan(Duration::from_secs(86_400)))
+        .expect("gc");
+    assert_eq!(removed.len(), 4);
+    let left = store.list_runs(&RunFilter::default()).expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].run.run_id, live.run_id);
+}
+
+#[test]
+fn a_store_from_a_newer_baton_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.db");
+    drop(SqliteStore::open(&path).expect("open"));
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(conn);
+    let err = SqliteStore::open(&path).expect_err("newer schema");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "history.db is schema version 99, this baton knows up to {}",
+            baton_store::SCHEMA_VERSION
+        )
+    );
+}
+
+#[test]
+fn the_store_is_usable_as_a_shared_trait_object() {
+    let (_dir, store) = store();
+    let shared: std::sync::Arc<dyn HistoryStore> = std::sync::Arc::new(store);
+    let r = run("p", at(0), RunStatus::Success);
+    shared.begin_run(&r).expect("begin");
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let shared = shared.clone();
+            let r = r.clone();
+            std::thread::spawn(move || {
+                let b = beat(
+                    &r,
+                    0,
+                    i,
+                    &format!("beat-{i}"),
+                    BeatStatus::Success,
+                    1,
+                    CacheState::Hit,
+                );
+                shared.record_beat(&b).expect("record");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("thread");
+    }
+    let (_, beats) = shared
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("run");
+    assert_eq!(beats.len(), 4);
+}
