@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::str::FromStr;
 use std::time::Duration;
 
-use baton_model::{BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus};
+use baton_model::{BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus, SlaStatus};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -108,6 +108,8 @@ pub struct RunFilter {
 pub struct RunSummary {
     pub run: RunRecord,
     pub beats: BeatCounts,
+    /// Recorded beats by overall SLA status.
+    pub sla: SlaCounts,
     /// Wall-clock time from start to finish; `None` while running or abandoned.
     pub duration_ms: Option<u64>,
     /// Sum of the beats' durations (more than the wall time when beats ran in parallel).
@@ -136,6 +138,49 @@ impl BeatCounts {
             BeatStatus::Timeout => &mut self.timeout,
             BeatStatus::Cancelled => &mut self.cancelled,
             BeatStatus::Skipped => &mut self.skipped,
+        };
+        *slot += n;
+    }
+}
+
+impl RunSummary {
+    /// How many of the run's beats have an overall SLA status of `status` or worse.
+    pub fn sla_at_least(&self, status: SlaStatus) -> u64 {
+        let SlaCounts {
+            compliant,
+            warning,
+            breach,
+            critical,
+        } = self.sla;
+        [
+            (SlaStatus::Compliant, compliant),
+            (SlaStatus::Warning, warning),
+            (SlaStatus::Breach, breach),
+            (SlaStatus::Critical, critical),
+        ]
+        .into_iter()
+        .filter(|(s, _)| *s >= status)
+        .map(|(_, n)| u64::from(n))
+        .sum()
+    }
+}
+
+/// Recorded beats of a run by overall SLA status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaCounts {
+    pub compliant: u32,
+    pub warning: u32,
+    pub breach: u32,
+    pub critical: u32,
+}
+
+impl SlaCounts {
+    pub fn add(&mut self, status: SlaStatus, n: u32) {
+        let slot = match status {
+            SlaStatus::Compliant => &mut self.compliant,
+            SlaStatus::Warning => &mut self.warning,
+            SlaStatus::Breach => &mut self.breach,
+            SlaStatus::Critical => &mut self.critical,
         };
         *slot += n;
     }
@@ -225,4 +270,29 @@ pub struct PipelineInfo {
     pub name: String,
     pub runs: u64,
     pub last_started_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sla_at_least_counts_that_status_and_worse() {
+        let mut sla = SlaCounts::default();
+        sla.add(SlaStatus::Compliant, 5);
+        sla.add(SlaStatus::Warning, 3);
+        sla.add(SlaStatus::Breach, 2);
+        sla.add(SlaStatus::Critical, 1);
+        let summary = RunSummary {
+            run: crate::test_records::run("p", crate::test_records::at(0), RunStatus::Success),
+            beats: BeatCounts::default(),
+            sla,
+            duration_ms: None,
+            beats_duration_ms: 0,
+        };
+        assert_eq!(summary.sla_at_least(SlaStatus::Compliant), 11);
+        assert_eq!(summary.sla_at_least(SlaStatus::Warning), 6);
+        assert_eq!(summary.sla_at_least(SlaStatus::Breach), 3);
+        assert_eq!(summary.sla_at_least(SlaStatus::Critical), 1);
+    }
 }

@@ -25,7 +25,7 @@ pub mod test_records;
 
 pub use api::{
     ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector,
-    RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget,
+    RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
 pub use error::StoreError;
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};

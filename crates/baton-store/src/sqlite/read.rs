@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::codec::{self, BEAT_COLUMNS, BEAT_FROM, RUN_COLUMNS, beat_status, cache_state};
 use crate::api::{
     BeatCounts, PipelineInfo, RunFilter, RunSelector, RunSummary, ShapeEvolution, ShapeTarget,
+    SlaCounts,
 };
 use crate::error::SqlContext;
 use crate::{Result, StoreError};
@@ -24,6 +25,10 @@ use crate::{Result, StoreError};
 const HINT_RUNS: usize = 20;
 /// How many of a pipeline's latest runs the hints search for those.
 const HINT_WINDOW: i64 = 500;
+
+/// A pipeline's latest runs, newest first: `?1` pipeline, `?2` how many.
+const HINT_RUNS_SQL: &str =
+    "SELECT id FROM runs WHERE pipeline_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2";
 
 /// A series: one beat of one pipeline.
 struct Series {
@@ -88,15 +93,13 @@ pub(crate) fn hints(
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut runs = tx
-        .prepare_cached(
-            "SELECT id FROM runs WHERE pipeline_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2",
-        )
-        .ctx(action)?;
+    let mut runs = tx.prepare_cached(HINT_RUNS_SQL).ctx(action)?;
     let mut beats = tx
-        .prepare_cached(
-            "SELECT series, shape_hash, cache_state, status, duration_ms FROM beats WHERE run = ?1",
-        )
+        .prepare_cached(&format!(
+            "SELECT b.id & 1048575, b.shape_hash, b.cache_state, b.status, b.duration_ms
+                 FROM beats b WHERE {}",
+            codec::beats_of_run(1)
+        ))
         .ctx(action)?;
     let success = beat_status::encode(baton_model::BeatStatus::Success);
     let mut run_rows = runs.query(params![pipeline_id, HINT_WINDOW]).ctx(action)?;
@@ -160,13 +163,8 @@ fn median(sorted: &[i64]) -> Option<i64> {
     i64::try_from((a + b) / 2).ok()
 }
 
-pub(crate) fn list_runs(
-    tx: &Transaction<'_>,
-    filter: &RunFilter,
-    now: Timestamp,
-) -> Result<Vec<RunSummary>> {
-    let action = || "list runs".to_owned();
-    let cutoff = codec::abandoned_cutoff(now)?;
+/// The run query of [`list_runs`] and its parameters.
+fn list_runs_sql(filter: &RunFilter, cutoff: i64) -> (String, Vec<Value>) {
     let mut sql = format!("SELECT r.id, {RUN_COLUMNS} FROM runs r WHERE 1 = 1");
     let mut values: Vec<Value> = Vec::new();
     let mut bind = |v: Value| {
@@ -178,8 +176,8 @@ pub(crate) fn list_runs(
     }
     if let Some(b) = &filter.beat {
         sql += &format!(
-            " AND EXISTS (SELECT 1 FROM beats b WHERE b.run = r.id
-                AND b.series IN (SELECT id FROM series WHERE beat = ?{}))",
+            " AND EXISTS (SELECT 1 FROM beats b WHERE b.id IN (
+                SELECT (r.id << 20) | s.id FROM series s WHERE s.beat = ?{}))",
             bind(Value::Text(b.clone()))
         );
     }
@@ -195,6 +193,17 @@ pub(crate) fn list_runs(
         bind(Value::Integer(limit))
     );
 
+    (sql, values)
+}
+
+pub(crate) fn list_runs(
+    tx: &Transaction<'_>,
+    filter: &RunFilter,
+    now: Timestamp,
+) -> Result<Vec<RunSummary>> {
+    let action = || "list runs".to_owned();
+    let cutoff = codec::abandoned_cutoff(now)?;
+    let (sql, values) = list_runs_sql(filter, cutoff);
     let mut stmt = tx.prepare_cached(&sql).ctx(action)?;
     let mut rows = stmt.query(params_from_iter(values)).ctx(action)?;
     let mut runs = Vec::new();
@@ -205,20 +214,26 @@ pub(crate) fn list_runs(
     drop(rows);
 
     let mut counts = tx
-        .prepare_cached(
-            "SELECT status, COUNT(*), TOTAL(duration_ms) FROM beats WHERE run = ?1 GROUP BY status",
-        )
+        .prepare_cached(&format!(
+            "SELECT b.status, b.sla_status, COUNT(*), TOTAL(b.duration_ms) FROM beats b
+             WHERE {} GROUP BY b.status, b.sla_status",
+            codec::beats_of_run(1)
+        ))
         .ctx(action)?;
     let mut out = Vec::with_capacity(runs.len());
     for (pk, run) in runs {
         let mut beats = BeatCounts::default();
+        let mut sla = SlaCounts::default();
         let mut beats_duration_ms = 0u64;
         let mut rows = counts.query([pk]).ctx(action)?;
         while let Some(row) = rows.next().ctx(action)? {
             let status = beat_status::decode(row.get(0).ctx(action)?)?;
-            let n: i64 = row.get(1).ctx(action)?;
-            let total: f64 = row.get(2).ctx(action)?;
-            beats.add(status, u32::try_from(n).unwrap_or(u32::MAX));
+            let sla_status = codec::sla_status::decode(row.get(1).ctx(action)?)?;
+            let n: i64 = row.get(2).ctx(action)?;
+            let total: f64 = row.get(3).ctx(action)?;
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            beats.add(status, n);
+            sla.add(sla_status, n);
             beats_duration_ms = beats_duration_ms.saturating_add(total as u64);
         }
         let duration_ms = run.finished_at.map(|end| {
@@ -229,6 +244,7 @@ pub(crate) fn list_runs(
         out.push(RunSummary {
             run,
             beats,
+            sla,
             duration_ms,
             beats_duration_ms,
         });
@@ -236,16 +252,11 @@ pub(crate) fn list_runs(
     Ok(out)
 }
 
-/// The row id and record of the run `selector` names.
-pub(crate) fn find_run(
-    tx: &Transaction<'_>,
-    selector: &RunSelector,
-    now: Timestamp,
-) -> Result<Option<(i64, RunRecord)>> {
-    let cutoff = codec::abandoned_cutoff(now)?;
+/// The query of [`find_run`] and its parameters.
+fn find_run_sql(selector: &RunSelector) -> (String, Vec<String>) {
     let select = format!("SELECT r.id, {RUN_COLUMNS} FROM runs r");
     let order = "ORDER BY r.started_at DESC, r.id DESC LIMIT 2";
-    let (sql, values): (String, Vec<String>) = match selector {
+    match selector {
         RunSelector::Latest => (format!("{select} {order}"), vec![]),
         RunSelector::LatestOf(p) => (
             format!("{select} WHERE r.pipeline_id = ?1 {order}"),
@@ -258,18 +269,29 @@ pub(crate) fn find_run(
         RunSelector::Id(id) => {
             let id = id.trim().to_ascii_lowercase();
             match Uuid::try_parse(&id) {
+                // Unique or ambiguous: no order needed, two rows tell which.
                 Ok(uuid) => (
-                    format!("{select} WHERE r.run_id = ?1 {order}"),
+                    format!("{select} WHERE r.run_id = ?1 LIMIT 2"),
                     vec![uuid.hyphenated().to_string()],
                 ),
                 // A prefix: the ids that start with it sort in [prefix, prefix + DEL).
                 Err(_) => (
-                    format!("{select} WHERE r.run_id >= ?1 AND r.run_id < ?2 {order}"),
+                    format!("{select} WHERE r.run_id >= ?1 AND r.run_id < ?2 LIMIT 2"),
                     vec![id.clone(), format!("{id}\u{7f}")],
                 ),
             }
         }
-    };
+    }
+}
+
+/// The row id and record of the run `selector` names.
+pub(crate) fn find_run(
+    tx: &Transaction<'_>,
+    selector: &RunSelector,
+    now: Timestamp,
+) -> Result<Option<(i64, RunRecord)>> {
+    let cutoff = codec::abandoned_cutoff(now)?;
+    let (sql, values) = find_run_sql(selector);
     let action = || "find the run".to_owned();
     let mut stmt = tx.prepare_cached(&sql).ctx(action)?;
     let mut rows = stmt.query(params_from_iter(values.iter())).ctx(action)?;
@@ -295,6 +317,14 @@ pub(crate) fn find_run(
     Ok(found.into_iter().next())
 }
 
+/// A run's beats in plan order; `?1` is the run's row id.
+fn run_beats_sql() -> String {
+    format!(
+        "SELECT {BEAT_COLUMNS} {BEAT_FROM} WHERE {} ORDER BY b.movement_index, b.beat_index",
+        codec::beats_of_run(1)
+    )
+}
+
 pub(crate) fn load_run(
     tx: &Transaction<'_>,
     selector: &RunSelector,
@@ -304,14 +334,21 @@ pub(crate) fn load_run(
         return Ok(None);
     };
     let action = || format!("load the beats of run {}", run.run_id);
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT {BEAT_COLUMNS} {BEAT_FROM} WHERE b.run = ?1
-             ORDER BY b.movement_index, b.beat_index"
-        ))
-        .ctx(action)?;
+    let mut stmt = tx.prepare_cached(&run_beats_sql()).ctx(action)?;
     let beats = collect_beats(&mut stmt, [pk], action)?;
     Ok(Some((run, beats)))
+}
+
+/// One series' records newest first: its pipeline's runs newest first, each probed
+/// for the beat by row id. `?1` series, `?2` pipeline, `?3` limit.
+fn beat_runs_sql() -> String {
+    format!(
+        "SELECT {BEAT_COLUMNS} FROM runs r
+         CROSS JOIN beats b ON b.id = (r.id << 20) | ?1
+         JOIN series s ON s.id = ?1
+         WHERE r.pipeline_id = ?2
+         ORDER BY r.started_at DESC, r.id DESC LIMIT ?3"
+    )
 }
 
 pub(crate) fn beat_runs(
@@ -323,15 +360,7 @@ pub(crate) fn beat_runs(
     let action = || format!("load the runs of beat '{beat}'");
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
     // The pipeline's runs newest first, each probed for the beat by key.
-    let mut stmt = tx
-        .prepare_cached(&format!(
-            "SELECT {BEAT_COLUMNS} FROM runs r
-             CROSS JOIN beats b ON b.run = r.id AND b.series = ?1
-             JOIN series s ON s.id = b.series
-             WHERE r.pipeline_id = ?2
-             ORDER BY r.started_at DESC, r.id DESC LIMIT ?3"
-        ))
-        .ctx(action)?;
+    let mut stmt = tx.prepare_cached(&beat_runs_sql()).ctx(action)?;
     let mut beats = Vec::new();
     for series in series_of(tx, pipeline_id, beat)? {
         beats.extend(collect_beats(
@@ -377,18 +406,18 @@ pub(crate) fn find_shape(
         detail,
     };
     let all_series = series_of(tx, pipeline_id, beat)?;
-    let cols = "b.run, r.run_id, b.series, b.shape_hash, b.started_at, b.evolved";
+    let cols = "r.id, r.run_id, b.series, b.shape_hash, b.started_at, b.evolved";
     let sql = match target {
         ShapeTarget::Run(_) => format!(
-            "SELECT {cols} FROM beats b JOIN runs r ON r.id = b.run
-             WHERE b.run = ?2 AND b.series = ?1"
+            "SELECT {cols} FROM runs r JOIN beats b ON b.id = (r.id << 20) | ?1
+             WHERE r.id = ?2"
         ),
         ShapeTarget::Latest => format!(
-            "SELECT {cols} FROM beats b JOIN runs r ON r.id = b.run
+            "SELECT {cols} FROM beats b JOIN runs r ON r.id = b.id >> 20
              WHERE b.series = ?1 AND b.evolved = 1 ORDER BY b.started_at DESC LIMIT 1"
         ),
         ShapeTarget::Hash(_) => format!(
-            "SELECT {cols} FROM runs r CROSS JOIN beats b ON b.run = r.id AND b.series = ?1
+            "SELECT {cols} FROM runs r CROSS JOIN beats b ON b.id = (r.id << 20) | ?1
              WHERE r.pipeline_id = ?2"
         ),
     };
@@ -479,14 +508,14 @@ pub(crate) fn shape_evolutions(
             "SELECT s.beat, s.pipeline_id, b.prev_shape_hash, b.shape_hash, r.run_id,
                     b.started_at, a.annotated_at, a.reason
              FROM beats b
-             JOIN runs r ON r.id = b.run
+             JOIN runs r ON r.id = b.id >> 20
              JOIN series s ON s.id = b.series
              LEFT JOIN shape_annotations a ON a.id = (
                  SELECT a2.id FROM shape_annotations a2
                  WHERE a2.run = b.run AND a2.series = b.series
                  ORDER BY a2.annotated_at DESC, a2.id DESC LIMIT 1)
              WHERE b.evolved = 1 {pipeline_condition}
-             ORDER BY b.started_at, b.run, b.series"
+             ORDER BY b.started_at, b.id"
         ))
         .ctx(action)?;
     let mut rows = stmt.query([pipeline_id]).ctx(action)?;
@@ -536,7 +565,73 @@ pub(crate) fn pipelines(tx: &Transaction<'_>) -> Result<Vec<PipelineInfo>> {
 
 #[cfg(test)]
 mod tests {
-    use super::median;
+    use super::*;
+    use crate::SqliteStore;
+
+    /// The reads the performance targets cover walk indexes: no full scan of runs
+    /// or beats, no sort of more than one run's beats. (SQLite 3.54 sorted all runs
+    /// for `ORDER BY started_at DESC, id DESC` until the indexes carried `id DESC`.)
+    #[test]
+    fn hot_queries_walk_indexes() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let conn = store.lock();
+        let filters = [
+            RunFilter {
+                limit: Some(50),
+                ..RunFilter::default()
+            },
+            RunFilter {
+                pipeline: Some("p".into()),
+                limit: Some(50),
+                ..RunFilter::default()
+            },
+            RunFilter {
+                pipeline: Some("p".into()),
+                beat: Some("b".into()),
+                status: Some(baton_model::RunStatus::Abandoned),
+                limit: Some(50),
+            },
+        ];
+        let mut queries: Vec<(String, bool)> = filters
+            .iter()
+            .map(|f| (list_runs_sql(f, 0).0, false))
+            .chain(
+                [
+                    RunSelector::Latest,
+                    RunSelector::LatestOf("p".into()),
+                    RunSelector::Id("0199".into()),
+                    RunSelector::Id("0199ab12-0000-7000-8000-000000000000".into()),
+                ]
+                .iter()
+                .map(|s| (find_run_sql(s).0, false)),
+            )
+            .collect();
+        queries.push((beat_runs_sql(), false));
+        queries.push((HINT_RUNS_SQL.to_owned(), false));
+        // Sorting one run's 34 beats, or the few runs that share a label, is fine.
+        queries.push((run_beats_sql(), true));
+        queries.push((find_run_sql(&RunSelector::Label("build-1".into())).0, true));
+        for (sql, may_sort) in queries {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .and_then(|mut stmt| {
+                    let n = stmt.parameter_count();
+                    let params = vec![rusqlite::types::Value::Integer(1); n];
+                    stmt.query_map(params_from_iter(params), |row| row.get(3))?
+                        .collect()
+                })
+                .expect("plan");
+            let text = plan.join("; ");
+            // "SCAN r USING INDEX" is an ordered walk that stops at the limit.
+            let full_scan = plan
+                .iter()
+                .any(|p| p == "SCAN r" || p.starts_with("SCAN b"));
+            assert!(!full_scan, "{sql}\n=> {text}");
+            if !may_sort {
+                assert!(!text.contains("TEMP B-TREE"), "{sql}\n=> {text}");
+            }
+        }
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {

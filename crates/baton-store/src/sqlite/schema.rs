@@ -24,11 +24,15 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     // and cheap to insert: the pipeline and beat name live once in `series`, what is
     // queried or filtered is a column (enums as small integer codes, see codec.rs;
     // shape hashes as 32-byte blobs when they are lowercase SHA-256 hex), the rest of
-    // the record is short-keyed JSON in `extra` (series rows are never deleted, so
-    // `beats.series` has no foreign key to check per insert). Beats are clustered by run (WITHOUT
-    // ROWID, key (run, series)): a run's beats are neighbours, and a beat's history
-    // is read by walking its pipeline's runs newest first and probing that key, so
-    // no secondary index has to be updated on insert.
+    // the record is short-keyed JSON in `extra`.
+    //
+    // A beat's row id is `run << 20 | series`: a run's beats are one rowid range,
+    // inserts append to the table b-tree (SQLite's cheapest insert), and "beat B of
+    // run R" is a rowid lookup, so the history of a beat is read by walking its
+    // pipeline's runs newest first and probing it, and no secondary index is updated
+    // per insert. `run` and `series` are virtual columns for readers. For the same
+    // reason beats have no foreign keys (each would cost a lookup per insert): the
+    // write path resolves run and series first, and gc deletes a run's beats itself.
     Migration {
         version: 1,
         sql: r#"
@@ -44,8 +48,10 @@ CREATE TABLE runs (
     heartbeat_at  INTEGER NOT NULL,
     record        TEXT    NOT NULL
 );
-CREATE INDEX runs_by_pipeline ON runs (pipeline_id, started_at DESC);
-CREATE INDEX runs_by_start ON runs (started_at DESC);
+-- Newest first, ties broken by row id: every run listing walks one of these
+-- without sorting.
+CREATE INDEX runs_by_pipeline ON runs (pipeline_id, started_at DESC, id DESC);
+CREATE INDEX runs_by_start ON runs (started_at DESC, id DESC);
 
 CREATE TABLE series (
     id          INTEGER PRIMARY KEY,
@@ -56,8 +62,9 @@ CREATE TABLE series (
 CREATE INDEX series_by_beat ON series (beat);
 
 CREATE TABLE beats (
-    run             INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-    series          INTEGER NOT NULL,
+    id              INTEGER PRIMARY KEY,
+    run             INTEGER GENERATED ALWAYS AS (id >> 20) VIRTUAL,
+    series          INTEGER GENERATED ALWAYS AS (id & 1048575) VIRTUAL,
     movement_index  INTEGER NOT NULL,
     movement        TEXT    NOT NULL,
     beat_index      INTEGER NOT NULL,
@@ -72,9 +79,8 @@ CREATE TABLE beats (
     shape_hash      BLOB    NOT NULL,
     prev_shape_hash BLOB,
     evolved         INTEGER NOT NULL,
-    extra           TEXT    NOT NULL,
-    PRIMARY KEY (run, series)
-) WITHOUT ROWID;
+    extra           TEXT    NOT NULL
+);
 
 CREATE VIEW beat_records AS
 SELECT r.run_id, r.label, s.pipeline_id, b.movement_index, b.movement, b.beat_index,

@@ -2,13 +2,14 @@
 //! `BEGIN IMMEDIATE` transaction and uses cached prepared statements.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use baton_model::{BeatRecord, RunRecord};
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{OptionalExtension, Statement, Transaction, params, params_from_iter};
 use uuid::Uuid;
 
-use super::codec::{self, BeatKey, HashSql};
+use super::codec::{self, BeatKey, HashSql, SERIES_BITS};
 use super::read;
 use crate::api::{GcPolicy, ShapeAnnotation, ShapeTarget};
 use crate::error::SqlContext;
@@ -47,29 +48,18 @@ struct Keys {
     series: HashMap<String, HashMap<String, i64>>,
 }
 
-/// Insert beat records; their runs must be stored already. With `replace`, a record
-/// of the same beat in the same run is replaced; without, it is an error.
-pub(crate) fn insert_beats(
-    tx: &Transaction<'_>,
-    beats: &[BeatRecord],
-    replace: bool,
-) -> Result<()> {
-    // Checked at commit instead of per statement: an insert then needs no statement
-    // journal. Every run is looked up below anyway, and the series rows are ours.
-    tx.pragma_update(None, "defer_foreign_keys", true)
-        .ctx(|| "defer foreign key checks".into())?;
-    let mut find_run = tx
-        .prepare_cached("SELECT id, pipeline_id, label FROM runs WHERE run_id = ?1")
-        .ctx(|| "prepare the run lookup".into())?;
-    let mut insert = tx
-        .prepare_cached(codec::INSERT_BEAT)
-        .ctx(|| "prepare the beat insert".into())?;
-    let mut keys = Keys::default();
-    let mut buf = Vec::with_capacity(512);
-    for beat in beats {
-        let (run, pipeline_id, label) = match keys.runs.get(&beat.run_id) {
-            Some(found) => found,
-            None => {
+impl Keys {
+    /// Where `beat` goes: its run's row (which must exist) and its series (created
+    /// on first use).
+    fn resolve<'k>(
+        &'k mut self,
+        tx: &Transaction<'_>,
+        find_run: &mut Statement<'_>,
+        beat: &BeatRecord,
+    ) -> Result<BeatKey<'k>> {
+        let (run, pipeline_id, label) = match self.runs.entry(beat.run_id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
                 let found = find_run
                     .query_row([beat.run_id.hyphenated().to_string()], |row| {
                         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -77,10 +67,10 @@ pub(crate) fn insert_beats(
                     .optional()
                     .ctx(|| format!("look up run {}", beat.run_id))?
                     .ok_or_else(|| StoreError::UnknownRun(beat.run_id.to_string()))?;
-                keys.runs.entry(beat.run_id).or_insert(found)
+                new.insert(found)
             }
         };
-        let by_beat = keys.series.entry(pipeline_id.clone()).or_default();
+        let by_beat = self.series.entry(pipeline_id.clone()).or_default();
         let series = match by_beat.get(&beat.beat) {
             Some(id) => *id,
             None => {
@@ -89,14 +79,33 @@ pub(crate) fn insert_beats(
                 id
             }
         };
-        let key = BeatKey {
+        Ok(BeatKey {
             run: *run,
             series,
             label,
-        };
+        })
+    }
+}
+
+/// Insert beat records; their runs must be stored already. With `replace`, a record
+/// of the same beat in the same run is replaced; without, it is an error.
+pub(crate) fn insert_beats(
+    tx: &Transaction<'_>,
+    beats: &[BeatRecord],
+    replace: bool,
+) -> Result<()> {
+    let action = || "prepare the beat insert".to_owned();
+    let mut find_run = tx
+        .prepare_cached("SELECT id, pipeline_id, label FROM runs WHERE run_id = ?1")
+        .ctx(action)?;
+    let mut insert = tx.prepare_cached(codec::INSERT_BEAT).ctx(action)?;
+    let mut keys = Keys::default();
+    let mut buf = Vec::with_capacity(512);
+    for beat in beats {
+        let key = keys.resolve(tx, &mut find_run, beat)?;
         if replace {
-            tx.prepare_cached("DELETE FROM beats WHERE run = ?1 AND series = ?2")
-                .and_then(|mut stmt| stmt.execute([key.run, key.series]))
+            tx.prepare_cached("DELETE FROM beats WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([key.row_id()]))
                 .ctx(|| format!("replace beat '{}'", beat.beat))?;
         }
         codec::insert_beat(&mut insert, key, beat, &mut buf)?;
@@ -117,9 +126,18 @@ fn series_id(tx: &Transaction<'_>, pipeline_id: &str, beat: &str) -> Result<i64>
     {
         return Ok(id);
     }
-    tx.prepare_cached("INSERT INTO series (pipeline_id, beat) VALUES (?1, ?2)")
+    let id = tx
+        .prepare_cached("INSERT INTO series (pipeline_id, beat) VALUES (?1, ?2)")
         .and_then(|mut stmt| stmt.insert([pipeline_id, beat]))
-        .ctx(action)
+        .ctx(action)?;
+    // A beat's row id keeps the series in its low bits.
+    if id >= 1 << SERIES_BITS {
+        return Err(StoreError::Encode {
+            what: format!("beat '{beat}': the store holds 2^{SERIES_BITS} beat series already"),
+            source: None,
+        });
+    }
+    Ok(id)
 }
 
 /// Store why a shape changed, against the beat record `target` picks.
@@ -194,10 +212,20 @@ pub(crate) fn gc(
         doomed.push((pk, codec::run_from_row(row, 1, cutoff)?));
     }
     drop(rows);
+    // Beats have no foreign key (one lookup less per insert): delete them first.
+    let mut delete_beats = tx
+        .prepare_cached(&format!(
+            "DELETE FROM beats AS b WHERE {}",
+            codec::beats_of_run(1)
+        ))
+        .ctx(|| "prepare the beat removal".into())?;
     let mut delete = tx
         .prepare_cached("DELETE FROM runs WHERE id = ?1")
         .ctx(|| "prepare the run removal".into())?;
     for (pk, run) in &doomed {
+        delete_beats
+            .execute([pk])
+            .ctx(|| format!("remove the beats of run {}", run.run_id))?;
         delete
             .execute([pk])
             .ctx(|| format!("remove run {}", run.run_id))?;
