@@ -204,6 +204,9 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
         store.record_beats_bulk(&beat_batch)?;
         beat_time += t.elapsed();
         beat_cpu += thread_cpu().saturating_sub(cpu);
+        if std::env::var_os("FILL_STORE_VERBOSE").is_some() {
+            eprintln!("batch at run {done}: {:.0} ms", ms(t.elapsed()));
+        }
         beat_count += beat_batch.len();
         done += n;
     }
@@ -225,7 +228,14 @@ fn query(store: &SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
     let time = |what: &str, f: &mut dyn FnMut() -> Result<usize, baton_store::StoreError>| {
         let t = Instant::now();
         let n = f()?;
-        println!("{what}: {:.1} ms ({n} rows)", ms(t.elapsed()));
+        let first = t.elapsed();
+        let t = Instant::now();
+        f()?;
+        println!(
+            "{what}: {:.1} ms, again {:.1} ms ({n} rows)",
+            ms(first),
+            ms(t.elapsed())
+        );
         Ok::<(), baton_store::StoreError>(())
     };
     let limit50 = RunFilter {
