@@ -273,10 +273,11 @@ fn query(store: &SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
     time("beat_history_hints 34 beats", &mut || {
         Ok(store.beat_history_hints(PIPELINE, &names)?.len())
     })?;
-    time("shape_evolutions (all)", &mut || {
+    time("pipelines", &mut || Ok(store.pipelines()?.len()))?;
+    println!("peak RSS after the reads above: {}", peak_rss());
+    time("shape_evolutions (all, export)", &mut || {
         Ok(store.shape_evolutions(Some(PIPELINE))?.len())
     })?;
-    time("pipelines", &mut || Ok(store.pipelines()?.len()))?;
     Ok(())
 }
 

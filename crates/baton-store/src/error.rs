@@ -20,6 +20,10 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
 
+    /// SQLite refused WAL mode (a file system without shared memory, say).
+    #[error("failed to put {} in WAL mode (SQLite kept journal mode '{mode}')", path.display())]
+    NotWal { path: PathBuf, mode: String },
+
     /// The file was written by a newer baton: refuse rather than guess.
     #[error("history.db is schema version {found}, this baton knows up to {known}")]
     SchemaTooNew { found: u32, known: u32 },

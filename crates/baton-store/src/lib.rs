@@ -15,6 +15,10 @@
 //! }
 //! # Ok::<(), baton_store::StoreError>(())
 //! ```
+//!
+//! Sized for a million beat records (30,000 runs of a 34-beat pipeline): bulk
+//! inserts at about 3 µs a beat, and the reads above in milliseconds. Measure with
+//! `cargo run --release -p baton-store --example fill_store -- DIR/history.db 30000`.
 
 mod api;
 mod error;
@@ -28,7 +32,7 @@ pub use api::{
     RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
 pub use error::StoreError;
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{LOCK_WAIT, SCHEMA_VERSION, SqliteStore};
 
 /// Result of every store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

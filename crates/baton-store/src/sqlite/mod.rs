@@ -109,7 +109,10 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(open_err(rusqlite::Error::InvalidQuery));
+            return Err(StoreError::NotWal {
+                path: path.to_owned(),
+                mode,
+            });
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;

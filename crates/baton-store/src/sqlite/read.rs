@@ -1,9 +1,9 @@
 //! Every query. Each runs inside the caller's read transaction (one snapshot) and
 //! walks an index: runs by `(pipeline_id, started_at)` or `started_at`; a run's
-//! beats by their key `(run, series)`; a beat's history by walking its pipeline's
-//! runs newest first and probing that key (so inserts maintain no history index);
-//! evolved shapes by a partial index. A query about a beat in "every pipeline" runs
-//! once per series (pipeline + beat) and merges.
+//! beats by their row id range (`run << 20 | series`); a beat's history by walking
+//! its pipeline's runs newest first and probing that row id (so inserts maintain no
+//! history index); evolved shapes by a partial index. A query about a beat in
+//! "every pipeline" runs once per series (pipeline + beat) and merges.
 
 use std::collections::HashMap;
 
