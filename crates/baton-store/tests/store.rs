@@ -652,3 +652,60 @@ fn the_store_is_usable_as_a_shared_trait_object() {
         .expect("run");
     assert_eq!(beats.len(), 4);
 }
+
+#[test]
+fn big_bulk_inserts_keep_every_record_and_fail_whole() {
+    let (_dir, store) = store();
+    // More than one chunk of the encoding thread (4,096 records).
+    let runs: Vec<_> = (0..160)
+        .map(|i| run("p", at(i * 60), RunStatus::Success))
+        .collect();
+    let beats: Vec<_> = runs
+        .iter()
+        .flat_map(|r| {
+            (0..34u32).map(move |i| {
+                beat(
+                    r,
+                    i / 10,
+                    i % 10,
+                    &format!("beat-{i}"),
+                    BeatStatus::Success,
+                    10,
+                    CacheState::Hit,
+                )
+            })
+        })
+        .collect();
+    store.record_runs_bulk(&runs).expect("runs");
+
+    // A record that cannot be encoded (a time past 2262) late in the batch: nothing
+    // of the batch is kept.
+    let mut bad = beats.clone();
+    let last = bad.len() - 3;
+    bad[last].started_at = Timestamp::MAX;
+    let err = store
+        .record_beats_bulk(&bad)
+        .expect_err("unencodable record");
+    assert!(matches!(err, StoreError::Encode { .. }), "{err}");
+    assert_eq!(
+        store
+            .beat_runs(Some("p"), "beat-0", 500)
+            .expect("read")
+            .len(),
+        0
+    );
+
+    store.record_beats_bulk(&beats).expect("bulk insert");
+    let summaries = store.list_runs(&RunFilter::default()).expect("list");
+    assert_eq!(summaries.len(), 160);
+    assert!(summaries.iter().all(|s| s.beats.success == 34));
+    let (_, loaded) = store
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("run");
+    assert_eq!(loaded, beats[beats.len() - 34..].to_vec());
+    assert_eq!(
+        store.beat_runs(None, "beat-33", 500).expect("read").len(),
+        160
+    );
+}

@@ -394,23 +394,12 @@ mod real_map {
     }
 }
 
-/// Where a beat row belongs: the run's row id and the beat's series id.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BeatKey<'k> {
-    pub run: i64,
-    pub series: i64,
-    /// The run's label, to recognise conventional log paths.
-    pub label: &'k str,
-}
-
 /// Bits of a beat's row id that hold its series; the run's row id is above them.
 pub(crate) const SERIES_BITS: u32 = 20;
 
-impl BeatKey<'_> {
-    /// The beat's row id: `run << 20 | series`.
-    pub(crate) fn row_id(&self) -> i64 {
-        (self.run << SERIES_BITS) | self.series
-    }
+/// A beat's row id: `run << 20 | series`.
+pub(crate) fn beat_row_id(run: i64, series: i64) -> i64 {
+    (run << SERIES_BITS) | series
 }
 
 /// SQL condition: `b` is a beat of the run whose row id is bound as `?N`.
@@ -418,20 +407,41 @@ pub(crate) fn beats_of_run(param: usize) -> String {
     format!("b.id BETWEEN (?{param} << 20) AND (?{param} << 20) + 1048575")
 }
 
-/// `INSERT INTO beats`, in the order [`bind_beat`] binds.
+/// `INSERT INTO beats`, in the order [`insert_encoded`] binds.
 pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
     id, movement_index, movement, beat_index, started_at, status, duration_ms, cpu_user_ms,
     cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash,
     evolved, extra
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
-/// Bind one record to [`INSERT_BEAT`] and run it. `buf` is reused between rows.
-pub(crate) fn insert_beat(
-    stmt: &mut Statement<'_>,
-    key: BeatKey<'_>,
-    beat: &BeatRecord,
-    buf: &mut Vec<u8>,
-) -> Result<()> {
+/// A beat record turned into column values, ready to bind: the work that needs no
+/// database, so a bulk insert can do it on another thread.
+pub(crate) struct EncodedBeat<'a> {
+    name: &'a str,
+    movement_index: u32,
+    movement: &'a str,
+    beat_index: u32,
+    started_at: i64,
+    status: i64,
+    duration_ms: i64,
+    cpu_user_ms: i64,
+    cpu_sys_ms: i64,
+    peak_rss_bytes: i64,
+    cache_state: i64,
+    sla_status: i64,
+    hash: HashSql<'a>,
+    prev_hash: Option<HashSql<'a>>,
+    evolved: bool,
+    /// Where its `extra` JSON sits in the buffer given to [`encode_beat`].
+    extra: std::ops::Range<usize>,
+}
+
+/// Encode `beat` (of the run labelled `label`), appending its `extra` JSON to `json`.
+pub(crate) fn encode_beat<'a>(
+    beat: &'a BeatRecord,
+    label: &str,
+    json: &mut Vec<u8>,
+) -> Result<EncodedBeat<'a>> {
     let BeatRecord {
         run_id: _,
         movement_index,
@@ -496,7 +506,7 @@ pub(crate) fn insert_beat(
     );
     let dir = log_path
         .as_deref()
-        .and_then(|p| log_dir(p, key.label, movement, name));
+        .and_then(|p| log_dir(p, label, movement, name));
     let extra = Extra {
         beat_type: *beat_type,
         level: *level,
@@ -530,35 +540,64 @@ pub(crate) fn insert_beat(
             .flatten(),
         log_dir: dir.map(Cow::Borrowed),
     };
-    buf.clear();
-    serde_json::to_writer(&mut *buf, &extra).map_err(|e| encode_err(Some(e)))?;
-    // serde_json writes UTF-8; bound as text so that SQL's json functions read it.
-    let extra = std::str::from_utf8(buf).map_err(|_| encode_err(None))?;
-
-    let started_at = ts_to_sql(*started_at)?;
-    let duration_ms = int(*duration_ms, "duration_ms")?;
-    let cpu_user_ms = int(*cpu_user_ms, "cpu_user_ms")?;
-    let cpu_sys_ms = int(*cpu_sys_ms, "cpu_sys_ms")?;
-    let peak_rss_bytes = int(*peak_rss_bytes, "peak_rss_bytes")?;
-    stmt.execute(params![
-        key.row_id(),
-        movement_index,
+    let start = json.len();
+    serde_json::to_writer(&mut *json, &extra).map_err(|e| encode_err(Some(e)))?;
+    Ok(EncodedBeat {
+        name,
+        movement_index: *movement_index,
         movement,
-        beat_index,
-        started_at,
-        beat_status::encode(*status),
-        duration_ms,
-        cpu_user_ms,
-        cpu_sys_ms,
-        peak_rss_bytes,
-        cache_state::encode(*cache_state),
-        sla_status::encode(*overall_status),
-        HashSql::new(hash),
-        previous_hash.as_deref().map(HashSql::new),
-        evolved,
+        beat_index: *beat_index,
+        started_at: ts_to_sql(*started_at)?,
+        status: beat_status::encode(*status),
+        duration_ms: int(*duration_ms, "duration_ms")?,
+        cpu_user_ms: int(*cpu_user_ms, "cpu_user_ms")?,
+        cpu_sys_ms: int(*cpu_sys_ms, "cpu_sys_ms")?,
+        peak_rss_bytes: int(*peak_rss_bytes, "peak_rss_bytes")?,
+        cache_state: cache_state::encode(*cache_state),
+        sla_status: sla_status::encode(*overall_status),
+        hash: HashSql::new(hash),
+        prev_hash: previous_hash.as_deref().map(HashSql::new),
+        evolved: *evolved,
+        extra: start..json.len(),
+    })
+}
+
+/// Bind an encoded beat to [`INSERT_BEAT`] as row `id` and run it. `json` is the
+/// buffer [`encode_beat`] wrote into.
+pub(crate) fn insert_encoded(
+    stmt: &mut Statement<'_>,
+    id: i64,
+    beat: &EncodedBeat<'_>,
+    json: &[u8],
+) -> Result<()> {
+    let fail = || format!("record beat '{}'", beat.name);
+    // serde_json writes UTF-8; bound as text so that SQL's json functions read it.
+    let extra = json
+        .get(beat.extra.clone())
+        .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .ok_or_else(|| StoreError::Encode {
+            what: fail(),
+            source: None,
+        })?;
+    stmt.execute(params![
+        id,
+        beat.movement_index,
+        beat.movement,
+        beat.beat_index,
+        beat.started_at,
+        beat.status,
+        beat.duration_ms,
+        beat.cpu_user_ms,
+        beat.cpu_sys_ms,
+        beat.peak_rss_bytes,
+        beat.cache_state,
+        beat.sla_status,
+        beat.hash,
+        beat.prev_hash,
+        beat.evolved,
         extra,
     ])
-    .ctx(|| format!("record beat '{name}'"))?;
+    .ctx(fail)?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Statement, Transaction, params, params_from_iter};
 use uuid::Uuid;
 
-use super::codec::{self, BeatKey, HashSql, SERIES_BITS};
+use super::codec::{self, HashSql, SERIES_BITS};
 use super::read;
 use crate::api::{GcPolicy, ShapeAnnotation, ShapeTarget};
 use crate::error::SqlContext;
@@ -42,32 +42,34 @@ pub(crate) fn heartbeat(tx: &Transaction<'_>, run_id: Uuid, at: Timestamp) -> Re
 /// Row ids of runs and series met so far in one transaction.
 #[derive(Default)]
 struct Keys {
-    /// run id -> (row id, pipeline id, label)
-    runs: HashMap<Uuid, (i64, String, String)>,
+    /// run id -> (row id, pipeline id, index of its label in `labels`)
+    runs: HashMap<Uuid, (i64, String, usize)>,
+    labels: Vec<String>,
     /// pipeline id -> beat name -> series id
     series: HashMap<String, HashMap<String, i64>>,
 }
 
 impl Keys {
-    /// Where `beat` goes: its run's row (which must exist) and its series (created
-    /// on first use).
-    fn resolve<'k>(
-        &'k mut self,
+    /// Where `beat` goes: its row id (from its run, which must exist, and its
+    /// series, created on first use) and the index of its run's label.
+    fn resolve(
+        &mut self,
         tx: &Transaction<'_>,
         find_run: &mut Statement<'_>,
         beat: &BeatRecord,
-    ) -> Result<BeatKey<'k>> {
+    ) -> Result<(i64, usize)> {
         let (run, pipeline_id, label) = match self.runs.entry(beat.run_id) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(new) => {
-                let found = find_run
+                let (run, pipeline_id, label): (i64, String, String) = find_run
                     .query_row([beat.run_id.hyphenated().to_string()], |row| {
                         Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                     })
                     .optional()
                     .ctx(|| format!("look up run {}", beat.run_id))?
                     .ok_or_else(|| StoreError::UnknownRun(beat.run_id.to_string()))?;
-                new.insert(found)
+                self.labels.push(label);
+                new.insert((run, pipeline_id, self.labels.len() - 1))
             }
         };
         let by_beat = self.series.entry(pipeline_id.clone()).or_default();
@@ -79,16 +81,18 @@ impl Keys {
                 id
             }
         };
-        Ok(BeatKey {
-            run: *run,
-            series,
-            label,
-        })
+        Ok((codec::beat_row_id(*run, series), *label))
     }
 }
 
+/// Records per chunk handed from the encoding thread to the inserting one.
+const CHUNK: usize = 4_096;
+
 /// Insert beat records; their runs must be stored already. With `replace`, a record
 /// of the same beat in the same run is replaced; without, it is an error.
+///
+/// Big batches are encoded (JSON, hashes) on a second thread while this one binds
+/// and steps SQLite, which only the connection's thread may do.
 pub(crate) fn insert_beats(
     tx: &Transaction<'_>,
     beats: &[BeatRecord],
@@ -100,17 +104,67 @@ pub(crate) fn insert_beats(
         .ctx(action)?;
     let mut insert = tx.prepare_cached(codec::INSERT_BEAT).ctx(action)?;
     let mut keys = Keys::default();
-    let mut buf = Vec::with_capacity(512);
-    for beat in beats {
-        let key = keys.resolve(tx, &mut find_run, beat)?;
-        if replace {
-            tx.prepare_cached("DELETE FROM beats WHERE id = ?1")
-                .and_then(|mut stmt| stmt.execute([key.row_id()]))
-                .ctx(|| format!("replace beat '{}'", beat.beat))?;
+    let placed = beats
+        .iter()
+        .map(|beat| keys.resolve(tx, &mut find_run, beat))
+        .collect::<Result<Vec<_>>>()?;
+    let labels = keys.labels.as_slice();
+    let mut store = |encoded: EncodedChunk<'_>, places: &[(i64, usize)]| -> Result<()> {
+        for (row, &(id, _)) in encoded.rows.iter().zip(places) {
+            if replace {
+                tx.prepare_cached("DELETE FROM beats WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.execute([id]))
+                    .ctx(|| "replace a beat".to_owned())?;
+            }
+            codec::insert_encoded(&mut insert, id, row, &encoded.json)?;
         }
-        codec::insert_beat(&mut insert, key, beat, &mut buf)?;
+        Ok(())
+    };
+    if beats.len() <= CHUNK {
+        return store(encode_chunk(beats, &placed, labels)?, &placed);
     }
-    Ok(())
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel(2);
+        let chunks = beats.chunks(CHUNK).zip(placed.chunks(CHUNK));
+        scope.spawn(move || {
+            for (chunk, places) in chunks {
+                let encoded = encode_chunk(chunk, places, labels);
+                let failed = encoded.is_err();
+                // A closed channel means the inserting side stopped on an error.
+                if send.send(encoded).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for (encoded, places) in receive.into_iter().zip(placed.chunks(CHUNK)) {
+            store(encoded?, places)?;
+        }
+        Ok(())
+    })
+}
+
+/// Encoded records of one chunk and the buffer holding their JSON.
+struct EncodedChunk<'a> {
+    json: Vec<u8>,
+    rows: Vec<codec::EncodedBeat<'a>>,
+}
+
+/// Encode `chunk`, placed at `places` (row id, label index into `labels`).
+fn encode_chunk<'a>(
+    chunk: &'a [BeatRecord],
+    places: &[(i64, usize)],
+    labels: &[String],
+) -> Result<EncodedChunk<'a>> {
+    let mut json = Vec::with_capacity(chunk.len() * 160);
+    let rows = chunk
+        .iter()
+        .zip(places)
+        .map(|(beat, &(_, label))| {
+            let label = labels.get(label).map_or("", String::as_str);
+            codec::encode_beat(beat, label, &mut json)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(EncodedChunk { json, rows })
 }
 
 /// The series of a pipeline's beat, created on first use.
