@@ -42,7 +42,9 @@ pub trait HistoryStore: Send + Sync {
     /// Insert or update many runs in one transaction (imports, benchmarks).
     fn record_runs_bulk(&self, runs: &[RunRecord]) -> Result<()>;
 
-    /// Insert many beats in one transaction. Their runs must be recorded already.
+    /// Insert many beats in one transaction (imports, benchmarks). Their runs must
+    /// be recorded already; a beat already recorded for its run is an error. On any
+    /// error nothing of the batch is kept.
     fn record_beats_bulk(&self, beats: &[BeatRecord]) -> Result<()>;
 
     /// What the runner needs to judge each named beat of a pipeline: previous shape,
