@@ -112,7 +112,9 @@ CREATE TABLE shape_annotations (
     annotated_at INTEGER NOT NULL
 );
 CREATE INDEX shape_annotations_by_run ON shape_annotations (run, series);
-CREATE INDEX beats_evolved ON beats (series, started_at) WHERE evolved = 1;
+-- Covering for `shape export` and `annotate` (only evolved beats are in it).
+CREATE INDEX beats_evolved ON beats (series, started_at, shape_hash, prev_shape_hash)
+    WHERE evolved = 1;
 CREATE INDEX runs_by_label ON runs (label);
 "#,
     },
