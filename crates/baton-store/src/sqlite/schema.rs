@@ -2,7 +2,8 @@
 //! in its own `BEGIN IMMEDIATE` transaction, the version kept in `PRAGMA user_version`.
 //!
 //! Never edit a released migration: append a new one. Times are integer nanoseconds
-//! since the Unix epoch (UTC), enums their snake_case names.
+//! since the Unix epoch (UTC); enums are their snake_case names in `runs` and small
+//! integer codes in `beats` (codec.rs; the `beat_records` view spells them out).
 
 use rusqlite::{Connection, TransactionBehavior};
 
