@@ -25,6 +25,133 @@ pub enum Command {
     Init(InitArgs),
     /// Run the pipeline, measure every beat and record it in the history.
     Run(RunArgs),
+    /// List recorded runs, newest first.
+    History(HistoryArgs),
+    /// Show one recorded run beat by beat.
+    Show(ShowArgs),
+    /// Render a run's SLI/SLO/SLA report as text, JSON or Markdown.
+    Report(ReportArgs),
+    /// Shapes: a beat's shape history, annotations, export.
+    #[command(subcommand)]
+    Shape(ShapeCommand),
+    /// Remove old runs with their logs and telemetry files.
+    Gc(GcArgs),
+}
+
+/// Where the history is: the pipeline file's `.baton/` (or `$BATON_DIR`).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The pipeline file whose history to read (default: baton.yaml here).
+    #[arg(long, short = 'f', value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only runs of this pipeline (name or id).
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Only runs that include this beat.
+    #[arg(long)]
+    pub beat: Option<String>,
+    /// Only runs with this status (success, failure, cancelled, running, abandoned).
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A run id (or prefix), label (build-...) or `latest`.
+    #[arg(default_value = "latest")]
+    pub run: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A run id (or prefix), label (build-...) or `latest`.
+    #[arg(default_value = "latest")]
+    pub run: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ShapeCommand {
+    /// A beat's shape history with durations and SLA status side by side.
+    Log(ShapeLogArgs),
+    /// Record why a beat's shape changed.
+    Annotate(ShapeAnnotateArgs),
+    /// Write every shape change with its annotation to shape-evolutions.json.
+    Export(ShapeExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShapeLogArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    pub beat: String,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct ShapeAnnotateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    pub beat: String,
+    /// Why the shape changed.
+    #[arg(long)]
+    pub reason: String,
+    /// The run whose shape to annotate (default: the beat's latest).
+    #[arg(long)]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShapeExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to write (default: shape-evolutions.json; `-` for stdout).
+    #[arg(long, short = 'o', default_value = "shape-evolutions.json")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("policy").required(true).args(["keep_runs", "older_than"])))]
+pub struct GcArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Keep the newest N runs of each pipeline.
+    #[arg(long, value_name = "N")]
+    pub keep_runs: Option<usize>,
+    /// Remove runs older than this (e.g. 30d, 12h).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -22,6 +22,11 @@ fn main() -> ExitCode {
         Command::Schema => commands::schema::run(),
         Command::Init(args) => commands::init::run(&args),
         Command::Run(args) => commands::run::run(&args),
+        Command::History(args) => commands::history::run(&args),
+        Command::Show(args) => commands::show::run(&args),
+        Command::Report(args) => commands::report::run(&args),
+        Command::Shape(cmd) => commands::shape::run(&cmd),
+        Command::Gc(args) => commands::gc::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

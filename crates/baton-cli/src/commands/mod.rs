@@ -1,6 +1,13 @@
 //! One module per verb.
 
+pub mod gc;
+pub mod history;
 pub mod init;
+pub mod report;
 pub mod run;
 pub mod schema;
+pub mod shape;
+pub mod show;
 pub mod validate;
+
+mod reading;

@@ -75,7 +75,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         None => HashMap::new(),
     };
 
-    let run = new_run_record(&pipeline, level);
+    let mut run = new_run_record(&pipeline, level);
+    run.label = claim_label(&state, &run.label);
     let mut opts = RunOptions::new(run, state.logs());
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
@@ -157,7 +158,7 @@ fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
         } else {
             "warning"
         };
-        eprintln!("baton: {label}: {}", d.located(&file));
+        eprintln!("baton: {label}: {} [{}]", d.located(&file), d.code.as_str());
     }
     let blocked = loaded.diagnostics.iter().any(|d| blocking(d.severity));
     if blocked && strict && loaded.pipeline.is_some() {
@@ -185,6 +186,24 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
         status: RunStatus::Running,
         baton_version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// Labels have one-second resolution; runs started in the same second get `-2`,
+/// `-3`... Claiming the log folder with `create_dir` makes this safe across processes.
+fn claim_label(state: &StateDir, base: &str) -> String {
+    let logs = state.logs();
+    if std::fs::create_dir_all(&logs).is_err() {
+        return base.to_string();
+    }
+    for n in 1..1000 {
+        let label = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+        match std::fs::create_dir(logs.join(&label)) {
+            Ok(()) => return label,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(_) => return label,
+        }
+    }
+    base.to_string()
 }
 
 fn detect_anomalies(

@@ -1,0 +1,31 @@
+//! `baton gc --keep-runs N | --older-than AGE`: old runs go, with their logs and
+//! telemetry files, so the history and the folders never disagree.
+
+use anyhow::{Context, bail};
+use baton_store::GcPolicy;
+
+use super::reading;
+use crate::cli::GcArgs;
+use crate::exit::Exit;
+
+pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
+    let history = reading::open(&args.store)?;
+    let policy = match (args.keep_runs, &args.older_than) {
+        (Some(n), _) => GcPolicy::KeepRuns(n),
+        (None, Some(age)) => GcPolicy::OlderThan(
+            baton_config::parse_duration(age).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?,
+        ),
+        (None, None) => bail!("give --keep-runs N or --older-than AGE"),
+    };
+    let removed = history.store.gc(&policy)?;
+    for run in &removed {
+        for dir in [history.state.logs(), history.state.telemetry(), history.state.archive()] {
+            let path = dir.join(&run.label);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+            }
+        }
+    }
+    println!("removed {} run(s) with their logs and telemetry files", removed.len());
+    Ok(Exit::Success)
+}

@@ -1,0 +1,53 @@
+//! `baton history`: recorded runs, newest first, filterable.
+
+use anyhow::bail;
+use baton_model::{RunStatus, SlaStatus};
+use baton_report::HistoryRow;
+use baton_store::RunFilter;
+
+use super::reading;
+use crate::cli::{HistoryArgs, TextOrJson};
+use crate::exit::Exit;
+
+pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
+    let history = reading::open(&args.store)?;
+    let status = match &args.status {
+        Some(s) => match s.parse::<RunStatus>() {
+            Ok(status) => Some(status),
+            Err(()) => bail!("'{s}' is not a run status (success, failure, cancelled, running, abandoned)"),
+        },
+        None => None,
+    };
+    let pipeline = match &args.pipeline {
+        Some(p) => {
+            let known = history.store.pipelines()?;
+            match known.iter().find(|k| &k.pipeline_id == p || &k.name == p) {
+                Some(k) => Some(k.pipeline_id.clone()),
+                None => bail!("no pipeline named '{p}' in the history"),
+            }
+        }
+        None => None,
+    };
+    let filter = RunFilter { pipeline, beat: args.beat.clone(), status, limit: Some(args.limit) };
+    let rows: Vec<HistoryRow> = history
+        .store
+        .list_runs(&filter)?
+        .into_iter()
+        .map(|s| HistoryRow {
+            run_id: s.run.run_id,
+            label: s.run.label.clone(),
+            pipeline: s.run.pipeline_name.clone(),
+            status: s.run.status,
+            started_at: s.run.started_at,
+            duration_ms: s.duration_ms,
+            beats: u64::from(s.beats.total()),
+            failed: u64::from(s.beats.failure + s.beats.timeout),
+            breaches: s.sla_at_least(SlaStatus::Breach),
+        })
+        .collect();
+    match args.format {
+        TextOrJson::Text => print!("{}", baton_report::render_history_table(&rows)),
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,62 @@
+//! What the reading verbs share: finding the history of a pipeline and a run in it.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use baton_model::{BeatRecord, RunRecord};
+use baton_report::RunReport;
+use baton_store::{HistoryStore, RunSelector};
+
+use crate::cli::StoreArgs;
+use crate::state::StateDir;
+
+pub struct History {
+    pub store: Arc<dyn HistoryStore>,
+    pub state: StateDir,
+    /// The pipeline file's history key when a pipeline file is there to read.
+    pub pipeline_id: Option<String>,
+}
+
+pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
+    let path = baton_config::locate(args.file.as_deref());
+    if args.file.is_some() && !path.exists() {
+        bail!("failed to find the pipeline file {}", path.display());
+    }
+    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let state = StateDir::for_pipeline(root);
+    if !state.history_db().exists() {
+        bail!("no history at {} yet: run `baton run` first", state.history_db().display());
+    }
+    let store = state.open_store().context("failed to open the history")?;
+    let pipeline_id = baton_config::load(&path).pipeline.map(|p| p.history_key().to_string());
+    Ok(History { store, state, pipeline_id })
+}
+
+/// The run a selector names, with its beats, or a clear error.
+pub fn load_run(history: &History, selector: &str) -> anyhow::Result<(RunRecord, Vec<BeatRecord>)> {
+    let parsed: RunSelector = selector.parse().unwrap_or(RunSelector::Latest);
+    let parsed = match (parsed, &history.pipeline_id) {
+        (RunSelector::Latest, Some(id)) => RunSelector::LatestOf(id.clone()),
+        (other, _) => other,
+    };
+    history
+        .store
+        .load_run(&parsed)?
+        .with_context(|| format!("failed to find run '{selector}' in the history"))
+}
+
+/// A run's report, with the anomaly rules evaluated against the history before it.
+pub fn report_for(history: &History, run: RunRecord, beats: Vec<BeatRecord>) -> anyhow::Result<RunReport> {
+    let mut anomalies = Vec::new();
+    for record in beats.iter().filter(|r| r.status != baton_model::BeatStatus::Skipped) {
+        let earlier: Vec<BeatRecord> = history
+            .store
+            .beat_runs(Some(&run.pipeline_id), &record.beat, 40)?
+            .into_iter()
+            .filter(|r| r.started_at < record.started_at)
+            .take(20)
+            .collect();
+        anomalies.extend(baton_analysis::detect(record, &earlier));
+    }
+    Ok(RunReport::new(run, beats, anomalies))
+}
