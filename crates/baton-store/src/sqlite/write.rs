@@ -39,14 +39,28 @@ pub(crate) fn heartbeat(tx: &Transaction<'_>, run_id: Uuid, at: Timestamp) -> Re
     Ok(())
 }
 
-/// Row ids of runs and series met so far in one transaction.
+/// Row ids of runs and series met so far in one transaction. Resolving a beat
+/// allocates nothing once its run and series are known.
 #[derive(Default)]
 struct Keys {
-    /// run id -> (row id, pipeline id, index of its label in `labels`)
-    runs: HashMap<Uuid, (i64, String, usize)>,
+    /// run id -> its row
+    runs: HashMap<Uuid, RunSlot>,
     labels: Vec<String>,
-    /// pipeline id -> beat name -> series id
-    series: HashMap<String, HashMap<String, i64>>,
+    /// pipeline id -> index in `pipelines` and `series`
+    pipeline_index: HashMap<String, usize>,
+    pipelines: Vec<String>,
+    /// per pipeline: beat name -> series id
+    series: Vec<HashMap<String, i64>>,
+    /// The run of the previous beat (beats come grouped by run).
+    last: Option<(Uuid, RunSlot)>,
+}
+
+/// What a batch needs to know about one run.
+#[derive(Clone, Copy)]
+struct RunSlot {
+    row_id: i64,
+    label: usize,
+    pipeline: usize,
 }
 
 impl Keys {
@@ -58,30 +72,52 @@ impl Keys {
         find_run: &mut Statement<'_>,
         beat: &BeatRecord,
     ) -> Result<(i64, usize)> {
-        let (run, pipeline_id, label) = match self.runs.entry(beat.run_id) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => {
-                let (run, pipeline_id, label): (i64, String, String) = find_run
-                    .query_row([beat.run_id.hyphenated().to_string()], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                    })
-                    .optional()
-                    .ctx(|| format!("look up run {}", beat.run_id))?
-                    .ok_or_else(|| StoreError::UnknownRun(beat.run_id.to_string()))?;
-                self.labels.push(label);
-                new.insert((run, pipeline_id, self.labels.len() - 1))
+        let slot = match self.last {
+            Some((id, slot)) if id == beat.run_id => slot,
+            _ => {
+                let slot = self.run_slot(find_run, beat.run_id)?;
+                self.last = Some((beat.run_id, slot));
+                slot
             }
         };
-        let by_beat = self.series.entry(pipeline_id.clone()).or_default();
-        let series = match by_beat.get(&beat.beat) {
+        let series = match self.series[slot.pipeline].get(&beat.beat) {
             Some(id) => *id,
             None => {
-                let id = series_id(tx, pipeline_id, &beat.beat)?;
-                by_beat.insert(beat.beat.clone(), id);
+                let id = series_id(tx, &self.pipelines[slot.pipeline], &beat.beat)?;
+                self.series[slot.pipeline].insert(beat.beat.clone(), id);
                 id
             }
         };
-        Ok((codec::beat_row_id(*run, series), *label))
+        Ok((codec::beat_row_id(slot.row_id, series), slot.label))
+    }
+
+    fn run_slot(&mut self, find_run: &mut Statement<'_>, run_id: Uuid) -> Result<RunSlot> {
+        if let Some(slot) = self.runs.get(&run_id) {
+            return Ok(*slot);
+        }
+        let (row_id, pipeline_id, label): (i64, String, String) = find_run
+            .query_row([run_id.hyphenated().to_string()], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()
+            .ctx(|| format!("look up run {run_id}"))?
+            .ok_or_else(|| StoreError::UnknownRun(run_id.to_string()))?;
+        let pipeline = match self.pipeline_index.entry(pipeline_id) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
+                self.pipelines.push(new.key().clone());
+                self.series.push(HashMap::new());
+                *new.insert(self.pipelines.len() - 1)
+            }
+        };
+        self.labels.push(label);
+        let slot = RunSlot {
+            row_id,
+            label: self.labels.len() - 1,
+            pipeline,
+        };
+        self.runs.insert(run_id, slot);
+        Ok(slot)
     }
 }
 
@@ -123,21 +159,40 @@ pub(crate) fn insert_beats(
     if beats.len() <= CHUNK {
         return store(encode_chunk(beats, &placed, labels)?, &placed);
     }
+    let chunks = beats.chunks(CHUNK).zip(placed.chunks(CHUNK));
+    let expected = chunks.len();
     std::thread::scope(|scope| {
         let (send, receive) = std::sync::mpsc::sync_channel(2);
-        let chunks = beats.chunks(CHUNK).zip(placed.chunks(CHUNK));
-        scope.spawn(move || {
-            for (chunk, places) in chunks {
-                let encoded = encode_chunk(chunk, places, labels);
-                let failed = encoded.is_err();
-                // A closed channel means the inserting side stopped on an error.
-                if send.send(encoded).is_err() || failed {
-                    break;
+        let encoder = std::thread::Builder::new()
+            .name("baton-store-encode".to_owned())
+            .spawn_scoped(scope, move || {
+                for (chunk, places) in chunks {
+                    let encoded = encode_chunk(chunk, places, labels);
+                    let failed = encoded.is_err();
+                    // A closed channel means the inserting side stopped on an error.
+                    if send.send(encoded).is_err() || failed {
+                        break;
+                    }
                 }
+            });
+        if encoder.is_err() {
+            // No second thread to be had: encode here.
+            for (chunk, places) in beats.chunks(CHUNK).zip(placed.chunks(CHUNK)) {
+                store(encode_chunk(chunk, places, labels)?, places)?;
             }
-        });
+            return Ok(());
+        }
+        let mut stored = 0;
         for (encoded, places) in receive.into_iter().zip(placed.chunks(CHUNK)) {
             store(encoded?, places)?;
+            stored += 1;
+        }
+        if stored < expected {
+            // The encoding thread died; its panic resurfaces when the scope ends.
+            return Err(StoreError::Encode {
+                what: "a bulk insert".to_owned(),
+                source: None,
+            });
         }
         Ok(())
     })
