@@ -196,7 +196,7 @@ impl Report {
         for case in &self.cases {
             let _ = writeln!(
                 md,
-                "**{}** ({:.0} s): {}\n",
+                "**{}** ({:.1} s): {}\n",
                 case.name, case.elapsed_s, case.about
             );
             for side in &case.sides {

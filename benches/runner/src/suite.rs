@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde::Serialize;
@@ -100,6 +101,22 @@ impl Side {
 /// Runs one warm-up of each side (unless the plan says not to), then `rounds` rounds
 /// of A B C A B C ..., so slow drifts of the machine hit every side alike.
 pub fn run_alternating(label: &str, sides: &[Side], plan: Plan) -> Result<Vec<SideResult>> {
+    run_alternating_within(label, sides, plan, None)
+}
+
+/// Fewest rounds a time budget may cut a full run down to.
+pub const MIN_ROUNDS: usize = 3;
+
+/// [`run_alternating`], but starts no new round once `budget` has been spent (counting
+/// the warm-up) and at least [`MIN_ROUNDS`] are done: keeps slow cases bounded. The
+/// sides' sample counts tell how many rounds ran.
+pub fn run_alternating_within(
+    label: &str,
+    sides: &[Side],
+    plan: Plan,
+    budget: Option<Duration>,
+) -> Result<Vec<SideResult>> {
+    let started = Instant::now();
     if plan.warmup {
         for side in sides {
             measure(&side.spec)?;
@@ -107,6 +124,11 @@ pub fn run_alternating(label: &str, sides: &[Side], plan: Plan) -> Result<Vec<Si
     }
     let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(plan.rounds); sides.len()];
     for round in 0..plan.rounds {
+        let spent = budget.is_some_and(|b| started.elapsed() > b);
+        if spent && round >= MIN_ROUNDS {
+            eprint!(" (time budget spent)");
+            break;
+        }
         eprint!("\r  {label}: round {}/{}", round + 1, plan.rounds);
         for (side, out) in sides.iter().zip(&mut samples) {
             out.push(measure(&side.spec)?.sample);
@@ -314,6 +336,14 @@ impl Target {
         }
     }
 
+    /// A target whose figure could not be obtained because the thing measured failed
+    /// (a query that did not finish in its timeout): not met.
+    pub fn failed(what: impl Into<String>, limit: f64, unit: Unit, why: impl Into<String>) -> Self {
+        let mut t = Self::new(what.into(), None, "<=", limit, unit, Some(false));
+        t.note = Some(why.into());
+        t
+    }
+
     /// Marks a measured target as not judged, with the reason.
     pub fn not_applicable(mut self, why: impl Into<String>) -> Self {
         if self.measured.is_some() {
@@ -387,6 +417,23 @@ impl CaseResult {
 
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Notes when a time budget cut the rounds short.
+    pub fn note_budget(&mut self, plan: Plan, budget: Duration) {
+        let rounds = self
+            .sides
+            .iter()
+            .map(|s| s.samples.len())
+            .min()
+            .unwrap_or(0);
+        if rounds < plan.rounds {
+            self.note(format!(
+                "{rounds} rounds instead of {}: the case's time budget is {} s",
+                plan.rounds,
+                budget.as_secs()
+            ));
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::measure::{CmdSpec, measure};
 use crate::suite::{
-    Case, CaseResult, Ctx, Side, SideResult, Target, Unit, Verdict, run_alternating,
+    Case, CaseResult, Ctx, Plan, Side, SideResult, Target, Unit, Verdict, run_alternating_within,
 };
 use crate::tools::cargo;
 
@@ -44,6 +44,10 @@ const INSERT_TARGET_MS: f64 = 3000.0;
 const QUERY_TARGET_MS: f64 = 300.0;
 const RSS_TARGET_BYTES: f64 = 150e6;
 const TARGET_RECORDS: usize = 1_000_000;
+/// A read is given 100 times its target before it counts as not finishing.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time for the alternating rounds of the reads (at least 3 rounds).
+const QUERY_BUDGET: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
 pub struct Store;
@@ -102,10 +106,13 @@ impl Case for Store {
         result.metric("beat records inserted", beats, Unit::Count);
         result.metric("insert runs (record_runs_bulk)", report.runs_ms, Unit::Ms);
         result.metric(
-            "insert beats (record_beats_bulk)",
+            "insert beats (record_beats_bulk), wall",
             report.beats_ms,
             Unit::Ms,
         );
+        if let Some(cpu) = report.beats_cpu_ms {
+            result.metric("insert beats (record_beats_bulk), CPU", cpu, Unit::Ms);
+        }
         result.metric(
             "insert beats throughput",
             beats / (report.beats_ms / 1000.0),
@@ -127,40 +134,56 @@ impl Case for Store {
             insert
         });
 
-        // The CLI reads, alternately.
+        // The CLI reads: one warm-up each, bounded by a timeout (a read that does not
+        // finish is a target not met, not a failed case), then alternately.
         let mut sides = Vec::new();
-        let mut missing = Vec::new();
+        let mut unmeasured = Vec::new();
+        let mut failed = Vec::new();
         for (name, verb, args) in QUERIES {
-            if ctx.has_verb(verb) {
-                let spec = ctx
-                    .baton(dir.path())
-                    .env("BATON_DIR", &state)
-                    .args(args.iter().copied());
-                sides.push(Side::new(*name, spec));
-            } else {
-                missing.push(*name);
+            if !ctx.has_verb(verb) {
+                unmeasured.push(*name);
                 result.note(format!(
                     "`baton {}` does not exist in this build: not measured",
                     verb.join(" ")
                 ));
+                continue;
+            }
+            let spec = ctx
+                .baton(dir.path())
+                .env("BATON_DIR", &state)
+                .args(args.iter().copied())
+                .timeout(QUERY_TIMEOUT);
+            eprintln!("  store: warm-up of `{name}`");
+            match measure(&spec) {
+                Ok(_) => sides.push(Side::new(*name, spec)),
+                Err(err) => {
+                    unmeasured.push(*name);
+                    failed.push((*name, format!("{err:#}")));
+                }
             }
         }
+        let plan = Plan {
+            warmup: false,
+            ..ctx.plan
+        };
         let measured = if sides.is_empty() {
             Vec::new()
         } else {
-            run_alternating(self.name(), &sides, ctx.plan)?
+            run_alternating_within(self.name(), &sides, plan, Some(QUERY_BUDGET))?
         };
         for (name, _, _) in QUERIES {
+            let what = format!("{name} (median wall)");
+            if let Some((_, err)) = failed.iter().find(|(n, _)| n == name) {
+                result
+                    .targets
+                    .push(Target::failed(what, QUERY_TARGET_MS, Unit::Ms, err.clone()));
+                continue;
+            }
             let median = measured
                 .iter()
                 .find(|s| s.name == *name)
                 .map(|s| s.wall_ms.median);
-            let target = Target::at_most(
-                format!("{name} (median wall)"),
-                median,
-                QUERY_TARGET_MS,
-                Unit::Ms,
-            );
+            let target = Target::at_most(what, median, QUERY_TARGET_MS, Unit::Ms);
             result.targets.push(if small {
                 target.not_applicable(quick_note(ctx))
             } else {
@@ -179,15 +202,17 @@ impl Case for Store {
         );
         if small {
             rss_target = rss_target.not_applicable(quick_note(ctx));
-        } else if !missing.is_empty() && rss_target.verdict == Verdict::Met {
-            rss_target = rss_target.with_note(format!("without {}", missing.join(", ")));
+        } else if !unmeasured.is_empty() && rss_target.verdict == Verdict::Met {
+            rss_target = rss_target.with_note(format!("without {}", unmeasured.join(", ")));
         }
         result.targets.push(rss_target);
 
-        let mut all = vec![fill_side];
-        all.extend(measured);
         // No baseline here: every side is a figure on its own.
-        result.sides = all;
+        result.sides = measured;
+        if !sides.is_empty() {
+            result.note_budget(plan, QUERY_BUDGET);
+        }
+        result.sides.insert(0, fill_side);
         Ok(result)
     }
 }
@@ -206,6 +231,8 @@ struct FillReport {
     runs_ms: f64,
     beats: u64,
     beats_ms: f64,
+    /// CPU time of the beat inserts, when fill_store prints it (`..., N ms CPU`).
+    beats_cpu_ms: Option<f64>,
     queries: Vec<(String, f64)>,
 }
 
@@ -229,20 +256,22 @@ impl FillReport {
                     .split_whitespace()
                     .find_map(|w| w.parse::<u64>().ok())
                     .with_context(|| format!("no beat count in {part:?}"))?;
-                beats = Some((count, ms));
+                let cpu = rest.split_once(", ").and_then(|(_, r)| leading_ms(r));
+                beats = Some((count, ms, cpu));
             } else if insert && what.contains(" runs") {
                 runs_ms = Some(ms);
             } else if what != "open" {
                 queries.push((what.to_owned(), ms));
             }
         }
-        let (Some(runs_ms), Some((beats, beats_ms))) = (runs_ms, beats) else {
+        let (Some(runs_ms), Some((beats, beats_ms, beats_cpu_ms))) = (runs_ms, beats) else {
             bail!("no insert lines for runs and beats (was RUNS 0?)");
         };
         Ok(Self {
             runs_ms,
             beats,
             beats_ms,
+            beats_cpu_ms,
             queries,
         })
     }
@@ -262,12 +291,13 @@ mod tests {
     fn parses_fill_store_output() {
         let out = "open: 3.4 ms\n\
             insert 300 runs (record_runs_bulk): 2 ms\n\
-            insert 10200 beats (record_beats_bulk): 36 ms wall, 36 ms CPU (281627 beats/s)\n\
+            insert 10200 beats (record_beats_bulk): 36 ms wall, 35 ms CPU (281627 beats/s)\n\
             list_runs limit 50: 1.0 ms (50 rows)\n\
             beat_history_hints 34 beats: 0.4 ms (34 rows)\n\
             peak RSS: 17580 kB\n";
         let r = FillReport::parse(out).unwrap();
         assert_eq!((r.runs_ms, r.beats, r.beats_ms), (2.0, 10200, 36.0));
+        assert_eq!(r.beats_cpu_ms, Some(35.0));
         assert_eq!(
             r.queries,
             vec![
