@@ -3,20 +3,23 @@
 //! Nothing here does I/O. [`pipeline`] is the resolved pipeline that `baton-config`
 //! produces and the runner consumes; [`record`] holds what a run leaves behind
 //! (run and beat records with their SLIs, SLO, SLA verdict and shape); [`event`] is
-//! the typed stream the scheduler emits and every consumer reads.
+//! the typed stream the scheduler emits and every consumer reads; [`artifact`] is
+//! the per-run artifact manifest (`artifacts.json`).
 
+pub mod artifact;
 pub mod event;
 pub mod pipeline;
 pub mod record;
 
+pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
 pub use event::{OutputStream, RunEvent};
 pub use pipeline::{
-    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy, SlaThresholds,
-    SloTarget,
+    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
+    SlaThresholds, SloTarget,
 };
 pub use record::{
-    BeatHistory, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord, RunStatus, Shape, SlaStatus,
-    SlaVerdict, TestCounts,
+    BeatDetails, BeatHistory, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord,
+    RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,
 };
 
 /// Version of the JSON records baton writes (telemetry files, `--format json`).

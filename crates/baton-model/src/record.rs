@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::artifact::ArtifactEntry;
 use crate::pipeline::{BeatType, Level, SloTarget};
 
 /// One execution of a pipeline.
@@ -71,10 +72,16 @@ impl RunStatus {
 impl FromStr for RunStatus {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Running, Self::Success, Self::Failure, Self::Cancelled, Self::Abandoned]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(())
+        [
+            Self::Running,
+            Self::Success,
+            Self::Failure,
+            Self::Cancelled,
+            Self::Abandoned,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or(())
     }
 }
 
@@ -122,6 +129,24 @@ pub struct BeatRecord {
     pub log_path: Option<String>,
 }
 
+/// What the step cache and the artifact collection found for one beat, beside its
+/// [`BeatRecord`] (the runner returns one per record, in the same order).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeatDetails {
+    pub beat: String,
+    /// The cache key (BLAKE3, hex) the beat was looked up under; `None` when its
+    /// cache state is skip or the key could not be computed.
+    #[serde(default)]
+    pub cache_key: Option<String>,
+    /// One line saying why the beat missed when an earlier entry of it existed
+    /// (`2 input files changed (src/a.rs, src/b.rs), env CC changed`).
+    #[serde(default)]
+    pub cache_miss_reason: Option<String>,
+    /// The files its `outputs` matched after it ended (restored ones on a hit).
+    #[serde(default)]
+    pub artifacts: Vec<ArtifactEntry>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BeatStatus {
@@ -151,10 +176,16 @@ impl BeatStatus {
 impl FromStr for BeatStatus {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Success, Self::Failure, Self::Timeout, Self::Cancelled, Self::Skipped]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or(())
+        [
+            Self::Success,
+            Self::Failure,
+            Self::Timeout,
+            Self::Cancelled,
+            Self::Skipped,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or(())
     }
 }
 
