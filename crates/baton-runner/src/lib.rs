@@ -4,9 +4,11 @@
 //! through a [`Spawner`] (the real one is [`ProcessSpawner`]) with at most `-j`
 //! at a time, emitting the typed [`baton_model::RunEvent`] stream, and returns
 //! every beat's record. Output is masked and logged by [`output`]; the records are
-//! built by [`record`]; Ctrl-C reaches the run through a [`CancelToken`].
+//! built by [`record`]; Ctrl-C reaches the run through a [`CancelToken`]. The step
+//! cache ([`baton_cache`]) is consulted before a beat runs ([`cache_step`]).
 
 pub mod baton_output;
+pub mod cache_step;
 pub mod cancel;
 pub mod files;
 pub mod junit;
@@ -20,6 +22,8 @@ pub mod spawner;
 pub mod testing;
 pub mod trace;
 
+pub use baton_cache::{Cache, CacheMode};
+pub use cache_step::{cache_key_spec, shell_spec};
 pub use cancel::{CancelLevel, CancelToken};
 pub use output::{BeatOutput, Masker};
 pub use plan::{Plan, PlanError, PlannedBeat, Selection, SkipReason, SkippedBeat, plan};

@@ -7,13 +7,20 @@
 //! summed, peak RSS is the largest of any attempt, and what the beat reported is
 //! taken from the last attempt.
 //!
+//! `artifacts_count`/`artifacts_bytes` come from the artifact list the runner
+//! collected (or restored from the cache), unless the beat reported `artifacts=`.
+//! `cache_state` is the step cache's verdict; for a beat the cache skips, the
+//! beat's own `cache=` report.
+//!
 //! `errors_count` is `$BATON_OUTPUT errors=` when given, else failures + errors of
 //! the JUnit reports when `junit` is set and one was read, else 0 on success and 1
 //! on failure or timeout.
 
 use std::time::Duration;
 
-use baton_model::{BeatHistory, BeatRecord, BeatStatus, CacheState, Pipeline, SlaVerdict};
+use baton_model::{
+    ArtifactEntry, BeatHistory, BeatRecord, BeatStatus, CacheState, Pipeline, SlaVerdict,
+};
 use baton_telemetry::{ShapeInput, duration_bucket, evaluate_sla, shape_of};
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -36,6 +43,12 @@ pub struct Measured {
     pub peak_rss_bytes: u64,
     /// What the last attempt wrote to `$BATON_OUTPUT`.
     pub report: BeatReport,
+    /// The step cache's verdict; `None` or skip lets the beat's own `cache=`
+    /// report decide.
+    pub cache_state: Option<CacheState>,
+    /// The beat's outputs as collected (or restored) by the runner; `None` has
+    /// [`build_record`] count them itself.
+    pub artifacts: Option<Vec<ArtifactEntry>>,
 }
 
 impl Measured {
@@ -53,6 +66,8 @@ impl Measured {
             cpu_sys: Duration::ZERO,
             peak_rss_bytes: 0,
             report: BeatReport::default(),
+            cache_state: None,
+            artifacts: None,
         }
     }
 }
@@ -92,7 +107,12 @@ pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord
         None => u64::from(measured.status.is_failure()),
     });
 
-    let (mut artifacts_count, artifacts_bytes) = if beat.outputs.is_empty() {
+    let (mut artifacts_count, artifacts_bytes) = if let Some(artifacts) = &measured.artifacts {
+        (
+            artifacts.len() as u64,
+            artifacts.iter().map(|a| a.bytes).sum(),
+        )
+    } else if beat.outputs.is_empty() {
         (0, 0)
     } else {
         let found = files::find(&ctx.pipeline.root, &beat.outputs);
@@ -103,7 +123,11 @@ pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord
         artifacts_count = count;
     }
 
-    let cache_state = measured.report.cache.unwrap_or(CacheState::Skip);
+    let cache_state = measured
+        .cache_state
+        .filter(|s| *s != CacheState::Skip)
+        .or(measured.report.cache)
+        .unwrap_or(CacheState::Skip);
     let mut record = base_record(ctx, measured, cache_state);
     record.errors_count = errors_count;
     record.artifacts_count = artifacts_count;

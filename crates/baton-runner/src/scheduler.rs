@@ -15,6 +15,14 @@
 //!   never started are skipped ("the run was cancelled"); the run is cancelled.
 //! - Beats the plan skips (level, `--only`, `--from`) get no record: they are in
 //!   the plan.
+//! - The step cache ([`RunOptions::cache`], see [`crate::cache_step`]) is asked
+//!   before a beat's first attempt: a hit is restored instead of run (its saved log
+//!   replayed, status success, exit code 0, one attempt, the duration being the
+//!   key computation and the restore); a miss runs (with its retries) and is
+//!   stored after a success. The key computation counts in a beat's duration.
+//! - After a beat ends, its `outputs` are collected with their SHA-256 (the
+//!   artifact list in [`RunOutcome::details`], from which `artifacts_count` and
+//!   `artifacts_bytes` come).
 //!
 //! Events from the beats' threads go through one bounded channel to the thread
 //! that called [`run_plan`], which alone calls `sink`.
@@ -27,12 +35,15 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use baton_cache::{Cache, CacheMode};
 use baton_model::{
-    BeatHistory, BeatRecord, BeatSpec, BeatStatus, Pipeline, RetryOn, RetryPolicy, RunEvent,
+    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatHistory,
+    BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy, RunEvent,
     RunRecord, RunStatus,
 };
 use jiff::Timestamp;
 
+use crate::cache_step::{self, Before};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
@@ -55,6 +66,10 @@ pub struct RunOptions {
     pub shell: Shell,
     /// Between SIGTERM and SIGKILL when a beat times out.
     pub kill_grace: Duration,
+    /// The step cache; `None` runs every beat (cache state skip).
+    pub cache: Option<Arc<Cache>>,
+    /// `--no-cache` / `--cache-only`.
+    pub cache_mode: CacheMode,
 }
 
 impl RunOptions {
@@ -66,6 +81,8 @@ impl RunOptions {
             logs_dir: logs_dir.into(),
             shell: Shell::detect(),
             kill_grace: Duration::from_secs(5),
+            cache: None,
+            cache_mode: CacheMode::Normal,
         }
     }
 }
@@ -76,16 +93,51 @@ pub fn default_jobs() -> usize {
 }
 
 /// How a run ended: the finished run record and one record per planned beat, in
-/// plan order.
+/// plan order, each with its details (cache key, miss reason, artifacts) at the
+/// same index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunOutcome {
     pub run: RunRecord,
     pub records: Vec<BeatRecord>,
+    pub details: Vec<BeatDetails>,
 }
 
 impl RunOutcome {
     pub fn status(&self) -> RunStatus {
         self.run.status
+    }
+
+    /// The run's artifacts: the content of `artifacts.json`. Beats without
+    /// artifacts are left out.
+    pub fn artifact_manifest(&self) -> ArtifactManifest {
+        ArtifactManifest {
+            format_version: ARTIFACT_MANIFEST_VERSION,
+            run_id: self.run.run_id,
+            run_label: self.run.label.clone(),
+            pipeline_id: self.run.pipeline_id.clone(),
+            beats: self
+                .records
+                .iter()
+                .zip(&self.details)
+                .filter(|(_, d)| !d.artifacts.is_empty())
+                .map(|(r, d)| BeatArtifacts {
+                    movement: r.movement.clone(),
+                    beat: r.beat.clone(),
+                    files: d.artifacts.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `(beat, reason)` for each cache miss that had an earlier entry: one line
+    /// each for the run summary.
+    pub fn cache_miss_reasons(&self) -> Vec<(&str, &str)> {
+        self.records
+            .iter()
+            .zip(&self.details)
+            .filter(|(r, _)| matches!(r.cache_state, CacheState::Miss))
+            .filter_map(|(r, d)| Some((r.beat.as_str(), d.cache_miss_reason.as_deref()?)))
+            .collect()
     }
 }
 
@@ -94,6 +146,7 @@ enum Msg {
     Done {
         index: usize,
         record: Box<BeatRecord>,
+        details: Box<BeatDetails>,
     },
     RollbacksDone,
 }
@@ -152,6 +205,7 @@ pub fn run_plan(
     let jobs = opts.jobs.max(1);
     let mut state = vec![State::Pending; n];
     let mut records: Vec<Option<BeatRecord>> = vec![None; n];
+    let mut details: Vec<Option<BeatDetails>> = vec![None; n];
     let mut succeeded_in_order: Vec<usize> = Vec::new();
     let mut failed_movement: Option<usize> = None;
     let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
@@ -207,7 +261,11 @@ pub fn run_plan(
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Event(event)) => sink(*event),
-                Ok(Msg::Done { index, record }) => {
+                Ok(Msg::Done {
+                    index,
+                    record,
+                    details: beat_details,
+                }) => {
                     running -= 1;
                     state[index] = State::Done;
                     let planned = &plan.beats[index];
@@ -222,6 +280,7 @@ pub fn run_plan(
                         record: record.clone(),
                     });
                     records[index] = Some(*record);
+                    details[index] = Some(*beat_details);
                 }
                 Ok(Msg::RollbacksDone) => rolling_back = false,
                 Err(RecvTimeoutError::Timeout) => {}
@@ -255,6 +314,17 @@ pub fn run_plan(
         }
     }
 
+    let details = details
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            d.unwrap_or_else(|| BeatDetails {
+                beat: plan.beats[i].name.clone(),
+                ..BeatDetails::default()
+            })
+        })
+        .collect();
+
     run.status = if cancelled {
         RunStatus::Cancelled
     } else if failed_movement.is_some() {
@@ -269,6 +339,7 @@ pub fn run_plan(
     RunOutcome {
         run,
         records: records.into_iter().flatten().collect(),
+        details,
     }
 }
 
@@ -345,12 +416,16 @@ fn guarded_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
         let (record, _) = build_record(&ctx.record_context(index, None), &measured);
         let _ = tx.send(Msg::Done {
             index,
+            details: Box::new(BeatDetails {
+                beat: record.beat.clone(),
+                ..BeatDetails::default()
+            }),
             record: Box::new(record),
         });
     }
 }
 
-/// Runs every attempt of beat `index` and sends its record.
+/// Runs beat `index` (from the cache, or every attempt) and sends its record.
 fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
     let planned = &ctx.plan.beats[index];
     let beat = ctx.spec(index);
@@ -367,17 +442,135 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
         Arc::clone(&ctx.masker),
         Arc::clone(&emit),
     );
-    let base_env = ctx.env(beat, &warn);
-    let max_attempts = beat.retry.attempts.max(1);
 
     let started = Instant::now();
     let mut measured = Measured::new(Timestamp::now(), BeatStatus::Success);
+    emit(RunEvent::BeatStarted {
+        movement_index: index_u32(planned.movement_index),
+        beat: beat.name.clone(),
+        attempt: 1,
+    });
+    let cache = ctx.opts.cache.as_deref();
+    let before = cache_step::before(
+        cache,
+        ctx.opts.cache_mode,
+        ctx.pipeline,
+        beat,
+        &ctx.opts.shell,
+        &ctx.opts.run.run_id.to_string(),
+        &warn,
+    );
+    let mut details = BeatDetails {
+        beat: beat.name.clone(),
+        ..BeatDetails::default()
+    };
+    let to_run = match before {
+        Before::Hit { key, restored } => {
+            output.note(&format!(
+                "restored from the cache (key {}): {} files restored, {} already up to date",
+                key.key.get(..16).unwrap_or(&key.key),
+                restored.files_restored,
+                restored.files_up_to_date
+            ));
+            if let Err(err) = cache_step::replay_log(&restored.log, &output) {
+                warn(format!(
+                    "beat '{}': failed to replay its cached log: {err}",
+                    beat.name
+                ));
+            }
+            measured.attempts = 1;
+            measured.exit_code = Some(0);
+            measured.cache_state = Some(CacheState::Hit);
+            details.cache_key = Some(key.key);
+            details.artifacts = restored.artifacts;
+            None
+        }
+        Before::Refuse { run, reason } => {
+            measured.status = BeatStatus::Failure;
+            measured.reason = Some(reason);
+            measured.cache_state = Some(run.state);
+            details.cache_key = run.key.map(|(_, key)| key.key);
+            details.cache_miss_reason = run.miss_reason;
+            None
+        }
+        Before::Run(run) => {
+            if let Some(reason) = &run.miss_reason {
+                output.note(&format!("cache miss: {reason}"));
+            }
+            run_attempts(ctx, index, &output, &*emit, &warn, &mut measured);
+            Some(run)
+        }
+    };
+    measured.duration = started.elapsed();
+    if measured.status.is_failure() && beat.allow_failure {
+        let why = measured
+            .reason
+            .take()
+            .map_or(String::new(), |r| format!("{r}; "));
+        measured.reason = Some(format!("{why}allowed to fail"));
+    }
+    if let Err(err) = output.finish() {
+        warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
+    }
+
+    if let Some(run) = to_run {
+        measured.cache_state = Some(run.state);
+        let stored = match cache {
+            Some(cache) if measured.status == BeatStatus::Success => {
+                cache_step::after_success(cache, &run, &log_path, &warn)
+            }
+            _ => None,
+        };
+        details.artifacts = match stored {
+            Some(artifacts) => artifacts,
+            None => {
+                let (artifacts, problems) =
+                    baton_cache::artifact_manifest(&ctx.pipeline.root, &beat.outputs);
+                for problem in problems {
+                    warn(format!("beat '{}': {problem}", beat.name));
+                }
+                artifacts
+            }
+        };
+        details.cache_key = run.key.map(|(_, key)| key.key);
+        details.cache_miss_reason = run.miss_reason;
+    }
+    measured.artifacts = Some(details.artifacts.clone());
+
+    let log = log_path.display().to_string();
+    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
+    for problem in problems {
+        warn(format!("beat '{}': {problem}", beat.name));
+    }
+    let _ = tx.send(Msg::Done {
+        index,
+        record: Box::new(record),
+        details: Box::new(details),
+    });
+}
+
+/// Runs the attempts of beat `index` (retrying as its policy says) into `measured`.
+fn run_attempts(
+    ctx: &Ctx<'_>,
+    index: usize,
+    output: &BeatOutput,
+    emit: &Emit,
+    warn: &dyn Fn(String),
+    measured: &mut Measured,
+) {
+    let planned = &ctx.plan.beats[index];
+    let beat = ctx.spec(index);
+    let base_env = ctx.env(beat, warn);
+    let max_attempts = beat.retry.attempts.max(1);
     for attempt in 1..=max_attempts {
-        emit(RunEvent::BeatStarted {
-            movement_index: index_u32(planned.movement_index),
-            beat: beat.name.clone(),
-            attempt,
-        });
+        // The first attempt's start was told before the cache was asked.
+        if attempt > 1 {
+            emit(RunEvent::BeatStarted {
+                movement_index: index_u32(planned.movement_index),
+                beat: beat.name.clone(),
+                attempt,
+            });
+        }
         if max_attempts > 1 {
             output.note(&format!("attempt {attempt} of {max_attempts}"));
         }
@@ -404,7 +597,7 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
             timeout: beat.timeout,
             kill_grace: ctx.opts.kill_grace,
         };
-        let result = ctx.spawner.run(&request, &output, ctx.cancel);
+        let result = ctx.spawner.run(&request, output, ctx.cancel);
         if result.output_abandoned {
             warn(format!(
                 "beat '{}': its output stayed open after it ended (a process that left its process group?); stopped reading it",
@@ -444,27 +637,6 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
             break;
         }
     }
-    measured.duration = started.elapsed();
-    if measured.status.is_failure() && beat.allow_failure {
-        let why = measured
-            .reason
-            .take()
-            .map_or(String::new(), |r| format!("{r}; "));
-        measured.reason = Some(format!("{why}allowed to fail"));
-    }
-    if let Err(err) = output.finish() {
-        warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
-    }
-
-    let log = log_path.display().to_string();
-    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
-    for problem in problems {
-        warn(format!("beat '{}': {problem}", beat.name));
-    }
-    let _ = tx.send(Msg::Done {
-        index,
-        record: Box::new(record),
-    });
 }
 
 /// Runs the rollback commands of `beats` in this order, into their logs.

@@ -104,6 +104,23 @@ impl BeatBuilder {
         self
     }
 
+    pub fn inputs(mut self, globs: &[&str]) -> Self {
+        self.0.inputs = globs.iter().map(|g| (*g).to_owned()).collect();
+        self
+    }
+
+    /// `cache: true` (with `ttl` when given).
+    pub fn cached(mut self, ttl: Option<Duration>) -> Self {
+        self.0.cache.enabled = true;
+        self.0.cache.ttl = ttl;
+        self
+    }
+
+    pub fn key_env(mut self, names: &[&str]) -> Self {
+        self.0.cache.key_env = names.iter().map(|n| (*n).to_owned()).collect();
+        self
+    }
+
     pub fn junit(mut self, glob: &str) -> Self {
         self.0.junit = Some(glob.to_owned());
         self

@@ -1,0 +1,249 @@
+//! The step cache's part in running one beat ([`baton_cache`]): before it runs,
+//! compute its key and look it up (a hit is restored instead of run); after a
+//! successful run, store its outputs and log.
+//!
+//! - A beat with `cache: false` or no `inputs`, or a run without a cache, is
+//!   `skip`.
+//! - Hit: outputs restored (verified), the saved log replayed; the beat does not
+//!   run.
+//! - Miss: it runs and, on success, is stored. When the beat had an earlier entry
+//!   under another key, the miss carries a one-line reason (what changed).
+//! - Expired (older than `cache.ttl`): it runs and its entry is replaced.
+//! - [`CacheMode::NoCache`]: every cacheable beat is a miss, runs, and is stored
+//!   again. [`CacheMode::CacheOnly`]: a beat that would have to run (a miss, an
+//!   expired entry, a beat that is not cacheable) fails instead.
+//! - The cache is an optimisation: any error in it is a warning and the beat runs
+//!   (under `--cache-only` it fails, since it would have to run).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use baton_cache::{
+    Cache, CacheMode, ComputedKey, KeySpec, Lookup, Restored, ShellSpec, is_cacheable,
+};
+use baton_model::{ArtifactEntry, BeatSpec, CacheState, OutputStream, Pipeline};
+
+use crate::output::{BeatOutput, CHUNK};
+use crate::spawner::Shell;
+
+/// What the cache says before a beat runs.
+#[derive(Debug)]
+pub(crate) enum Before {
+    /// Restored from the cache: the beat does not run.
+    Hit {
+        key: ComputedKey,
+        restored: Restored,
+    },
+    /// The beat runs; with a key, it is stored after a success.
+    Run(ToRun),
+    /// `--cache-only` and the beat would have to run: it fails with this reason.
+    Refuse { run: ToRun, reason: String },
+}
+
+/// A beat that runs, as the cache sees it.
+#[derive(Debug, Default)]
+pub(crate) struct ToRun {
+    pub state: CacheState,
+    /// With the spec it was computed from; `None` when the beat is not cached.
+    pub key: Option<(KeySpec, ComputedKey)>,
+    /// Replace an existing entry when storing (expired, `--no-cache`).
+    pub replace: bool,
+    pub miss_reason: Option<String>,
+}
+
+/// The [`KeySpec`] of `beat` when run through `shell`: what `baton cache explain`
+/// must use to compute the same key the runner does.
+pub fn cache_key_spec(pipeline: &Pipeline, beat: &BeatSpec, shell: &Shell) -> KeySpec {
+    KeySpec::for_beat(pipeline, beat, shell_spec(shell))
+}
+
+/// The cache's view of a shell.
+pub fn shell_spec(shell: &Shell) -> ShellSpec {
+    ShellSpec {
+        program: shell.program.display().to_string(),
+        args: shell.args.clone(),
+    }
+}
+
+/// Computes `beat`'s key, records it for `run_id`, looks it up and restores a hit.
+pub(crate) fn before(
+    cache: Option<&Cache>,
+    mode: CacheMode,
+    pipeline: &Pipeline,
+    beat: &BeatSpec,
+    shell: &Shell,
+    run_id: &str,
+    warn: &dyn Fn(String),
+) -> Before {
+    let refuse_or_run = |run: ToRun, reason: &str| {
+        if mode == CacheMode::CacheOnly {
+            Before::Refuse {
+                run,
+                reason: reason.to_owned(),
+            }
+        } else {
+            Before::Run(run)
+        }
+    };
+    let (Some(cache), true) = (cache, is_cacheable(beat)) else {
+        return refuse_or_run(
+            ToRun::default(),
+            "not cacheable: no inputs or cache disabled (--cache-only)",
+        );
+    };
+    let spec = cache_key_spec(pipeline, beat, shell);
+    let key = match cache.compute_key(&spec) {
+        Ok(key) => key,
+        Err(err) => {
+            warn(format!(
+                "beat '{}': failed to compute its cache key ({}); running it uncached",
+                beat.name,
+                error_chain(&err)
+            ));
+            return refuse_or_run(
+                ToRun {
+                    state: CacheState::Miss,
+                    ..ToRun::default()
+                },
+                "not in cache (--cache-only)",
+            );
+        }
+    };
+    for problem in &key.problems {
+        warn(format!("beat '{}': {problem}", beat.name));
+    }
+    if let Err(err) = cache.record_run_key(run_id, &spec, &key) {
+        warn(format!(
+            "beat '{}': failed to record its cache key: {}",
+            beat.name,
+            error_chain(&err)
+        ));
+    }
+    if mode == CacheMode::NoCache {
+        return Before::Run(ToRun {
+            state: CacheState::Miss,
+            key: Some((spec, key)),
+            replace: true,
+            miss_reason: None,
+        });
+    }
+
+    let mut miss_reason = None;
+    let (state, replace) = match cache.lookup(&key.key, spec.ttl) {
+        Ok(Lookup::Hit(hit)) => match cache.restore(&hit, &spec.root) {
+            Ok(restored) => return Before::Hit { key, restored },
+            Err(err) => {
+                if err.is_corrupt() {
+                    miss_reason = Some("its cache entry was corrupt".to_owned());
+                }
+                warn(format!(
+                    "beat '{}': failed to restore it from the cache ({}); running it",
+                    beat.name,
+                    error_chain(&err)
+                ));
+                (CacheState::Miss, true)
+            }
+        },
+        Ok(Lookup::Expired { .. }) => (CacheState::Expired, true),
+        Ok(Lookup::Miss) => {
+            miss_reason = cache.miss_reason(&spec, &key).unwrap_or_else(|err| {
+                warn(format!(
+                    "beat '{}': failed to explain its cache miss: {}",
+                    beat.name,
+                    error_chain(&err)
+                ));
+                None
+            });
+            (CacheState::Miss, false)
+        }
+        Err(err) => {
+            warn(format!(
+                "beat '{}': failed to look it up in the cache ({}); running it",
+                beat.name,
+                error_chain(&err)
+            ));
+            (CacheState::Miss, false)
+        }
+    };
+    let reason = if state == CacheState::Expired {
+        "cache entry expired (--cache-only)"
+    } else {
+        "not in cache (--cache-only)"
+    };
+    refuse_or_run(
+        ToRun {
+            state,
+            key: Some((spec, key)),
+            replace,
+            miss_reason,
+        },
+        reason,
+    )
+}
+
+/// After a successful run: stores the outputs and `log`; returns the stored
+/// artifacts, `None` when nothing was stored.
+pub(crate) fn after_success(
+    cache: &Cache,
+    run: &ToRun,
+    log: &Path,
+    warn: &dyn Fn(String),
+) -> Option<Vec<ArtifactEntry>> {
+    let (spec, key) = run.key.as_ref()?;
+    match cache.store(spec, key, Some(log), run.replace) {
+        Ok(stored) => {
+            for problem in stored.problems {
+                warn(format!("beat '{}': {problem}", spec.beat));
+            }
+            Some(stored.artifacts)
+        }
+        Err(err) => {
+            warn(format!(
+                "beat '{}': failed to store it in the cache: {}",
+                spec.beat,
+                error_chain(&err)
+            ));
+            None
+        }
+    }
+}
+
+/// Replays a saved log: its lines go out as output (and into this run's log);
+/// baton's own `[baton] ...` notes of the run that stored it (attempt headers, its
+/// miss reason) are left out.
+pub(crate) fn replay_log(path: &Path, output: &BeatOutput) -> std::io::Result<()> {
+    const NOTE: &[u8] = b"[baton] ";
+    let mut reader = BufReader::with_capacity(CHUNK, File::open(path)?);
+    let mut stream = output.stream(OutputStream::Stdout);
+    let mut line = Vec::new();
+    let mut at_line_start = true;
+    loop {
+        line.clear();
+        // At most one chunk at a time: a long line arrives in pieces.
+        let n = (&mut reader)
+            .take(CHUNK as u64)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        let complete = line.ends_with(b"\n");
+        if !(at_line_start && complete && line.starts_with(NOTE)) {
+            stream.write(&line);
+        }
+        at_line_start = complete;
+    }
+    stream.finish();
+    Ok(())
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
