@@ -2,6 +2,8 @@
 //! in the build symphony's 6 movements) with full telemetry (history and files) vs a
 //! shell script running the same 34 `sh -c true` commands, vs `make -j1` with 34
 //! chained no-op targets, and vs `just` with 34 chained recipes when it is installed.
+//! `baton run --no-telemetry` runs beside them to split baton's cost into scheduling
+//! and recording.
 
 use anyhow::Result;
 use tempfile::TempDir;
@@ -14,6 +16,7 @@ use crate::tools::{find_on_path, just};
 
 pub const NAME: &str = "overhead-34";
 pub const BATON: &str = "baton run";
+const NO_TELEMETRY: &str = "baton run --no-telemetry";
 const BEATS: usize = 34;
 /// The wall ratio to the shell script issue #3 asks for.
 const TARGET_RATIO: f64 = 1.3;
@@ -53,10 +56,14 @@ impl Case for Overhead {
         fixtures::write(&d.join("Makefile"), &makefile(BEATS))?;
         fixtures::write(&d.join("justfile"), &justfile(BEATS))?;
 
-        let mut sides = vec![
-            baton,
-            Side::new("sh script", CmdSpec::new("sh", d).arg("run.sh")),
-        ];
+        // The same run without recording splits baton's cost into scheduling and
+        // recording (a reference, not a baseline users would pick).
+        let unrecorded = ctx
+            .help_mentions(&["run"], "--no-telemetry")
+            .then(|| Side::new(NO_TELEMETRY, baton.spec.clone().arg("--no-telemetry")));
+        let mut sides = vec![baton];
+        sides.extend(unrecorded);
+        sides.push(Side::new("sh script", CmdSpec::new("sh", d).arg("run.sh")));
         match find_on_path("make") {
             Some(make) => {
                 sides.push(Side::new(
@@ -82,6 +89,14 @@ impl Case for Overhead {
             let per_beat = (b.wall_ms.median - s.wall_ms.median) / BEATS as f64;
             result.metric(
                 "baton overhead per beat vs sh (wall, medians)",
+                per_beat,
+                Unit::Ms,
+            );
+        }
+        if let (Some(b), Some(q)) = (result.side(BATON), result.side(NO_TELEMETRY)) {
+            let per_beat = (b.wall_ms.median - q.wall_ms.median) / BEATS as f64;
+            result.metric(
+                "of which recording, per beat (vs --no-telemetry)",
                 per_beat,
                 Unit::Ms,
             );
