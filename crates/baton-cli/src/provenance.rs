@@ -92,7 +92,8 @@ mod tests {
 
     #[test]
     fn each_provider_is_recognised_with_its_run_id() {
-        let cases: &[(&[(&str, &str)], &str, Option<&str>)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<&'a str>);
+        let cases: &[Case] = &[
             (
                 &[
                     ("GITHUB_ACTIONS", "true"),

@@ -13,14 +13,28 @@ fn pipeline(beats: &str) -> String {
 }
 
 fn history_json(project: &Project) -> serde_json::Value {
-    let out = project.baton(&["history", "--format", "json"]).output().expect("history");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = project
+        .baton(&["history", "--format", "json"])
+        .output()
+        .expect("history");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
 fn latest_json(project: &Project) -> serde_json::Value {
-    let out = project.baton(&["show", "latest", "--format", "json"]).output().expect("show");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = project
+        .baton(&["show", "latest", "--format", "json"])
+        .output()
+        .expect("show");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -29,11 +43,20 @@ fn a_failing_beat_exits_1_and_skips_later_movements() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n      - { name: broken, run: 'exit 3' }\n  - name: b\n    beats:\n      - { name: never, run: 'touch never-ran' }\n",
     ));
-    project.baton(&["run", "--output", "quiet"]).assert().code(1).stdout(contains("broken"));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .code(1)
+        .stdout(contains("broken"));
     assert!(!project.join("never-ran").exists());
     let report = latest_json(&project);
     let beats = report["beats"].as_array().expect("beats");
-    let status = |name: &str| beats.iter().find(|b| b["beat"] == name).map(|b| b["status"].clone());
+    let status = |name: &str| {
+        beats
+            .iter()
+            .find(|b| b["beat"] == name)
+            .map(|b| b["status"].clone())
+    };
     assert_eq!(status("broken"), Some("failure".into()));
     assert_eq!(status("never"), Some("skipped".into()));
     assert_eq!(report["run"]["status"], "failure");
@@ -41,17 +64,33 @@ fn a_failing_beat_exits_1_and_skips_later_movements() {
 
 #[test]
 fn command_not_found_is_exit_127_with_the_reason() {
-    let project = Project::with_pipeline(&pipeline("  - name: a\n    beats:\n      - { name: nope, run: 'no-such-command-xyz' }\n"));
-    project.baton(&["run", "--output", "quiet"]).assert().code(1);
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: nope, run: 'no-such-command-xyz' }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .code(1);
     let report = latest_json(&project);
     assert_eq!(report["beats"][0]["exit_code"], 127);
-    assert!(report["beats"][0]["reason"].as_str().unwrap_or_default().contains("not found"));
+    assert!(
+        report["beats"][0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not found")
+    );
 }
 
 #[test]
 fn an_invalid_pipeline_exits_2_with_a_located_error() {
-    let project = Project::with_pipeline(&pipeline("  - name: a\n    beats:\n      - { name: x, run: 'true', neds: [y] }\n"));
-    project.baton(&["run"]).assert().code(2).stderr(contains("baton.yaml:7:"));
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: x, run: 'true', neds: [y] }\n",
+    ));
+    project
+        .baton(&["run"])
+        .assert()
+        .code(2)
+        .stderr(contains("baton.yaml:7:"));
 }
 
 #[test]
@@ -75,8 +114,14 @@ fn sla_gate_exits_3() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    beats:\n      - { name: slow, run: 'sleep 0.3', slo: { duration: 100ms } }\n",
     ));
-    project.baton(&["run", "--output", "quiet", "--fail-on", "critical"]).assert().code(3);
-    project.baton(&["run", "--output", "quiet"]).assert().success();
+    project
+        .baton(&["run", "--output", "quiet", "--fail-on", "critical"])
+        .assert()
+        .code(3);
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -84,8 +129,15 @@ fn level_f_turns_validation_warnings_into_errors() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    beats:\n      - { name: c, run: 'true', cache: true }\n",
     ));
-    project.baton(&["run", "--output", "quiet"]).assert().success();
-    project.baton(&["run", "--output", "quiet", "--level", "f"]).assert().code(2).stderr(contains("B301"));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["run", "--output", "quiet", "--level", "f"])
+        .assert()
+        .code(2)
+        .stderr(contains("B301"));
 }
 
 #[test]
@@ -93,12 +145,27 @@ fn level_ff_archives_logs_report_and_artifacts() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    beats:\n      - { name: make, run: 'mkdir -p dist && echo hi > dist/app.txt && echo built', outputs: ['dist/**'] }\n",
     ));
-    project.baton(&["run", "--output", "quiet", "--level", "ff"]).assert().success();
+    project
+        .baton(&["run", "--output", "quiet", "--level", "ff"])
+        .assert()
+        .success();
     let archive = project.join(".baton/archive");
-    let run_dir = std::fs::read_dir(&archive).expect("archive").next().expect("one run").expect("entry").path();
+    let run_dir = std::fs::read_dir(&archive)
+        .expect("archive")
+        .next()
+        .expect("one run")
+        .expect("entry")
+        .path();
     assert!(run_dir.join("artifacts/dist/app.txt").is_file());
-    assert!(run_dir.join("telemetry/build-sli-slo-sla-report.json").is_file());
-    let log = walk(&run_dir.join("logs")).into_iter().find(|p| p.ends_with("make.log")).expect("log archived");
+    assert!(
+        run_dir
+            .join("telemetry/build-sli-slo-sla-report.json")
+            .is_file()
+    );
+    let log = walk(&run_dir.join("logs"))
+        .into_iter()
+        .find(|p| p.ends_with("make.log"))
+        .expect("log archived");
     assert!(std::fs::read_to_string(log).expect("log").contains("built"));
 }
 
@@ -107,7 +174,11 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)); } else { out.push(p); }
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
         }
     }
     out
@@ -118,19 +189,46 @@ fn telemetry_files_follow_the_design_layout() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: first\n    beats:\n      - { name: hello, run: 'echo hi' }\n  - name: second\n    beats:\n      - { name: bye, run: 'echo bye' }\n",
     ));
-    project.baton(&["run", "--output", "quiet"]).assert().success();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
     let files = walk(&project.join(".baton/telemetry"));
-    let names: Vec<String> = files.iter().map(|p| p.strip_prefix(project.join(".baton/telemetry")).expect("prefix").display().to_string()).collect();
-    assert!(names.iter().any(|n| n.ends_with("movement-1/beat-1-hello.json")), "{names:?}");
-    assert!(names.iter().any(|n| n.ends_with("movement-2/beat-1-bye.json")), "{names:?}");
-    let report = files.iter().find(|p| p.ends_with("build-sli-slo-sla-report.json")).expect("report");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| {
+            p.strip_prefix(project.join(".baton/telemetry"))
+                .expect("prefix")
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("movement-1/beat-1-hello.json")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("movement-2/beat-1-bye.json")),
+        "{names:?}"
+    );
+    let report = files
+        .iter()
+        .find(|p| p.ends_with("build-sli-slo-sla-report.json"))
+        .expect("report");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
     assert_eq!(json["summary"]["beats"], 2);
 }
 
 #[test]
 fn the_store_cannot_be_written_the_run_still_passes_and_strict_exits_4() {
-    let project = Project::with_pipeline(&pipeline("  - name: a\n    beats:\n      - { name: ok, run: 'touch did-run' }\n"));
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'touch did-run' }\n",
+    ));
     // A file where the state directory should be: nothing can be recorded.
     let project = project.file(".baton", "not a directory");
     project
@@ -139,22 +237,36 @@ fn the_store_cannot_be_written_the_run_still_passes_and_strict_exits_4() {
         .success()
         .stderr(contains("warning"));
     assert!(project.join("did-run").exists());
-    project.baton(&["run", "--output", "quiet", "--strict"]).assert().code(4);
+    project
+        .baton(&["run", "--output", "quiet", "--strict"])
+        .assert()
+        .code(4);
 }
 
 #[test]
 fn no_telemetry_records_nothing() {
-    let project = Project::with_pipeline(&pipeline("  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n"));
-    project.baton(&["run", "--output", "quiet", "--no-telemetry"]).assert().success();
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet", "--no-telemetry"])
+        .assert()
+        .success();
     assert!(!project.join(".baton/history.db").exists());
     assert!(!project.join(".baton/telemetry").exists());
 }
 
 #[test]
 fn markdown_goes_to_the_github_step_summary() {
-    let project = Project::with_pipeline(&pipeline("  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n"));
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n",
+    ));
     let summary = project.join("summary.md");
-    project.baton(&["run", "--output", "quiet"]).env("GITHUB_STEP_SUMMARY", &summary).assert().success();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .assert()
+        .success();
     let text = std::fs::read_to_string(&summary).expect("summary written");
     assert!(text.contains("| ") && text.contains("ok"), "{text}");
 }
@@ -178,7 +290,12 @@ fn parallel_output_is_prefixed_with_the_beat_name() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    parallel: true\n    beats:\n      - { name: left, run: 'echo L' }\n      - { name: right, run: 'echo R' }\n",
     ));
-    project.baton(&["run", "-j", "2"]).assert().success().stdout(contains("left  | L")).stdout(contains("right | R"));
+    project
+        .baton(&["run", "-j", "2"])
+        .assert()
+        .success()
+        .stdout(contains("left  | L"))
+        .stdout(contains("right | R"));
 }
 
 #[test]
@@ -193,8 +310,15 @@ fn secrets_are_masked_in_logs_and_output() {
         .success()
         .stdout(contains("token is ***"))
         .stdout(contains("s3cr3t").not());
-    let log = walk(&project.join(".baton/logs")).into_iter().find(|p| p.ends_with("leak.log")).expect("log");
-    assert!(!std::fs::read_to_string(log).expect("log").contains("s3cr3t"));
+    let log = walk(&project.join(".baton/logs"))
+        .into_iter()
+        .find(|p| p.ends_with("leak.log"))
+        .expect("log");
+    assert!(
+        !std::fs::read_to_string(log)
+            .expect("log")
+            .contains("s3cr3t")
+    );
 }
 
 use predicates::prelude::PredicateBooleanExt;
@@ -205,15 +329,24 @@ fn ctrl_c_cancels_records_and_leaves_no_process_behind() {
         "  - name: a\n    beats:\n      - { name: sleepy, run: 'sleep 300 & echo $! > grandchild.pid; wait' }\n",
     ));
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"));
-    cmd.current_dir(project.path()).args(["run", "--output", "quiet"]).env("NO_COLOR", "1");
+    cmd.current_dir(project.path())
+        .args(["run", "--output", "quiet"])
+        .env("NO_COLOR", "1");
     let mut child = cmd.spawn().expect("spawn baton");
     let pid_file = project.join("grandchild.pid");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&pid_file).map(|s| s.trim().is_empty()).unwrap_or(true) {
+    while std::fs::read_to_string(&pid_file)
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(true)
+    {
         assert!(Instant::now() < deadline, "the beat never started");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let grandchild: i32 = std::fs::read_to_string(&pid_file).expect("pid").trim().parse().expect("pid number");
+    let grandchild: i32 = std::fs::read_to_string(&pid_file)
+        .expect("pid")
+        .trim()
+        .parse()
+        .expect("pid number");
     // SAFETY: plain signal to a child process we own.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let status = wait_with_deadline(&mut child, Duration::from_secs(20));
@@ -227,11 +360,18 @@ fn ctrl_c_cancels_records_and_leaves_no_process_behind() {
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(true)
 }
 
-fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+fn wait_with_deadline(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -264,15 +404,27 @@ fn kill_9_keeps_every_finished_beat_and_shows_abandoned_later() {
     child.kill().expect("kill -9");
     let _ = child.wait();
     let report = latest_json(&project);
-    let names: Vec<&str> = report["beats"].as_array().expect("beats").iter().filter_map(|b| b["beat"].as_str()).collect();
+    let names: Vec<&str> = report["beats"]
+        .as_array()
+        .expect("beats")
+        .iter()
+        .filter_map(|b| b["beat"].as_str())
+        .collect();
     assert_eq!(names, ["first", "second"]);
-    assert_eq!(report["run"]["status"], "running", "fresh heartbeat: not abandoned yet");
+    assert_eq!(
+        report["run"]["status"], "running",
+        "fresh heartbeat: not abandoned yet"
+    );
 }
 
 #[test]
 fn eight_concurrent_runs_lose_nothing() {
-    let beats: String = (0..10).map(|i| format!("      - {{ name: b{i}, run: 'true' }}\n")).collect();
-    let project = Project::with_pipeline(&pipeline(&format!("  - name: a\n    parallel: true\n    beats:\n{beats}")));
+    let beats: String = (0..10)
+        .map(|i| format!("      - {{ name: b{i}, run: 'true' }}\n"))
+        .collect();
+    let project = Project::with_pipeline(&pipeline(&format!(
+        "  - name: a\n    parallel: true\n    beats:\n{beats}"
+    )));
     let children: Vec<_> = (0..8)
         .map(|_| {
             std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
@@ -288,7 +440,10 @@ fn eight_concurrent_runs_lose_nothing() {
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{stderr}");
-        assert!(!stderr.contains("locked") && !stderr.contains("warning"), "{stderr}");
+        assert!(
+            !stderr.contains("locked") && !stderr.contains("warning"),
+            "{stderr}"
+        );
     }
     let runs = history_json(&project);
     let runs = runs.as_array().expect("runs");
@@ -297,6 +452,7 @@ fn eight_concurrent_runs_lose_nothing() {
         assert_eq!(run["beats"], 10, "{run}");
         assert_eq!(run["status"], "success");
     }
-    let labels: std::collections::HashSet<&str> = runs.iter().filter_map(|r| r["label"].as_str()).collect();
+    let labels: std::collections::HashSet<&str> =
+        runs.iter().filter_map(|r| r["label"].as_str()).collect();
     assert_eq!(labels.len(), 8, "labels must stay unique: {labels:?}");
 }

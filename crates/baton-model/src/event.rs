@@ -32,7 +32,9 @@ pub enum RunEvent {
         line: String,
     },
     /// A beat ended (or was skipped) with its complete record.
-    BeatFinished { record: Box<BeatRecord> },
+    BeatFinished {
+        record: Box<BeatRecord>,
+    },
     /// A rollback command ran after a movement failed.
     RollbackFinished {
         beat: String,
@@ -40,6 +42,10 @@ pub enum RunEvent {
         duration_ms: u64,
     },
     /// A non-fatal problem worth telling the user once.
-    Warning { message: String },
-    RunFinished { run: RunRecord },
+    Warning {
+        message: String,
+    },
+    RunFinished {
+        run: RunRecord,
+    },
 }

@@ -96,7 +96,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: 1, backoff: Duration::from_secs(1), factor: 2.0, on: Vec::new() }
+        Self {
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+            factor: 2.0,
+            on: Vec::new(),
+        }
     }
 }
 
@@ -125,7 +130,9 @@ impl FromStr for RetryOn {
             "any" => Ok(Self::Any),
             _ => match s.strip_prefix("exit:").map(str::parse::<i32>) {
                 Some(Ok(code)) => Ok(Self::Exit(code)),
-                _ => Err(format!("'{s}' is not a retry condition (timeout, any, exit:N)")),
+                _ => Err(format!(
+                    "'{s}' is not a retry condition (timeout, any, exit:N)"
+                )),
             },
         }
     }
@@ -177,7 +184,11 @@ impl BeatType {
             Self::Deploy => (600, None),
             Self::Observation => (5, None),
         };
-        SloTarget { duration: Duration::from_secs(secs), errors: 0, cache_hit_rate: cache }
+        SloTarget {
+            duration: Duration::from_secs(secs),
+            errors: 0,
+            cache_hit_rate: cache,
+        }
     }
 }
 
@@ -195,7 +206,9 @@ impl fmt::Display for BeatType {
 }
 
 /// Dynamic level: the lowest level at which a beat runs. `p < mf < f < ff`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     P,
@@ -255,7 +268,11 @@ pub struct SlaThresholds {
 
 impl Default for SlaThresholds {
     fn default() -> Self {
-        Self { warning: 1.0, breach: 1.5, critical: 2.0 }
+        Self {
+            warning: 1.0,
+            breach: 1.5,
+            critical: 2.0,
+        }
     }
 }
 

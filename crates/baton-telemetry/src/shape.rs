@@ -35,15 +35,22 @@ pub fn shape_of(input: &ShapeInput<'_>) -> Shape {
     );
     let hash = hex(&Sha256::digest(canonical.as_bytes()));
     let evolved = input.previous_hash.is_some_and(|prev| prev != hash);
-    Shape { hash, canonical, previous_hash: input.previous_hash.map(str::to_owned), evolved }
+    Shape {
+        hash,
+        canonical,
+        previous_hash: input.previous_hash.map(str::to_owned),
+        evolved,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -67,7 +74,10 @@ mod tests {
     #[test]
     fn canonical_string_follows_the_design() {
         let shape = shape_of(&input(1_200));
-        assert_eq!(shape.canonical, "m1:b2:1-5s:success:a1-4:eclean:mem<50MB:miss");
+        assert_eq!(
+            shape.canonical,
+            "m1:b2:1-5s:success:a1-4:eclean:mem<50MB:miss"
+        );
         assert_eq!(shape.hash.len(), 64);
         assert!(!shape.evolved, "a first run has nothing to evolve from");
     }
@@ -75,9 +85,15 @@ mod tests {
     #[test]
     fn same_bucket_is_not_an_evolution_but_a_new_bucket_is() {
         let first = shape_of(&input(1_200));
-        let same = shape_of(&ShapeInput { previous_hash: Some(&first.hash), ..input(4_900) });
+        let same = shape_of(&ShapeInput {
+            previous_hash: Some(&first.hash),
+            ..input(4_900)
+        });
         assert!(!same.evolved);
-        let slower = shape_of(&ShapeInput { previous_hash: Some(&first.hash), ..input(6_000) });
+        let slower = shape_of(&ShapeInput {
+            previous_hash: Some(&first.hash),
+            ..input(6_000)
+        });
         assert!(slower.evolved);
         assert_eq!(slower.previous_hash.as_deref(), Some(first.hash.as_str()));
     }

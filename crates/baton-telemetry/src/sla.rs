@@ -16,7 +16,11 @@ pub fn evaluate_sla(
     recent_cache_states: &[CacheState],
 ) -> SlaVerdict {
     let slo_ms = slo.duration.as_millis() as f64;
-    let ratio = if slo_ms > 0.0 { duration_ms as f64 / slo_ms } else { 0.0 };
+    let ratio = if slo_ms > 0.0 {
+        duration_ms as f64 / slo_ms
+    } else {
+        0.0
+    };
     let duration_status = if ratio <= thresholds.warning {
         SlaStatus::Compliant
     } else if ratio <= thresholds.breach {
@@ -31,7 +35,9 @@ pub fn evaluate_sla(
     } else {
         SlaStatus::Compliant
     };
-    let cache_hit_rate = slo.cache_hit_rate.and_then(|_| rolling_cache_hit_rate(recent_cache_states));
+    let cache_hit_rate = slo
+        .cache_hit_rate
+        .and_then(|_| rolling_cache_hit_rate(recent_cache_states));
     let cache_status = match (slo.cache_hit_rate, cache_hit_rate) {
         (Some(target), Some(rate)) if rate < target => SlaStatus::Warning,
         _ => SlaStatus::Compliant,
@@ -70,7 +76,11 @@ mod tests {
     use super::*;
 
     fn slo(secs: u64) -> SloTarget {
-        SloTarget { duration: Duration::from_secs(secs), errors: 0, cache_hit_rate: None }
+        SloTarget {
+            duration: Duration::from_secs(secs),
+            errors: 0,
+            cache_hit_rate: None,
+        }
     }
 
     fn status(duration_ms: u64) -> SlaStatus {
@@ -103,8 +113,16 @@ mod tests {
 
     #[test]
     fn low_rolling_cache_hit_rate_is_a_warning() {
-        let target = SloTarget { cache_hit_rate: Some(0.9), ..slo(10) };
-        let states = [CacheState::Hit, CacheState::Miss, CacheState::Hit, CacheState::Skip];
+        let target = SloTarget {
+            cache_hit_rate: Some(0.9),
+            ..slo(10)
+        };
+        let states = [
+            CacheState::Hit,
+            CacheState::Miss,
+            CacheState::Hit,
+            CacheState::Skip,
+        ];
         let v = evaluate_sla(1, 0, &target, &SlaThresholds::default(), &states);
         assert_eq!(v.cache_hit_rate, Some(0.6667));
         assert_eq!(v.cache_status, SlaStatus::Warning);

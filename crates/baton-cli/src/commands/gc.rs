@@ -19,13 +19,21 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
     };
     let removed = history.store.gc(&policy)?;
     for run in &removed {
-        for dir in [history.state.logs(), history.state.telemetry(), history.state.archive()] {
+        for dir in [
+            history.state.logs(),
+            history.state.telemetry(),
+            history.state.archive(),
+        ] {
             let path = dir.join(&run.label);
             if path.exists() {
-                std::fs::remove_dir_all(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+                std::fs::remove_dir_all(&path)
+                    .with_context(|| format!("failed to remove {}", path.display()))?;
             }
         }
     }
-    println!("removed {} run(s) with their logs and telemetry files", removed.len());
+    println!(
+        "removed {} run(s) with their logs and telemetry files",
+        removed.len()
+    );
     Ok(Exit::Success)
 }

@@ -14,7 +14,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
     let status = match &args.status {
         Some(s) => match s.parse::<RunStatus>() {
             Ok(status) => Some(status),
-            Err(()) => bail!("'{s}' is not a run status (success, failure, cancelled, running, abandoned)"),
+            Err(()) => {
+                bail!("'{s}' is not a run status (success, failure, cancelled, running, abandoned)")
+            }
         },
         None => None,
     };
@@ -28,7 +30,12 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
         }
         None => None,
     };
-    let filter = RunFilter { pipeline, beat: args.beat.clone(), status, limit: Some(args.limit) };
+    let filter = RunFilter {
+        pipeline,
+        beat: args.beat.clone(),
+        status,
+        limit: Some(args.limit),
+    };
     let rows: Vec<HistoryRow> = history
         .store
         .list_runs(&filter)?

@@ -22,14 +22,26 @@ pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
     if args.file.is_some() && !path.exists() {
         bail!("failed to find the pipeline file {}", path.display());
     }
-    let root = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let state = StateDir::for_pipeline(root);
     if !state.history_db().exists() {
-        bail!("no history at {} yet: run `baton run` first", state.history_db().display());
+        bail!(
+            "no history at {} yet: run `baton run` first",
+            state.history_db().display()
+        );
     }
     let store = state.open_store().context("failed to open the history")?;
-    let pipeline_id = baton_config::load(&path).pipeline.map(|p| p.history_key().to_string());
-    Ok(History { store, state, pipeline_id })
+    let pipeline_id = baton_config::load(&path)
+        .pipeline
+        .map(|p| p.history_key().to_string());
+    Ok(History {
+        store,
+        state,
+        pipeline_id,
+    })
 }
 
 /// The run a selector names, with its beats, or a clear error.
@@ -46,9 +58,16 @@ pub fn load_run(history: &History, selector: &str) -> anyhow::Result<(RunRecord,
 }
 
 /// A run's report, with the anomaly rules evaluated against the history before it.
-pub fn report_for(history: &History, run: RunRecord, beats: Vec<BeatRecord>) -> anyhow::Result<RunReport> {
+pub fn report_for(
+    history: &History,
+    run: RunRecord,
+    beats: Vec<BeatRecord>,
+) -> anyhow::Result<RunReport> {
     let mut anomalies = Vec::new();
-    for record in beats.iter().filter(|r| r.status != baton_model::BeatStatus::Skipped) {
+    for record in beats
+        .iter()
+        .filter(|r| r.status != baton_model::BeatStatus::Skipped)
+    {
         let earlier: Vec<BeatRecord> = history
             .store
             .beat_runs(Some(&run.pipeline_id), &record.beat, 40)?

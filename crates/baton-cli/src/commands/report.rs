@@ -17,7 +17,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
     };
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("failed to write {}", path.display()))?;
+            std::fs::write(path, &text)
+                .with_context(|| format!("failed to write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),
@@ -30,7 +31,8 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
             .append(true)
             .open(&summary)
             .context("failed to open GITHUB_STEP_SUMMARY")?;
-        std::io::Write::write_all(&mut file, text.as_bytes()).context("failed to append to GITHUB_STEP_SUMMARY")?;
+        std::io::Write::write_all(&mut file, text.as_bytes())
+            .context("failed to append to GITHUB_STEP_SUMMARY")?;
     }
     Ok(Exit::Success)
 }

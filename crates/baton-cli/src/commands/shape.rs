@@ -17,7 +17,9 @@ pub fn run(cmd: &ShapeCommand) -> anyhow::Result<Exit> {
 
 fn log(args: &ShapeLogArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
-    let rows = history.store.beat_runs(history.pipeline_id.as_deref(), &args.beat, args.limit)?;
+    let rows = history
+        .store
+        .beat_runs(history.pipeline_id.as_deref(), &args.beat, args.limit)?;
     if rows.is_empty() {
         anyhow::bail!("no recorded runs of beat '{}'", args.beat);
     }
@@ -41,19 +43,31 @@ fn annotate(args: &ShapeAnnotateArgs) -> anyhow::Result<Exit> {
         &args.reason,
         jiff::Timestamp::now(),
     )?;
-    println!("annotated shape {} of '{}': {}", &note.shape_hash[..note.shape_hash.len().min(12)], note.beat, note.reason);
+    println!(
+        "annotated shape {} of '{}': {}",
+        &note.shape_hash[..note.shape_hash.len().min(12)],
+        note.beat,
+        note.reason
+    );
     Ok(Exit::Success)
 }
 
 fn export(args: &ShapeExportArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
-    let evolutions = history.store.shape_evolutions(history.pipeline_id.as_deref())?;
+    let evolutions = history
+        .store
+        .shape_evolutions(history.pipeline_id.as_deref())?;
     let json = serde_json::to_string_pretty(&evolutions)? + "\n";
     if args.output.as_os_str() == "-" {
         print!("{json}");
     } else {
-        std::fs::write(&args.output, json).with_context(|| format!("failed to write {}", args.output.display()))?;
-        eprintln!("wrote {} shape changes to {}", evolutions.len(), args.output.display());
+        std::fs::write(&args.output, json)
+            .with_context(|| format!("failed to write {}", args.output.display()))?;
+        eprintln!(
+            "wrote {} shape changes to {}",
+            evolutions.len(),
+            args.output.display()
+        );
     }
     Ok(Exit::Success)
 }

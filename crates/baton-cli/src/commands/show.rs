@@ -10,7 +10,8 @@ pub fn run(args: &ShowArgs) -> anyhow::Result<Exit> {
     let report = reading::report_for(&history, run, beats)?;
     match args.format {
         TextOrJson::Text => {
-            let color = std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none();
+            let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && std::env::var_os("NO_COLOR").is_none();
             print!("{}", baton_report::render_text(&report, color));
         }
         TextOrJson::Json => println!("{}", baton_report::render_json(&report)),

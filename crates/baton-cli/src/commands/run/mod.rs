@@ -196,7 +196,11 @@ fn claim_label(state: &StateDir, base: &str) -> String {
         return base.to_string();
     }
     for n in 1..1000 {
-        let label = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
+        let label = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{n}")
+        };
         match std::fs::create_dir(logs.join(&label)) {
             Ok(()) => return label,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
