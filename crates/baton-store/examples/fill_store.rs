@@ -219,11 +219,11 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
         ms(run_time)
     );
     println!(
-        "insert {beat_count} beats (record_beats_bulk): {:.0} ms wall, CPU {:.0} ms on the \
-         calling thread, {:.0} ms in all ({:.0} beats/s)",
+        "insert {beat_count} beats (record_beats_bulk): {:.0} ms wall, {:.0} ms CPU \
+         ({:.0} ms of it on the calling thread, {:.0} beats/s)",
         ms(beat_time),
-        ms(beat_cpu),
         ms(beat_process_cpu),
+        ms(beat_cpu),
         beat_count as f64 / beat_time.as_secs_f64()
     );
     Ok(())
