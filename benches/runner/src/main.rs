@@ -123,6 +123,7 @@ fn run(args: Args) -> Result<bool> {
     };
 
     let started = Instant::now();
+    let load_before = report::load_average();
     let mut results: Vec<CaseResult> = Vec::new();
     for case in all
         .iter()
@@ -155,6 +156,8 @@ fn run(args: Args) -> Result<bool> {
         },
         cases: results,
         elapsed_s: started.elapsed().as_secs_f64(),
+        load_before,
+        load_after: report::load_average(),
     };
     let markdown = report.markdown();
     print!("{markdown}");

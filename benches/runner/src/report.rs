@@ -17,6 +17,16 @@ pub struct Report {
     pub baton: Binary,
     pub cases: Vec<CaseResult>,
     pub elapsed_s: f64,
+    /// 1-minute load average when the suite started and when it ended: other work on
+    /// the machine shows up here, and in the figures.
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
+}
+
+/// The 1-minute load average (Linux).
+pub fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +104,12 @@ impl Report {
             self.generated_at, self.elapsed_s
         );
         let _ = writeln!(md, "- machine: {}", self.machine.describe());
+        if let (Some(before), Some(after)) = (self.load_before, self.load_after) {
+            let _ = writeln!(
+                md,
+                "- load average (1 min): {before:.2} at the start, {after:.2} at the end"
+            );
+        }
         let _ = writeln!(
             md,
             "- baton: {}{}",
