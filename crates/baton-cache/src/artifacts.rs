@@ -28,7 +28,11 @@ pub fn artifact_manifest(root: &Path, outputs: &[String]) -> (Vec<ArtifactEntry>
         Err(err) => return (Vec::new(), vec![crate::error_chain(&err)]),
     };
     let mut problems = resolved.problems;
-    let files: Vec<(String, PathBuf)> = resolved.files.into_iter().collect();
+    let files: Vec<(String, PathBuf)> = resolved
+        .files
+        .into_iter()
+        .map(|(rel, found)| (rel, found.path))
+        .collect();
     let hashed = parallel_map(&files, |(_, path), buf| sha256_file(path, buf));
     let mut entries = Vec::with_capacity(files.len());
     for ((rel, path), result) in files.into_iter().zip(hashed) {

@@ -111,22 +111,35 @@ impl Cache {
     }
 
     /// The BLAKE3 of each file, through the stat cache: `Ok(None)` for a file that
-    /// is missing or not a regular file.
-    pub(crate) fn hash_files(&self, paths: &[PathBuf]) -> Result<Vec<io::Result<Option<Blake3>>>> {
-        let stats: Vec<io::Result<Option<FileStat>>> =
-            parallel_map(paths, |path, _| match fs::metadata(path) {
+    /// is missing or not a regular file. Files come with their stat when the caller
+    /// has one (a walk took it); the others are stat'ed here.
+    pub(crate) fn hash_files(
+        &self,
+        files: &[(PathBuf, Option<FileStat>)],
+    ) -> Result<Vec<io::Result<Option<Blake3>>>> {
+        let paths: Vec<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+        let missing = files.iter().filter(|(_, stat)| stat.is_none()).count();
+        let stat_of = |(path, stat): &(PathBuf, Option<FileStat>), _: &mut [u8]| match stat {
+            Some(stat) => Ok(Some(*stat)),
+            None => match fs::metadata(path) {
                 Ok(meta) if meta.is_file() => Ok(Some(FileStat::of(&meta))),
                 Ok(_) => Ok(None),
                 Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(err) => Err(err),
-            });
+            },
+        };
+        let stats: Vec<io::Result<Option<FileStat>>> = if missing > 64 {
+            parallel_map(files, stat_of)
+        } else {
+            files.iter().map(|f| stat_of(f, &mut [])).collect()
+        };
         let mut out: Vec<io::Result<Option<Blake3>>> = Vec::with_capacity(paths.len());
         let mut todo: Vec<(usize, FileStat)> = Vec::new();
         self.with_stat(|cache| {
             for (i, stat) in stats.into_iter().enumerate() {
                 out.push(match stat {
                     Ok(Some(stat)) => {
-                        let known = cache.lookup(&paths[i], &stat);
+                        let known = cache.lookup(paths[i], &stat);
                         if known.is_none() {
                             todo.push((i, stat));
                         }
@@ -142,7 +155,7 @@ impl Cache {
         }
         let hashed = parallel_map(&todo, |(i, _), buf| {
             let at = now_ns();
-            (blake3_file(&paths[*i], buf), at)
+            (blake3_file(paths[*i], buf), at)
         });
         let mut bytes = 0u64;
         let mut hashed_now = 0u64;
@@ -153,7 +166,7 @@ impl Cache {
                         hashed_now += 1;
                         bytes += stat.size;
                         cache.insert(
-                            paths[*i].clone(),
+                            paths[*i].to_owned(),
                             StatRecord {
                                 stat: *stat,
                                 hash,
@@ -178,10 +191,14 @@ impl Cache {
     pub fn compute_key(&self, spec: &KeySpec) -> Result<ComputedKey> {
         let root = absolute_root(&spec.root)?;
         let resolved = inputs::resolve(&root, &spec.inputs, Gitignore::Respect)?;
-        let (rels, paths): (Vec<String>, Vec<PathBuf>) = resolved.files.into_iter().unzip();
-        let hashes = self.hash_files(&paths)?;
+        let (rels, files): (Vec<String>, Vec<(PathBuf, Option<FileStat>)>) = resolved
+            .files
+            .into_iter()
+            .map(|(rel, found)| (rel, (found.path, found.stat)))
+            .unzip();
+        let hashes = self.hash_files(&files)?;
         let mut inputs = BTreeMap::new();
-        for ((rel, path), hash) in rels.into_iter().zip(&paths).zip(hashes) {
+        for ((rel, (path, _)), hash) in rels.into_iter().zip(&files).zip(hashes) {
             match hash {
                 Ok(Some(hash)) => {
                     inputs.insert(rel, hex(&hash));

@@ -150,7 +150,11 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
 
     let resolved = inputs::resolve(fill.root, fill.outputs, Gitignore::Include)?;
     let mut problems = resolved.problems;
-    let files: Vec<(String, PathBuf)> = resolved.files.into_iter().collect();
+    let files: Vec<(String, PathBuf)> = resolved
+        .files
+        .into_iter()
+        .map(|(rel, found)| (rel, found.path))
+        .collect();
     let files_dir = dir.join(FILES);
     let mut parents: Vec<PathBuf> = files
         .iter()
@@ -251,9 +255,14 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
             let _ = staging.keep();
             Published::Stored
         }
-        // A directory that is there already (and not empty): another run won.
-        Err(err) if target.is_dir() => {
-            drop(err);
+        // A directory that is there already (and not empty): another run won. (It
+        // may be gone again already, dropped by a third one replacing it.)
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::AlreadyExists
+            ) || target.is_dir() =>
+        {
             Published::AlreadyPresent
         }
         Err(source) => {

@@ -15,7 +15,8 @@
 //! - `run_keys`: which key each beat of each run was looked up under.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
@@ -89,16 +90,37 @@ pub struct Index {
 }
 
 impl Index {
-    /// Opens (creating and migrating) the index at `path`.
+    /// Opens (creating and migrating) the index at `path`. `SQLITE_BUSY` that
+    /// escapes the busy handler (several processes setting up a new file at once)
+    /// is retried for up to the busy timeout.
     pub fn open(path: &Path) -> Result<Self> {
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mut wait = Duration::from_millis(2);
+        loop {
+            match Self::try_open(path) {
+                Err(err) if is_busy(&err) && Instant::now() < deadline => {
+                    thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Self> {
         let open_err = |source| CacheError::Open {
             path: path.to_owned(),
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(open_err)?;
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         migrate(&mut conn, path)?;
@@ -395,6 +417,18 @@ impl Index {
         .map_err(CacheError::index(what))?;
         tx.commit().map_err(CacheError::index(what))
     }
+}
+
+/// Whether `err` is SQLite saying another connection holds the lock.
+fn is_busy(err: &CacheError) -> bool {
+    let source = match err {
+        CacheError::Open { source, .. } | CacheError::Index { source, .. } => source,
+        _ => return false,
+    };
+    matches!(
+        source.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {

@@ -4,25 +4,28 @@
 //! - Globs are relative to the root (a leading `./` is dropped); `*` stays inside
 //!   one path component and `**` crosses them.
 //! - Only the literal directories before a glob's first wildcard are walked
-//!   (`src/**/*.rs` walks `src/`), with the `ignore` crate's walker; `.git` and
-//!   `.baton` are never entered, symlinked directories are not followed, hidden
-//!   files are included.
-//! - With [`Gitignore::Respect`] (inputs), files that git ignores (`.gitignore`
-//!   files and `.git/info/exclude`, inside a git repository; not the user's global
-//!   excludes, so that keys do not depend on who runs) are left out, unless named
-//!   explicitly: a glob without wildcards naming a file always includes it, and one
-//!   naming a directory includes the directory even when it is ignored (the ignore
-//!   rules still apply inside it).
+//!   (`src/**/*.rs` walks `src/`), and no deeper than a glob without `**` can
+//!   match; `.git` and `.baton` are never entered, symlinked directories are not
+//!   followed, hidden files are included. Non-UTF-8 paths are skipped.
+//! - With [`Gitignore::Respect`] (inputs), files that git ignores (see
+//!   [`crate::gitignore`]) are left out, and ignored directories are not entered,
+//!   unless named explicitly: a glob without wildcards naming a file always
+//!   includes it, and one naming a directory includes the directory even when it
+//!   is ignored (the rules still apply inside it).
 //! - With [`Gitignore::Include`] (outputs, usually ignored) nothing is left out.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::thread;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use ignore::WalkBuilder;
+use globset::{GlobBuilder, GlobSetBuilder};
 
 use crate::error::{CacheError, Result};
+use crate::gitignore::IgnoreStack;
+use crate::stat_cache::FileStat;
 
 /// Whether git-ignored files are left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,10 +37,20 @@ pub enum Gitignore {
 /// The files some globs matched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
-    /// Relative path (`/`-separated) -> path on disk (root joined).
-    pub files: BTreeMap<String, PathBuf>,
+    /// Relative path (`/`-separated) -> the file.
+    pub files: BTreeMap<String, Found>,
     /// Problems worth a warning (unreadable directories).
     pub problems: Vec<String>,
+}
+
+/// A file a glob matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The root joined with the relative path.
+    pub path: PathBuf,
+    /// Its stat, taken while walking (a symlink's target's); `None` when it
+    /// could not be taken then.
+    pub stat: Option<FileStat>,
 }
 
 /// The files under `root` matching any of `globs`. A glob that cannot be parsed is
@@ -47,6 +60,8 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
     let mut builder = GlobSetBuilder::new();
     let mut bases: Vec<PathBuf> = Vec::new();
     let mut named_dirs: Vec<String> = Vec::new();
+    // How deep (in path components) a match can be; `usize::MAX` with `**`.
+    let mut max_depth = 0usize;
     for glob in globs {
         let pattern = glob
             .strip_prefix("./")
@@ -59,7 +74,10 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
             let path = root.join(pattern);
             match fs::metadata(&path) {
                 Ok(meta) if meta.is_file() => {
-                    resolved.files.insert(pattern.to_owned(), path);
+                    let stat = Some(FileStat::of(&meta));
+                    resolved
+                        .files
+                        .insert(pattern.to_owned(), Found { path, stat });
                 }
                 Ok(meta) if meta.is_dir() => named_dirs.push(pattern.to_owned()),
                 _ => {}
@@ -75,6 +93,11 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
             })?;
         builder.add(built);
         bases.push(literal_prefix(pattern));
+        max_depth = if pattern.contains("**") {
+            usize::MAX
+        } else {
+            max_depth.max(pattern.split('/').count())
+        };
     }
     let set = builder.build().map_err(|source| CacheError::Glob {
         glob: globs.join(", "),
@@ -89,94 +112,229 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
             kept.push(base);
         }
     }
+    let respect = gitignore == Gitignore::Respect;
     for base in &kept {
-        walk(root, base, &|_| true, &set, gitignore, &mut resolved);
+        let matches = |rel: &str| set.is_match(rel);
+        let walk = Walk {
+            root,
+            matches: &matches,
+            max_depth,
+        };
+        walk.base(base, respect, false, &mut resolved);
     }
     // Named directories are walked on their own: an ignored one is still entered.
     for dir in named_dirs {
         let prefix = format!("{dir}/");
-        let under = |rel: &str| rel.starts_with(&prefix);
-        walk(
+        let matches = |rel: &str| rel.starts_with(&prefix);
+        let walk = Walk {
             root,
-            Path::new(&dir),
-            &under,
-            &GlobSet::empty(),
-            gitignore,
-            &mut resolved,
-        );
+            matches: &matches,
+            max_depth: usize::MAX,
+        };
+        walk.base(Path::new(&dir), respect, true, &mut resolved);
     }
     Ok(resolved)
 }
 
-/// Walks `root/base`, adding the files whose relative path `set` matches, or
-/// `accept` accepts when `set` is empty.
-fn walk(
-    root: &Path,
-    base: &Path,
-    accept: &dyn Fn(&str) -> bool,
-    set: &GlobSet,
-    gitignore: Gitignore,
-    resolved: &mut Resolved,
-) {
-    let start = root.join(base);
-    if !start.is_dir() {
-        return;
+/// One walk under the root.
+struct Walk<'a> {
+    root: &'a Path,
+    /// Whether a file's relative path is wanted.
+    matches: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Components of the deepest path that can match.
+    max_depth: usize,
+}
+
+/// A directory to read, with the rules in force inside it.
+struct Task {
+    dir: PathBuf,
+    /// Components below the root.
+    depth: usize,
+    rules: IgnoreStack,
+}
+
+/// What walkers found.
+#[derive(Default)]
+struct Findings {
+    files: Vec<(String, Found)>,
+    problems: Vec<String>,
+}
+
+/// Directories waiting to be read, shared by the walking threads.
+struct Queue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
+}
+
+struct QueueState {
+    tasks: Vec<Task>,
+    /// Tasks being worked on (which may add more).
+    busy: usize,
+}
+
+impl Walk<'_> {
+    /// Walks `root/base`. `named`: the base was named without wildcards, so it is
+    /// entered even when git ignores it.
+    fn base(&self, base: &Path, respect: bool, named: bool, resolved: &mut Resolved) {
+        let start = self.root.join(base);
+        if !start.is_dir() {
+            return;
+        }
+        let (rules, ignored) = if respect {
+            IgnoreStack::at(&start, &mut resolved.problems)
+        } else {
+            (IgnoreStack::none(), false)
+        };
+        if ignored && !named {
+            return;
+        }
+        let first = Task {
+            dir: start,
+            depth: base.components().count(),
+            rules,
+        };
+        let findings = self.run(first);
+        resolved.problems.extend(findings.problems);
+        for (rel, found) in findings.files {
+            resolved.files.entry(rel).or_insert(found);
+        }
     }
-    let respect = gitignore == Gitignore::Respect;
-    let walker = WalkBuilder::new(&start)
-        .standard_filters(false)
-        .hidden(false)
-        .ignore(false)
-        .git_global(false)
-        .git_ignore(respect)
-        .git_exclude(respect)
-        .parents(respect)
-        .require_git(true)
-        .follow_links(false)
-        .filter_entry(|entry| {
-            let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir && (entry.file_name() == ".git" || entry.file_name() == ".baton"))
-        })
-        .build();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
+
+    /// Reads `first` and everything below it, on every core once there are
+    /// several directories to read.
+    fn run(&self, first: Task) -> Findings {
+        let mut findings = Findings::default();
+        let mut tasks = vec![first];
+        // Alone while there is one directory at a time (a small walk).
+        while tasks.len() == 1 {
+            if let Some(task) = tasks.pop() {
+                tasks = self.dir(task, &mut findings);
+            }
+        }
+        let threads = thread::available_parallelism().map_or(1, usize::from);
+        if tasks.is_empty() || threads == 1 {
+            while let Some(task) = tasks.pop() {
+                let more = self.dir(task, &mut findings);
+                tasks.extend(more);
+            }
+            return findings;
+        }
+        let queue = Queue {
+            state: Mutex::new(QueueState { tasks, busy: 0 }),
+            changed: Condvar::new(),
+        };
+        let parts: Vec<Findings> = thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads)
+                .map(|_| scope.spawn(|| self.work(&queue)))
+                .collect();
+            let mut parts = vec![self.work(&queue)];
+            for helper in helpers {
+                match helper.join() {
+                    Ok(part) => parts.push(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            parts
+        });
+        for part in parts {
+            findings.files.extend(part.files);
+            findings.problems.extend(part.problems);
+        }
+        findings
+    }
+
+    /// One walking thread: reads directories from the queue until none is left
+    /// and nobody can add more.
+    fn work(&self, queue: &Queue) -> Findings {
+        let mut findings = Findings::default();
+        loop {
+            let task = {
+                let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+                loop {
+                    if let Some(task) = state.tasks.pop() {
+                        state.busy += 1;
+                        break Some(task);
+                    }
+                    if state.busy == 0 {
+                        break None;
+                    }
+                    state = queue
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let Some(task) = task else {
+                queue.changed.notify_all();
+                return findings;
+            };
+            let more = self.dir(task, &mut findings);
+            let mut state = queue.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.tasks.extend(more);
+            state.busy -= 1;
+            drop(state);
+            queue.changed.notify_all();
+        }
+    }
+
+    /// Adds the matching files of one directory (stat'ed on the way) and returns
+    /// its subdirectories that could hold matches.
+    fn dir(&self, task: Task, findings: &mut Findings) -> Vec<Task> {
+        let Task { dir, depth, rules } = task;
+        let listed = match fs::read_dir(&dir) {
+            Ok(listed) => listed,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Vec::new(),
             Err(err) => {
-                if err
-                    .io_error()
-                    .is_none_or(|e| e.kind() != std::io::ErrorKind::NotFound)
+                findings.problems.push(format!(
+                    "failed to read the directory {}: {err}",
+                    dir.display()
+                ));
+                return Vec::new();
+            }
+        };
+        let mut subdirs = Vec::new();
+        for entry in listed.flatten() {
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if file_type.is_dir() {
+                let name = entry.file_name();
+                let could_match = depth.saturating_add(2) <= self.max_depth;
+                if could_match
+                    && name != ".git"
+                    && name != ".baton"
+                    && !rules.is_ignored(&path, true)
                 {
-                    resolved
-                        .problems
-                        .push(format!("failed to walk {}: {err}", start.display()));
+                    subdirs.push(path);
                 }
                 continue;
             }
-        };
-        let Some(file_type) = entry.file_type() else {
-            continue;
-        };
-        if file_type.is_dir() {
-            continue;
+            let Some(rel) = path.strip_prefix(self.root).ok().and_then(Path::to_str) else {
+                continue;
+            };
+            if !(self.matches)(rel) || rules.is_ignored(&path, false) {
+                continue;
+            }
+            let stat = if file_type.is_symlink() {
+                // A symlink counts when it leads to a file.
+                match fs::metadata(&path) {
+                    Ok(meta) if meta.is_file() => Some(FileStat::of(&meta)),
+                    _ => continue,
+                }
+            } else {
+                entry.metadata().ok().map(|meta| FileStat::of(&meta))
+            };
+            findings.files.push((rel.to_owned(), Found { path, stat }));
         }
-        let path = entry.path();
-        let Ok(rel) = path.strip_prefix(root) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy();
-        let matched = if set.is_empty() {
-            accept(&rel)
-        } else {
-            set.is_match(rel.as_ref())
-        };
-        if !matched || resolved.files.contains_key(rel.as_ref()) {
-            continue;
-        }
-        // A symlink counts when it leads to a file.
-        if file_type.is_symlink() && !fs::metadata(path).is_ok_and(|m| m.is_file()) {
-            continue;
-        }
-        resolved.files.insert(rel.into_owned(), path.to_owned());
+        subdirs
+            .into_iter()
+            .map(|sub| Task {
+                rules: rules.child(&sub, &mut findings.problems),
+                dir: sub,
+                depth: depth + 1,
+            })
+            .collect()
     }
 }
 
@@ -275,6 +433,12 @@ mod tests {
         )
         .expect("resolves");
         assert_eq!(names(&named), ["gen/out.rs", "notes.log", "src/a.rs"]);
+        // A glob under an ignored directory matches nothing...
+        let under = resolve(root, &globs(&["gen/*.rs"]), Gitignore::Respect).expect("ok");
+        assert!(under.files.is_empty(), "{:?}", under.files);
+        // ... unless the file is named.
+        let file = resolve(root, &globs(&["gen/out.rs"]), Gitignore::Respect).expect("ok");
+        assert_eq!(names(&file), ["gen/out.rs"]);
         // Outputs see everything.
         let outputs = resolve(root, &globs(&["**/*.log"]), Gitignore::Include).expect("ok");
         assert_eq!(

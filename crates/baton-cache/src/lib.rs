@@ -4,7 +4,8 @@
 //!
 //! - [`key`]: what a key is made of ([`KeyComponents`], hashed with BLAKE3) and
 //!   [`KeySpec`], a beat as the cache sees it.
-//! - [`inputs`]: globs to files (git-ignored ones left out unless named).
+//! - [`inputs`]: globs to files (git-ignored ones left out unless named; the
+//!   rules in `gitignore`).
 //! - [`stat_cache`]: unchanged files are not hashed again.
 //! - [`index`]: `.baton/cache/index.db` (stat cache, entries, keys, runs' keys).
 //! - [`entry`]: `.baton/cache/entries/<key>/` (manifest, log, files), stored
@@ -39,6 +40,7 @@ mod copy;
 pub mod entry;
 pub mod error;
 pub mod explain;
+mod gitignore;
 pub mod hash;
 pub mod history;
 pub mod index;

@@ -154,11 +154,11 @@ impl Cache {
             Err(err) => return Err(corrupt(format!("its log cannot be read: {err}"))),
         }
 
-        let dests: Vec<PathBuf> = hit
+        let dests: Vec<(PathBuf, Option<FileStat>)> = hit
             .head
             .outputs
             .iter()
-            .map(|o| root.join(&o.path))
+            .map(|o| (root.join(&o.path), None))
             .collect();
         let current = self.hash_files(&dests)?;
         let todo: Vec<usize> = hit
@@ -173,15 +173,20 @@ impl Cache {
         let before = now_ns();
         let results = parallel_map(&todo, |&i, buf| {
             let output = &hit.head.outputs[i];
-            restore_file(&dir.join(FILES).join(&output.path), output, &dests[i], buf)
+            restore_file(
+                &dir.join(FILES).join(&output.path),
+                output,
+                &dests[i].0,
+                buf,
+            )
         });
         let mut records = Vec::new();
         for (&i, result) in todo.iter().zip(results) {
             match result {
                 Ok(hash) => {
-                    if let Ok(meta) = std::fs::metadata(&dests[i]) {
+                    if let Ok(meta) = std::fs::metadata(&dests[i].0) {
                         records.push((
-                            dests[i].clone(),
+                            dests[i].0.clone(),
                             StatRecord {
                                 stat: FileStat::of(&meta),
                                 hash,

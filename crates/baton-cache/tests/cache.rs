@@ -495,6 +495,7 @@ fn processes_filling_one_entry_at_once_leave_one_valid_entry() {
                 .env("BATON_CACHE_TEST_CHILD", f.root())
                 .env("BATON_CACHE_TEST_START", start_at.to_string())
                 .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .expect("child starts")
         })

@@ -1,0 +1,138 @@
+//! Git's ignore rules during a walk: outside a git repository nothing is ignored;
+//! inside one, `.git/info/exclude` and every `.gitignore` from the repository root
+//! down to the directory being walked apply, a deeper file overriding a higher one
+//! (a `!pattern` re-includes). The user's global excludes do not apply, so that a
+//! key does not depend on who computes it. Patterns are matched by the `ignore`
+//! crate's gitignore matcher.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+/// The rules in force at one directory of a walk: a stack of `.gitignore` files,
+/// outermost first. Cheap to clone (the rules are shared).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IgnoreStack {
+    /// `false` outside a git repository: nothing is ignored.
+    active: bool,
+    layers: Vec<Arc<Gitignore>>,
+}
+
+impl IgnoreStack {
+    /// No rules at all (outputs, or outside a repository).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// The rules in force inside `dir` (absolute), and whether `dir` itself, or a
+    /// directory above it inside the repository, is ignored.
+    pub fn at(dir: &Path, problems: &mut Vec<String>) -> (Self, bool) {
+        let Some(repo) = dir.ancestors().find(|a| a.join(".git").exists()) else {
+            return (Self::none(), false);
+        };
+        let mut stack = Self {
+            active: true,
+            ..Self::default()
+        };
+        stack.push_file(repo, &repo.join(".git/info/exclude"), problems);
+        let mut chain: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| a.starts_with(repo))
+            .map(Path::to_owned)
+            .collect();
+        chain.reverse();
+        let mut ignored = false;
+        for (i, d) in chain.iter().enumerate() {
+            if i > 0 && stack.is_ignored(d, true) {
+                ignored = true;
+            }
+            stack.push_file(d, &d.join(".gitignore"), problems);
+        }
+        (stack, ignored)
+    }
+
+    /// The rules inside `dir`, a subdirectory: these and `dir/.gitignore`.
+    pub fn child(&self, dir: &Path, problems: &mut Vec<String>) -> Self {
+        let mut child = self.clone();
+        if child.active {
+            child.push_file(dir, &dir.join(".gitignore"), problems);
+        }
+        child
+    }
+
+    /// Whether `path` (absolute, under the directories entered) is ignored.
+    pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
+        for rules in self.layers.iter().rev() {
+            match rules.matched(path, is_dir) {
+                Match::Ignore(_) => return true,
+                Match::Whitelist(_) => return false,
+                Match::None => {}
+            }
+        }
+        false
+    }
+
+    /// Pushes the rules of `file` (relative to `dir`); `false` when it has none.
+    fn push_file(&mut self, dir: &Path, file: &Path, problems: &mut Vec<String>) -> bool {
+        let mut builder = GitignoreBuilder::new(dir);
+        if let Some(err) = builder.add(file) {
+            let missing = err
+                .io_error()
+                .is_some_and(|e| e.kind() == io::ErrorKind::NotFound);
+            if missing {
+                return false;
+            }
+            problems.push(format!("failed to read {}: {err}", file.display()));
+        }
+        match builder.build() {
+            Ok(rules) if !rules.is_empty() => {
+                self.layers.push(Arc::new(rules));
+                true
+            }
+            Ok(_) => false,
+            Err(err) => {
+                problems.push(format!("failed to read {}: {err}", file.display()));
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    #[test]
+    fn deeper_rules_override_and_parents_ignore_their_children() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        fs::create_dir_all(root.join(".git/info")).expect("mkdir");
+        fs::write(root.join(".git/info/exclude"), "*.local\n").expect("write");
+        fs::write(root.join(".gitignore"), "*.log\nbuild/\n").expect("write");
+        fs::create_dir_all(root.join("src/keep")).expect("mkdir");
+        fs::write(root.join("src/.gitignore"), "!keep.log\n").expect("write");
+        fs::create_dir_all(root.join("build/gen")).expect("mkdir");
+        let mut problems = Vec::new();
+
+        let (stack, ignored) = IgnoreStack::at(&root.join("src"), &mut problems);
+        assert!(!ignored);
+        assert!(stack.is_ignored(&root.join("src/a.log"), false));
+        assert!(!stack.is_ignored(&root.join("src/keep.log"), false));
+        assert!(stack.is_ignored(&root.join("src/x.local"), false));
+        assert!(!stack.is_ignored(&root.join("src/a.rs"), false));
+
+        let (_, ignored) = IgnoreStack::at(&root.join("build/gen"), &mut problems);
+        assert!(ignored, "under an ignored directory");
+        assert!(problems.is_empty(), "{problems:?}");
+
+        let outside = tempfile::tempdir().expect("tempdir");
+        fs::write(outside.path().join(".gitignore"), "*\n").expect("write");
+        let (stack, ignored) = IgnoreStack::at(outside.path(), &mut problems);
+        assert!(!ignored && !stack.is_ignored(&outside.path().join("a"), false));
+    }
+}
