@@ -16,8 +16,9 @@
 //!   cache in memory) and in a new one (stat cache loaded from `index.db`).
 //! - a fully cached rerun of B beats (default 34) whose inputs split those files
 //!   between them, each with one output: for every beat, key + lookup + restore
-//!   (outputs already in place), through a new cache handle as a new `baton run`
-//!   would, beats one after the other and then two at a time.
+//!   (outputs already in place) and the run's key recorded, through a new cache
+//!   handle as a new `baton run` would, beats one after the other and then two at
+//!   a time.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -228,6 +229,10 @@ fn rerun(cache: &Cache, specs: &[KeySpec], jobs: usize) -> Result<usize, String>
                     let mut hits = 0;
                     for s in *chunk {
                         let key = cache.compute_key(s).map_err(|e| e.to_string())?;
+                        // As the runner does, for `baton cache explain --run`.
+                        cache
+                            .record_run_key("bench-rerun", s, &key)
+                            .map_err(|e| e.to_string())?;
                         if let Lookup::Hit(hit) =
                             cache.lookup(&key.key, None).map_err(|e| e.to_string())?
                         {
