@@ -6,7 +6,9 @@ use std::convert::Infallible;
 use std::str::FromStr;
 use std::time::Duration;
 
-use baton_model::{BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus, SlaStatus};
+use baton_model::{
+    ArtifactManifest, BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus, SlaStatus,
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -90,6 +92,12 @@ pub trait HistoryStore: Send + Sync {
 
     /// Pipelines that have runs in the store, most recently run first.
     fn pipelines(&self) -> Result<Vec<PipelineInfo>>;
+
+    /// Keep a run's artifact manifest (replacing an earlier one of the same run).
+    fn save_artifacts(&self, manifest: &ArtifactManifest) -> Result<()>;
+
+    /// The artifact manifest saved for a run, if any.
+    fn load_artifacts(&self, run_id: Uuid) -> Result<Option<ArtifactManifest>>;
 }
 
 /// Which runs [`HistoryStore::list_runs`] returns.

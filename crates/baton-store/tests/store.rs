@@ -709,3 +709,44 @@ fn big_bulk_inserts_keep_every_record_and_fail_whole() {
         160
     );
 }
+
+#[test]
+fn artifact_manifests_are_kept_per_run_and_removed_by_gc() {
+    use baton_model::{ArtifactEntry, ArtifactManifest, BeatArtifacts};
+    let (_dir, store) = store();
+    let runs = populate(&store);
+    let manifest = |r: &baton_model::RunRecord| ArtifactManifest {
+        format_version: 1,
+        run_id: r.run_id,
+        run_label: r.label.clone(),
+        pipeline_id: r.pipeline_id.clone(),
+        beats: vec![BeatArtifacts {
+            movement: "build".into(),
+            beat: "build".into(),
+            files: vec![ArtifactEntry {
+                path: "dist/app".into(),
+                bytes: 3,
+                sha256: "ab".repeat(32),
+            }],
+        }],
+    };
+    let oldest = manifest(&runs[0]);
+    store.save_artifacts(&oldest).expect("save");
+    store
+        .save_artifacts(&oldest)
+        .expect("saving again replaces");
+    assert_eq!(
+        store.load_artifacts(runs[0].run_id).expect("load"),
+        Some(oldest)
+    );
+    assert_eq!(store.load_artifacts(runs[1].run_id).expect("load"), None);
+    let mut unknown = manifest(&runs[0]);
+    unknown.run_id = uuid::Uuid::now_v7();
+    assert!(
+        store.save_artifacts(&unknown).is_err(),
+        "a manifest needs its run"
+    );
+
+    store.gc(&GcPolicy::KeepRuns(2)).expect("gc");
+    assert_eq!(store.load_artifacts(runs[0].run_id).expect("load"), None);
+}

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use baton_model::{BeatHistory, BeatRecord, RunRecord};
+use baton_model::{ArtifactManifest, BeatHistory, BeatRecord, RunRecord};
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use uuid::Uuid;
@@ -180,6 +180,14 @@ fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
 }
 
 impl HistoryStore for SqliteStore {
+    fn save_artifacts(&self, manifest: &ArtifactManifest) -> Result<()> {
+        self.write(|tx| write::save_artifacts(tx, manifest))
+    }
+
+    fn load_artifacts(&self, run_id: Uuid) -> Result<Option<ArtifactManifest>> {
+        self.read(|tx, _| write::load_artifacts(tx, run_id))
+    }
+
     fn begin_run(&self, run: &RunRecord) -> Result<()> {
         self.write(|tx| write::upsert_runs(tx, std::slice::from_ref(run)))
     }

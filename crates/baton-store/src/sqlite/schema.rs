@@ -119,10 +119,21 @@ CREATE INDEX beats_evolved ON beats (series, started_at, shape_hash, prev_shape_
 CREATE INDEX runs_by_label ON runs (label);
 "#,
     },
+    // v3: the artifact manifest of each run (paths, sizes, SHA-256), so that
+    // `baton artifacts verify` can re-check a run's files long after it ended.
+    Migration {
+        version: 3,
+        sql: r#"
+CREATE TABLE artifact_manifests (
+    run      INTEGER PRIMARY KEY REFERENCES runs (id),
+    manifest TEXT    NOT NULL
+);
+"#,
+    },
 ];
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

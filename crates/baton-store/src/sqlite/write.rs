@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use baton_model::{BeatRecord, RunRecord};
+use baton_model::{ArtifactManifest, BeatRecord, RunRecord};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, Statement, Transaction, params, params_from_iter};
 use uuid::Uuid;
@@ -331,7 +331,13 @@ pub(crate) fn gc(
     let mut delete = tx
         .prepare_cached("DELETE FROM runs WHERE id = ?1")
         .ctx(|| "prepare the run removal".into())?;
+    let mut delete_manifest = tx
+        .prepare_cached("DELETE FROM artifact_manifests WHERE run = ?1")
+        .ctx(|| "prepare the manifest removal".into())?;
     for (pk, run) in &doomed {
+        delete_manifest
+            .execute([pk])
+            .ctx(|| format!("remove the artifact manifest of run {}", run.run_id))?;
         delete_beats
             .execute([pk])
             .ctx(|| format!("remove the beats of run {}", run.run_id))?;
@@ -340,4 +346,55 @@ pub(crate) fn gc(
             .ctx(|| format!("remove run {}", run.run_id))?;
     }
     Ok(doomed.into_iter().map(|(_, run)| run).collect())
+}
+
+/// Keep (or replace) the artifact manifest of a recorded run.
+pub(crate) fn save_artifacts(tx: &Transaction<'_>, manifest: &ArtifactManifest) -> Result<()> {
+    let action = || format!("save the artifact manifest of run {}", manifest.run_id);
+    let json = serde_json::to_string(manifest).map_err(|e| StoreError::Encode {
+        what: "an artifact manifest".into(),
+        source: Some(e),
+    })?;
+    let pk: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM runs WHERE run_id = ?1",
+            [manifest.run_id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()
+        .ctx(action)?;
+    let Some(pk) = pk else {
+        return Err(StoreError::UnknownRun(manifest.run_id.to_string()));
+    };
+    tx.execute(
+        "INSERT INTO artifact_manifests (run, manifest) VALUES (?1, ?2)
+         ON CONFLICT (run) DO UPDATE SET manifest = excluded.manifest",
+        params![pk, json],
+    )
+    .ctx(action)?;
+    Ok(())
+}
+
+/// The artifact manifest of a run, if one was saved.
+pub(crate) fn load_artifacts(
+    tx: &Transaction<'_>,
+    run_id: Uuid,
+) -> Result<Option<ArtifactManifest>> {
+    let action = || format!("load the artifact manifest of run {run_id}");
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT m.manifest FROM artifact_manifests m JOIN runs r ON r.id = m.run
+             WHERE r.run_id = ?1",
+            [run_id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()
+        .ctx(action)?;
+    json.map(|j| {
+        serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+            what: format!("the artifact manifest of run {run_id}"),
+            source: Some(Box::new(e)),
+        })
+    })
+    .transpose()
 }
