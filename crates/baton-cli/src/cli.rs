@@ -36,6 +36,73 @@ pub enum Command {
     Shape(ShapeCommand),
     /// Remove old runs with their logs and telemetry files.
     Gc(GcArgs),
+    /// The step cache: why a beat missed, what is stored, pruning.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Artifact manifests: check that a run's outputs are still what it produced.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Why a beat would miss now, or what changed between two runs' keys.
+    Explain(CacheExplainArgs),
+    /// Cache entries, least recently used first.
+    Ls(CacheLsArgs),
+    /// Remove least recently used entries until the cache fits.
+    Prune(CachePruneArgs),
+    /// Remove every entry.
+    Clear(CacheLsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheExplainArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    pub beat: String,
+    /// Compare the key this run used ...
+    #[arg(long, requires = "vs")]
+    pub run: Option<String>,
+    /// ... with the key this run used.
+    #[arg(long, requires = "run")]
+    pub vs: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheLsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Keep at most this much (e.g. 5GB, 500MB, 1GiB).
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Re-hash a run's artifacts on disk and list what changed or vanished.
+    Verify(ArtifactsVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ArtifactsVerifyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A run id (or prefix), label (build-...) or `latest`.
+    #[arg(default_value = "latest")]
+    pub run: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
 }
 
 /// Where the history is: the pipeline file's `.baton/` (or `$BATON_DIR`).
@@ -231,6 +298,12 @@ pub struct RunArgs {
     /// Run the beats without recording anything (no history, no telemetry files).
     #[arg(long)]
     pub no_telemetry: bool,
+    /// Run every cacheable beat even when it would hit (and store it again).
+    #[arg(long, conflicts_with = "cache_only")]
+    pub no_cache: bool,
+    /// Fail any beat that would have to run instead of coming from the cache.
+    #[arg(long)]
+    pub cache_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

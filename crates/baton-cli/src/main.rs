@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         Command::Report(args) => commands::report::run(&args),
         Command::Shape(cmd) => commands::shape::run(&cmd),
         Command::Gc(args) => commands::gc::run(&args),
+        Command::Cache(cmd) => commands::cache::run(&cmd),
+        Command::Artifacts(cmd) => commands::artifacts::run(&cmd),
     };
     match outcome {
         Ok(exit) => exit.into(),

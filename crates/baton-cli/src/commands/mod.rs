@@ -1,5 +1,7 @@
 //! One module per verb.
 
+pub mod artifacts;
+pub mod cache;
 pub mod gc;
 pub mod history;
 pub mod init;

@@ -81,6 +81,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
     }
+    opts.cache_mode = match (args.no_cache, args.cache_only) {
+        (true, _) => baton_runner::CacheMode::NoCache,
+        (_, true) => baton_runner::CacheMode::CacheOnly,
+        _ => baton_runner::CacheMode::Normal,
+    };
+    match baton_runner::Cache::open(&state.root) {
+        Ok(cache) => opts.cache = Some(Arc::new(cache)),
+        Err(err) => {
+            eprintln!("baton: warning: the step cache is unavailable ({err}); every beat runs")
+        }
+    }
     let parallel = opts.jobs > 1 && plan.waves().iter().any(|w| w.len() > 1);
     let eta: HashMap<String, u64> = hints
         .iter()
@@ -125,6 +136,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             );
             telemetry_failures.push(err.to_string());
         }
+        let manifest = outcome.artifact_manifest();
+        let manifest_path =
+            baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
+                .join("artifacts.json");
+        if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
+            eprintln!("baton: warning: artifacts.json not written: {err}");
+            telemetry_failures.push(err.to_string());
+        }
+        if let Some(store) = &store
+            && let Err(err) = store.save_artifacts(&manifest)
+        {
+            eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
+            telemetry_failures.push(err.to_string());
+        }
         if level == Level::Ff {
             match archive::archive_run(&pipeline, &state, &report) {
                 Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
@@ -136,6 +161,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
     }
     print_summary(&report, args.output);
+    for (beat, reason) in outcome.cache_miss_reasons() {
+        println!("cache miss {beat}: {reason}");
+    }
     append_step_summary(&report);
 
     Ok(exit_for(&outcome.run, &report, args, &telemetry_failures))

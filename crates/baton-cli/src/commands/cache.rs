@@ -1,0 +1,225 @@
+//! `baton cache explain|ls|prune|clear`: the answer to "why was this a cache miss?",
+//! and the upkeep of `.baton/cache/`.
+
+use anyhow::{Context, bail};
+use baton_cache::{Cache, Explanation};
+use serde_json::json;
+
+use super::reading;
+use crate::cli::{CacheCommand, CacheExplainArgs, CacheLsArgs, CachePruneArgs, TextOrJson};
+use crate::exit::Exit;
+use crate::state::StateDir;
+
+pub fn run(cmd: &CacheCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        CacheCommand::Explain(args) => explain(args),
+        CacheCommand::Ls(args) => ls(args),
+        CacheCommand::Prune(args) => prune(args),
+        CacheCommand::Clear(args) => clear(args),
+    }
+}
+
+fn open_cache(file: Option<&std::path::Path>) -> anyhow::Result<(Cache, std::path::PathBuf)> {
+    let path = baton_config::locate(file);
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let state = StateDir::for_pipeline(root);
+    let cache = Cache::open(&state.root).context("failed to open the step cache")?;
+    Ok((cache, path))
+}
+
+fn explain(args: &CacheExplainArgs) -> anyhow::Result<Exit> {
+    let (cache, path) = open_cache(args.store.file.as_deref())?;
+    if let (Some(a), Some(b)) = (&args.run, &args.vs) {
+        let history = reading::open(&args.store)?;
+        let (run_a, _) = reading::load_run(&history, a)?;
+        let (run_b, _) = reading::load_run(&history, b)?;
+        let explanation = cache.explain_runs(
+            &args.beat,
+            &run_a.run_id.to_string(),
+            &run_b.run_id.to_string(),
+        )?;
+        let heading = format!(
+            "'{}' between {} and {}",
+            args.beat, run_a.label, run_b.label
+        );
+        return print_explanation(&heading, Some(&explanation), args.format);
+    }
+    let loaded = baton_config::load(&path);
+    let Some(pipeline) = loaded.pipeline else {
+        bail!(
+            "failed to read {}: run `baton validate` to see why",
+            path.display()
+        );
+    };
+    let Some((_, beat)) = pipeline.beat(&args.beat) else {
+        bail!("the pipeline has no beat named '{}'", args.beat);
+    };
+    if !baton_cache::is_cacheable(beat) {
+        println!(
+            "'{}' is not cached: it has no `inputs` or `cache` is off",
+            args.beat
+        );
+        return Ok(Exit::Success);
+    }
+    let spec = baton_runner::cache_key_spec(&pipeline, beat, &baton_runner::Shell::detect());
+    let now = cache.explain_current(&spec)?;
+    // An older entry may match the current inputs even when the newest does not.
+    let would_hit = now.would_hit() || cache.ls()?.iter().any(|e| e.key == now.current.key);
+    match args.format {
+        TextOrJson::Json => {
+            let out = json!({
+                "beat": args.beat,
+                "key": now.current.key,
+                "would_hit": would_hit,
+                "previous": now.previous,
+                "explanation": now.explanation,
+            });
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        TextOrJson::Text => match (&now.previous, &now.explanation) {
+            (None, _) => println!(
+                "'{}' has no cache entry yet: its next run is a miss",
+                args.beat
+            ),
+            _ if would_hit => println!(
+                "'{}' would hit: an entry with its current key exists",
+                args.beat
+            ),
+            (Some(_), None) => println!(
+                "'{}' would miss: its entry's key components are no longer known",
+                args.beat
+            ),
+            (Some(previous), Some(explanation)) => {
+                let heading = format!(
+                    "'{}' would miss; since its entry of {}",
+                    args.beat,
+                    baton_report::format::timestamp(previous.created_at)
+                );
+                print_explanation(&heading, Some(explanation), args.format)?;
+            }
+        },
+    }
+    Ok(Exit::Success)
+}
+
+fn print_explanation(
+    heading: &str,
+    explanation: Option<&Explanation>,
+    format: TextOrJson,
+) -> anyhow::Result<Exit> {
+    match format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&explanation)?),
+        TextOrJson::Text => match explanation {
+            Some(e) if !e.is_empty() => {
+                println!("{heading}:");
+                for line in e.to_string().lines() {
+                    println!("  {line}");
+                }
+            }
+            _ => println!("{heading}: the keys are the same"),
+        },
+    }
+    Ok(Exit::Success)
+}
+
+fn ls(args: &CacheLsArgs) -> anyhow::Result<Exit> {
+    let (cache, _) = open_cache(args.store.file.as_deref())?;
+    let entries = cache.ls()?;
+    match args.format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&entries)?),
+        TextOrJson::Text => {
+            if entries.is_empty() {
+                println!("the cache is empty");
+            }
+            let mut table = comfy_table::Table::new();
+            table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+            table.set_header(["Beat", "Key", "Size", "Created (UTC)", "Last used (UTC)"]);
+            for e in &entries {
+                table.add_row([
+                    e.beat.clone(),
+                    e.key.chars().take(12).collect(),
+                    baton_report::format::bytes(e.size),
+                    baton_report::format::timestamp(e.created_at),
+                    baton_report::format::timestamp(e.last_used),
+                ]);
+            }
+            if !entries.is_empty() {
+                println!("{table}");
+                let total: u64 = entries.iter().map(|e| e.size).sum();
+                println!(
+                    "{} entries, {}",
+                    entries.len(),
+                    baton_report::format::bytes(total)
+                );
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+fn prune(args: &CachePruneArgs) -> anyhow::Result<Exit> {
+    let max = parse_size(&args.max_size)?;
+    let (cache, _) = open_cache(args.store.file.as_deref())?;
+    let report = cache.prune(max)?;
+    println!(
+        "removed {} entries ({}), kept {} ({})",
+        report.removed,
+        baton_report::format::bytes(report.freed_bytes),
+        report.kept,
+        baton_report::format::bytes(report.kept_bytes)
+    );
+    Ok(Exit::Success)
+}
+
+fn clear(args: &CacheLsArgs) -> anyhow::Result<Exit> {
+    let (cache, _) = open_cache(args.store.file.as_deref())?;
+    let report = cache.clear()?;
+    println!(
+        "removed {} entries ({})",
+        report.removed,
+        baton_report::format::bytes(report.freed_bytes)
+    );
+    Ok(Exit::Success)
+}
+
+/// `5GB`, `500MB`, `1GiB`, `1024` (bytes).
+fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .with_context(|| format!("'{text}' is not a size (e.g. 5GB)"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => bail!("unknown size unit '{other}' in '{text}' (use B, KB, MB, GB, GiB)"),
+    };
+    Ok((number * factor) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_in_decimal_and_binary_units() {
+        assert_eq!(parse_size("5GB").unwrap(), 5_000_000_000);
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5XB").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The step cache and artifact manifests through the binary.
+
+mod common;
+
+use common::Project;
+use predicates::prelude::PredicateBooleanExt;
+use predicates::str::contains;
+
+const PIPELINE: &str = "version: 1\nid: 5b1e9d7c-2a4f-4c8e-9d3b-7f6a1e2c4d5b\nname: cached\nmovements:\n  - name: build\n    beats:\n      - name: compile\n        run: 'mkdir -p out && cat src/*.txt > out/all.txt && echo compiled'\n        inputs: ['src/**']\n        outputs: ['out/**']\n        cache: true\n";
+
+fn project() -> Project {
+    Project::with_pipeline(PIPELINE)
+        .file("src/a.txt", "alpha\n")
+        .file("src/b.txt", "beta\n")
+}
+
+fn cache_state(project: &Project) -> String {
+    let out = project
+        .baton(&["show", "--format", "json"])
+        .output()
+        .expect("show");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    json["beats"][0]["cache_state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_second_run_hits_restores_outputs_and_replays_the_log() {
+    let project = project();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    assert_eq!(cache_state(&project), "miss");
+    std::fs::remove_dir_all(project.join("out")).expect("rm out");
+    project
+        .baton(&["run"])
+        .assert()
+        .success()
+        .stdout(contains("compiled"));
+    assert_eq!(cache_state(&project), "hit");
+    assert_eq!(project.read("out/all.txt"), "alpha\nbeta\n");
+}
+
+#[test]
+fn a_miss_after_a_hit_says_why_in_the_summary_and_in_explain() {
+    let project = project();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let project = project
+        .file("src/b.txt", "beta, edited\n")
+        .file("src/c.txt", "new\n");
+    project
+        .baton(&["cache", "explain", "compile"])
+        .assert()
+        .success()
+        .stdout(contains("src/b.txt"))
+        .stdout(contains("src/c.txt"));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success()
+        .stdout(contains("cache miss compile:").and(contains("src/b.txt")));
+    assert_eq!(cache_state(&project), "miss");
+}
+
+#[test]
+fn cache_only_fails_a_beat_that_would_run_and_no_cache_forces_a_run() {
+    let project = project();
+    project
+        .baton(&["run", "--output", "quiet", "--cache-only"])
+        .assert()
+        .code(1);
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["run", "--output", "quiet", "--cache-only"])
+        .assert()
+        .success();
+    project
+        .baton(&["run", "--output", "quiet", "--no-cache"])
+        .assert()
+        .success();
+    assert_eq!(cache_state(&project), "miss");
+}
+
+#[test]
+fn ls_prune_and_clear_manage_the_entries() {
+    let project = project();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["cache", "ls"])
+        .assert()
+        .success()
+        .stdout(contains("compile"));
+    project
+        .baton(&["cache", "prune", "--max-size", "0B"])
+        .assert()
+        .success()
+        .stdout(contains("removed 1"));
+    project
+        .baton(&["cache", "ls"])
+        .assert()
+        .success()
+        .stdout(contains("the cache is empty"));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["cache", "clear"])
+        .assert()
+        .success()
+        .stdout(contains("removed 1"));
+}
+
+#[test]
+fn artifacts_verify_reports_changed_and_missing_files() {
+    let project = project();
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let telemetry = project.join(".baton/telemetry");
+    let run_dir = std::fs::read_dir(&telemetry)
+        .expect("telemetry")
+        .next()
+        .expect("run")
+        .expect("entry")
+        .path();
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("artifacts.json")).expect("artifacts.json"),
+    )
+    .expect("json");
+    assert_eq!(manifest["beats"][0]["files"][0]["path"], "out/all.txt");
+    project
+        .baton(&["artifacts", "verify"])
+        .assert()
+        .success()
+        .stdout(contains("0 changed or missing"));
+    std::fs::write(project.join("out/all.txt"), "tampered").expect("write");
+    project
+        .baton(&["artifacts", "verify"])
+        .assert()
+        .code(1)
+        .stdout(contains("changed  out/all.txt"));
+    std::fs::remove_file(project.join("out/all.txt")).expect("rm");
+    project
+        .baton(&["artifacts", "verify"])
+        .assert()
+        .code(1)
+        .stdout(contains("missing  out/all.txt"));
+}
