@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use baton_model::{BeatStatus, OutputStream, RunEvent};
+use baton_report::format;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
 
@@ -101,7 +102,7 @@ impl Terminal {
                 let eta = p
                     .eta_ms
                     .get(beat)
-                    .map(|ms| format!(" ~{}", human_ms(*ms)))
+                    .map(|ms| format!(" ~{}", format::duration_ms(*ms)))
                     .unwrap_or_default();
                 let bar = p.multi.add(ProgressBar::new_spinner());
                 let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:>4}")
@@ -161,7 +162,7 @@ impl Terminal {
             let lines = self.grouped.remove(beat).unwrap_or_default();
             let dropped = self.grouped_dropped.remove(beat).unwrap_or(0);
             let mut block = String::new();
-            let header = format!("{beat} ({}, {})", status.as_str(), human_ms(duration_ms));
+            let header = format!("{beat} ({}, {})", status.as_str(), format::duration_ms(duration_ms));
             if self.github_groups {
                 block.push_str(&format!("::group::{header}\n"));
             } else {
@@ -192,7 +193,7 @@ impl Terminal {
         let word = self.status_word(status);
         self.line(format!(
             "{mark} {beat:<w$} {word} in {}{why}",
-            human_ms(duration_ms),
+            format::duration_ms(duration_ms),
             w = self.width
         ));
     }
@@ -230,7 +231,10 @@ impl Consumer for Terminal {
                 } else {
                     "rollback failed"
                 };
-                self.line(format!("↺ {beat} {outcome} in {}", human_ms(*duration_ms)));
+                self.line(format!(
+                    "↺ {beat} {outcome} in {}",
+                    format::duration_ms(*duration_ms)
+                ));
             }
             RunEvent::Warning { message } => {
                 let _ = self
@@ -249,14 +253,5 @@ impl Consumer for Terminal {
                 }
             }
         }
-    }
-}
-
-/// `850ms`, `1.24s`, `2m05s`.
-pub fn human_ms(ms: u64) -> String {
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.2}s", ms as f64 / 1000.0),
-        _ => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
