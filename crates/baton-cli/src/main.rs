@@ -17,6 +17,12 @@ use crate::exit::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        // Reading verbs piped into `head` end quietly, like other Unix tools.
+        // `run` keeps SIGPIPE ignored: it must outlive its terminal to record the run.
+        // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let outcome = match cli.command {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Schema => commands::schema::run(),

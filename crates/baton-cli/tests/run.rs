@@ -456,3 +456,32 @@ fn eight_concurrent_runs_lose_nothing() {
         runs.iter().filter_map(|r| r["label"].as_str()).collect();
     assert_eq!(labels.len(), 8, "labels must stay unique: {labels:?}");
 }
+
+#[test]
+fn a_closed_stdout_does_not_crash_the_run_or_lose_it() {
+    use std::io::{BufRead, BufReader};
+    let beats: String = (0..5)
+        .map(|i| format!("      - {{ name: b{i}, run: 'echo line {i}; sleep 0.1' }}\n"))
+        .collect();
+    let project = Project::with_pipeline(&pipeline(&format!("  - name: a\n    beats:\n{beats}")));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+        .current_dir(project.path())
+        .args(["run"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("read");
+    // The reader is gone: every later write to stdout fails with EPIPE.
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        latest_json(&project)["beats"].as_array().map(Vec::len),
+        Some(5)
+    );
+}

@@ -19,6 +19,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "id",
     "name",
     "description",
+    "shell",
     "slo",
     "sla",
     "movements",
@@ -76,6 +77,7 @@ pub struct Draft {
     pub id: Option<String>,
     pub name: String,
     pub sla: SlaThresholds,
+    pub shell: Option<String>,
     pub movements: Vec<DraftMovement>,
 }
 
@@ -92,6 +94,7 @@ impl Draft {
             source: source.to_path_buf(),
             root,
             sla: self.sla,
+            shell: self.shell,
             movements: self
                 .movements
                 .into_iter()
@@ -171,6 +174,19 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
         .map(|(_, n)| read_sla(n, r))
         .unwrap_or_default();
 
+    let shell = top.get("shell").and_then(|(_, n)| {
+        let text = r.string(n, "shell")?;
+        if text.split_whitespace().next().is_none() {
+            r.bad_value(
+                n,
+                "'shell' is empty".into(),
+                "write a program and its flags, e.g. 'bash -eo pipefail -c'",
+            );
+            return None;
+        }
+        Some(text)
+    });
+
     let mut movements = Vec::new();
     match top.get("movements") {
         None => r.report(
@@ -198,6 +214,7 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
         id,
         name,
         sla,
+        shell,
         movements,
     })
 }

@@ -20,6 +20,10 @@ pub struct Pipeline {
     /// Directory beats run in (the pipeline file's directory).
     pub root: PathBuf,
     pub sla: SlaThresholds,
+    /// The shell beats run with, as program and flags; the command is appended
+    /// (`bash -eo pipefail -c`). `None`: bash where it exists, else `sh -c`.
+    #[serde(default)]
+    pub shell: Option<String>,
     pub movements: Vec<MovementSpec>,
 }
 

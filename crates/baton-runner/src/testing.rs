@@ -1,13 +1,14 @@
 //! Small builders for pipelines in tests (this crate's and its callers'): every field
 //! gets the default a pipeline file would give it, and a builder method sets one.
+//! Also a running [`RunRecord`] and this process's [`peak_rss`], for tests and benches.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_model::{
-    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
-    SlaThresholds, SloTarget,
+    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy, RunRecord,
+    RunStatus, SlaThresholds, SloTarget,
 };
 
 /// A beat named `name` of type build, at level mf, running `true`.
@@ -150,6 +151,7 @@ impl PipelineBuilder {
             source: PathBuf::from("baton.yaml"),
             root: PathBuf::from("."),
             sla: SlaThresholds::default(),
+            shell: None,
             movements: Vec::new(),
         })
     }
@@ -172,4 +174,44 @@ impl PipelineBuilder {
     pub fn build(self) -> Pipeline {
         self.0
     }
+}
+
+/// A run of pipeline `p` labelled `label`, started now and still running.
+pub fn run_record(label: &str) -> RunRecord {
+    let now = jiff::Timestamp::now();
+    RunRecord {
+        run_id: uuid::Uuid::now_v7(),
+        label: label.to_owned(),
+        pipeline_id: "p".into(),
+        pipeline_name: "p".into(),
+        pipeline_file: "baton.yaml".into(),
+        level: Level::Mf,
+        git: None,
+        host: "test".into(),
+        ci: None,
+        started_at: now,
+        finished_at: None,
+        heartbeat_at: now,
+        status: RunStatus::Running,
+        baton_version: "0".into(),
+    }
+}
+
+/// Peak RSS of this process image: VmHWM on Linux (getrusage's ru_maxrss also
+/// counts the process that forked us before exec, here cargo), else ru_maxrss.
+pub fn peak_rss() -> u64 {
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    if let Some(kib) = hwm {
+        return kib * 1024;
+    }
+    // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a live, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
 }

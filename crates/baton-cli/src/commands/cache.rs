@@ -64,7 +64,12 @@ fn explain(args: &CacheExplainArgs) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Success);
     }
-    let spec = baton_runner::cache_key_spec(&pipeline, beat, &baton_runner::Shell::detect());
+    let shell = pipeline
+        .shell
+        .as_deref()
+        .and_then(baton_runner::Shell::parse)
+        .unwrap_or_else(baton_runner::Shell::detect);
+    let spec = baton_runner::cache_key_spec(&pipeline, beat, &shell);
     let now = cache.explain_current(&spec)?;
     // An older entry may match the current inputs even when the newest does not.
     let would_hit = now.would_hit() || cache.ls()?.iter().any(|e| e.key == now.current.key);

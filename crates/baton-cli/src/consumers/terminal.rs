@@ -162,7 +162,11 @@ impl Terminal {
             let lines = self.grouped.remove(beat).unwrap_or_default();
             let dropped = self.grouped_dropped.remove(beat).unwrap_or(0);
             let mut block = String::new();
-            let header = format!("{beat} ({}, {})", status.as_str(), format::duration_ms(duration_ms));
+            let header = format!(
+                "{beat} ({}, {})",
+                status.as_str(),
+                format::duration_ms(duration_ms)
+            );
             if self.github_groups {
                 block.push_str(&format!("::group::{header}\n"));
             } else {
@@ -205,9 +209,10 @@ impl Consumer for Terminal {
             RunEvent::RunStarted { run, planned_beats } => {
                 if self.mode != OutputMode::Quiet {
                     self.line(format!(
-                        "baton: running {} ({} beats, level {}) as {}",
+                        "baton: running {} ({} beat{}, level {}) as {}",
                         run.pipeline_name,
                         planned_beats.len(),
+                        if planned_beats.len() == 1 { "" } else { "s" },
                         run.level,
                         run.label
                     ));

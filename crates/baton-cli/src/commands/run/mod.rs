@@ -44,7 +44,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
     };
     if args.dry_run {
-        print!("{}", plan.render_dry_run());
+        stdout(&plan.render_dry_run());
         return Ok(Exit::Success);
     }
 
@@ -78,6 +78,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut run = new_run_record(&pipeline, level);
     run.label = claim_label(&state, &run.label);
     let mut opts = RunOptions::new(run, state.logs());
+    if let Some(shell) = pipeline
+        .shell
+        .as_deref()
+        .and_then(baton_runner::Shell::parse)
+    {
+        opts.shell = shell;
+    }
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
     }
@@ -162,7 +169,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     print_summary(&report, args.output);
     for (beat, reason) in outcome.cache_miss_reasons() {
-        println!("cache miss {beat}: {reason}");
+        stdout(&format!("cache miss {beat}: {reason}\n"));
     }
     append_step_summary(&report);
 
@@ -269,9 +276,16 @@ fn detect_anomalies(
 fn print_summary(report: &RunReport, mode: OutputMode) {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if mode != OutputMode::Quiet {
-        println!();
+        stdout("\n");
     }
-    print!("{}", baton_report::render_text(report, color));
+    stdout(&baton_report::render_text(report, color));
+}
+
+/// Write to stdout, ignoring a closed pipe (`baton run | head`): the run's outcome
+/// and its records matter more than the terminal.
+fn stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// On GitHub Actions, the Markdown report goes to the job's summary page.
