@@ -40,7 +40,11 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("baton: error: {err:#}");
-            Exit::Internal.into()
+            if err.is::<exit::UsageError>() {
+                Exit::Usage.into()
+            } else {
+                Exit::Internal.into()
+            }
         }
     }
 }

@@ -485,3 +485,99 @@ fn a_closed_stdout_does_not_crash_the_run_or_lose_it() {
         Some(5)
     );
 }
+
+#[test]
+fn gc_removes_old_runs_with_their_logs_and_telemetry() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'echo hi' }\n",
+    ));
+    for _ in 0..3 {
+        project
+            .baton(&["run", "--output", "quiet"])
+            .assert()
+            .success();
+    }
+    let dirs = |sub: &str| {
+        std::fs::read_dir(project.join(sub))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!((dirs(".baton/logs"), dirs(".baton/telemetry")), (3, 3));
+    project
+        .baton(&["gc", "--keep-runs", "1"])
+        .assert()
+        .success()
+        .stdout(contains("removed 2 run(s)"));
+    assert_eq!((dirs(".baton/logs"), dirs(".baton/telemetry")), (1, 1));
+    assert_eq!(history_json(&project).as_array().map(Vec::len), Some(1));
+    project
+        .baton(&["gc", "--older-than", "soon"])
+        .assert()
+        .code(2)
+        .stderr(contains("--older-than"));
+}
+
+#[test]
+fn shape_log_annotate_and_export_work_together() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: flip, run: 'test -f fail-now && exit 1 || true', allow_failure: true }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let project = project.file("fail-now", "");
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["shape", "log", "flip"])
+        .assert()
+        .success()
+        .stdout(contains("evolved"));
+    project
+        .baton(&[
+            "shape",
+            "annotate",
+            "flip",
+            "--reason",
+            "feature flag turned on",
+        ])
+        .assert()
+        .success();
+    project
+        .baton(&["shape", "export", "-o", "evolutions.json"])
+        .assert()
+        .success();
+    let json: serde_json::Value =
+        serde_json::from_str(&project.read("evolutions.json")).expect("json");
+    assert_eq!(json[0]["feature"], "flip");
+    assert_eq!(json[0]["reason"], "feature flag turned on");
+    assert!(json[0]["previousHash"].is_string() && json[0]["newHash"].is_string());
+}
+
+#[test]
+fn reading_a_run_that_does_not_exist_is_a_usage_error() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n",
+    ));
+    project
+        .baton(&["show"])
+        .assert()
+        .code(2)
+        .stderr(contains("run `baton run` first"));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["show", "build-19990101-000000"])
+        .assert()
+        .code(2)
+        .stderr(contains("failed to find run"));
+    project
+        .baton(&["history", "--status", "great"])
+        .assert()
+        .code(2);
+}

@@ -18,7 +18,7 @@ fn verify(args: &ArtifactsVerifyArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let (run, _) = reading::load_run(&history, &args.run)?;
     let Some(manifest) = history.store.load_artifacts(run.run_id)? else {
-        anyhow::bail!("run {} has no artifact manifest", run.label);
+        crate::usage_bail!("run {} has no artifact manifest", run.label);
     };
     let pipeline_file = std::path::Path::new(&run.pipeline_file);
     let root = pipeline_file

@@ -1,7 +1,7 @@
 //! `baton cache explain|ls|prune|clear`: the answer to "why was this a cache miss?",
 //! and the upkeep of `.baton/cache/`.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use baton_cache::{Cache, Explanation};
 use serde_json::json;
 
@@ -49,13 +49,13 @@ fn explain(args: &CacheExplainArgs) -> anyhow::Result<Exit> {
     }
     let loaded = baton_config::load(&path);
     let Some(pipeline) = loaded.pipeline else {
-        bail!(
+        crate::usage_bail!(
             "failed to read {}: run `baton validate` to see why",
             path.display()
         );
     };
     let Some((_, beat)) = pipeline.beat(&args.beat) else {
-        bail!("the pipeline has no beat named '{}'", args.beat);
+        crate::usage_bail!("the pipeline has no beat named '{}'", args.beat);
     };
     if !baton_cache::is_cacheable(beat) {
         println!(
@@ -209,7 +209,9 @@ fn parse_size(text: &str) -> anyhow::Result<u64> {
         "kib" => 1024.0,
         "mib" => 1024.0 * 1024.0,
         "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => bail!("unknown size unit '{other}' in '{text}' (use B, KB, MB, GB, GiB)"),
+        other => {
+            crate::usage_bail!("unknown size unit '{other}' in '{text}' (use B, KB, MB, GB, GiB)")
+        }
     };
     Ok((number * factor) as u64)
 }

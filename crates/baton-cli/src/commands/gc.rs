@@ -1,7 +1,7 @@
 //! `baton gc --keep-runs N | --older-than AGE`: old runs go, with their logs and
 //! telemetry files, so the history and the folders never disagree.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use baton_store::GcPolicy;
 
 use super::reading;
@@ -13,9 +13,10 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
     let policy = match (args.keep_runs, &args.older_than) {
         (Some(n), _) => GcPolicy::KeepRuns(n),
         (None, Some(age)) => GcPolicy::OlderThan(
-            baton_config::parse_duration(age).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?,
+            baton_config::parse_duration(age)
+                .map_err(|e| crate::exit::UsageError(format!("--older-than: {e}")))?,
         ),
-        (None, None) => bail!("give --keep-runs N or --older-than AGE"),
+        (None, None) => crate::usage_bail!("give --keep-runs N or --older-than AGE"),
     };
     let removed = history.store.gc(&policy)?;
     for run in &removed {

@@ -1,6 +1,5 @@
 //! `baton history`: recorded runs, newest first, filterable.
 
-use anyhow::bail;
 use baton_model::{RunStatus, SlaStatus};
 use baton_report::HistoryRow;
 use baton_store::RunFilter;
@@ -15,7 +14,9 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
         Some(s) => match s.parse::<RunStatus>() {
             Ok(status) => Some(status),
             Err(()) => {
-                bail!("'{s}' is not a run status (success, failure, cancelled, running, abandoned)")
+                crate::usage_bail!(
+                    "'{s}' is not a run status (success, failure, cancelled, running, abandoned)"
+                )
             }
         },
         None => None,
@@ -25,7 +26,7 @@ pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
             let known = history.store.pipelines()?;
             match known.iter().find(|k| &k.pipeline_id == p || &k.name == p) {
                 Some(k) => Some(k.pipeline_id.clone()),
-                None => bail!("no pipeline named '{p}' in the history"),
+                None => crate::usage_bail!("no pipeline named '{p}' in the history"),
             }
         }
         None => None,

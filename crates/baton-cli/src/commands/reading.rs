@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use baton_model::{BeatRecord, RunRecord};
 use baton_report::RunReport;
 use baton_store::{HistoryStore, RunSelector};
@@ -20,7 +20,7 @@ pub struct History {
 pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
     let path = baton_config::locate(args.file.as_deref());
     if args.file.is_some() && !path.exists() {
-        bail!("failed to find the pipeline file {}", path.display());
+        crate::usage_bail!("failed to find the pipeline file {}", path.display());
     }
     let root = path
         .parent()
@@ -28,7 +28,7 @@ pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
         .unwrap_or(std::path::Path::new("."));
     let state = StateDir::for_pipeline(root);
     if !state.history_db().exists() {
-        bail!(
+        crate::usage_bail!(
             "no history at {} yet: run `baton run` first",
             state.history_db().display()
         );
@@ -51,10 +51,10 @@ pub fn load_run(history: &History, selector: &str) -> anyhow::Result<(RunRecord,
         (RunSelector::Latest, Some(id)) => RunSelector::LatestOf(id.clone()),
         (other, _) => other,
     };
-    history
-        .store
-        .load_run(&parsed)?
-        .with_context(|| format!("failed to find run '{selector}' in the history"))
+    match history.store.load_run(&parsed)? {
+        Some(found) => Ok(found),
+        None => crate::usage_bail!("failed to find run '{selector}' in the history"),
+    }
 }
 
 /// A run's report, with the anomaly rules evaluated against the history before it.

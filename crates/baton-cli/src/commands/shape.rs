@@ -21,7 +21,7 @@ fn log(args: &ShapeLogArgs) -> anyhow::Result<Exit> {
         .store
         .beat_runs(history.pipeline_id.as_deref(), &args.beat, args.limit)?;
     if rows.is_empty() {
-        anyhow::bail!("no recorded runs of beat '{}'", args.beat);
+        crate::usage_bail!("no recorded runs of beat '{}'", args.beat);
     }
     match args.format {
         TextOrJson::Text => print!("{}", baton_report::render_shape_log(&args.beat, &rows)),
