@@ -79,7 +79,7 @@ pub enum CacheMode {
 }
 
 /// `err` and its sources, joined by ": ".
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {

@@ -20,7 +20,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use baton_cache::{
-    Cache, CacheMode, ComputedKey, KeySpec, Lookup, Restored, ShellSpec, is_cacheable,
+    Cache, CacheMode, ComputedKey, KeySpec, Lookup, Restored, ShellSpec, error_chain, is_cacheable,
 };
 use baton_model::{ArtifactEntry, BeatSpec, CacheState, OutputStream, Pipeline};
 
@@ -235,15 +235,4 @@ pub(crate) fn replay_log(path: &Path, output: &BeatOutput) -> std::io::Result<()
     }
     stream.finish();
     Ok(())
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -35,7 +35,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use baton_cache::{Cache, CacheMode};
+use baton_cache::{Cache, CacheMode, error_chain};
 use baton_model::{
     ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatHistory,
     BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy, RunEvent,
@@ -816,17 +816,6 @@ fn human(d: Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn index_u32(i: usize) -> u32 {
