@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use baton_model::{Level, RunRecord, RunStatus};
-use baton_runner::testing::{PipelineBuilder, beat};
+use baton_model::{RunRecord, RunStatus};
+use baton_runner::testing::{self, PipelineBuilder, beat, peak_rss};
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection, Shell, plan, run_plan};
 
 fn main() {
@@ -112,41 +112,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Peak RSS of this process image: VmHWM on Linux (getrusage's ru_maxrss also
-/// counts the process that forked us before exec, here cargo), else ru_maxrss.
-fn peak_rss() -> u64 {
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        });
-    if let Some(kib) = hwm {
-        return kib * 1024;
-    }
-    // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a live, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
-}
-
 fn run_record() -> RunRecord {
-    let now = jiff::Timestamp::now();
+    let record = testing::run_record("");
     RunRecord {
-        run_id: uuid::Uuid::now_v7(),
-        label: format!("bench-{}", now.as_millisecond()),
+        label: format!("bench-{}", record.started_at.as_millisecond()),
         pipeline_id: "bench".into(),
         pipeline_name: "bench".into(),
-        pipeline_file: "baton.yaml".into(),
-        level: Level::Mf,
-        git: None,
         host: "bench".into(),
-        ci: None,
-        started_at: now,
-        finished_at: None,
-        heartbeat_at: now,
-        status: RunStatus::Running,
-        baton_version: "0".into(),
+        ..record
     }
 }

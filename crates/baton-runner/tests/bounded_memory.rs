@@ -5,30 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use baton_model::{BeatStatus, Level, RunEvent, RunRecord, RunStatus};
-use baton_runner::testing::{PipelineBuilder, beat};
+use baton_model::{BeatStatus, RunEvent};
+use baton_runner::testing::{PipelineBuilder, beat, peak_rss, run_record};
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection, plan, run_plan};
 
 const MIB: u64 = 1024 * 1024;
-
-/// Peak RSS of this process image: VmHWM on Linux (getrusage's ru_maxrss also
-/// counts the process that forked us before exec, here cargo), else ru_maxrss.
-fn peak_rss() -> u64 {
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        });
-    if let Some(kib) = hwm {
-        return kib * 1024;
-    }
-    // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `usage` is a live, writable rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
-}
 
 #[test]
 fn a_flood_of_output_keeps_baton_small() {
@@ -46,7 +27,7 @@ fn a_flood_of_output_keeps_baton_small() {
         )
         .build();
     let plan = plan(&pipeline, &Selection::default()).expect("plans");
-    let mut opts = RunOptions::new(run_record(), dir.path().join("logs"));
+    let mut opts = RunOptions::new(run_record("build-x"), dir.path().join("logs"));
     opts.kill_grace = Duration::from_millis(300);
     let mut bytes = 0u64;
     let mut lines = 0u64;
@@ -89,24 +70,4 @@ fn a_flood_of_output_keeps_baton_small() {
         "baton's peak RSS grew to {} MiB",
         peak / MIB
     );
-}
-
-fn run_record() -> RunRecord {
-    let now = jiff::Timestamp::now();
-    RunRecord {
-        run_id: uuid::Uuid::now_v7(),
-        label: "build-x".into(),
-        pipeline_id: "p".into(),
-        pipeline_name: "p".into(),
-        pipeline_file: "baton.yaml".into(),
-        level: Level::Mf,
-        git: None,
-        host: "test".into(),
-        ci: None,
-        started_at: now,
-        finished_at: None,
-        heartbeat_at: now,
-        status: RunStatus::Running,
-        baton_version: "0".into(),
-    }
 }

@@ -3,18 +3,21 @@
 //! `--no-cache`, `--cache-only`, failures and retries, a corrupted entry, beats the
 //! cache skips, and the artifact lists.
 
-use std::collections::HashMap;
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baton_model::{BeatStatus, CacheState, Level, Pipeline, RunEvent, RunRecord, RunStatus};
-use baton_runner::testing::{PipelineBuilder, beat};
+use baton_model::{BeatStatus, CacheState, Pipeline, RunEvent, RunStatus};
+use baton_runner::testing::{BeatBuilder, PipelineBuilder, beat, run_record};
 use baton_runner::{
     BeatOutput, Cache, CacheMode, CancelToken, RunOptions, RunOutcome, Selection, SpawnRequest,
-    SpawnResult, Spawner, plan, run_plan,
+    SpawnResult, Spawner, plan,
 };
+
+use common::run_collecting;
 
 /// Runs commands "make X": prints `building X`, writes `dist/X.out` holding the
 /// content of `src/X.rs`. Commands listed in `fail_first` fail their first call.
@@ -58,6 +61,15 @@ impl Spawner for Fake {
     }
 }
 
+/// The cached beat "app": `make app`, from `src/app.rs` to `dist/app.out`.
+fn app(ttl: Option<Duration>) -> BeatBuilder {
+    beat("app")
+        .run("make app")
+        .inputs(&["src/app.rs"])
+        .outputs(&["dist/app.out"])
+        .cached(ttl)
+}
+
 struct Project {
     dir: tempfile::TempDir,
     cache: Arc<Cache>,
@@ -90,11 +102,7 @@ impl Project {
                 "build",
                 true,
                 vec![
-                    beat("app")
-                        .run("make app")
-                        .inputs(&["src/app.rs"])
-                        .outputs(&["dist/app.out"])
-                        .cached(ttl),
+                    app(ttl),
                     beat("lib")
                         .run("make lib")
                         .inputs(&["src/lib.rs"])
@@ -110,40 +118,13 @@ impl Project {
 
     fn run(&self, pipeline: &Pipeline, fake: &Fake, mode: CacheMode) -> Ran {
         let plan = plan(pipeline, &Selection::default()).expect("plans");
-        let mut opts = RunOptions::new(run_record(), self.root().join(".baton/logs"));
+        // A label of its own: the runs of a test share one log directory.
+        let label = format!("build-{}", uuid::Uuid::now_v7());
+        let mut opts = RunOptions::new(run_record(&label), self.root().join(".baton/logs"));
         opts.cache = Some(Arc::clone(&self.cache));
         opts.cache_mode = mode;
-        let mut events = Vec::new();
-        let outcome = run_plan(
-            pipeline,
-            &plan,
-            &opts,
-            fake,
-            &HashMap::new(),
-            &mut |e| events.push(e),
-            &CancelToken::new(),
-        );
+        let (outcome, events) = run_collecting(pipeline, &plan, &opts, fake, &CancelToken::new());
         Ran { outcome, events }
-    }
-}
-
-fn run_record() -> RunRecord {
-    let now = jiff::Timestamp::now();
-    RunRecord {
-        run_id: uuid::Uuid::now_v7(),
-        label: format!("build-{}", uuid::Uuid::now_v7()),
-        pipeline_id: "p".into(),
-        pipeline_name: "p".into(),
-        pipeline_file: "baton.yaml".into(),
-        level: Level::Mf,
-        git: None,
-        host: "test".into(),
-        ci: None,
-        started_at: now,
-        finished_at: None,
-        heartbeat_at: now,
-        status: RunStatus::Running,
-        baton_version: "0".into(),
     }
 }
 
@@ -188,13 +169,7 @@ impl Ran {
     }
 
     fn warnings(&self) -> Vec<&str> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                RunEvent::Warning { message } => Some(message.as_str()),
-                _ => None,
-            })
-            .collect()
+        common::warnings(&self.events)
     }
 
     fn log(&self, beat: &str) -> String {
@@ -327,17 +302,7 @@ fn cache_only_fails_what_would_run_and_passes_what_hits() {
     let p = Project::new();
     let pipeline = PipelineBuilder::new("p")
         .root(p.root())
-        .movement(
-            "build",
-            true,
-            vec![
-                beat("app")
-                    .run("make app")
-                    .inputs(&["src/app.rs"])
-                    .outputs(&["dist/app.out"])
-                    .cached(None),
-            ],
-        )
+        .movement("build", true, vec![app(None)])
         .build();
     let fake = Fake::default();
     let refused = p.run(&pipeline, &fake, CacheMode::CacheOnly);

@@ -6,18 +6,21 @@
 //! CPU are this test binary itself, re-run with `BATON_RUNNER_TEST_CHILD` set (see
 //! `child_helper`), so no other language is needed.
 
-use std::collections::HashMap;
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_model::{BeatRecord, BeatStatus, Level, RunEvent, RunRecord, RunStatus};
-use baton_runner::testing::{BeatBuilder, PipelineBuilder, beat};
+use baton_model::{BeatRecord, BeatStatus, RunEvent, RunStatus};
+use baton_runner::testing::{BeatBuilder, PipelineBuilder, beat, run_record};
 use baton_runner::{
     BeatOutput, CancelToken, ProcessSpawner, RunOptions, RunOutcome, Selection, Shell,
-    SpawnRequest, Spawner, plan, run_plan,
+    SpawnRequest, Spawner, plan,
 };
+
+use common::run_collecting;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -71,25 +74,7 @@ fn child(task: &str) -> String {
     )
 }
 
-fn run_record() -> RunRecord {
-    let now = jiff::Timestamp::now();
-    RunRecord {
-        run_id: uuid::Uuid::now_v7(),
-        label: "build-20260101-000000".into(),
-        pipeline_id: "p".into(),
-        pipeline_name: "p".into(),
-        pipeline_file: "baton.yaml".into(),
-        level: Level::Mf,
-        git: None,
-        host: "test".into(),
-        ci: None,
-        started_at: now,
-        finished_at: None,
-        heartbeat_at: now,
-        status: RunStatus::Running,
-        baton_version: "0".into(),
-    }
-}
+const LABEL: &str = "build-20260101-000000";
 
 struct Ran {
     outcome: RunOutcome,
@@ -112,14 +97,8 @@ impl Ran {
             .collect()
     }
 
-    fn warnings(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                RunEvent::Warning { message } => Some(message.clone()),
-                _ => None,
-            })
-            .collect()
+    fn warnings(&self) -> Vec<&str> {
+        common::warnings(&self.events)
     }
 
     fn log(&self) -> Vec<u8> {
@@ -136,16 +115,13 @@ fn run_one(b: BeatBuilder) -> Ran {
         .movement("m", false, vec![b])
         .build();
     let plan = plan(&pipeline, &Selection::default()).expect("plans");
-    let mut opts = RunOptions::new(run_record(), dir.path().join(".baton/logs"));
+    let mut opts = RunOptions::new(run_record(LABEL), dir.path().join(".baton/logs"));
     opts.kill_grace = Duration::from_millis(300);
-    let mut events = Vec::new();
-    let outcome = run_plan(
+    let (outcome, events) = run_collecting(
         &pipeline,
         &plan,
         &opts,
         &ProcessSpawner::default(),
-        &HashMap::new(),
-        &mut |e| events.push(e),
         &CancelToken::new(),
     );
     Ran {
@@ -335,11 +311,10 @@ fn run_cancelled(b: BeatBuilder, then_kill_after: Option<Duration>) -> Ran {
         .movement("m", false, vec![b, beat("never").run("echo never")])
         .build();
     let plan = plan(&pipeline, &Selection::default()).expect("plans");
-    let opts = RunOptions::new(run_record(), dir.path().join(".baton/logs"));
+    let opts = RunOptions::new(run_record(LABEL), dir.path().join(".baton/logs"));
     let cancel = CancelToken::new();
     let ready = dir.path().join("ready");
-    let mut events = Vec::new();
-    let outcome = std::thread::scope(|s| {
+    let (outcome, events) = std::thread::scope(|s| {
         let token = cancel.clone();
         s.spawn(move || {
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -352,15 +327,7 @@ fn run_cancelled(b: BeatBuilder, then_kill_after: Option<Duration>) -> Ran {
                 token.kill();
             }
         });
-        run_plan(
-            &pipeline,
-            &plan,
-            &opts,
-            &ProcessSpawner::default(),
-            &HashMap::new(),
-            &mut |e| events.push(e),
-            &cancel,
-        )
+        run_collecting(&pipeline, &plan, &opts, &ProcessSpawner::default(), &cancel)
     });
     Ran {
         outcome,

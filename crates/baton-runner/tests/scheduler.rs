@@ -2,6 +2,8 @@
 //! `on:` filters, allow_failure, rollback order, skipping after a failure,
 //! cancellation and the `$BATON_OUTPUT` channel. No real process runs here.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,13 +11,15 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use baton_model::{
-    BeatStatus, CacheState, Level, OutputStream, Pipeline, RetryOn, RunEvent, RunRecord, RunStatus,
+    BeatStatus, CacheState, Level, OutputStream, Pipeline, RetryOn, RunEvent, RunStatus,
 };
-use baton_runner::testing::{PipelineBuilder, beat};
+use baton_runner::testing::{PipelineBuilder, beat, run_record};
 use baton_runner::{
     BeatOutput, CancelToken, RunOptions, RunOutcome, Selection, SpawnRequest, SpawnResult, Spawner,
-    plan, run_plan,
+    plan,
 };
+
+use common::run_collecting;
 
 /// What one attempt of a fake command does.
 #[derive(Debug, Clone, Default)]
@@ -145,26 +149,6 @@ fn libc_sigkill() -> i32 {
     9
 }
 
-fn run_record() -> RunRecord {
-    let now = jiff::Timestamp::now();
-    RunRecord {
-        run_id: uuid::Uuid::now_v7(),
-        label: "build-20260101-000000".into(),
-        pipeline_id: "p".into(),
-        pipeline_name: "p".into(),
-        pipeline_file: "baton.yaml".into(),
-        level: Level::Mf,
-        git: None,
-        host: "test".into(),
-        ci: None,
-        started_at: now,
-        finished_at: None,
-        heartbeat_at: now,
-        status: RunStatus::Running,
-        baton_version: "0".into(),
-    }
-}
-
 struct Ran {
     outcome: RunOutcome,
     events: Vec<RunEvent>,
@@ -181,13 +165,7 @@ impl Ran {
     }
 
     fn warnings(&self) -> Vec<&str> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                RunEvent::Warning { message } => Some(message.as_str()),
-                _ => None,
-            })
-            .collect()
+        common::warnings(&self.events)
     }
 
     fn rollbacks(&self) -> Vec<(&str, bool)> {
@@ -210,18 +188,9 @@ fn run_with(
 ) -> Ran {
     let logs = tempfile::tempdir().expect("tempdir");
     let plan = plan(pipeline, sel).expect("plans");
-    let mut opts = RunOptions::new(run_record(), logs.path());
+    let mut opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
     opts.jobs = jobs;
-    let mut events = Vec::new();
-    let outcome = run_plan(
-        pipeline,
-        &plan,
-        &opts,
-        fake,
-        &HashMap::new(),
-        &mut |e| events.push(e),
-        cancel,
-    );
+    let (outcome, events) = run_collecting(pipeline, &plan, &opts, fake, cancel);
     Ran {
         outcome,
         events,
