@@ -14,6 +14,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use jiff::Timestamp;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::copy::copy_hashed;
@@ -283,19 +284,16 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
 /// The manifest head of `key`'s entry, `None` when there is none. A manifest that
 /// cannot be parsed is an error (the caller drops the entry).
 pub fn read_head(layout: &Layout, key: &str) -> Result<Option<ManifestHead>> {
-    let path = layout.entry(key).join(MANIFEST);
-    let bytes = match fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CacheError::Read { path, source }),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|source| CacheError::Manifest { path, source })
+    read_manifest_as(layout, key)
 }
 
 /// The whole manifest of `key`'s entry, components included.
 pub fn read_manifest(layout: &Layout, key: &str) -> Result<Option<Manifest>> {
+    read_manifest_as(layout, key)
+}
+
+/// `key`'s manifest parsed as `T` (all of it, or the head alone).
+fn read_manifest_as<T: DeserializeOwned>(layout: &Layout, key: &str) -> Result<Option<T>> {
     let path = layout.entry(key).join(MANIFEST);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{CacheError, Result};
 use crate::stat_cache::{FileStat, StatRecord};
@@ -185,19 +185,12 @@ impl Index {
         if rows.is_empty() {
             return Ok(());
         }
-        let what = "write the stat cache";
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(CacheError::index(what))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO stat
-                     (path, size, mtime_ns, ctime_ns, ino, dev, hash, hashed_at_ns)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(CacheError::index(what))?;
+        self.write("write the stat cache", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO stat
+                 (path, size, mtime_ns, ctime_ns, ino, dev, hash, hashed_at_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
             for (path, r) in rows {
                 stmt.execute(params![
                     path_bytes(path),
@@ -208,11 +201,10 @@ impl Index {
                     to_sql_u64(r.stat.dev),
                     &r.hash[..],
                     r.hashed_at_ns,
-                ])
-                .map_err(CacheError::index(what))?;
+                ])?;
             }
-        }
-        tx.commit().map_err(CacheError::index(what))
+            Ok(())
+        })
     }
 
     /// Every path in the stat cache.
@@ -230,21 +222,13 @@ impl Index {
     }
 
     pub fn delete_stat(&mut self, paths: &[PathBuf]) -> Result<()> {
-        let what = "prune the stat cache";
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(CacheError::index(what))?;
-        {
-            let mut stmt = tx
-                .prepare_cached("DELETE FROM stat WHERE path = ?1")
-                .map_err(CacheError::index(what))?;
+        self.write("prune the stat cache", |tx| {
+            let mut stmt = tx.prepare_cached("DELETE FROM stat WHERE path = ?1")?;
             for path in paths {
-                stmt.execute([path_bytes(path)])
-                    .map_err(CacheError::index(what))?;
+                stmt.execute([path_bytes(path)])?;
             }
-        }
-        tx.commit().map_err(CacheError::index(what))
+            Ok(())
+        })
     }
 
     pub fn upsert_entry(&self, row: &EntryRow) -> Result<()> {
@@ -406,15 +390,25 @@ impl Index {
 
     /// Forgets everything.
     pub fn clear(&mut self) -> Result<()> {
-        let what = "clear the cache index";
+        self.write("clear the cache index", |tx| {
+            tx.execute_batch(
+                "DELETE FROM entries; DELETE FROM keys; DELETE FROM run_keys; DELETE FROM stat;",
+            )
+        })
+    }
+
+    /// Runs `f` in one immediate transaction and commits it; any failure is an
+    /// index error saying it could not `what`.
+    fn write(
+        &mut self,
+        what: &'static str,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(CacheError::index(what))?;
-        tx.execute_batch(
-            "DELETE FROM entries; DELETE FROM keys; DELETE FROM run_keys; DELETE FROM stat;",
-        )
-        .map_err(CacheError::index(what))?;
+        f(&tx).map_err(CacheError::index(what))?;
         tx.commit().map_err(CacheError::index(what))
     }
 }

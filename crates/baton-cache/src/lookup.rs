@@ -44,16 +44,20 @@ pub struct Hit {
 impl Hit {
     /// The entry's outputs as artifact entries.
     pub fn artifacts(&self) -> Vec<ArtifactEntry> {
-        self.head
-            .outputs
-            .iter()
-            .map(|o| ArtifactEntry {
-                path: o.path.clone(),
-                bytes: o.size,
-                sha256: o.sha256.clone(),
-            })
-            .collect()
+        artifact_entries(&self.head)
     }
+}
+
+/// The outputs `head` lists, as artifact entries.
+fn artifact_entries(head: &ManifestHead) -> Vec<ArtifactEntry> {
+    head.outputs
+        .iter()
+        .map(|o| ArtifactEntry {
+            path: o.path.clone(),
+            bytes: o.size,
+            sha256: o.sha256.clone(),
+        })
+        .collect()
 }
 
 /// What a restore did.
@@ -261,16 +265,7 @@ impl Cache {
                 last_used_ms: created_at_ms,
             })?;
         }
-        let artifacts = filled
-            .manifest
-            .outputs
-            .iter()
-            .map(|o| ArtifactEntry {
-                path: o.path.clone(),
-                bytes: o.size,
-                sha256: o.sha256.clone(),
-            })
-            .collect();
+        let artifacts = artifact_entries(&filled.manifest);
         Ok(Stored {
             published: filled.published,
             artifacts,

@@ -68,6 +68,16 @@ impl Fixture {
         .expect("chmod");
     }
 
+    /// The project written, its cache, its spec and key, and an entry stored for them.
+    fn stored(&self) -> (Cache, KeySpec, ComputedKey) {
+        self.project();
+        let cache = self.cache();
+        let spec = self.spec();
+        let k = key(&cache, &spec);
+        cache.store(&spec, &k, None, false).expect("stores");
+        (cache, spec, k)
+    }
+
     fn log(&self, text: &str) -> PathBuf {
         let path = self.root().join("build.log");
         fs::write(&path, text).expect("write log");
@@ -326,11 +336,7 @@ fn a_hit_restores_outputs_and_the_log() {
 #[test]
 fn entries_older_than_the_ttl_expire_and_are_replaced() {
     let f = Fixture::new();
-    f.project();
-    let cache = f.cache();
-    let spec = f.spec();
-    let k = key(&cache, &spec);
-    cache.store(&spec, &k, None, false).expect("stores");
+    let (cache, spec, k) = f.stored();
     let first = hit(cache
         .lookup(&k.key, Some(Duration::from_secs(3600)))
         .expect("lookup"));
@@ -355,11 +361,7 @@ fn entries_older_than_the_ttl_expire_and_are_replaced() {
 #[test]
 fn a_truncated_entry_is_detected_dropped_and_missed() {
     let f = Fixture::new();
-    f.project();
-    let cache = f.cache();
-    let spec = f.spec();
-    let k = key(&cache, &spec);
-    cache.store(&spec, &k, None, false).expect("stores");
+    let (cache, spec, k) = f.stored();
     let entry = f.state().join("cache/entries").join(&k.key);
     fs::write(entry.join("files/dist/app"), "bin").expect("truncate");
     fs::remove_file(f.root().join("dist/app")).expect("rm output");
@@ -628,11 +630,7 @@ fn prune_removes_least_recently_used_entries_first() {
 #[test]
 fn an_entry_the_index_lost_is_adopted_by_prune() {
     let f = Fixture::new();
-    f.project();
-    let cache = f.cache();
-    let spec = f.spec();
-    let k = key(&cache, &spec);
-    cache.store(&spec, &k, None, false).expect("stores");
+    let (cache, _, k) = f.stored();
     drop(cache);
     fs::remove_file(f.state().join("cache/index.db")).expect("lose the index");
     let cache = f.cache();
