@@ -36,7 +36,7 @@ use crate::suite::{CaseResult, Ctx, Plan};
     about = "Benchmark baton against what users would use instead."
 )]
 struct Args {
-    /// The baton binary [default: target/release/baton, built if missing].
+    /// The baton binary [default: target/release/baton, built or brought up to date].
     #[arg(long, value_name = "PATH")]
     baton: Option<PathBuf>,
     /// Rounds per side (after one warm-up run of each side).
@@ -192,7 +192,10 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// `--baton PATH` as given, or `target/release/baton`, built when missing.
+/// `--baton PATH` as given; otherwise `target/release/baton`, brought up to date with
+/// `cargo build --release -p baton-cli` first (a no-op when it is), so that baton and
+/// the store example are built from the same sources. When that build fails (another
+/// crate half-written) an existing binary is used with a warning.
 fn find_baton(given: Option<PathBuf>, root: &Path, target_dir: &Path) -> Result<PathBuf> {
     if let Some(path) = given {
         if !path.is_file() {
@@ -203,9 +206,11 @@ fn find_baton(given: Option<PathBuf>, root: &Path, target_dir: &Path) -> Result<
             .with_context(|| format!("failed to resolve {}", path.display()));
     }
     let path = target_dir.join("release/baton");
-    if !path.is_file() {
-        eprintln!("{} is missing: building it", path.display());
-        tools::cargo(root, &["build", "--release", "-p", "baton-cli"])?;
+    if let Err(err) = tools::cargo(root, &["build", "--release", "-p", "baton-cli"]) {
+        if !path.is_file() {
+            return Err(err);
+        }
+        eprintln!("warning: {err:#}; using the existing {}", path.display());
     }
     Ok(path)
 }

@@ -122,6 +122,19 @@ impl fmt::Display for CmdSpec {
     }
 }
 
+/// The error of a command killed for outliving its timeout (as opposed to one that
+/// failed): `err.is::<TimedOut>()` tells them apart.
+#[derive(Debug, Clone, Copy)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
 /// One measured execution.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Sample {
@@ -187,10 +200,10 @@ pub fn measure(spec: &CmdSpec) -> Result<Outcome> {
     exited?;
     read.with_context(|| format!("failed to read the output of `{spec}`"))?;
     if timed_out {
-        bail!(
-            "`{spec}` timed out after {} s and was killed",
+        return Err(anyhow::Error::new(TimedOut).context(format!(
+            "`{spec}` did not finish within {} s and was killed",
             spec.timeout.as_secs()
-        );
+        )));
     }
     check_status(spec, status)?;
 
@@ -310,8 +323,12 @@ mod tests {
             .arg("5")
             .timeout(Duration::from_millis(200));
         let started = Instant::now();
-        let err = measure(&spec).unwrap_err().to_string();
-        assert!(err.contains("timed out"), "{err}");
+        let err = measure(&spec).unwrap_err();
+        assert!(err.is::<TimedOut>(), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("did not finish within"),
+            "{err:#}"
+        );
         assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -225,11 +225,11 @@ impl Report {
                 if let Some(note) = &t.note
                     && t.verdict != Verdict::NotApplicable
                 {
-                    let _ = writeln!(md, "- {}: {note}", t.what);
+                    let _ = writeln!(md, "- {}: {}", t.what, one_line(note));
                 }
             }
             for n in &case.notes {
-                let _ = writeln!(md, "- note: {n}");
+                let _ = writeln!(md, "- note: {}", one_line(n));
             }
             if let Some(err) = &case.error {
                 let _ = writeln!(md, "- **error**: {}", one_line(err));

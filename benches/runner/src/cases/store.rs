@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::measure::{CmdSpec, measure};
+use crate::measure::{CmdSpec, TimedOut, measure};
 use crate::suite::{
     Case, CaseResult, Ctx, Plan, Side, SideResult, Target, Unit, Verdict, run_alternating_within,
 };
@@ -139,6 +139,7 @@ impl Case for Store {
         let mut sides = Vec::new();
         let mut unmeasured = Vec::new();
         let mut failed = Vec::new();
+        let mut broken = Vec::new();
         for (name, verb, args) in QUERIES {
             if !ctx.has_verb(verb) {
                 unmeasured.push(*name);
@@ -156,9 +157,16 @@ impl Case for Store {
             eprintln!("  store: warm-up of `{name}`");
             match measure(&spec) {
                 Ok(_) => sides.push(Side::new(*name, spec)),
-                Err(err) => {
+                Err(err) if err.is::<TimedOut>() => {
                     unmeasured.push(*name);
                     failed.push((*name, format!("{err:#}")));
+                }
+                // Not slowness but breakage (a schema the binary does not know, a
+                // crash): the case fails, keeping the figures it has.
+                Err(err) => {
+                    unmeasured.push(*name);
+                    result.note(format!("{name} failed: {err:#}"));
+                    broken.push(*name);
                 }
             }
         }
@@ -207,6 +215,9 @@ impl Case for Store {
         }
         result.targets.push(rss_target);
 
+        if !broken.is_empty() {
+            result.error = Some(format!("{} failed (see the notes)", broken.join(", ")));
+        }
         // No baseline here: every side is a figure on its own.
         result.sides = measured;
         if !sides.is_empty() {
