@@ -98,11 +98,10 @@ fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::R
         .unwrap_or("telemetry.json");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        serde_json::to_writer_pretty(&mut file, value).map_err(io::Error::other)?;
-        file.write_all(b"\n")?;
-        file.flush()?;
-        drop(file);
+        // Serialized in memory first: one write per file instead of one per token.
+        let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+        bytes.push(b'\n');
+        fs::File::create(&tmp)?.write_all(&bytes)?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -30,7 +30,7 @@ impl Shell {
     /// `sh -c`.
     pub fn sh() -> Self {
         Self {
-            program: PathBuf::from("sh"),
+            program: resolve("sh"),
             args: vec!["-c".into()],
         }
     }
@@ -38,12 +38,21 @@ impl Shell {
     /// A shell given as one string, e.g. `"bash -euo pipefail -c"`, split on spaces.
     pub fn parse(spec: &str) -> Option<Self> {
         let mut words = spec.split_whitespace();
-        let program = PathBuf::from(words.next()?);
+        let program = resolve(words.next()?);
         Some(Self {
             program,
             args: words.map(str::to_owned).collect(),
         })
     }
+}
+
+/// A bare program name resolved on the PATH once, so that each beat's spawn does
+/// not search the PATH again; left as it is when it has a `/` or is not found.
+fn resolve(program: &str) -> PathBuf {
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    find_on_path(program).unwrap_or_else(|| PathBuf::from(program))
 }
 
 impl Default for Shell {

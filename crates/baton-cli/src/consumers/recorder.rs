@@ -2,7 +2,7 @@
 //! beat as it finishes (so a crash keeps them), a heartbeat every few seconds.
 //! Shadow principle: the first failure is warned about once and the run goes on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -24,7 +24,8 @@ pub struct Recorder {
 }
 
 struct Heartbeat {
-    stop: Arc<AtomicBool>,
+    /// Dropping it stops the heartbeat thread.
+    stop: mpsc::Sender<()>,
     thread: thread::JoinHandle<()>,
 }
 
@@ -47,22 +48,13 @@ impl Recorder {
     }
 
     fn start_heartbeat(&mut self, run_id: Uuid) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (store, flag, failure) = (self.store.clone(), stop.clone(), self.failure.clone());
+        let (stop, stopped) = mpsc::channel::<()>();
+        let (store, failure) = (self.store.clone(), self.failure.clone());
         let thread = thread::spawn(move || {
-            let tick = Duration::from_millis(200);
-            let mut waited = Duration::ZERO;
-            while !flag.load(Ordering::Relaxed) {
-                thread::sleep(tick);
-                waited += tick;
-                if waited >= HEARTBEAT_EVERY {
-                    waited = Duration::ZERO;
-                    note_failure(
-                        &failure,
-                        "the heartbeat",
-                        store.heartbeat(run_id, jiff::Timestamp::now()),
-                    );
-                }
+            // Wakes up at once when the run ends (the sender is dropped), else beats.
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_EVERY) {
+                let beat = store.heartbeat(run_id, jiff::Timestamp::now());
+                note_failure(&failure, "the heartbeat", beat);
             }
         });
         self.heartbeat = Some(Heartbeat { stop, thread });
@@ -70,7 +62,7 @@ impl Recorder {
 
     fn stop_heartbeat(&mut self) {
         if let Some(h) = self.heartbeat.take() {
-            h.stop.store(true, Ordering::Relaxed);
+            drop(h.stop);
             let _ = h.thread.join();
         }
     }
