@@ -220,6 +220,9 @@ pub enum Unit {
     Ratio,
     Percent,
     PerSecond,
+    /// Throughput in megabytes per second (as the measured program counts them).
+    #[serde(rename = "mb_per_second")]
+    MbPerSecond,
     Count,
 }
 
@@ -231,6 +234,7 @@ impl Unit {
             Self::Ratio => format!("{value:.3}"),
             Self::Percent => format!("{value:+.2} %"),
             Self::PerSecond => format!("{value:.0}/s"),
+            Self::MbPerSecond => format!("{value:.0} MB/s"),
             Self::Count => format!("{value:.0}"),
         }
     }
@@ -276,7 +280,7 @@ impl Verdict {
     }
 }
 
-/// A target of a case: `measured <= limit` (or `<`).
+/// A target of a case: `measured <= limit` (or `<`, `>=`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Target {
     pub what: String,
@@ -298,6 +302,22 @@ impl Target {
             limit,
             unit,
             measured.map(|m| m <= limit),
+        )
+    }
+
+    pub fn at_least(
+        what: impl Into<String>,
+        measured: Option<f64>,
+        limit: f64,
+        unit: Unit,
+    ) -> Self {
+        Self::new(
+            what.into(),
+            measured,
+            ">=",
+            limit,
+            unit,
+            measured.map(|m| m >= limit),
         )
     }
 

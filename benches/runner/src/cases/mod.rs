@@ -1,12 +1,13 @@
-//! The cases, one file each. To add one (the cache cases are next: a full-hit rerun
-//! over 10,000 input files, cold hashing throughput), write a file here with a type
-//! implementing [`crate::suite::Case`] and list it in [`all`]; the runner, the report
-//! and `--only` pick it up from there.
+//! The cases, one file each. To add one, write a file here with a type implementing
+//! [`crate::suite::Case`] and list it in [`all`]; the runner, the report and `--only`
+//! pick it up from there.
 
 use anyhow::{Result, bail};
 
 use crate::suite::{Case, Ctx};
 
+mod cache_cold;
+mod cache_hit;
 mod overhead;
 mod parallel;
 mod peak_rss;
@@ -26,6 +27,8 @@ pub fn all() -> Vec<Box<dyn Case>> {
         Box::new(telemetry::Telemetry),
         Box::new(startup::Startup),
         Box::new(store::Store),
+        Box::new(cache_hit::CacheHit),
+        Box::new(cache_cold::CacheCold),
     ]
 }
 

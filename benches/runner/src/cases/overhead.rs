@@ -3,13 +3,17 @@
 //! shell script running the same 34 `sh -c true` commands, vs `make -j1` with 34
 //! chained no-op targets, and vs `just` with 34 chained recipes when it is installed.
 //! `baton run --no-telemetry` runs beside them to split baton's cost into scheduling
-//! and recording.
+//! and recording, and `baton run (shell: sh -c)` (the same pipeline with a top-level
+//! `shell: sh -c`) to split off the beats' shell: baton's default is
+//! `bash -eo pipefail -c` where the baselines run `sh -c true`.
 
 use anyhow::Result;
 use tempfile::TempDir;
 
 use super::require_run;
-use crate::fixtures::{self, justfile, makefile, pipeline_yaml, shell_script, symphony_layout};
+use crate::fixtures::{
+    self, justfile, makefile, pipeline_yaml, pipeline_yaml_with, shell_script, symphony_layout,
+};
 use crate::measure::CmdSpec;
 use crate::suite::{Case, CaseResult, Ctx, Side, Target, Unit, run_alternating};
 use crate::tools::{find_on_path, just};
@@ -17,6 +21,7 @@ use crate::tools::{find_on_path, just};
 pub const NAME: &str = "overhead-34";
 pub const BATON: &str = "baton run";
 const NO_TELEMETRY: &str = "baton run --no-telemetry";
+const SH_SHELL: &str = "baton run (shell: sh -c)";
 const BEATS: usize = 34;
 /// The wall ratio to the shell script issue #3 asks for.
 const TARGET_RATIO: f64 = 1.3;
@@ -61,8 +66,21 @@ impl Case for Overhead {
         let unrecorded = ctx
             .help_mentions(&["run"], "--no-telemetry")
             .then(|| Side::new(NO_TELEMETRY, baton.spec.clone().arg("--no-telemetry")));
+        // The same beats under the baselines' shell (`sh -c`) instead of baton's
+        // default `bash -eo pipefail -c`: a pipeline-level `shell:`.
+        let sh_yaml = pipeline_yaml_with(
+            "bench-noop-34-sh",
+            Some("sh -c"),
+            &symphony_layout(|_| "true".to_owned()),
+            |_| Vec::new(),
+        );
+        fixtures::write(&d.join("baton-sh.yaml"), &sh_yaml)?;
+        let sh_shell = ctx
+            .baton(d)
+            .args(["run", "baton-sh.yaml", "--output", "quiet"]);
         let mut sides = vec![baton];
         sides.extend(unrecorded);
+        sides.push(Side::new(SH_SHELL, sh_shell));
         sides.push(Side::new("sh script", CmdSpec::new("sh", d).arg("run.sh")));
         match find_on_path("make") {
             Some(make) => {
@@ -97,6 +115,14 @@ impl Case for Overhead {
             let per_beat = (b.wall_ms.median - q.wall_ms.median) / BEATS as f64;
             result.metric(
                 "of which recording, per beat (vs --no-telemetry)",
+                per_beat,
+                Unit::Ms,
+            );
+        }
+        if let (Some(b), Some(q)) = (result.side(BATON), result.side(SH_SHELL)) {
+            let per_beat = (b.wall_ms.median - q.wall_ms.median) / BEATS as f64;
+            result.metric(
+                "of which bash instead of sh, per beat (vs shell: sh -c)",
                 per_beat,
                 Unit::Ms,
             );
