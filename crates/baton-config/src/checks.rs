@@ -73,11 +73,11 @@ fn check_beat(beat: &DraftBeat, r: &mut Reader) {
         if beat.spec.secrets.contains(key) {
             continue;
         }
-        if let Some(why) = credential_like(key, value) {
+        if let Some((why, severity)) = credential_like(key, value) {
             r.report(
                 Diagnostic::new(
                     Code::CredentialInEnv,
-                    Severity::Major,
+                    severity,
                     beat.env_pos.get(key).copied(),
                     format!("env '{key}' of beat '{name}' looks like a credential ({why})"),
                 )
@@ -87,8 +87,9 @@ fn check_beat(beat: &DraftBeat, r: &mut Reader) {
     }
 }
 
-/// Why a value looks like a credential, if it does.
-pub fn credential_like(key: &str, value: &str) -> Option<&'static str> {
+/// Why a value looks like a credential, if it does, and how sure that is: a value
+/// shaped like a known token is major; a secret-sounding name alone is minor.
+pub fn credential_like(key: &str, value: &str) -> Option<(&'static str, Severity)> {
     let v = value.trim();
     if v.is_empty() || v.starts_with('$') {
         return None;
@@ -109,23 +110,32 @@ pub fn credential_like(key: &str, value: &str) -> Option<&'static str> {
         .iter()
         .find(|(p, _)| v.starts_with(p) && v.len() > p.len() + 8)
     {
-        return Some(why);
+        return Some((why, Severity::Major));
     }
     let upper = key.to_ascii_uppercase();
-    let sensitive_name = [
+    let words: Vec<&str> = upper.split(['_', '-', '.']).collect();
+    // Names that point at a secret rather than hold it.
+    let refers = [
+        "FILE", "PATH", "NAME", "URL", "DIR", "ID", "COUNT", "MAX", "MIN", "LIMIT",
+    ];
+    if words.iter().any(|w| refers.contains(w)) {
+        return None;
+    }
+    let secret_word = [
         "TOKEN",
         "SECRET",
         "PASSWORD",
         "PASSWD",
-        "API_KEY",
         "APIKEY",
-        "PRIVATE_KEY",
-        "ACCESS_KEY",
         "CREDENTIAL",
-    ]
-    .iter()
-    .any(|w| upper.contains(w));
-    (sensitive_name && v.len() >= 8).then_some("its name says it is secret")
+        "CREDENTIALS",
+    ];
+    let secret_pair = ["API_KEY", "PRIVATE_KEY", "ACCESS_KEY", "SECRET_KEY"];
+    let sensitive = words.iter().any(|w| secret_word.contains(w))
+        || secret_pair.iter().any(|p| upper.contains(p));
+    let looks_like_data = v.contains('/') || v.parse::<f64>().is_ok() || v.contains(' ');
+    (sensitive && v.len() >= 8 && !looks_like_data)
+        .then_some(("its name says it is secret", Severity::Minor))
 }
 
 fn check_needs(draft: &Draft, movement_of: &HashMap<&str, usize>, r: &mut Reader) {
@@ -212,6 +222,18 @@ fn check_cycles(draft: &Draft, r: &mut Reader) {
                 .map(|&i| movement.beats[i].spec.name.as_str())
                 .collect();
             let first = &movement.beats[members[0]];
+            if self_loop {
+                r.report(
+                    Diagnostic::new(
+                        Code::Cycle,
+                        Severity::Critical,
+                        Some(first.pos),
+                        format!("beat '{}' needs itself", first.spec.name),
+                    )
+                    .fix(format!("remove '{}' from its own 'needs'", first.spec.name)),
+                );
+                continue;
+            }
             let fix = if movement.parallel {
                 "remove one of these 'needs' to break the cycle".to_string()
             } else {
@@ -347,8 +369,17 @@ mod tests {
 
     #[test]
     fn credentials_are_spotted_by_shape_or_name() {
-        assert!(credential_like("GH", "ghp_abcdefghijklmnopqrstuvwxyz0123").is_some());
-        assert!(credential_like("DB_PASSWORD", "hunter2hunter2").is_some());
+        assert_eq!(
+            credential_like("GH", "ghp_abcdefghijklmnopqrstuvwxyz0123").map(|c| c.1),
+            Some(Severity::Major)
+        );
+        assert_eq!(
+            credential_like("DB_PASSWORD", "hunter2hunter2").map(|c| c.1),
+            Some(Severity::Minor)
+        );
+        assert!(credential_like("PASSWORD_FILE", "/run/secrets/db_password").is_none());
+        assert!(credential_like("SECRET_NAME", "prod-db-credentials").is_none());
+        assert!(credential_like("MAX_TOKENS", "100000000").is_none());
         assert!(credential_like("DB_PASSWORD", "${DB_PASSWORD}").is_none());
         assert!(credential_like("MODE", "release").is_none());
         assert!(credential_like("TOKEN_FILE_COUNT", "3").is_none());

@@ -76,7 +76,7 @@ impl Reader {
                         Code::BadValue,
                         Severity::Major,
                         Some(key.pos),
-                        format!("'{name}' repeats '{canonical}' in {what}"),
+                        format!("'{name}' is given twice in {what} (once through an alias)"),
                     )
                     .fix(format!("keep only one of '{canonical}' and its alias")),
                 );

@@ -109,6 +109,21 @@ impl Draft {
 }
 
 pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
+    if !matches!(root.value, Value::Map(_)) {
+        r.report(
+            Diagnostic::new(
+                Code::WrongType,
+                Severity::Critical,
+                Some(root.pos),
+                format!(
+                    "a pipeline file is a mapping with 'movements', found {}",
+                    root.value.kind()
+                ),
+            )
+            .fix("start from `baton init` or the README's example"),
+        );
+        return None;
+    }
     let top = r.mapping(root, "the pipeline", TOP_FIELDS, &[("stages", "movements")])?;
 
     let version = match top.get("version") {
@@ -199,6 +214,15 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
             .fix("add a 'movements:' list with at least one movement of beats"),
         ),
         Some((_, node)) => match &node.value {
+            Value::Seq(items) if items.is_empty() => r.report(
+                Diagnostic::new(
+                    Code::MissingField,
+                    Severity::Critical,
+                    Some(node.pos),
+                    "'movements' is empty: there is nothing to run",
+                )
+                .fix("add a movement with at least one beat"),
+            ),
             Value::Seq(items) => {
                 for (index, item) in items.iter().enumerate() {
                     if let Some(m) = read_movement(item, index, &slo_baselines, r) {
@@ -449,7 +473,17 @@ fn read_beat(
 
     let timeout = map
         .get("timeout")
-        .and_then(|(_, n)| r.duration(n, "timeout"));
+        .and_then(|(_, n)| match r.duration(n, "timeout") {
+            Some(d) if d.is_zero() => {
+                r.bad_value(
+                    n,
+                    "a timeout of zero ends every run at once".into(),
+                    "use a positive duration or remove 'timeout'",
+                );
+                None
+            }
+            other => other,
+        });
     let retry = map
         .get("retry")
         .map(|(_, n)| read_retry(n, r))
