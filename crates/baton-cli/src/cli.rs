@@ -214,7 +214,7 @@ pub struct GcArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Keep the newest N runs of each pipeline.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "older_than")]
     pub keep_runs: Option<usize>,
     /// Remove runs older than this (e.g. 30d, 12h).
     #[arg(long, value_name = "AGE")]
@@ -278,8 +278,8 @@ pub struct RunArgs {
     /// Run at most N beats at once (default: number of cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
-    /// Run only these beats (and what they need).
-    #[arg(long, num_args = 1.., value_name = "BEAT")]
+    /// Run only these beats (and what they need): `--only a --only b` or `--only a,b`.
+    #[arg(long, value_delimiter = ',', value_name = "BEAT")]
     pub only: Vec<String>,
     /// Start at this movement.
     #[arg(long, value_name = "MOVEMENT")]
@@ -295,7 +295,7 @@ pub struct RunArgs {
     /// Fail (exit 4) when the history or telemetry cannot be written.
     #[arg(long)]
     pub strict: bool,
-    /// Run the beats without recording anything (no history, no telemetry files).
+    /// Record nothing in the history or telemetry files (logs and the cache still work).
     #[arg(long)]
     pub no_telemetry: bool,
     /// Run every cacheable beat even when it would hit (and store it again).

@@ -581,3 +581,61 @@ fn reading_a_run_that_does_not_exist_is_a_usage_error() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn logs_that_cannot_be_written_warn_once_and_strict_exits_4() {
+    let beats: String = (0..4)
+        .map(|i| format!("      - {{ name: b{i}, run: 'echo {i}' }}\n"))
+        .collect();
+    let project = Project::with_pipeline(&pipeline(&format!("  - name: a\n    beats:\n{beats}")));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    std::fs::remove_dir_all(project.join(".baton/logs")).expect("rm logs");
+    std::fs::write(
+        project.join(".baton/logs"),
+        "a file where the logs should go",
+    )
+    .expect("block logs");
+    let out = project
+        .baton(&["run", "--output", "quiet"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches("logs not written").count(), 1, "{stderr}");
+    project
+        .baton(&["run", "--output", "quiet", "--strict"])
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn a_run_that_selects_nothing_is_an_error_not_a_green_build() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: only-at-f, run: 'true', level: f }\n",
+    ));
+    project
+        .baton(&["run"])
+        .assert()
+        .code(2)
+        .stderr(contains("nothing to run"));
+    project
+        .baton(&["run", "--level", "f", "--output", "quiet"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_summary_says_why_a_beat_failed() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: boom, run: 'exit 3' }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .code(1)
+        .stdout(contains("✗ boom: exit 3"))
+        .stdout(contains("boom.log"));
+}

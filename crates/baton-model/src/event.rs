@@ -45,6 +45,12 @@ pub enum RunEvent {
     Warning {
         message: String,
     },
+    /// Something the run produced could not be kept (a log file, say). The run goes
+    /// on; the CLI warns once and `--strict` turns it into exit 4.
+    RecordingFailed {
+        what: String,
+        message: String,
+    },
     RunFinished {
         run: RunRecord,
     },

@@ -30,6 +30,33 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
     out.push_str(&totals_line(&report.summary));
     out.push('\n');
 
+    let failed: Vec<_> = report
+        .beats
+        .iter()
+        .filter(|b| b.status.is_failure())
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\nFailed ({}):", failed.len());
+        for b in failed {
+            let how = match (b.exit_code, b.signal) {
+                (_, Some(signal)) => format!("killed by signal {signal}"),
+                (Some(code), None) => format!("exit {code}"),
+                (None, None) => b.status.as_str().to_string(),
+            };
+            let why = b
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            let log = b
+                .log_path
+                .as_deref()
+                .map(|l| format!(" (log: {l})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  ✗ {}: {how}{why}{log}", b.beat);
+        }
+    }
+
     if !report.anomalies.is_empty() {
         let _ = writeln!(out, "\nAnomalies ({}):", report.anomalies.len());
         for a in &report.anomalies {

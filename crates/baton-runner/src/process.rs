@@ -192,6 +192,13 @@ impl Spawner for ProcessSpawner {
 
         match reaped {
             Some(reaped) => {
+                // It may have exited on its own just before the deadline passed and
+                // SIGTERM was sent: that is not a timeout.
+                if let Some(deadline) = deadline
+                    && reaped.at < deadline
+                {
+                    result.timed_out = false;
+                }
                 result.duration = reaped.at.saturating_duration_since(start);
                 match reaped.status {
                     Ok(status) => {

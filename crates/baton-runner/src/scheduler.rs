@@ -510,7 +510,10 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
         measured.reason = Some(format!("{why}allowed to fail"));
     }
     if let Err(err) = output.finish() {
-        warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
+        emit(RunEvent::RecordingFailed {
+            what: "logs".into(),
+            message: format!("beat '{}': {}", beat.name, error_chain(&err)),
+        });
     }
 
     if let Some(run) = to_run {
@@ -681,7 +684,10 @@ fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
             output.note(&format!("rollback {}: {reason}", status.as_str()));
         }
         if let Err(err) = output.finish() {
-            warn(format!("beat '{}': {}", beat.name, error_chain(&err)));
+            emit(RunEvent::RecordingFailed {
+                what: "logs".into(),
+                message: format!("beat '{}': {}", beat.name, error_chain(&err)),
+            });
         }
         emit(RunEvent::RollbackFinished {
             beat: beat.name.clone(),

@@ -1,7 +1,6 @@
 //! `baton gc --keep-runs N | --older-than AGE`: old runs go, with their logs and
 //! telemetry files, so the history and the folders never disagree.
 
-use anyhow::Context;
 use baton_store::GcPolicy;
 
 use super::reading;
@@ -19,6 +18,7 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
         (None, None) => crate::usage_bail!("give --keep-runs N or --older-than AGE"),
     };
     let removed = history.store.gc(&policy)?;
+    let mut left_behind = 0;
     for run in &removed {
         for dir in [
             history.state.logs(),
@@ -26,9 +26,12 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
             history.state.archive(),
         ] {
             let path = dir.join(&run.label);
-            if path.exists() {
-                std::fs::remove_dir_all(&path)
-                    .with_context(|| format!("failed to remove {}", path.display()))?;
+            if path.exists()
+                && let Err(err) = std::fs::remove_dir_all(&path)
+            {
+                // Keep going: the other runs' folders should still go.
+                eprintln!("baton: warning: failed to remove {}: {err}", path.display());
+                left_behind += 1;
             }
         }
     }
@@ -36,5 +39,9 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
         "removed {} run(s) with their logs and telemetry files",
         removed.len()
     );
-    Ok(Exit::Success)
+    Ok(if left_behind == 0 {
+        Exit::Success
+    } else {
+        Exit::Internal
+    })
 }

@@ -45,7 +45,7 @@ fn annotate(args: &ShapeAnnotateArgs) -> anyhow::Result<Exit> {
     )?;
     println!(
         "annotated shape {} of '{}': {}",
-        &note.shape_hash[..note.shape_hash.len().min(12)],
+        baton_report::format::short_hash(&note.shape_hash),
         note.beat,
         note.reason
     );

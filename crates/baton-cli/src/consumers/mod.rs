@@ -1,6 +1,7 @@
 //! Consumers of the run's event stream: the terminal view, the history recorder.
 //! Each sees every [`RunEvent`] in order; none can change the run's outcome.
 
+pub mod health;
 pub mod recorder;
 pub mod terminal;
 

@@ -250,6 +250,7 @@ impl Consumer for Terminal {
                     eprintln!("baton: warning: {message}");
                 }
             }
+            RunEvent::RecordingFailed { .. } => {}
             RunEvent::RunFinished { .. } => {
                 if let Some(p) = &mut self.progress {
                     for (_, bar) in p.bars.drain() {

@@ -18,6 +18,7 @@ use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 use baton_store::HistoryStore;
 
 use crate::cli::{OutputMode, RunArgs};
+use crate::consumers::health::RecordingHealth;
 use crate::consumers::recorder::Recorder;
 use crate::consumers::terminal::Terminal;
 use crate::consumers::{Consumer, Fanout};
@@ -43,6 +44,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             return Ok(Exit::Usage);
         }
     };
+    warn_about_skipped_needs(&pipeline, &plan);
+    if plan.beats.is_empty() {
+        eprintln!(
+            "baton: error: nothing to run: all {} beats are skipped ({})",
+            plan.skipped.len(),
+            skip_summary(&plan)
+        );
+        return Ok(Exit::Usage);
+    }
     if args.dry_run {
         stdout(&plan.render_dry_run());
         return Ok(Exit::Success);
@@ -106,10 +116,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .collect();
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
     let mut recorder = store.clone().map(Recorder::new);
+    let mut health = RecordingHealth::default();
 
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
-        let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal];
+        let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal, &mut health];
         if let Some(r) = recorder.as_mut() {
             consumers.push(r);
         }
@@ -129,6 +140,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         telemetry_failures.push(failure);
     }
     drop(recorder);
+    telemetry_failures.extend(health.failures());
 
     let anomalies = match &store {
         Some(store) => detect_anomalies(store.as_ref(), &pipeline, &outcome.run, &outcome.records),
@@ -173,7 +185,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     append_step_summary(&report);
 
-    Ok(exit_for(&outcome.run, &report, args, &telemetry_failures))
+    Ok(exit_for(
+        &pipeline,
+        &outcome.run,
+        &report,
+        args,
+        &telemetry_failures,
+    ))
 }
 
 /// Load the pipeline and print what blocks it. At level f and above, minor
@@ -223,6 +241,30 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
     }
 }
 
+/// A beat whose need is skipped (by level or `--from`) runs without it: say so.
+fn warn_about_skipped_needs(pipeline: &Pipeline, plan: &baton_runner::Plan) {
+    for planned in &plan.beats {
+        let Some((_, spec)) = pipeline.beat(&planned.name) else {
+            continue;
+        };
+        for need in &spec.needs {
+            if let Some(skipped) = plan.skipped.iter().find(|s| &s.name == need) {
+                eprintln!(
+                    "baton: warning: beat '{}' needs '{need}', which does not run ({}); it runs without it",
+                    planned.name, skipped.reason
+                );
+            }
+        }
+    }
+}
+
+fn skip_summary(plan: &baton_runner::Plan) -> String {
+    let mut reasons: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_string()).collect();
+    reasons.sort();
+    reasons.dedup();
+    reasons.join("; ")
+}
+
 /// Labels have one-second resolution; runs started in the same second get `-2`,
 /// `-3`... Claiming the log folder with `create_dir` makes this safe across processes.
 fn claim_label(state: &StateDir, base: &str) -> String {
@@ -239,10 +281,14 @@ fn claim_label(state: &StateDir, base: &str) -> String {
         match std::fs::create_dir(logs.join(&label)) {
             Ok(()) => return label,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(_) => return label,
+            Err(_) => break,
         }
     }
-    base.to_string()
+    // The log folder cannot be claimed (it will warn later): stay unique anyway.
+    format!(
+        "{base}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[24..]
+    )
 }
 
 fn detect_anomalies(
@@ -304,7 +350,14 @@ fn append_step_summary(report: &RunReport) {
     }
 }
 
+fn allowed_to_fail(pipeline: &Pipeline, beat: &str) -> bool {
+    pipeline
+        .beat(beat)
+        .is_some_and(|(_, spec)| spec.allow_failure)
+}
+
 fn exit_for(
+    pipeline: &Pipeline,
     run: &RunRecord,
     report: &RunReport,
     args: &RunArgs,
@@ -320,6 +373,8 @@ fn exit_for(
         let worst = report
             .beats
             .iter()
+            // A beat allowed to fail does not trip the gate with its failure.
+            .filter(|b| !(b.status.is_failure() && allowed_to_fail(pipeline, &b.beat)))
             .map(|b| b.sla.overall_status)
             .max()
             .unwrap_or_default();
