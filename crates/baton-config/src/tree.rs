@@ -98,6 +98,9 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
             let mut message = one_line_message(&err.to_string());
             if message.contains("recursion limit") || message.contains("depth") {
                 message = format!("document nests deeper than {MAX_DEPTH} levels");
+            } else if message.contains("budget") {
+                // Alias bombs and giant documents: the parser's own text is internal.
+                message = "document is too large or expands too many aliases".into();
             }
             Err(SyntaxError { pos, message })
         }
