@@ -4,6 +4,23 @@
 use baton_model::{BeatRecord, Shape};
 use jiff::Timestamp;
 
+/// What drove a beat's SLA verdict: `+62.0%` (duration against its SLO), or
+/// `cache 40%` / `3 errors` when the cache hit rate or the errors set the verdict.
+pub fn sla_detail(b: &BeatRecord) -> String {
+    let sla = &b.sla;
+    if sla.overall_status != sla.duration_status {
+        if sla.errors_status == sla.overall_status {
+            return format!("{} errors", b.errors_count);
+        }
+        if sla.cache_status == sla.overall_status
+            && let Some(rate) = sla.cache_hit_rate
+        {
+            return format!("cache {:.0}%", rate * 100.0);
+        }
+    }
+    signed_percent(sla.duration_breach_percent)
+}
+
 /// A duration for humans: `350ms`, `1.23s`, `45.60s`, `2m05s`, `1h02m03s`.
 pub fn duration_ms(ms: u64) -> String {
     if ms < 1_000 {

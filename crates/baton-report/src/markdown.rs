@@ -84,7 +84,7 @@ pub fn render_markdown(report: &RunReport) -> String {
                     "{} {} ({})",
                     sla_emoji(b.sla.overall_status),
                     b.sla.overall_status,
-                    format::signed_percent(b.sla.duration_breach_percent)
+                    format::sla_detail(b)
                 )
             } else {
                 dash()

@@ -149,13 +149,9 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
     table.to_string()
 }
 
-/// `breach +62.0%`: the overall status with how far the duration is from its SLO.
+/// `breach +62.0%`: the overall status with what drove it (see [`format::sla_detail`]).
 fn sla_cell(b: &BeatRecord) -> String {
-    format!(
-        "{} {}",
-        b.sla.overall_status,
-        format::signed_percent(b.sla.duration_breach_percent)
-    )
+    format!("{} {}", b.sla.overall_status, format::sla_detail(b))
 }
 
 pub(crate) fn cache_cell(state: CacheState) -> &'static str {

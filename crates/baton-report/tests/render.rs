@@ -128,3 +128,21 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+#[test]
+fn the_sla_detail_names_what_drove_the_verdict() {
+    use baton_model::SlaStatus;
+    let mut beat = common::beats().remove(0);
+    beat.sla.duration_status = SlaStatus::Compliant;
+    beat.sla.duration_breach_percent = -40.0;
+    beat.sla.overall_status = SlaStatus::Compliant;
+    assert_eq!(baton_report::format::sla_detail(&beat), "-40.0%");
+    beat.sla.cache_status = SlaStatus::Warning;
+    beat.sla.cache_hit_rate = Some(0.25);
+    beat.sla.overall_status = SlaStatus::Warning;
+    assert_eq!(baton_report::format::sla_detail(&beat), "cache 25%");
+    beat.errors_count = 3;
+    beat.sla.errors_status = SlaStatus::Breach;
+    beat.sla.overall_status = SlaStatus::Breach;
+    assert_eq!(baton_report::format::sla_detail(&beat), "3 errors");
+}
