@@ -6,6 +6,7 @@
 //! the busy handler (the WAL set-up race when many processes open a new file) is
 //! retried with backoff until [`LOCK_WAIT`] has passed.
 
+mod checkpoint;
 mod codec;
 mod read;
 mod schema;
@@ -37,6 +38,8 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Started by the first bulk insert into a file (see [`checkpoint`]).
+    checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -62,6 +65,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            checkpointer: Mutex::new(None),
         })
     }
 
@@ -79,6 +83,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             path,
+            checkpointer: Mutex::new(None),
         })
     }
 
@@ -209,7 +214,26 @@ impl HistoryStore for SqliteStore {
     }
 
     fn record_beats_bulk(&self, beats: &[BeatRecord]) -> Result<()> {
-        self.write(|tx| write::insert_beats(tx, beats, false))
+        let mut checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if checkpointer.is_none() && self.path != Path::new(":memory:") {
+            *checkpointer = checkpoint::Checkpointer::start(&self.path);
+        }
+        let Some(background) = checkpointer.as_ref() else {
+            return self.write(|tx| write::insert_beats(tx, beats, false));
+        };
+        // The writer does not stop to checkpoint during the insert; the background
+        // thread copies the WAL back while the next batch is inserted.
+        let autocheckpoint = |pages: i64| {
+            let _ = self.lock().pragma_update(None, "wal_autocheckpoint", pages);
+        };
+        autocheckpoint(0);
+        let result = self.write(|tx| write::insert_beats(tx, beats, false));
+        autocheckpoint(1_000);
+        background.request();
+        result
     }
 
     fn beat_history_hints(
