@@ -49,15 +49,9 @@ pub struct CurrentExplanation {
     /// What changed since that entry; `None` without one (or when its components
     /// are no longer known). Empty when the current key *is* that entry's.
     pub explanation: Option<Explanation>,
-}
-
-impl CurrentExplanation {
-    /// Whether the beat would hit now (its newest entry has the current key).
-    pub fn would_hit(&self) -> bool {
-        self.previous
-            .as_ref()
-            .is_some_and(|p| p.key == self.current.key)
-    }
+    /// Whether an entry with the current key exists (maybe older than the newest,
+    /// when the inputs went back to an earlier state): the beat would hit now.
+    pub would_hit: bool,
 }
 
 /// Whether `key` looks like a key (64 lowercase hex digits): anything else is
@@ -137,10 +131,12 @@ impl Cache {
                 .map(|before| explain(&before, &current.components)),
             None => None,
         };
+        let would_hit = self.index().has_entry(&current.key)?;
         Ok(CurrentExplanation {
             current,
             previous,
             explanation,
+            would_hit,
         })
     }
 

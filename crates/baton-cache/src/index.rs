@@ -303,6 +303,13 @@ impl Index {
         rows.map(|r| r.map_err(CacheError::index(what))).collect()
     }
 
+    pub fn has_entry(&self, key: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM entries WHERE key = ?1")
+            .and_then(|mut stmt| stmt.exists([key]))
+            .map_err(CacheError::index("look up an entry"))
+    }
+
     pub fn has_key(&self, key: &str) -> Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM keys WHERE key = ?1")

@@ -53,6 +53,16 @@ pub struct Found {
     pub stat: Option<FileStat>,
 }
 
+/// The files under `root` matching `globs`, git-ignored ones included (build
+/// outputs, JUnit reports): for the callers that only count or read them, a glob
+/// that cannot be parsed is one more problem rather than an error.
+pub fn find(root: &Path, globs: &[String]) -> Resolved {
+    resolve(root, globs, Gitignore::Include).unwrap_or_else(|err| Resolved {
+        problems: vec![crate::error_chain(&err)],
+        ..Resolved::default()
+    })
+}
+
 /// The files under `root` matching any of `globs`. A glob that cannot be parsed is
 /// an error; a base directory that does not exist matches nothing.
 pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Resolved> {
@@ -466,5 +476,43 @@ mod tests {
         assert_eq!(literal_prefix("dist/**"), PathBuf::from("dist"));
         assert_eq!(literal_prefix("a/b/*.xml"), PathBuf::from("a/b"));
         assert_eq!(literal_prefix("**/x"), PathBuf::new());
+    }
+}
+
+#[cfg(test)]
+mod find_tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str, bytes: usize) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+        fs::write(path, vec![b'x'; bytes]).expect("write");
+    }
+
+    #[test]
+    fn find_counts_matches_and_skips_git() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        touch(root, "dist/app.js", 10);
+        touch(root, "dist/sub/app.css", 5);
+        touch(root, "reports/a.xml", 1);
+        touch(root, "reports/nested/b.xml", 1);
+        touch(root, ".git/dist/x", 1);
+        let found = find(root, &["dist/**".into(), "./reports/*.xml".into()]);
+        assert!(found.problems.is_empty(), "{:?}", found.problems);
+        let sizes: u64 = found
+            .files
+            .values()
+            .filter_map(|f| f.stat.map(|s| s.size))
+            .sum();
+        assert_eq!((found.files.len(), sizes), (3, 16), "{:?}", found.files);
+    }
+
+    #[test]
+    fn a_bad_glob_is_a_problem_not_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let found = find(dir.path(), &["a/[".into(), "missing/**".into()]);
+        assert!(found.files.is_empty());
+        assert_eq!(found.problems.len(), 1, "{:?}", found.problems);
     }
 }

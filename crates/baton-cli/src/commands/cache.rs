@@ -21,11 +21,7 @@ pub fn run(cmd: &CacheCommand) -> anyhow::Result<Exit> {
 
 fn open_cache(file: Option<&std::path::Path>) -> anyhow::Result<(Cache, std::path::PathBuf)> {
     let path = baton_config::locate(file);
-    let root = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let state = StateDir::for_pipeline(root);
+    let state = StateDir::for_pipeline_file(&path);
     let cache = Cache::open(&state.root).context("failed to open the step cache")?;
     Ok((cache, path))
 }
@@ -64,15 +60,10 @@ fn explain(args: &CacheExplainArgs) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Success);
     }
-    let shell = pipeline
-        .shell
-        .as_deref()
-        .and_then(baton_runner::Shell::parse)
-        .unwrap_or_else(baton_runner::Shell::detect);
+    let shell = baton_runner::Shell::for_pipeline(&pipeline);
     let spec = baton_runner::cache_key_spec(&pipeline, beat, &shell);
     let now = cache.explain_current(&spec)?;
-    // An older entry may match the current inputs even when the newest does not.
-    let would_hit = now.would_hit() || cache.ls()?.iter().any(|e| e.key == now.current.key);
+    let would_hit = now.would_hit;
     match args.format {
         TextOrJson::Json => {
             let out = json!({
