@@ -9,8 +9,6 @@ use baton_model::TestCounts;
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
-use crate::files;
-
 /// Reports bigger than this are not parsed (and say so).
 pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -98,10 +96,11 @@ fn add(sum: &mut TestCounts, c: TestCounts) {
 /// Sums the reports matching `glob` under `root`: `None` when none could be
 /// read, with a problem per report that could not be.
 pub fn collect(root: &Path, glob: &str) -> (Option<TestCounts>, Vec<String>) {
-    let found = files::find(root, &[glob.to_owned()]);
-    let mut problems = found.problems.clone();
+    let found = baton_cache::inputs::find(root, &[glob.to_owned()]);
+    let mut problems = found.problems;
     let mut total: Option<TestCounts> = None;
-    for (path, &size) in &found.files {
+    for file in found.files.values() {
+        let (path, size) = (&file.path, file.stat.map_or(0, |s| s.size));
         if size > MAX_REPORT_BYTES {
             problems.push(format!(
                 "skipped the JUnit report {}: larger than {MAX_REPORT_BYTES} bytes",

@@ -10,7 +10,6 @@
 pub mod baton_output;
 pub mod cache_step;
 pub mod cancel;
-pub mod files;
 pub mod junit;
 pub mod output;
 pub mod plan;

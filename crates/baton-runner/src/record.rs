@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use crate::baton_output::BeatReport;
-use crate::{files, junit};
+use crate::junit;
 
 /// What one beat's attempts measured.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,9 +115,14 @@ pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord
     } else if beat.outputs.is_empty() {
         (0, 0)
     } else {
-        let found = files::find(&ctx.pipeline.root, &beat.outputs);
-        problems.extend(found.problems.iter().cloned());
-        (found.count(), found.bytes())
+        let found = baton_cache::inputs::find(&ctx.pipeline.root, &beat.outputs);
+        problems.extend(found.problems);
+        let bytes = found
+            .files
+            .values()
+            .filter_map(|f| f.stat.map(|s| s.size))
+            .sum();
+        (found.files.len() as u64, bytes)
     };
     if let Some(count) = measured.report.artifacts {
         artifacts_count = count;

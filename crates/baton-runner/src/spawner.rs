@@ -35,6 +35,15 @@ impl Shell {
         }
     }
 
+    /// The shell a pipeline asks for with `shell:`, else [`Shell::detect`].
+    pub fn for_pipeline(pipeline: &baton_model::Pipeline) -> Self {
+        pipeline
+            .shell
+            .as_deref()
+            .and_then(Self::parse)
+            .unwrap_or_else(Self::detect)
+    }
+
     /// A shell given as one string, e.g. `"bash -euo pipefail -c"`, split on spaces.
     pub fn parse(spec: &str) -> Option<Self> {
         let mut words = spec.split_whitespace();

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use baton_model::Pipeline;
+use baton_model::{ArtifactManifest, Pipeline};
 use baton_report::RunReport;
 
 use crate::state::StateDir;
@@ -13,26 +13,22 @@ pub fn archive_run(
     pipeline: &Pipeline,
     state: &StateDir,
     report: &RunReport,
+    manifest: &ArtifactManifest,
 ) -> anyhow::Result<PathBuf> {
     let label = &report.run.label;
     let dir = state.archive().join(label);
     fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     copy_tree(&state.logs().join(label), &dir.join("logs"))?;
     copy_tree(&state.telemetry().join(label), &dir.join("telemetry"))?;
-    let globs: Vec<String> = pipeline
-        .beats()
-        .flat_map(|(_, b)| b.outputs.iter().cloned())
-        .collect();
-    let found = baton_runner::files::find(&pipeline.root, &globs);
-    for file in found.files.keys() {
-        let rel = file.strip_prefix(&pipeline.root).unwrap_or(file);
-        let file = pipeline.root.join(rel);
-        let file = file.as_path();
-        let target = dir.join("artifacts").join(rel);
+    // The artifacts this run produced, as its manifest lists them.
+    for file in manifest.beats.iter().flat_map(|b| &b.files) {
+        let source = pipeline.root.join(&file.path);
+        let target = dir.join("artifacts").join(&file.path);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
         }
-        fs::copy(file, &target).with_context(|| format!("failed to copy {}", file.display()))?;
+        fs::copy(&source, &target)
+            .with_context(|| format!("failed to copy {}", source.display()))?;
     }
     Ok(dir)
 }
