@@ -38,6 +38,21 @@ pub fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Builds `package`'s example program `example` in release mode and returns the
+/// path of its binary.
+pub fn release_example(
+    ctx_root: &Path,
+    target_dir: &Path,
+    package: &str,
+    example: &str,
+) -> Result<PathBuf> {
+    cargo(
+        ctx_root,
+        &["build", "--release", "-p", package, "--example", example],
+    )?;
+    Ok(target_dir.join("release/examples").join(example))
+}
+
 /// `just`, from `PATH` or `~/.cargo/bin`; with `install`, `cargo install just` first
 /// when it is nowhere to be found.
 pub fn just(root: &Path, install: bool) -> Result<Option<PathBuf>> {

@@ -20,6 +20,11 @@ impl StateDir {
         Self { root }
     }
 
+    /// The state directory of the pipeline file at `path`.
+    pub fn for_pipeline_file(path: &Path) -> Self {
+        Self::for_pipeline(&baton_config::pipeline_root(path))
+    }
+
     pub fn history_db(&self) -> PathBuf {
         self.root.join("history.db")
     }

@@ -70,6 +70,13 @@ pub fn locate(path: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The directory a pipeline file's beats run in and its `.baton/` sits in.
+pub fn pipeline_root(path: &Path) -> PathBuf {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 /// Read, parse and check a pipeline file. Never panics on any input.
 pub fn load(path: &Path) -> Loaded {
     let text = match source::read_source(path) {

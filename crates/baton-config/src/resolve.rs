@@ -83,10 +83,7 @@ pub struct Draft {
 
 impl Draft {
     pub fn into_pipeline(self, source: &Path) -> Pipeline {
-        let root = source
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf);
+        let root = crate::pipeline_root(source);
         Pipeline {
             version: self.version,
             id: self.id,

@@ -12,9 +12,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::measure::{CmdSpec, measure};
 use crate::suite::{Case, CaseResult, Ctx, SideResult, Target, Unit};
-use crate::tools::cargo;
+use crate::tools::release_example;
 
-const EXAMPLE: &str = "crates/baton-cache/examples/cache_bench.rs";
 /// Issue #5: a cold hash of the 10,000 files runs at >= 500 MB/s.
 const TARGET_MB_S: f64 = 500.0;
 
@@ -32,21 +31,7 @@ impl Case for CacheCold {
     }
 
     fn run(&self, ctx: &Ctx, _earlier: &[CaseResult]) -> Result<CaseResult> {
-        if !ctx.root.join(EXAMPLE).is_file() {
-            bail!("{EXAMPLE} does not exist yet");
-        }
-        cargo(
-            &ctx.root,
-            &[
-                "build",
-                "--release",
-                "-p",
-                "baton-cache",
-                "--example",
-                "cache_bench",
-            ],
-        )?;
-        let bin = ctx.target_dir.join("release/examples/cache_bench");
+        let bin = release_example(&ctx.root, &ctx.target_dir, "baton-cache", "cache_bench")?;
         let (files, mib, repeat) = if ctx.plan.quick {
             ("1000", "10", "1")
         } else {

@@ -13,14 +13,13 @@ use crate::measure::{CmdSpec, TimedOut, measure};
 use crate::suite::{
     Case, CaseResult, Ctx, Plan, Side, SideResult, Target, Unit, Verdict, run_alternating_within,
 };
-use crate::tools::cargo;
+use crate::tools::release_example;
 
 /// Runs of the full store: about 1M beat records of a 34-beat pipeline.
 pub const FULL_RUNS: usize = 30_000;
 /// Runs of quick mode's store: enough to check the case works.
 pub const QUICK_RUNS: usize = 300;
 const BEATS_PER_RUN: usize = 34;
-const EXAMPLE: &str = "crates/baton-store/examples/fill_store.rs";
 /// A beat of fill_store's synthetic pipeline.
 const BEAT: &str = "build-step-3";
 
@@ -63,21 +62,7 @@ impl Case for Store {
     }
 
     fn run(&self, ctx: &Ctx, _earlier: &[CaseResult]) -> Result<CaseResult> {
-        if !ctx.root.join(EXAMPLE).is_file() {
-            bail!("{EXAMPLE} does not exist yet");
-        }
-        cargo(
-            &ctx.root,
-            &[
-                "build",
-                "--release",
-                "-p",
-                "baton-store",
-                "--example",
-                "fill_store",
-            ],
-        )?;
-        let fill_store = ctx.target_dir.join("release/examples/fill_store");
+        let fill_store = release_example(&ctx.root, &ctx.target_dir, "baton-store", "fill_store")?;
         let dir = tempfile::Builder::new()
             .prefix("baton-bench-store-")
             .tempdir()?;

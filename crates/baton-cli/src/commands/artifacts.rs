@@ -20,12 +20,8 @@ fn verify(args: &ArtifactsVerifyArgs) -> anyhow::Result<Exit> {
     let Some(manifest) = history.store.load_artifacts(run.run_id)? else {
         crate::usage_bail!("run {} has no artifact manifest", run.label);
     };
-    let pipeline_file = std::path::Path::new(&run.pipeline_file);
-    let root = pipeline_file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let changes = baton_cache::verify_manifest(root, &manifest);
+    let root = baton_config::pipeline_root(std::path::Path::new(&run.pipeline_file));
+    let changes = baton_cache::verify_manifest(&root, &manifest);
     match args.format {
         TextOrJson::Json => {
             let out = json!({

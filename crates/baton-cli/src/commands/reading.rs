@@ -22,11 +22,7 @@ pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
     if args.file.is_some() && !path.exists() {
         crate::usage_bail!("failed to find the pipeline file {}", path.display());
     }
-    let root = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let state = StateDir::for_pipeline(root);
+    let state = StateDir::for_pipeline_file(&path);
     if !state.history_db().exists() {
         crate::usage_bail!(
             "no history at {} yet: run `baton run` first",
@@ -63,19 +59,33 @@ pub fn report_for(
     run: RunRecord,
     beats: Vec<BeatRecord>,
 ) -> anyhow::Result<RunReport> {
+    let anomalies = anomalies(history.store.as_ref(), &run.pipeline_id, &beats)?;
+    Ok(RunReport::new(run, beats, anomalies))
+}
+
+/// The anomaly rules for each beat that ran, over that beat's earlier records (the
+/// ones that started before it: a run's report reads the same later as it did then).
+pub fn anomalies(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    beats: &[BeatRecord],
+) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
     let mut anomalies = Vec::new();
     for record in beats
         .iter()
         .filter(|r| r.status != baton_model::BeatStatus::Skipped)
     {
-        let earlier: Vec<BeatRecord> = history
-            .store
-            .beat_runs(Some(&run.pipeline_id), &record.beat, 40)?
+        // Newest first; the window reaches past the record itself and later runs.
+        let earlier: Vec<BeatRecord> = store
+            .beat_runs(Some(pipeline_id), &record.beat, 40)?
             .into_iter()
             .filter(|r| r.started_at < record.started_at)
-            .take(20)
+            .take(
+                baton_analysis::anomaly::DURATION_WINDOW
+                    .max(baton_analysis::anomaly::SUCCESS_RATE_WINDOW),
+            )
             .collect();
         anomalies.extend(baton_analysis::detect(record, &earlier));
     }
-    Ok(RunReport::new(run, beats, anomalies))
+    Ok(anomalies)
 }

@@ -88,13 +88,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut run = new_run_record(&pipeline, level);
     run.label = claim_label(&state, &run.label);
     let mut opts = RunOptions::new(run, state.logs());
-    if let Some(shell) = pipeline
-        .shell
-        .as_deref()
-        .and_then(baton_runner::Shell::parse)
-    {
-        opts.shell = shell;
-    }
+    opts.shell = baton_runner::Shell::for_pipeline(&pipeline);
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
     }
@@ -143,7 +137,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     telemetry_failures.extend(health.failures());
 
     let anomalies = match &store {
-        Some(store) => detect_anomalies(store.as_ref(), &pipeline, &outcome.run, &outcome.records),
+        Some(store) => {
+            let pipeline_id = pipeline.history_key();
+            super::reading::anomalies(store.as_ref(), pipeline_id, &outcome.records).unwrap_or_else(
+                |err| {
+                    eprintln!("baton: warning: anomaly rules skipped: {err}");
+                    Vec::new()
+                },
+            )
+        }
         None => Vec::new(),
     };
     let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
@@ -170,7 +172,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             telemetry_failures.push(err.to_string());
         }
         if level == Level::Ff {
-            match archive::archive_run(&pipeline, &state, &report) {
+            match archive::archive_run(&pipeline, &state, &report, &manifest) {
                 Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
                 Err(err) => {
                     eprintln!("baton: warning: the run was not archived: {err:#}");
@@ -228,7 +230,11 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
         label: format!("build-{}", local.strftime("%Y%m%d-%H%M%S")),
         pipeline_id: pipeline.history_key().to_string(),
         pipeline_name: pipeline.name.clone(),
-        pipeline_file: pipeline.source.display().to_string(),
+        // Absolute, so that `artifacts verify` finds the files from any directory.
+        pipeline_file: std::fs::canonicalize(&pipeline.source)
+            .unwrap_or_else(|_| pipeline.source.clone())
+            .display()
+            .to_string(),
         level,
         git: provenance::git_info(&pipeline.root),
         host: provenance::host_name(),
@@ -289,34 +295,6 @@ fn claim_label(state: &StateDir, base: &str) -> String {
         "{base}-{}",
         &uuid::Uuid::now_v7().simple().to_string()[24..]
     )
-}
-
-fn detect_anomalies(
-    store: &dyn HistoryStore,
-    pipeline: &Pipeline,
-    run: &RunRecord,
-    records: &[baton_model::BeatRecord],
-) -> Vec<baton_analysis::Anomaly> {
-    let mut anomalies = Vec::new();
-    for record in records
-        .iter()
-        .filter(|r| r.status != baton_model::BeatStatus::Skipped)
-    {
-        match store.beat_runs(Some(pipeline.history_key()), &record.beat, 21) {
-            Ok(history) => {
-                let earlier: Vec<_> = history
-                    .into_iter()
-                    .filter(|r| r.run_id != run.run_id)
-                    .collect();
-                anomalies.extend(baton_analysis::detect(record, &earlier));
-            }
-            Err(err) => {
-                eprintln!("baton: warning: anomaly rules skipped: {err}");
-                break;
-            }
-        }
-    }
-    anomalies
 }
 
 fn print_summary(report: &RunReport, mode: OutputMode) {
