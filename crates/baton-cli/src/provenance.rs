@@ -6,22 +6,38 @@ use std::process::Command;
 
 use baton_model::{CiInfo, GitInfo};
 
-/// Git facts of the repository containing `dir`, if it is one and git is installed.
+/// Git facts of the repository containing `dir`, if it is one and git is installed:
+/// one `git log` (a git process costs about a millisecond, on the run's start-up).
 pub fn git_info(dir: &Path) -> Option<GitInfo> {
-    let git = |args: &[&str]| -> Option<String> {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .ok()?;
-        let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
-        (out.status.success() && !text.is_empty()).then_some(text)
-    };
-    let commit = git(&["rev-parse", "HEAD"])?;
-    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD");
-    let author = git(&["log", "-1", "--format=%an <%ae>"]);
+    let out = Command::new("git")
+        .args(["log", "-1", "--format=%H%n%D%n%an <%ae>"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_git_log(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `<commit>\n<ref names>\n<author>` as `git log --format=%H%n%D%n%an <%ae>` prints
+/// it; the branch is the one `HEAD ->` points to (none when detached).
+fn parse_git_log(text: &str) -> Option<GitInfo> {
+    let mut lines = text.lines();
+    let commit = lines.next().map(str::trim).filter(|c| !c.is_empty())?;
+    let branch = lines.next().and_then(|refs| {
+        refs.split(", ")
+            .find_map(|r| r.trim().strip_prefix("HEAD -> "))
+            .map(str::to_owned)
+    });
+    let author = lines
+        .next()
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "<>")
+        .map(str::to_owned);
     Some(GitInfo {
-        commit,
+        commit: commit.to_owned(),
         branch,
         author,
     })
@@ -78,6 +94,45 @@ pub fn detect_ci(var: impl Fn(&str) -> Option<String>) -> Option<CiInfo> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn git_log_gives_commit_branch_and_author() {
+        let info = parse_git_log(
+            "0123abc\nHEAD -> feature/x, origin/main, tag: v1\nAda <ada@example.com>\n",
+        )
+        .expect("parsed");
+        assert_eq!(info.commit, "0123abc");
+        assert_eq!(info.branch.as_deref(), Some("feature/x"));
+        assert_eq!(info.author.as_deref(), Some("Ada <ada@example.com>"));
+        let detached = parse_git_log("0123abc\nHEAD, tag: v1\nAda <a@b>\n").expect("parsed");
+        assert_eq!(detached.branch, None);
+        assert_eq!(parse_git_log(""), None);
+    }
+
+    #[test]
+    fn git_info_reads_a_real_repository() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_AUTHOR_NAME", "Ada")
+                .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+                .env("GIT_COMMITTER_NAME", "Ada")
+                .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+                .output()
+                .is_ok_and(|o| o.status.success());
+            assert!(ok, "git {args:?}");
+        };
+        assert_eq!(git_info(dir.path()), None, "not a repository yet");
+        git(&["init", "-q", "-b", "trunk"]);
+        assert_eq!(git_info(dir.path()), None, "no commit yet");
+        git(&["commit", "-q", "--allow-empty", "-m", "first"]);
+        let info = git_info(dir.path()).expect("a repository with a commit");
+        assert_eq!(info.commit.len(), 40);
+        assert_eq!(info.branch.as_deref(), Some("trunk"));
+        assert_eq!(info.author.as_deref(), Some("Ada <ada@example.com>"));
+    }
+
     use std::collections::HashMap;
 
     use super::*;

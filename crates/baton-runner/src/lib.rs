@@ -10,6 +10,7 @@
 pub mod baton_output;
 pub mod cache_step;
 pub mod cancel;
+pub mod direct;
 pub mod junit;
 pub mod output;
 pub mod plan;

@@ -1,11 +1,16 @@
-//! The real [`Spawner`]: runs a command through the shell in its own process group
-//! and measures it from the operating system.
+//! The real [`Spawner`]: runs a command in its own process group and measures it
+//! from the operating system.
 //!
-//! - Wall time by the monotonic clock, taken by the thread that reaps the child.
-//! - Exit status, user and system CPU and peak RSS from `wait4`, called by one
-//!   dedicated thread per child (`std::process::Child::wait` is never used).
-//! - stdout and stderr are read by one thread each into [`BeatOutput`]; a beat that
-//!   closes its stdout early simply ends that reader.
+//! - A simple command runs without the shell when [`crate::direct`] allows (saving
+//!   the shell's start-up); anything else, or a direct start that fails, goes
+//!   through the configured shell.
+//! - One thread per running beat (the scheduler's) does everything: it polls the
+//!   child's stdout, stderr and exit (a pidfd on Linux; elsewhere a small waiter
+//!   thread that wakes the poll through a pipe), so output, timeouts and
+//!   cancellation are served by one loop.
+//! - Wall time by the monotonic clock, from just before the spawn to the moment the
+//!   exit is seen. Exit status, user and system CPU and peak RSS come from `wait4`
+//!   (`std::process::Child::wait` is never used).
 //! - Timeout: SIGTERM to the process group, SIGKILL after the grace period.
 //! - Cancellation: graceful forwards SIGINT to the process group, kill sends SIGKILL.
 //! - When the beat's main process ends, whatever is left in its process group is
@@ -14,19 +19,21 @@
 //!   process group or session (`setsid`) escapes this; if it still holds the beat's
 //!   output open, baton stops reading it after [`ProcessSpawner::output_grace`] and
 //!   says so in [`SpawnResult::output_abandoned`].
+//! - A beat that closes its stdout early simply ends that stream.
+//!
+//! While a consumer is slow the loop waits in [`StreamWriter::write`] (the event
+//! queue is bounded), so a beat's output can never grow baton's memory.
 
 use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
+use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_model::OutputStream;
 
 use crate::cancel::{CancelLevel, CancelToken};
+use crate::direct::direct_command;
 use crate::output::{BeatOutput, CHUNK, StreamWriter};
 use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
 
@@ -48,13 +55,6 @@ impl Default for ProcessSpawner {
     }
 }
 
-/// What `wait4` said about a child.
-struct Reaped {
-    status: Result<libc::c_int, io::Error>,
-    rusage: libc::rusage,
-    at: Instant,
-}
-
 impl Spawner for ProcessSpawner {
     fn run(
         &self,
@@ -62,31 +62,10 @@ impl Spawner for ProcessSpawner {
         output: &BeatOutput,
         cancel: &CancelToken,
     ) -> SpawnResult {
-        let mut command = Command::new(&req.shell.program);
-        command
-            .args(&req.shell.args)
-            .arg(req.command)
-            .current_dir(req.cwd)
-            .envs(req.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            // setpgid(0, 0) in the child before exec: the child leads its own group,
-            // so signals reach everything it starts and nothing of baton's.
-            .process_group(0);
-
         let start = Instant::now();
-        let mut child = match command.spawn() {
+        let mut child = match spawn(req) {
             Ok(child) => child,
-            Err(err) => {
-                let error = if req.cwd.is_dir() {
-                    format!("failed to start the shell '{}': {err}", req.shell)
-                } else {
-                    format!(
-                        "failed to enter the directory {}: it does not exist",
-                        req.cwd.display()
-                    )
-                };
+            Err(error) => {
                 return SpawnResult {
                     error: Some(error),
                     ..SpawnResult::default()
@@ -99,200 +78,175 @@ impl Spawner for ProcessSpawner {
                 ..SpawnResult::default()
             };
         };
-        let pipes = (child.stdout.take(), child.stderr.take());
+        let streams = [
+            child
+                .stdout
+                .take()
+                .map(|p| Stream::stdout(p, output.stream(OutputStream::Stdout))),
+            child
+                .stderr
+                .take()
+                .map(|p| Stream::stderr(p, output.stream(OutputStream::Stderr))),
+        ];
         // Dropping a Child neither waits for nor kills it: wait4 below reaps it.
         drop(child);
-
-        // The group can be signalled until its leader is reaped; after that its id
-        // could be reused, so signalling and reaping are serialised by this lock.
-        let group = Arc::new(Group {
-            pgid: pid,
-            reaped: Mutex::new(false),
-        });
-        let (reaped_tx, reaped_rx) = mpsc::channel();
-        let waiter_group = Arc::clone(&group);
-        thread::spawn(move || {
-            let _ = reaped_tx.send(wait_for(&waiter_group));
-        });
-
-        let stop_reading = Arc::new(AtomicBool::new(false));
-        let (readers_tx, readers_rx) = mpsc::channel::<()>();
-        let mut readers = 0;
-        if let Some(stdout) = pipes.0 {
-            readers += 1;
-            spawn_reader(
-                stdout,
-                output.stream(OutputStream::Stdout),
-                &stop_reading,
-                readers_tx.clone(),
-            );
-        }
-        if let Some(stderr) = pipes.1 {
-            readers += 1;
-            spawn_reader(
-                stderr,
-                output.stream(OutputStream::Stderr),
-                &stop_reading,
-                readers_tx.clone(),
-            );
-        }
-        drop(readers_tx);
-
-        let mut result = SpawnResult::default();
-        let deadline = req.timeout.map(|t| start + t);
-        let mut term_sent_at: Option<Instant> = None;
-        let mut interrupted = false;
-        let mut killed = false;
-        let reaped = loop {
-            let now = Instant::now();
-            if let Some(deadline) = deadline
-                && now >= deadline
-                && term_sent_at.is_none()
-            {
-                result.timed_out = true;
-                group.signal(libc::SIGTERM);
-                term_sent_at = Some(now);
-            }
-            if let Some(sent) = term_sent_at
-                && !killed
-                && now >= sent + req.kill_grace
-            {
-                group.signal(libc::SIGKILL);
-                killed = true;
-            }
-            match cancel.level() {
-                CancelLevel::None => {}
-                CancelLevel::Graceful => {
-                    if !interrupted {
-                        result.cancelled = true;
-                        interrupted = true;
-                        group.signal(libc::SIGINT);
-                    }
-                }
-                CancelLevel::Kill => {
-                    if !killed {
-                        result.cancelled = true;
-                        killed = true;
-                        group.signal(libc::SIGKILL);
-                    }
-                }
-            }
-            let mut wake = self.poll;
-            if let Some(deadline) = deadline
-                && term_sent_at.is_none()
-            {
-                wake = wake.min(deadline.saturating_duration_since(now));
-            }
-            match reaped_rx.recv_timeout(wake) {
-                Ok(reaped) => break Some(reaped),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break None,
+        let exit = match ExitWatch::new(pid) {
+            Ok(exit) => exit,
+            Err(err) => {
+                // Nothing can tell us when it ends: do not leave it running.
+                kill_group(pid, libc::SIGKILL);
+                let _ = reap(pid);
+                return SpawnResult {
+                    error: Some(format!("failed to watch the process: {err}")),
+                    ..SpawnResult::default()
+                };
             }
         };
-
-        match reaped {
-            Some(reaped) => {
-                // It may have exited on its own just before the deadline passed and
-                // SIGTERM was sent: that is not a timeout.
-                if let Some(deadline) = deadline
-                    && reaped.at < deadline
-                {
-                    result.timed_out = false;
-                }
-                result.duration = reaped.at.saturating_duration_since(start);
-                match reaped.status {
-                    Ok(status) => {
-                        if libc::WIFEXITED(status) {
-                            result.exit_code = Some(libc::WEXITSTATUS(status));
-                        } else if libc::WIFSIGNALED(status) {
-                            result.signal = Some(libc::WTERMSIG(status));
-                        }
-                        result.cpu_user = timeval(reaped.rusage.ru_utime);
-                        result.cpu_sys = timeval(reaped.rusage.ru_stime);
-                        result.peak_rss_bytes = maxrss_bytes(reaped.rusage.ru_maxrss);
-                    }
-                    Err(err) => {
-                        result.error = Some(format!("failed to wait for the process: {err}"))
-                    }
-                }
-            }
-            None => {
-                result.duration = start.elapsed();
-                result.error =
-                    Some("failed to wait for the process: the waiting thread died".into());
-            }
+        Watch {
+            pid,
+            start,
+            timeout: req.timeout,
+            kill_grace: req.kill_grace,
+            poll: self.poll,
+            output_grace: self.output_grace,
+            streams,
+            exit: Some(exit),
         }
-
-        // Readers end on EOF, which comes once every writer of the pipes is gone.
-        let until = Instant::now() + self.output_grace;
-        for _ in 0..readers {
-            if readers_rx
-                .recv_timeout(until.saturating_duration_since(Instant::now()))
-                .is_err()
-            {
-                stop_reading.store(true, Ordering::SeqCst);
-                result.output_abandoned = true;
-                break;
-            }
-        }
-        result
+        .run(cancel)
     }
 }
 
-fn spawn_reader(
-    mut pipe: impl Read + Send + 'static,
-    mut writer: StreamWriter,
-    stop: &Arc<AtomicBool>,
-    done: mpsc::Sender<()>,
-) {
-    let stop = Arc::clone(stop);
-    thread::spawn(move || {
-        let mut buf = vec![0u8; CHUNK];
+/// Starts `req` directly when [`direct_command`] allows (falling back to the shell
+/// if that start fails), else through the shell; in its own process group.
+fn spawn(req: &SpawnRequest<'_>) -> Result<std::process::Child, String> {
+    if let Some(direct) = direct_command(req.command, req.shell, req.env) {
+        let mut command = Command::new(&direct.program);
+        command.arg0(&direct.argv0).args(&direct.args);
+        configure(&mut command, req);
+        // What the shell would have exported: the directory it started in.
+        if let Ok(pwd) = std::path::absolute(req.cwd) {
+            command.env("PWD", pwd);
+        }
+        if let Ok(child) = command.spawn() {
+            return Ok(child);
+        }
+    }
+    let mut command = Command::new(&req.shell.program);
+    command.args(&req.shell.args).arg(req.command);
+    configure(&mut command, req);
+    command.spawn().map_err(|err| {
+        if req.cwd.is_dir() {
+            format!("failed to start the shell '{}': {err}", req.shell)
+        } else {
+            format!(
+                "failed to enter the directory {}: it does not exist",
+                req.cwd.display()
+            )
+        }
+    })
+}
+
+fn configure(command: &mut Command, req: &SpawnRequest<'_>) {
+    command
+        .current_dir(req.cwd)
+        .envs(req.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // setpgid(0, 0) in the child before exec: the child leads its own group,
+        // so signals reach everything it starts and nothing of baton's.
+        .process_group(0);
+}
+
+/// One of the child's output pipes and where its bytes go.
+struct Stream {
+    pipe: Box<dyn Read + Send>,
+    fd: RawFd,
+    writer: StreamWriter,
+}
+
+impl Stream {
+    fn stdout(pipe: ChildStdout, writer: StreamWriter) -> Self {
+        Self {
+            fd: pipe.as_raw_fd(),
+            pipe: Box::new(pipe),
+            writer,
+        }
+    }
+
+    fn stderr(pipe: ChildStderr, writer: StreamWriter) -> Self {
+        Self {
+            fd: pipe.as_raw_fd(),
+            pipe: Box::new(pipe),
+            writer,
+        }
+    }
+
+    /// Reads what is there (poll said so) into the writer; `false` at EOF.
+    fn pump(&mut self, buf: &mut [u8]) -> bool {
         loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
+            match self.pipe.read(buf) {
+                Ok(0) => return false,
                 Ok(n) => {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    writer.write(&buf[..n]);
+                    self.writer.write(&buf[..n]);
+                    return true;
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+                Err(_) => return false,
             }
-        }
-        drop(writer); // flushes a last line without newline
-        let _ = done.send(());
-    });
-}
-
-/// A beat's process group, led by the beat's main process.
-struct Group {
-    pgid: libc::pid_t,
-    /// Set (under the lock) just before the leader is reaped.
-    reaped: Mutex<bool>,
-}
-
-impl Group {
-    /// Sends `signal` to the whole group unless its leader was reaped already.
-    fn signal(&self, signal: libc::c_int) {
-        let reaped = self.reaped.lock().unwrap_or_else(PoisonError::into_inner);
-        if !*reaped {
-            kill_group(self.pgid, signal);
         }
     }
 }
 
-/// Waits for the group leader to exit, kills what is left of its group, then reaps
-/// it with its resource usage. Until it is reaped the leader is a zombie holding
-/// its pid, so the group id cannot have been reused by then.
-fn wait_for(group: &Group) -> Reaped {
-    let pid = group.pgid;
+/// The child's exit as something `poll` can wait on.
+enum ExitWatch {
+    /// Linux: readable once the process has exited.
+    Pidfd(OwnedFd),
+    /// Elsewhere (or a kernel without pidfd_open): a thread waits for the exit
+    /// (without reaping) and closes the write end of this pipe.
+    Pipe(OwnedFd),
+}
+
+impl ExitWatch {
+    fn new(pid: libc::pid_t) -> io::Result<Self> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            if let Ok(fd) = RawFd::try_from(fd)
+                && fd >= 0
+            {
+                // SAFETY: the kernel just returned this fd to us; nothing else owns it.
+                return Ok(Self::Pidfd(unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: `fds` is a writable array of two fds, as pipe requires.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe just created both fds; each is owned exactly once.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        std::thread::spawn(move || {
+            wait_for_exit(pid);
+            drop(write);
+        });
+        Ok(Self::Pipe(read))
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Self::Pidfd(fd) | Self::Pipe(fd) => fd.as_raw_fd(),
+        }
+    }
+}
+
+/// Blocks until `pid` has exited, leaving it to be reaped (WNOWAIT).
+fn wait_for_exit(pid: libc::pid_t) {
     loop {
         // SAFETY: siginfo_t is a plain C struct for which all-zero bytes are valid.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is a live, writable siginfo_t; WNOWAIT leaves the child
-        // waitable, so wait4 below still reaps it.
+        // SAFETY: `info` is a live, writable siginfo_t.
         let rc = unsafe {
             libc::waitid(
                 libc::P_PID,
@@ -302,14 +256,151 @@ fn wait_for(group: &Group) -> Reaped {
             )
         };
         if rc == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            break;
+            return;
         }
     }
-    let at = Instant::now();
-    let mut reaped = group.reaped.lock().unwrap_or_else(PoisonError::into_inner);
-    // The main process is gone: nothing else of the beat may stay behind.
-    kill_group(pid, libc::SIGKILL);
-    *reaped = true;
+}
+
+/// A started child, watched to its end.
+struct Watch {
+    pid: libc::pid_t,
+    start: Instant,
+    timeout: Option<Duration>,
+    kill_grace: Duration,
+    poll: Duration,
+    output_grace: Duration,
+    streams: [Option<Stream>; 2],
+    /// `None` once the child is reaped: from then on its pid (and group id) may
+    /// belong to another process, so it is never signalled again.
+    exit: Option<ExitWatch>,
+}
+
+impl Watch {
+    fn run(mut self, cancel: &CancelToken) -> SpawnResult {
+        let mut result = SpawnResult::default();
+        let deadline = self.timeout.map(|t| self.start + t);
+        let mut term_sent_at: Option<Instant> = None;
+        let mut interrupted = false;
+        let mut killed = false;
+        let mut output_deadline: Option<Instant> = None;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let now = Instant::now();
+            let mut wake = self.poll;
+            if self.exit.is_some() {
+                if let Some(deadline) = deadline
+                    && now >= deadline
+                    && term_sent_at.is_none()
+                {
+                    result.timed_out = true;
+                    kill_group(self.pid, libc::SIGTERM);
+                    term_sent_at = Some(now);
+                }
+                if let Some(sent) = term_sent_at
+                    && !killed
+                    && now >= sent + self.kill_grace
+                {
+                    kill_group(self.pid, libc::SIGKILL);
+                    killed = true;
+                }
+                match cancel.level() {
+                    CancelLevel::None => {}
+                    CancelLevel::Graceful if !interrupted => {
+                        result.cancelled = true;
+                        interrupted = true;
+                        kill_group(self.pid, libc::SIGINT);
+                    }
+                    CancelLevel::Kill if !killed => {
+                        result.cancelled = true;
+                        killed = true;
+                        kill_group(self.pid, libc::SIGKILL);
+                    }
+                    _ => {}
+                }
+                if let Some(deadline) = deadline
+                    && term_sent_at.is_none()
+                {
+                    wake = wake.min(deadline.saturating_duration_since(now));
+                }
+            } else if self.streams.iter().all(Option::is_none) {
+                break;
+            } else if let Some(until) = output_deadline {
+                if now >= until {
+                    result.output_abandoned = true;
+                    break;
+                }
+                wake = until.saturating_duration_since(now);
+            }
+
+            let mut fds: Vec<libc::pollfd> = self
+                .streams
+                .iter()
+                .flatten()
+                .map(|s| s.fd)
+                .chain(self.exit.as_ref().map(ExitWatch::fd))
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let timeout_ms = libc::c_int::try_from(wake.as_millis().max(1)).unwrap_or(1000);
+            let nfds = libc::nfds_t::try_from(fds.len()).unwrap_or(0);
+            // SAFETY: `fds` is a live, writable array of `nfds` pollfd structs.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), nfds, timeout_ms) };
+            if ready <= 0 {
+                // A timeout, or EINTR: go round and check the clocks again.
+                continue;
+            }
+            let mut revents = fds.iter().map(|p| p.revents);
+            for slot in &mut self.streams {
+                let Some(stream) = slot.as_mut() else {
+                    continue;
+                };
+                if revents.next().unwrap_or(0) != 0 && !stream.pump(&mut buf) {
+                    // EOF: dropping the writer flushes a last line without newline.
+                    *slot = None;
+                }
+            }
+            if self.exit.is_some() && revents.next().unwrap_or(0) != 0 {
+                let at = Instant::now();
+                // The main process is gone: nothing else of the beat may stay behind.
+                kill_group(self.pid, libc::SIGKILL);
+                self.exit = None;
+                let reaped = reap(self.pid);
+                // It may have exited on its own just before the deadline passed
+                // and SIGTERM was sent: that is not a timeout.
+                if let Some(deadline) = deadline
+                    && at < deadline
+                {
+                    result.timed_out = false;
+                }
+                result.duration = at.saturating_duration_since(self.start);
+                match reaped {
+                    Ok((status, rusage)) => {
+                        if libc::WIFEXITED(status) {
+                            result.exit_code = Some(libc::WEXITSTATUS(status));
+                        } else if libc::WIFSIGNALED(status) {
+                            result.signal = Some(libc::WTERMSIG(status));
+                        }
+                        result.cpu_user = timeval(rusage.ru_utime);
+                        result.cpu_sys = timeval(rusage.ru_stime);
+                        result.peak_rss_bytes = maxrss_bytes(rusage.ru_maxrss);
+                    }
+                    Err(err) => {
+                        result.error = Some(format!("failed to wait for the process: {err}"));
+                    }
+                }
+                // Output ends with EOF once every writer of the pipes is gone.
+                output_deadline = Some(at + self.output_grace);
+            }
+        }
+        result
+    }
+}
+
+/// Reaps `pid` with its exit status and resource usage.
+fn reap(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is a plain C struct for which all-zero bytes are valid.
     let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -317,19 +408,11 @@ fn wait_for(group: &Group) -> Reaped {
         // SAFETY: both pointers are to live, writable locals of the right types.
         let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
         if rc == pid {
-            return Reaped {
-                status: Ok(status),
-                rusage,
-                at,
-            };
+            return Ok((status, rusage));
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
-            return Reaped {
-                status: Err(err),
-                rusage,
-                at,
-            };
+            return Err(err);
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Running a plan: beats start when what they wait for is done, at most `jobs` at a
-//! time (one thread per running beat, no async runtime), each through the
+//! time (on up to `jobs` worker threads, no async runtime), each through the
 //! [`Spawner`], with retries, and the whole run is told as one [`RunEvent`] stream.
 //!
 //! - Retries: up to `retry.attempts`, waiting `backoff * factor^(n-2)` before
@@ -30,8 +30,8 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -196,10 +196,12 @@ pub fn run_plan(
         run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
     };
     let mut run = opts.run.clone();
-    sink(RunEvent::RunStarted {
+    // Told to the consumers after the first beats were handed out, so that they
+    // start while the consumers (the history store) take the run in.
+    let mut to_tell: Vec<RunEvent> = vec![RunEvent::RunStarted {
         run: run.clone(),
         planned_beats: plan.beats.iter().map(|b| b.name.clone()).collect(),
-    });
+    }];
 
     let n = plan.beats.len();
     let jobs = opts.jobs.max(1);
@@ -209,9 +211,14 @@ pub fn run_plan(
     let mut succeeded_in_order: Vec<usize> = Vec::new();
     let mut failed_movement: Option<usize> = None;
     let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
+    // Beats are handed to at most `jobs` worker threads, started as needed and
+    // kept for the whole run (a thread per beat costs a thread start per beat).
+    let (work_tx, work_rx) = mpsc::channel::<usize>();
+    let work_rx = Mutex::new(work_rx);
 
     thread::scope(|scope| {
         let mut running = 0usize;
+        let mut workers = 0usize;
         let mut rolling_back = false;
         loop {
             let stopping = failed_movement.is_some() || ctx.cancel.is_cancelled();
@@ -225,10 +232,17 @@ pub fn run_plan(
                     if ready {
                         state[i] = State::Running;
                         running += 1;
-                        let (ctx, tx) = (&ctx, tx.clone());
-                        scope.spawn(move || guarded_beat(ctx, i, &tx));
+                        if running > workers {
+                            workers += 1;
+                            let (ctx, tx, work_rx) = (&ctx, tx.clone(), &work_rx);
+                            scope.spawn(move || worker(ctx, work_rx, &tx));
+                        }
+                        let _ = work_tx.send(i);
                     }
                 }
+            }
+            for event in to_tell.drain(..) {
+                sink(event);
             }
             if running == 0 && !rolling_back {
                 // A failed movement's successful beats are undone, newest first.
@@ -276,7 +290,8 @@ pub fn run_plan(
                     } else if record.status.is_failure() && !spec.allow_failure {
                         failed_movement.get_or_insert(planned.movement_index);
                     }
-                    sink(RunEvent::BeatFinished {
+                    // Told once the beats it unblocks have been handed out.
+                    to_tell.push(RunEvent::BeatFinished {
                         record: record.clone(),
                     });
                     records[index] = Some(*record);
@@ -288,6 +303,8 @@ pub fn run_plan(
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        // The workers end when the queue closes; the scope waits for them.
+        drop(work_tx);
     });
     drop(tx);
     // Events a beat's output left behind after its record (an abandoned reader).
@@ -397,6 +414,17 @@ fn emitter(tx: &SyncSender<Msg>) -> Arc<Emit> {
     Arc::new(move |event| {
         let _ = tx.send(Msg::Event(Box::new(event)));
     })
+}
+
+/// A worker thread: runs the beats it is handed until the queue closes.
+fn worker(ctx: &Ctx<'_>, queue: &Mutex<Receiver<usize>>, tx: &SyncSender<Msg>) {
+    loop {
+        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match next {
+            Ok(index) => guarded_beat(ctx, index, tx),
+            Err(_) => return,
+        }
+    }
 }
 
 /// [`run_beat`], turning a panic (a bug, or a spawner's) into a failed beat so the
@@ -577,7 +605,9 @@ fn run_attempts(
         if max_attempts > 1 {
             output.note(&format!("attempt {attempt} of {max_attempts}"));
         }
-        let report_file = tempfile::Builder::new().prefix("baton-output-").tempfile();
+        // Next to the beat's log (gc removes both), fresh for each attempt.
+        let report_path = ctx.log_path(index).with_extension("output");
+        let report_file = std::fs::File::create(&report_path).map(|_| &report_path);
         let mut env = base_env.clone();
         let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
         env.push((
@@ -585,7 +615,7 @@ fn run_attempts(
             trace::traceparent(&ctx.opts.run.run_id, &span),
         ));
         match &report_file {
-            Ok(file) => env.push(("BATON_OUTPUT".into(), file.path().display().to_string())),
+            Ok(path) => env.push(("BATON_OUTPUT".into(), path.display().to_string())),
             Err(err) => warn(format!(
                 "beat '{}': failed to create the $BATON_OUTPUT file: {err}",
                 beat.name
@@ -609,7 +639,11 @@ fn run_attempts(
         }
 
         measured.report = match &report_file {
-            Ok(file) => read_report(file.path(), &beat.name, &warn),
+            Ok(path) => {
+                let report = read_report(path, &beat.name, &warn);
+                let _ = std::fs::remove_file(path);
+                report
+            }
             Err(_) => Default::default(),
         };
         let (status, reason) = classify(&result, beat.timeout, ctx.cancel);

@@ -264,6 +264,36 @@ fn a_missing_command_is_exit_127_command_not_found() {
 }
 
 #[test]
+fn a_plain_command_sees_what_the_shell_would_have_given_it() {
+    // `printenv PWD` runs without the shell (see baton_runner::direct): it still
+    // gets the beat's directory as PWD, and its words as arguments.
+    let ran = run_one(beat("plain").run("printenv PWD BATON_BEAT"));
+    assert_eq!(ran.record().status, BeatStatus::Success);
+    let dir = std::path::absolute(ran.dir.path()).expect("absolute");
+    assert_eq!(ran.lines(), [dir.display().to_string(), "plain".to_owned()]);
+}
+
+#[test]
+fn a_program_the_kernel_cannot_exec_falls_back_to_the_shell() {
+    // An executable text file without `#!` cannot be exec'd (ENOEXEC); the shell
+    // runs it as a script, as it would have without the direct start.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("no-shebang");
+    fs::write(&script, "echo ran as a script\n").expect("write");
+    let mut perms = fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&script, perms).expect("chmod");
+    let ran = run_one(beat("legacy").run(&script.display().to_string()));
+    assert_eq!(
+        ran.record().status,
+        BeatStatus::Success,
+        "{:?}",
+        ran.record().reason
+    );
+    assert_eq!(ran.lines(), ["ran as a script"]);
+}
+
+#[test]
 fn baton_output_feeds_the_record_and_a_malformed_line_warns() {
     let ran = run_one(beat("reporter").run(
         r#"echo errors=4 >> "$BATON_OUTPUT"; echo 'metric.tokens=12' >> "$BATON_OUTPUT"; echo 'oops' >> "$BATON_OUTPUT"; echo "$BATON_BEAT $TRACEPARENT""#,

@@ -58,6 +58,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
 
+    // Asking git costs a process: it runs while the store and the cache open.
+    let git = {
+        let root = pipeline.root.clone();
+        std::thread::spawn(move || provenance::git_info(&root))
+    };
     let state = StateDir::for_pipeline(&pipeline.root);
     let mut telemetry_failures: Vec<String> = Vec::new();
     let store: Option<Arc<dyn HistoryStore>> = if args.no_telemetry {
@@ -97,10 +102,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         (_, true) => baton_runner::CacheMode::CacheOnly,
         _ => baton_runner::CacheMode::Normal,
     };
-    match baton_runner::Cache::open(&state.root) {
-        Ok(cache) => opts.cache = Some(Arc::new(cache)),
-        Err(err) => {
-            eprintln!("baton: warning: the step cache is unavailable ({err}); every beat runs")
+    let cacheable = plan
+        .beats
+        .iter()
+        .filter_map(|b| pipeline.beat(&b.name))
+        .any(|(_, spec)| baton_cache::is_cacheable(spec));
+    if cacheable {
+        match baton_runner::Cache::open(&state.root) {
+            Ok(cache) => opts.cache = Some(Arc::new(cache)),
+            Err(err) => {
+                eprintln!("baton: warning: the step cache is unavailable ({err}); every beat runs")
+            }
         }
     }
     let parallel = opts.jobs > 1 && plan.waves().iter().any(|w| w.len() > 1);
@@ -112,6 +124,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut recorder = store.clone().map(Recorder::new);
     let mut health = RecordingHealth::default();
 
+    opts.run.git = git.join().unwrap_or_default();
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
         let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal, &mut health];
@@ -224,7 +237,7 @@ fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
 
 fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
     let now = jiff::Timestamp::now();
-    let local = now.to_zoned(jiff::tz::TimeZone::system());
+    let local = now.to_zoned(local_time_zone());
     RunRecord {
         run_id: uuid::Uuid::now_v7(),
         label: format!("build-{}", local.strftime("%Y%m%d-%H%M%S")),
@@ -236,7 +249,8 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
             .display()
             .to_string(),
         level,
-        git: provenance::git_info(&pipeline.root),
+        // Filled in when the git thread is done.
+        git: None,
         host: provenance::host_name(),
         ci: provenance::detect_ci(|k| std::env::var(k).ok()),
         started_at: now,
@@ -245,6 +259,19 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
         status: RunStatus::Running,
         baton_version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// The local time zone for run labels. Without `TZ`, `/etc/localtime` is read
+/// directly: `TimeZone::system()` would first index the whole zoneinfo database to
+/// name the zone (about a millisecond), and a label needs no name.
+fn local_time_zone() -> jiff::tz::TimeZone {
+    if std::env::var_os("TZ").is_none()
+        && let Ok(data) = std::fs::read("/etc/localtime")
+        && let Ok(tz) = jiff::tz::TimeZone::tzif("localtime", &data)
+    {
+        return tz;
+    }
+    jiff::tz::TimeZone::system()
 }
 
 /// A beat whose need is skipped (by level or `--from`) runs without it: say so.
