@@ -14,10 +14,12 @@
 //!   explained against any earlier key.
 //! - `run_keys`: which key each beat of each run was looked up under.
 
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{CacheError, Result};
@@ -28,6 +30,25 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// How long a write waits for another process's.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// WAL frames a commit lets accumulate before copying them back (`wal_autocheckpoint`,
+/// 1,000 by default): 256 KiB at the default 4 KiB pages (a cached beat writes a few).
+///
+/// Why: a handle does not checkpoint on close (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`),
+/// so the WAL and `-shm` stay for the next process instead of being fsynced, copied
+/// back and unlinked at the end of every run (and created again, with a directory
+/// fsync, at the next one's first write); a commit every so often pays for the
+/// checkpoint instead (2.4 -> 0.65 ms median for an open, four writes and a close).
+/// The next open reads whatever the WAL holds to rebuild its index: this bound keeps
+/// that small enough that a run that only reads the index (no cacheable beat) opens
+/// it as fast as before (a larger one cost such runs ~0.15 ms more). Committed rows
+/// stay in the WAL, visible to every reader, whether the process exits or is killed.
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
+
+/// A WAL bigger than this when the index closes (a first run's stat cache, a
+/// prune, a clear) is checkpointed and truncated then, unless another process is
+/// using the index; also the `journal_size_limit` a grown WAL is cut back to.
+const WAL_KEEP_BYTES: i64 = 4 << 20;
 
 /// How many runs per beat keep their key (for `explain --run`) after a prune.
 pub const RUN_KEYS_KEPT: usize = 200;
@@ -122,6 +143,13 @@ impl Index {
                 .map_err(open_err)?;
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        // Leave the WAL for the next process: see WAL_AUTOCHECKPOINT_PAGES.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)
             .map_err(open_err)?;
         migrate(&mut conn, path)?;
         Ok(Self {
@@ -420,6 +448,21 @@ impl Index {
     }
 }
 
+impl Drop for Index {
+    fn drop(&mut self) {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEEP_BYTES.unsigned_abs()) {
+            // No busy handler: if another process is using the index the checkpoint
+            // gives up at once, and that process's close tries again.
+            let _ = self.conn.busy_timeout(Duration::ZERO);
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+    }
+}
+
 /// Whether `err` is SQLite saying another connection holds the lock.
 fn is_busy(err: &CacheError) -> bool {
     let source = match err {
@@ -503,6 +546,47 @@ mod tests {
         drop(index);
         let err = Index::open(&path).expect_err("newer schema");
         assert!(matches!(err, CacheError::NewerSchema { .. }), "{err}");
+    }
+
+    /// The index does not checkpoint on close: a small WAL stays for the next open,
+    /// which reads it back; a big one (a first run's stat cache) is truncated.
+    #[test]
+    fn a_wal_left_behind_is_read_back_and_a_big_one_truncated_on_close() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("index.db");
+        let wal_len = || fs::metadata(dir.path().join("index.db-wal")).map_or(0, |m| m.len());
+        let record = |i: u64| StatRecord {
+            stat: FileStat {
+                size: i,
+                mtime_ns: 1,
+                ctime_ns: 2,
+                ino: i,
+                dev: 3,
+            },
+            hash: [7; 32],
+            hashed_at_ns: 4,
+        };
+        let rows: Vec<_> = (0..60_000)
+            .map(|i| {
+                (
+                    PathBuf::from(format!("/project/src/file-{i}.rs")),
+                    record(i),
+                )
+            })
+            .collect();
+        let mut index = Index::open(&path).expect("opens");
+        index.save_stat(&rows).expect("saves");
+        assert!(wal_len() > WAL_KEEP_BYTES.unsigned_abs(), "a big WAL");
+        drop(index);
+        assert_eq!(wal_len(), 0, "truncated on close");
+
+        let index = Index::open(&path).expect("opens again");
+        index.save_key("k", "p", "b", "{}", 1).expect("saves a key");
+        drop(index);
+        assert!(wal_len() > 0, "a small WAL stays");
+        let index = Index::open(&path).expect("opens over the WAL");
+        assert_eq!(index.components("k").expect("reads").as_deref(), Some("{}"));
+        assert_eq!(index.load_stat().expect("loads").len(), rows.len());
     }
 
     #[test]

@@ -750,3 +750,101 @@ fn artifact_manifests_are_kept_per_run_and_removed_by_gc() {
     store.gc(&GcPolicy::KeepRuns(2)).expect("gc");
     assert_eq!(store.load_artifacts(runs[0].run_id).expect("load"), None);
 }
+
+fn wal_len(db: &std::path::Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
+/// A store does not checkpoint when it closes: its WAL stays behind, holding the
+/// commits, and the next open (WAL recovery) sees every one of them.
+#[test]
+fn a_store_reopened_over_the_wal_left_behind_sees_every_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(".baton/history.db");
+    let mut written = Vec::new();
+    for k in 0..3 {
+        let store = SqliteStore::open(&path).expect("open");
+        let mut r = run("p", at(k * 600), RunStatus::Running);
+        store.begin_run(&r).expect("begin");
+        let beats: Vec<_> = (0..34u32)
+            .map(|i| {
+                let b = beat(
+                    &r,
+                    i / 10,
+                    i % 10,
+                    &format!("beat-{i}"),
+                    BeatStatus::Success,
+                    10,
+                    CacheState::Hit,
+                );
+                store.record_beat(&b).expect("record");
+                b
+            })
+            .collect();
+        r.status = RunStatus::Success;
+        r.finished_at = Some(r.started_at + SignedDuration::from_secs(60));
+        r.heartbeat_at = r.started_at + SignedDuration::from_secs(60);
+        store.finish_run(&r).expect("finish");
+        drop(store);
+        assert!(
+            wal_len(&path) > 0,
+            "run {k}: the WAL is left for the next open"
+        );
+        written.push((r, beats));
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    for (r, beats) in written {
+        let loaded = store
+            .load_run(&RunSelector::Id(r.run_id.to_string()))
+            .expect("load");
+        assert_eq!(loaded, Some((r, beats)));
+    }
+}
+
+/// A WAL that a big transaction (here a gc) left bigger than the store keeps is
+/// checkpointed and truncated when the store closes; the gc holds after reopening.
+#[test]
+fn a_big_wal_is_truncated_when_the_store_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(".baton/history.db");
+    let runs: Vec<_> = (0..1_000)
+        .map(|i| run("p", at(i * 60), RunStatus::Success))
+        .collect();
+    let beats: Vec<_> = runs
+        .iter()
+        .flat_map(|r| {
+            (0..34u32).map(move |i| {
+                beat(
+                    r,
+                    i / 10,
+                    i % 10,
+                    &format!("beat-{i}"),
+                    BeatStatus::Success,
+                    10,
+                    CacheState::Hit,
+                )
+            })
+        })
+        .collect();
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        store.record_runs_bulk(&runs).expect("runs");
+        store.record_beats_bulk(&beats).expect("beats");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.gc(&GcPolicy::KeepRuns(1)).expect("gc").len(), 999);
+    assert!(
+        wal_len(&path) > 4 << 20,
+        "the gc should leave a big WAL ({} bytes)",
+        wal_len(&path)
+    );
+    drop(store);
+    assert_eq!(wal_len(&path), 0, "truncated on close");
+    let store = SqliteStore::open(&path).expect("reopen after gc");
+    let left = store.list_runs(&RunFilter::default()).expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].run.run_id, runs[999].run_id);
+    assert_eq!(left[0].beats.success, 34);
+}
