@@ -415,6 +415,15 @@ fn kill_9_keeps_every_finished_beat_and_shows_abandoned_later() {
         report["run"]["status"], "running",
         "fresh heartbeat: not abandoned yet"
     );
+    // Each beat's telemetry file is written when it finishes, not at the end.
+    let runs: Vec<_> = std::fs::read_dir(project.join(".baton/telemetry"))
+        .expect("telemetry folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    for file in ["beat-1-first.json", "beat-2-second.json"] {
+        assert!(runs[0].join("movement-1").join(file).is_file(), "{file}");
+    }
 }
 
 #[test]

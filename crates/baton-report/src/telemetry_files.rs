@@ -1,4 +1,5 @@
-//! The telemetry files of DESIGN.md's layout, written after a run:
+//! The telemetry files of DESIGN.md's layout: a file per beat (written as each
+//! beat finishes) and the run's report (written at the end):
 //!
 //! ```text
 //! <dir>/<run-label>/movement-<n>/beat-<n>-<name>.json   one per beat (n 1-based)
@@ -14,7 +15,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use baton_analysis::Anomaly;
-use baton_model::BeatRecord;
+use baton_model::{BeatRecord, RECORD_FORMAT_VERSION, RunRecord};
 use serde::Serialize;
 
 use crate::report::{REPORT_FILE_NAME, RunReport};
@@ -34,19 +35,36 @@ struct BeatFile<'a> {
 
 /// Writes every beat's file and the run report under `<dir>/<run-label>/`.
 pub fn write(dir: &Path, report: &RunReport) -> io::Result<()> {
-    let run_dir = run_dir(dir, &report.run.label);
     for record in &report.beats {
-        let path = run_dir.join(beat_relative_path(record));
-        let file = BeatFile {
-            format_version: report.format_version,
-            run_label: &report.run.label,
-            pipeline_id: &report.run.pipeline_id,
-            pipeline_name: &report.run.pipeline_name,
-            record,
-            anomalies: report.anomalies_of(&record.beat).collect(),
-        };
-        write_json_atomically(&path, &file)?;
+        let anomalies: Vec<&Anomaly> = report.anomalies_of(&record.beat).collect();
+        write_beat(dir, &report.run, record, &anomalies)?;
     }
+    write_report(dir, report)
+}
+
+/// Writes one beat's file, `<dir>/<run-label>/movement-<n>/beat-<n>-<name>.json`:
+/// `baton run` writes each as soon as its beat is done.
+pub fn write_beat(
+    dir: &Path,
+    run: &RunRecord,
+    record: &BeatRecord,
+    anomalies: &[&Anomaly],
+) -> io::Result<()> {
+    let file = BeatFile {
+        format_version: RECORD_FORMAT_VERSION,
+        run_label: &run.label,
+        pipeline_id: &run.pipeline_id,
+        pipeline_name: &run.pipeline_name,
+        record,
+        anomalies: anomalies.to_vec(),
+    };
+    let path = run_dir(dir, &run.label).join(beat_relative_path(record));
+    write_json_atomically(&path, &file)
+}
+
+/// Writes the run report, `<dir>/<run-label>/build-sli-slo-sla-report.json`.
+pub fn write_report(dir: &Path, report: &RunReport) -> io::Result<()> {
+    let run_dir = run_dir(dir, &report.run.label);
     write_json_atomically(&run_dir.join(REPORT_FILE_NAME), report)
 }
 

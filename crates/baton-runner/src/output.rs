@@ -220,6 +220,16 @@ impl BeatOutput {
         self.shared.log_path.as_deref()
     }
 
+    /// Whether the log file is open (its folder exists).
+    pub fn is_logging(&self) -> bool {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .file
+            .is_some()
+    }
+
     /// A writer for one stream; give each reader thread its own.
     pub fn stream(&self, stream: OutputStream) -> StreamWriter {
         StreamWriter {

@@ -605,9 +605,7 @@ fn run_attempts(
         if max_attempts > 1 {
             output.note(&format!("attempt {attempt} of {max_attempts}"));
         }
-        // Next to the beat's log (gc removes both), fresh for each attempt.
-        let report_path = ctx.log_path(index).with_extension("output");
-        let report_file = std::fs::File::create(&report_path).map(|_| &report_path);
+        let report_file = report_file_for(ctx, index, attempt, output);
         let mut env = base_env.clone();
         let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
         env.push((
@@ -617,7 +615,7 @@ fn run_attempts(
         match &report_file {
             Ok(path) => env.push(("BATON_OUTPUT".into(), path.display().to_string())),
             Err(err) => warn(format!(
-                "beat '{}': failed to create the $BATON_OUTPUT file: {err}",
+                "beat '{}': no $BATON_OUTPUT file: {err}",
                 beat.name
             )),
         }
@@ -639,11 +637,7 @@ fn run_attempts(
         }
 
         measured.report = match &report_file {
-            Ok(path) => {
-                let report = read_report(path, &beat.name, &warn);
-                let _ = std::fs::remove_file(path);
-                report
-            }
+            Ok(path) => read_report(path, &beat.name, &warn),
             Err(_) => Default::default(),
         };
         let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
@@ -731,10 +725,45 @@ fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
     }
 }
 
-/// Reads and parses a `$BATON_OUTPUT` file; one warning per malformed line.
+/// Where an attempt's `$BATON_OUTPUT` goes: a path next to the beat's log, which
+/// the beat creates by appending to it (most beats never do, and files that are
+/// never made cost nothing); when the log folder could not be made, a new empty
+/// file in the temporary directory, so that the beat's own append still works.
+fn report_file_for(
+    ctx: &Ctx<'_>,
+    index: usize,
+    attempt: u32,
+    output: &BeatOutput,
+) -> std::io::Result<PathBuf> {
+    if output.is_logging() {
+        let path = ctx.log_path(index).with_extension("output");
+        if attempt > 1 {
+            // A retry starts from nothing (read_report removed what it read).
+            let _ = std::fs::remove_file(&path);
+        }
+        return Ok(path);
+    }
+    let path = std::env::temp_dir().join(format!(
+        "baton-output-{}-{index}-{attempt}",
+        ctx.opts.run.run_id.simple()
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok(path)
+}
+
+/// Reads, parses and removes a `$BATON_OUTPUT` file (none: nothing reported); one
+/// warning per malformed line.
 fn read_report(path: &Path, beat: &str, warn: &dyn Fn(String)) -> baton_output::BeatReport {
-    let (text, truncated) = match baton_output::read(path) {
+    let read = baton_output::read(path);
+    if read.is_ok() {
+        let _ = std::fs::remove_file(path);
+    }
+    let (text, truncated) = match read {
         Ok(read) => read,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Default::default(),
         Err(err) => {
             warn(format!(
                 "beat '{beat}': failed to read $BATON_OUTPUT: {err}"

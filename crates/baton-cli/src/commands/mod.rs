@@ -12,4 +12,4 @@ pub mod shape;
 pub mod show;
 pub mod validate;
 
-mod reading;
+pub mod reading;

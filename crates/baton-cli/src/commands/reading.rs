@@ -71,21 +71,31 @@ pub fn anomalies(
     beats: &[BeatRecord],
 ) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
     let mut anomalies = Vec::new();
-    for record in beats
-        .iter()
-        .filter(|r| r.status != baton_model::BeatStatus::Skipped)
-    {
-        // Newest first; the window reaches past the record itself and later runs.
-        let earlier: Vec<BeatRecord> = store
-            .beat_runs(Some(pipeline_id), &record.beat, 40)?
-            .into_iter()
-            .filter(|r| r.started_at < record.started_at)
-            .take(
-                baton_analysis::anomaly::DURATION_WINDOW
-                    .max(baton_analysis::anomaly::SUCCESS_RATE_WINDOW),
-            )
-            .collect();
-        anomalies.extend(baton_analysis::detect(record, &earlier));
+    for record in beats {
+        anomalies.extend(anomalies_of(store, pipeline_id, record)?);
     }
     Ok(anomalies)
+}
+
+/// The anomalies of one beat record against the records of that beat that started
+/// before it (none for a skipped beat).
+pub fn anomalies_of(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    record: &BeatRecord,
+) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
+    if record.status == baton_model::BeatStatus::Skipped {
+        return Ok(Vec::new());
+    }
+    // Newest first; the window reaches past the record itself and later runs.
+    let earlier: Vec<BeatRecord> = store
+        .beat_runs(Some(pipeline_id), &record.beat, 40)?
+        .into_iter()
+        .filter(|r| r.started_at < record.started_at)
+        .take(
+            baton_analysis::anomaly::DURATION_WINDOW
+                .max(baton_analysis::anomaly::SUCCESS_RATE_WINDOW),
+        )
+        .collect();
+    Ok(baton_analysis::detect(record, &earlier))
 }

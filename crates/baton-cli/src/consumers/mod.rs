@@ -1,8 +1,10 @@
-//! Consumers of the run's event stream: the terminal view, the history recorder.
+//! Consumers of the run's event stream: the terminal view, the history recorder,
+//! the telemetry files and the recording health.
 //! Each sees every [`RunEvent`] in order; none can change the run's outcome.
 
 pub mod health;
 pub mod recorder;
+pub mod telemetry_files;
 pub mod terminal;
 
 use baton_model::RunEvent;

@@ -20,6 +20,7 @@ use baton_store::HistoryStore;
 use crate::cli::{OutputMode, RunArgs};
 use crate::consumers::health::RecordingHealth;
 use crate::consumers::recorder::Recorder;
+use crate::consumers::telemetry_files::TelemetryFiles;
 use crate::consumers::terminal::Terminal;
 use crate::consumers::{Consumer, Fanout};
 use crate::exit::Exit;
@@ -122,6 +123,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .collect();
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
     let mut recorder = store.clone().map(Recorder::new);
+    let mut files =
+        (!args.no_telemetry).then(|| TelemetryFiles::new(state.telemetry(), store.clone()));
     let mut health = RecordingHealth::default();
 
     opts.run.git = git.join().unwrap_or_default();
@@ -130,6 +133,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal, &mut health];
         if let Some(r) = recorder.as_mut() {
             consumers.push(r);
+        }
+        if let Some(f) = files.as_mut() {
+            consumers.push(f);
         }
         let mut fanout = Fanout::new(consumers);
         let mut sink = |event| fanout.handle(event);
@@ -149,21 +155,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     drop(recorder);
     telemetry_failures.extend(health.failures());
 
-    let anomalies = match &store {
-        Some(store) => {
-            let pipeline_id = pipeline.history_key();
-            super::reading::anomalies(store.as_ref(), pipeline_id, &outcome.records).unwrap_or_else(
-                |err| {
-                    eprintln!("baton: warning: anomaly rules skipped: {err}");
-                    Vec::new()
-                },
-            )
-        }
-        None => Vec::new(),
+    let (anomalies, files_failure) = match files {
+        Some(files) => files.finish(&outcome.records),
+        None => (Vec::new(), None),
     };
+    telemetry_failures.extend(files_failure);
     let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
     if !args.no_telemetry {
-        if let Err(err) = baton_report::telemetry_files::write(&state.telemetry(), &report) {
+        if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), &report) {
             eprintln!(
                 "baton: warning: telemetry files not written to {}: {err}",
                 state.telemetry().display()
