@@ -9,6 +9,9 @@ use baton_model::{CiInfo, GitInfo};
 /// Git facts of the repository containing `dir`, if it is one and git is installed:
 /// one `git log` (a git process costs about a millisecond, on the run's start-up).
 pub fn git_info(dir: &Path) -> Option<GitInfo> {
+    if !in_git_work_tree(dir) {
+        return None;
+    }
     let out = Command::new("git")
         .args(["log", "-1", "--format=%H%n%D%n%an <%ae>"])
         .current_dir(dir)
@@ -19,6 +22,18 @@ pub fn git_info(dir: &Path) -> Option<GitInfo> {
         return None;
     }
     parse_git_log(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Whether `dir` or a folder above it has a `.git` (or `GIT_DIR` points git
+/// elsewhere): outside a repository baton does not start git at all.
+fn in_git_work_tree(dir: &Path) -> bool {
+    if std::env::var_os("GIT_DIR").is_some() {
+        return true;
+    }
+    let Ok(dir) = std::path::absolute(dir) else {
+        return true;
+    };
+    dir.ancestors().any(|d| d.join(".git").exists())
 }
 
 /// `<commit>\n<ref names>\n<author>` as `git log --format=%H%n%D%n%an <%ae>` prints

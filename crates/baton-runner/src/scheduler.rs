@@ -24,8 +24,10 @@
 //!   artifact list in [`RunOutcome::details`], from which `artifacts_count` and
 //!   `artifacts_bytes` come).
 //!
-//! Events from the beats' threads go through one bounded channel to the thread
-//! that called [`run_plan`], which alone calls `sink`.
+//! Events from the beats' threads go through one bounded channel to the scheduling
+//! thread, which hands beats out and passes the events on, in order, through a
+//! second bounded channel to the thread that called [`run_plan`], which alone
+//! calls `sink`.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -171,7 +173,40 @@ struct Ctx<'a> {
 }
 
 /// Runs `plan` of `pipeline`. See the module documentation for the rules.
+///
+/// The consumers (`sink`) run on the calling thread while the scheduling runs on a
+/// thread of its own, so that a consumer taking its time (the history store, the
+/// telemetry files) never delays the start of the next beat.
 pub fn run_plan(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    opts: &RunOptions,
+    spawner: &dyn Spawner,
+    history: &HashMap<String, BeatHistory>,
+    sink: &mut dyn FnMut(RunEvent),
+    cancel: &CancelToken,
+) -> RunOutcome {
+    let (events_tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
+    thread::scope(|scope| {
+        let scheduler = scope.spawn(move || {
+            let mut forward = |event| {
+                // The receiver only goes away if a consumer panicked.
+                let _ = events_tx.send(event);
+            };
+            schedule(pipeline, plan, opts, spawner, history, &mut forward, cancel)
+        });
+        for event in events_rx {
+            sink(event);
+        }
+        match scheduler.join() {
+            Ok(outcome) => outcome,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The scheduling loop of [`run_plan`], telling `sink` everything in order.
+fn schedule(
     pipeline: &Pipeline,
     plan: &Plan,
     opts: &RunOptions,
