@@ -177,23 +177,34 @@ struct Shared {
 #[derive(Default)]
 struct LogState {
     file: Option<BufWriter<File>>,
+    /// Its folder exists and the file is still to be opened (see
+    /// [`BeatOutput::open_log`]).
+    pending: Option<PathBuf>,
     /// The first failure; writing stops after it.
     error: Option<io::Error>,
 }
 
+impl LogState {
+    fn open_pending(&mut self) {
+        if let Some(path) = self.pending.take() {
+            match OpenOptions::new().create(true).append(true).open(&path) {
+                Ok(file) => self.file = Some(BufWriter::with_capacity(CHUNK, file)),
+                Err(err) => self.error = Some(err),
+            }
+        }
+    }
+}
+
 impl BeatOutput {
-    /// Output of `beat`, appended to the log at `log_path` (directories created),
-    /// or to no log when `None`. A log that cannot be opened is reported by
-    /// [`BeatOutput::finish`]; events still flow.
+    /// Output of `beat`, appended to the log at `log_path` (directories created
+    /// now, the file on the first write, [`BeatOutput::open_log`] or
+    /// [`BeatOutput::finish`]), or to no log when `None`. A log that cannot be
+    /// opened is reported by [`BeatOutput::finish`]; events still flow.
     pub fn open(beat: &str, log_path: Option<&Path>, masker: Arc<Masker>, emit: Arc<Emit>) -> Self {
         let mut state = LogState::default();
         if let Some(path) = log_path {
-            let opened = path
-                .parent()
-                .map_or(Ok(()), fs::create_dir_all)
-                .and_then(|()| OpenOptions::new().create(true).append(true).open(path));
-            match opened {
-                Ok(file) => state.file = Some(BufWriter::with_capacity(CHUNK, file)),
+            match path.parent().map_or(Ok(()), fs::create_dir_all) {
+                Ok(()) => state.pending = Some(path.to_owned()),
                 Err(err) => state.error = Some(err),
             }
         }
@@ -220,14 +231,25 @@ impl BeatOutput {
         self.shared.log_path.as_deref()
     }
 
-    /// Whether the log file is open (its folder exists).
+    /// Whether the log is being written (its folder exists).
     pub fn is_logging(&self) -> bool {
+        let log = self
+            .shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        log.file.is_some() || log.pending.is_some()
+    }
+
+    /// Opens the log file now if it is not open yet. A spawner calls this once the
+    /// child is started, so that creating the file overlaps the child's start
+    /// instead of delaying it.
+    pub fn open_log(&self) {
         self.shared
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .file
-            .is_some()
+            .open_pending();
     }
 
     /// A writer for one stream; give each reader thread its own.
@@ -245,13 +267,15 @@ impl BeatOutput {
         self.shared.write_log(line.as_bytes());
     }
 
-    /// Flushes the log; reports the first error writing it.
+    /// Flushes the log (creating it, empty, if nothing was written); reports the
+    /// first error writing it.
     pub fn finish(&self) -> Result<(), OutputError> {
         let mut log = self
             .shared
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        log.open_pending();
         if let Some(file) = log.file.as_mut()
             && let Err(err) = file.flush()
         {
@@ -271,6 +295,7 @@ impl BeatOutput {
 impl Shared {
     fn write_log(&self, bytes: &[u8]) {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.open_pending();
         if let Some(file) = log.file.as_mut()
             && let Err(err) = file.write_all(bytes)
         {

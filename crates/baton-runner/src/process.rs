@@ -90,6 +90,7 @@ impl Spawner for ProcessSpawner {
         ];
         // Dropping a Child neither waits for nor kills it: wait4 below reaps it.
         drop(child);
+        output.open_log();
         let exit = match ExitWatch::new(pid) {
             Ok(exit) => exit,
             Err(err) => {
