@@ -13,10 +13,10 @@
 
 use std::fmt;
 
-use baton_model::{BeatRecord, BeatStatus};
+use baton_model::{BeatOutcome, BeatRecord, BeatStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{is_decisive, median, success_rate};
+use crate::stats::{is_decisive, median};
 
 /// Runs (current included) the success rate is computed over.
 pub const SUCCESS_RATE_WINDOW: usize = 10;
@@ -77,6 +77,12 @@ pub struct Anomaly {
 /// Evaluates every rule for `current` against `history`: the same beat's previous
 /// runs, newest first, `current` not included. Returns the anomalies in rule order.
 pub fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
+    let outcomes: Vec<BeatOutcome> = history.iter().map(BeatOutcome::from).collect();
+    detect_outcomes(current, &outcomes)
+}
+
+/// [`detect`] over the outcomes of the earlier runs (all the rules read).
+pub fn detect_outcomes(current: &BeatRecord, history: &[BeatOutcome]) -> Vec<Anomaly> {
     if !is_decisive(current.status) {
         return Vec::new();
     }
@@ -90,23 +96,19 @@ pub fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
     .collect()
 }
 
-fn low_success_rate(current: &BeatRecord, history: &[BeatRecord]) -> Option<Anomaly> {
-    let window: Vec<BeatRecord> = std::iter::once(current)
-        .chain(history.iter().filter(|r| is_decisive(r.status)))
+fn low_success_rate(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomaly> {
+    let window: Vec<BeatStatus> = std::iter::once(current.status)
+        .chain(history.iter().map(|r| r.status).filter(|&s| is_decisive(s)))
         .take(SUCCESS_RATE_WINDOW)
-        .cloned()
         .collect();
     if window.len() < SUCCESS_RATE_MIN_RUNS {
         return None;
     }
-    let rate = success_rate(&window)?;
+    let succeeded = window.iter().filter(|&&s| s == BeatStatus::Success).count();
+    let rate = succeeded as f64 / window.len() as f64;
     if rate >= SUCCESS_RATE_THRESHOLD {
         return None;
     }
-    let succeeded = window
-        .iter()
-        .filter(|r| r.status == BeatStatus::Success)
-        .count();
     Some(Anomaly {
         beat: current.beat.clone(),
         rule: AnomalyRule::LowSuccessRate,
@@ -121,7 +123,7 @@ fn low_success_rate(current: &BeatRecord, history: &[BeatRecord]) -> Option<Anom
     })
 }
 
-fn slow_duration(current: &BeatRecord, history: &[BeatRecord]) -> Option<Anomaly> {
+fn slow_duration(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomaly> {
     let durations: Vec<u64> = history
         .iter()
         .filter(|r| r.status == BeatStatus::Success)
@@ -157,7 +159,7 @@ fn slow_duration(current: &BeatRecord, history: &[BeatRecord]) -> Option<Anomaly
     })
 }
 
-fn consecutive_failures(current: &BeatRecord, history: &[BeatRecord]) -> Option<Anomaly> {
+fn consecutive_failures(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomaly> {
     if !current.status.is_failure() {
         return None;
     }

@@ -18,8 +18,8 @@ pub use pipeline::{
     SlaThresholds, SloTarget,
 };
 pub use record::{
-    BeatDetails, BeatHistory, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo, RunRecord,
-    RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,
+    BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo,
+    RunRecord, RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,
 };
 
 /// Version of the JSON records baton writes (telemetry files, `--format json`).

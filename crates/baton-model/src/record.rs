@@ -91,6 +91,25 @@ impl fmt::Display for RunStatus {
     }
 }
 
+/// What the history's rules (anomalies) need of an earlier run of a beat: far less
+/// to read back than a whole [`BeatRecord`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeatOutcome {
+    pub started_at: Timestamp,
+    pub status: BeatStatus,
+    pub duration_ms: u64,
+}
+
+impl From<&BeatRecord> for BeatOutcome {
+    fn from(r: &BeatRecord) -> Self {
+        Self {
+            started_at: r.started_at,
+            status: r.status,
+            duration_ms: r.duration_ms,
+        }
+    }
+}
+
 /// Everything measured and judged about one beat in one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BeatRecord {

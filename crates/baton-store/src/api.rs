@@ -7,7 +7,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use baton_model::{
-    ArtifactManifest, BeatHistory, BeatRecord, BeatStatus, RunRecord, RunStatus, SlaStatus,
+    ArtifactManifest, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, RunRecord, RunStatus,
+    SlaStatus,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,15 @@ pub trait HistoryStore: Send + Sync {
         beat: &str,
         limit: usize,
     ) -> Result<Vec<BeatRecord>>;
+
+    /// [`HistoryStore::beat_runs`] of one pipeline, only what the anomaly rules
+    /// read (a `baton run` asks this for every beat as it finishes).
+    fn beat_outcomes(
+        &self,
+        pipeline_id: &str,
+        beat: &str,
+        limit: usize,
+    ) -> Result<Vec<BeatOutcome>>;
 
     /// Record why a beat's shape changed. `target` picks the recorded shape.
     fn annotate_shape(

@@ -327,6 +327,26 @@ fn beat_runs_are_newest_first_across_pipelines() {
             .is_empty()
     );
 
+    // The outcomes are the same runs, read lighter.
+    let full = store.beat_runs(Some("a"), "build", 50).expect("beat runs");
+    let outcomes = store.beat_outcomes("a", "build", 50).expect("outcomes");
+    let expected: Vec<baton_model::BeatOutcome> =
+        full.iter().map(baton_model::BeatOutcome::from).collect();
+    assert_eq!(outcomes, expected);
+    assert_eq!(
+        store
+            .beat_outcomes("a", "build", 2)
+            .expect("outcomes")
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .beat_outcomes("a", "nope", 5)
+            .expect("outcomes")
+            .is_empty()
+    );
+
     let pipelines = store.pipelines().expect("pipelines");
     let ids: Vec<_> = pipelines
         .iter()

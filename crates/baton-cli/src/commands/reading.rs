@@ -88,8 +88,8 @@ pub fn anomalies_of(
         return Ok(Vec::new());
     }
     // Newest first; the window reaches past the record itself and later runs.
-    let earlier: Vec<BeatRecord> = store
-        .beat_runs(Some(pipeline_id), &record.beat, 40)?
+    let earlier: Vec<baton_model::BeatOutcome> = store
+        .beat_outcomes(pipeline_id, &record.beat, 40)?
         .into_iter()
         .filter(|r| r.started_at < record.started_at)
         .take(
@@ -97,5 +97,5 @@ pub fn anomalies_of(
                 .max(baton_analysis::anomaly::SUCCESS_RATE_WINDOW),
         )
         .collect();
-    Ok(baton_analysis::detect(record, &earlier))
+    Ok(baton_analysis::detect_outcomes(record, &earlier))
 }

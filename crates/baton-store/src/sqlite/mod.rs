@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use baton_model::{ArtifactManifest, BeatHistory, BeatRecord, RunRecord};
+use baton_model::{ArtifactManifest, BeatHistory, BeatOutcome, BeatRecord, RunRecord};
 use jiff::Timestamp;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
@@ -316,6 +316,15 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<BeatRecord>> {
         self.read(|tx, _| read::beat_runs(tx, pipeline_id, beat, limit))
+    }
+
+    fn beat_outcomes(
+        &self,
+        pipeline_id: &str,
+        beat: &str,
+        limit: usize,
+    ) -> Result<Vec<BeatOutcome>> {
+        self.read(|tx, _| read::beat_outcomes(tx, pipeline_id, beat, limit))
     }
 
     fn annotate_shape(

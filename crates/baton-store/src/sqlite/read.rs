@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use baton_model::{BeatHistory, BeatRecord, RunRecord};
+use baton_model::{BeatHistory, BeatOutcome, BeatRecord, RunRecord};
 use jiff::Timestamp;
 use rusqlite::types::Value;
 use rusqlite::{Transaction, params, params_from_iter};
@@ -372,6 +372,43 @@ pub(crate) fn beat_runs(
     beats.sort_by_key(|b| std::cmp::Reverse(b.started_at));
     beats.truncate(limit);
     Ok(beats)
+}
+
+/// [`beat_runs`] of one pipeline, reading only the columns of a [`BeatOutcome`].
+pub(crate) fn beat_outcomes(
+    tx: &Transaction<'_>,
+    pipeline_id: &str,
+    beat: &str,
+    limit: usize,
+) -> Result<Vec<BeatOutcome>> {
+    let action = || format!("load the outcomes of beat '{beat}'");
+    let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT b.started_at, b.status, b.duration_ms FROM runs r
+             CROSS JOIN beats b ON b.id = (r.id << 20) | ?1
+             WHERE r.pipeline_id = ?2
+             ORDER BY r.started_at DESC, r.id DESC LIMIT ?3",
+        )
+        .ctx(action)?;
+    let mut outcomes = Vec::new();
+    for series in series_of(tx, Some(pipeline_id), beat)? {
+        let mut rows = stmt
+            .query(params![series.id, series.pipeline_id, limit_sql])
+            .ctx(action)?;
+        while let Some(row) = rows.next().ctx(action)? {
+            let duration: i64 = row.get(2).ctx(action)?;
+            outcomes.push(BeatOutcome {
+                started_at: codec::ts_from_sql(row.get(0).ctx(action)?)?,
+                status: beat_status::decode(row.get(1).ctx(action)?)?,
+                duration_ms: u64::try_from(duration)
+                    .map_err(|_| StoreError::corrupt(format!("duration of beat '{beat}'")))?,
+            });
+        }
+    }
+    outcomes.sort_by_key(|o| std::cmp::Reverse(o.started_at));
+    outcomes.truncate(limit);
+    Ok(outcomes)
 }
 
 /// The beat record an annotation points at.
