@@ -82,6 +82,19 @@ fn command_not_found_is_exit_127_with_the_reason() {
 }
 
 #[test]
+fn baton_output_works_after_the_beat_changes_directory() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: report, run: 'mkdir -p sub && cd sub && echo errors=2 >> \"$BATON_OUTPUT\"' }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .code(0);
+    let report = latest_json(&project);
+    assert_eq!(report["beats"][0]["errors_count"], 2, "{report}");
+}
+
+#[test]
 fn an_invalid_pipeline_exits_2_with_a_located_error() {
     let project = Project::with_pipeline(&pipeline(
         "  - name: a\n    beats:\n      - { name: x, run: 'true', neds: [y] }\n",

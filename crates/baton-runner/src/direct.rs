@@ -10,7 +10,9 @@
 //! - the shell is `sh`, `bash` or `dash` with `-c` last and only `-e`, `-u` and
 //!   `-o pipefail|errexit|nounset` before it (flags that cannot change what one
 //!   simple command does; `-x`, `-l`, `-i` or anything else keeps the shell), and
-//!   for bash `BASH_ENV` is not set (bash would source that file first);
+//!   for bash the environment holds no `BASH_ENV` (a file bash would source first),
+//!   no exported function (`BASH_FUNC_*`, which could shadow the program) and no
+//!   `SHELLOPTS`/`BASHOPTS`;
 //! - the command is words of plain characters (letters, digits and `_ . / , : @ % + = -`)
 //!   separated by spaces or tabs: no quotes, `$`, globs, `~`, `#`, redirections,
 //!   pipes, `;`, `&`, parentheses, braces or backslashes;
@@ -141,7 +143,7 @@ pub fn direct_command(
     };
     let shell_name = shell.program.file_name()?.to_str()?;
     if !plain_shell(shell_name, &shell.args)
-        || (shell_name == "bash" && var("BASH_ENV").is_some_and(|v| !v.is_empty()))
+        || (shell_name == "bash" && bash_reads_environment(env))
     {
         return None;
     }
@@ -168,6 +170,20 @@ pub fn direct_command(
         argv0: first,
         args: words.collect(),
     })
+}
+
+/// Whether bash would take more than variables from the environment: a file to
+/// source first (`BASH_ENV`), exported functions (`BASH_FUNC_name%%`, which could
+/// shadow the program) or options (`SHELLOPTS`, `BASHOPTS`).
+fn bash_reads_environment(env: &[(String, String)]) -> bool {
+    let special = |name: &str| {
+        name == "BASH_ENV"
+            || name == "SHELLOPTS"
+            || name == "BASHOPTS"
+            || name.starts_with("BASH_FUNC_")
+    };
+    env.iter().any(|(k, v)| special(k) && !v.is_empty())
+        || std::env::vars_os().any(|(k, v)| k.to_str().is_some_and(special) && !v.is_empty())
 }
 
 /// `sh`, `bash` or `dash` with flags that cannot change one simple command, `-c` last.
@@ -306,6 +322,13 @@ mod tests {
     fn bash_env_keeps_bash() {
         let env = [("BASH_ENV".to_owned(), "/etc/profile".to_owned())];
         assert_eq!(direct_command("true", &bash(), &env), None);
+        let function = [(
+            "BASH_FUNC_true%%".to_owned(),
+            "() { echo shadowed; }".to_owned(),
+        )];
+        assert_eq!(direct_command("true", &bash(), &function), None);
+        let options = [("SHELLOPTS".to_owned(), "xtrace".to_owned())];
+        assert_eq!(direct_command("true", &bash(), &options), None);
         let sh = Shell {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into()],

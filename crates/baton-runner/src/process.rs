@@ -27,6 +27,7 @@
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{ChildStderr, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -124,10 +125,7 @@ fn spawn(req: &SpawnRequest<'_>) -> Result<std::process::Child, String> {
         let mut command = Command::new(&direct.program);
         command.arg0(&direct.argv0).args(&direct.args);
         configure(&mut command, req);
-        // What the shell would have exported: the directory it started in.
-        if let Ok(pwd) = std::path::absolute(req.cwd) {
-            command.env("PWD", pwd);
-        }
+        command.env("PWD", shell_pwd(req));
         if let Ok(child) = command.spawn() {
             return Ok(child);
         }
@@ -145,6 +143,25 @@ fn spawn(req: &SpawnRequest<'_>) -> Result<std::process::Child, String> {
             )
         }
     })
+}
+
+/// The `PWD` a shell started in the beat's directory would export: the inherited
+/// one when it names that directory (it may be a logical path through a symlink),
+/// else the directory's absolute path.
+fn shell_pwd(req: &SpawnRequest<'_>) -> std::path::PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let inherited = match req.env.iter().rev().find(|(k, _)| k == "PWD") {
+        Some((_, v)) => Some(std::path::PathBuf::from(v)),
+        None => std::env::var_os("PWD").map(std::path::PathBuf::from),
+    };
+    let same_dir = |a: &Path, b: &Path| match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    };
+    match inherited {
+        Some(pwd) if pwd.is_absolute() && same_dir(&pwd, req.cwd) => pwd,
+        _ => std::path::absolute(req.cwd).unwrap_or_else(|_| req.cwd.to_owned()),
+    }
 }
 
 fn configure(command: &mut Command, req: &SpawnRequest<'_>) {
@@ -221,18 +238,13 @@ impl ExitWatch {
                 return Ok(Self::Pidfd(unsafe { OwnedFd::from_raw_fd(fd) }));
             }
         }
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: `fds` is a writable array of two fds, as pipe requires.
-        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe just created both fds; each is owned exactly once.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Close-on-exec, so that no other beat's child inherits the write end.
+        let (read, write) = io::pipe()?;
         std::thread::spawn(move || {
             wait_for_exit(pid);
             drop(write);
         });
-        Ok(Self::Pipe(read))
+        Ok(Self::Pipe(read.into()))
     }
 
     fn fd(&self) -> RawFd {
@@ -277,6 +289,51 @@ struct Watch {
 }
 
 impl Watch {
+    /// Whether the child has exited, without waiting.
+    fn has_exited(&self) -> bool {
+        let Some(exit) = &self.exit else {
+            return true;
+        };
+        let mut fd = libc::pollfd {
+            fd: exit.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `fd` is one live, writable pollfd.
+        unsafe { libc::poll(&mut fd, 1, 0) == 1 }
+    }
+
+    /// The child exited at `at`: kill what is left of its group, reap it.
+    fn reaped(&mut self, at: Instant, deadline: Option<Instant>, result: &mut SpawnResult) {
+        // The main process is gone: nothing else of the beat may stay behind.
+        kill_group(self.pid, libc::SIGKILL);
+        self.exit = None;
+        let reaped = reap(self.pid);
+        // It may have exited on its own just before the deadline passed and SIGTERM
+        // was sent: that is not a timeout.
+        if let Some(deadline) = deadline
+            && at < deadline
+        {
+            result.timed_out = false;
+        }
+        result.duration = at.saturating_duration_since(self.start);
+        match reaped {
+            Ok((status, rusage)) => {
+                if libc::WIFEXITED(status) {
+                    result.exit_code = Some(libc::WEXITSTATUS(status));
+                } else if libc::WIFSIGNALED(status) {
+                    result.signal = Some(libc::WTERMSIG(status));
+                }
+                result.cpu_user = timeval(rusage.ru_utime);
+                result.cpu_sys = timeval(rusage.ru_stime);
+                result.peak_rss_bytes = maxrss_bytes(rusage.ru_maxrss);
+            }
+            Err(err) => {
+                result.error = Some(format!("failed to wait for the process: {err}"));
+            }
+        }
+    }
+
     fn run(mut self, cancel: &CancelToken) -> SpawnResult {
         let mut result = SpawnResult::default();
         let deadline = self.timeout.map(|t| self.start + t);
@@ -289,9 +346,11 @@ impl Watch {
             let now = Instant::now();
             let mut wake = self.poll;
             if self.exit.is_some() {
+                // A child that exited while output was being pumped is not late.
                 if let Some(deadline) = deadline
                     && now >= deadline
                     && term_sent_at.is_none()
+                    && !self.has_exited()
                 {
                     result.timed_out = true;
                     kill_group(self.pid, libc::SIGTERM);
@@ -353,6 +412,13 @@ impl Watch {
                 // A timeout, or EINTR: go round and check the clocks again.
                 continue;
             }
+            // The exit first, timed as poll saw it: pumping output can wait on a
+            // slow consumer, which must not count in the beat's duration.
+            let polled_at = Instant::now();
+            if self.exit.is_some() && fds.last().is_some_and(|p| p.revents != 0) {
+                self.reaped(polled_at, deadline, &mut result);
+                output_deadline = Some(polled_at + self.output_grace);
+            }
             let mut revents = fds.iter().map(|p| p.revents);
             for slot in &mut self.streams {
                 let Some(stream) = slot.as_mut() else {
@@ -362,38 +428,6 @@ impl Watch {
                     // EOF: dropping the writer flushes a last line without newline.
                     *slot = None;
                 }
-            }
-            if self.exit.is_some() && revents.next().unwrap_or(0) != 0 {
-                let at = Instant::now();
-                // The main process is gone: nothing else of the beat may stay behind.
-                kill_group(self.pid, libc::SIGKILL);
-                self.exit = None;
-                let reaped = reap(self.pid);
-                // It may have exited on its own just before the deadline passed
-                // and SIGTERM was sent: that is not a timeout.
-                if let Some(deadline) = deadline
-                    && at < deadline
-                {
-                    result.timed_out = false;
-                }
-                result.duration = at.saturating_duration_since(self.start);
-                match reaped {
-                    Ok((status, rusage)) => {
-                        if libc::WIFEXITED(status) {
-                            result.exit_code = Some(libc::WEXITSTATUS(status));
-                        } else if libc::WIFSIGNALED(status) {
-                            result.signal = Some(libc::WTERMSIG(status));
-                        }
-                        result.cpu_user = timeval(rusage.ru_utime);
-                        result.cpu_sys = timeval(rusage.ru_stime);
-                        result.peak_rss_bytes = maxrss_bytes(rusage.ru_maxrss);
-                    }
-                    Err(err) => {
-                        result.error = Some(format!("failed to wait for the process: {err}"));
-                    }
-                }
-                // Output ends with EOF once every writer of the pipes is gone.
-                output_deadline = Some(at + self.output_grace);
             }
         }
         result

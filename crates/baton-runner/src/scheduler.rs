@@ -32,6 +32,7 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -187,13 +188,26 @@ pub fn run_plan(
     cancel: &CancelToken,
 ) -> RunOutcome {
     let (events_tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
+    // Set when the consumers are gone (one panicked): no new beat may start unseen.
+    let consumers_gone = AtomicBool::new(false);
     thread::scope(|scope| {
+        let consumers_gone = &consumers_gone;
         let scheduler = scope.spawn(move || {
             let mut forward = |event| {
-                // The receiver only goes away if a consumer panicked.
-                let _ = events_tx.send(event);
+                if events_tx.send(event).is_err() {
+                    consumers_gone.store(true, Ordering::SeqCst);
+                }
             };
-            schedule(pipeline, plan, opts, spawner, history, &mut forward, cancel)
+            schedule(
+                pipeline,
+                plan,
+                opts,
+                spawner,
+                history,
+                &mut forward,
+                cancel,
+                consumers_gone,
+            )
         });
         for event in events_rx {
             sink(event);
@@ -205,7 +219,9 @@ pub fn run_plan(
     })
 }
 
-/// The scheduling loop of [`run_plan`], telling `sink` everything in order.
+/// The scheduling loop of [`run_plan`], telling `sink` everything in order; no new
+/// beat starts once `halt` is set.
+#[allow(clippy::too_many_arguments)]
 fn schedule(
     pipeline: &Pipeline,
     plan: &Plan,
@@ -214,6 +230,7 @@ fn schedule(
     history: &HashMap<String, BeatHistory>,
     sink: &mut dyn FnMut(RunEvent),
     cancel: &CancelToken,
+    halt: &AtomicBool,
 ) -> RunOutcome {
     let secret_values: Vec<String> = pipeline
         .beats()
@@ -256,7 +273,9 @@ fn schedule(
         let mut workers = 0usize;
         let mut rolling_back = false;
         loop {
-            let stopping = failed_movement.is_some() || ctx.cancel.is_cancelled();
+            let stopping = failed_movement.is_some()
+                || ctx.cancel.is_cancelled()
+                || halt.load(Ordering::SeqCst);
             if !stopping {
                 for i in 0..n {
                     if running >= jobs {
@@ -771,7 +790,8 @@ fn report_file_for(
     output: &BeatOutput,
 ) -> std::io::Result<PathBuf> {
     if output.is_logging() {
-        let path = ctx.log_path(index).with_extension("output");
+        // Absolute: the beat may `cd` before it appends.
+        let path = std::path::absolute(ctx.log_path(index).with_extension("output"))?;
         if attempt > 1 {
             // A retry starts from nothing (read_report removed what it read).
             let _ = std::fs::remove_file(&path);
