@@ -28,6 +28,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use crate::spawner::{Shell, find_in};
 
@@ -182,8 +183,12 @@ fn bash_reads_environment(env: &[(String, String)]) -> bool {
             || name == "BASHOPTS"
             || name.starts_with("BASH_FUNC_")
     };
+    // baton's own environment does not change during a run: looked at once.
+    static INHERITED: OnceLock<bool> = OnceLock::new();
     env.iter().any(|(k, v)| special(k) && !v.is_empty())
-        || std::env::vars_os().any(|(k, v)| k.to_str().is_some_and(special) && !v.is_empty())
+        || *INHERITED.get_or_init(|| {
+            std::env::vars_os().any(|(k, v)| k.to_str().is_some_and(special) && !v.is_empty())
+        })
 }
 
 /// `sh`, `bash` or `dash` with flags that cannot change one simple command, `-c` last.

@@ -28,7 +28,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{ChildStderr, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_model::OutputStream;
@@ -83,11 +83,11 @@ impl Spawner for ProcessSpawner {
             child
                 .stdout
                 .take()
-                .map(|p| Stream::stdout(p, output.stream(OutputStream::Stdout))),
+                .map(|p| Stream::new(p, output.stream(OutputStream::Stdout))),
             child
                 .stderr
                 .take()
-                .map(|p| Stream::stderr(p, output.stream(OutputStream::Stderr))),
+                .map(|p| Stream::new(p, output.stream(OutputStream::Stderr))),
         ];
         // Dropping a Child neither waits for nor kills it: wait4 below reaps it.
         drop(child);
@@ -184,15 +184,7 @@ struct Stream {
 }
 
 impl Stream {
-    fn stdout(pipe: ChildStdout, writer: StreamWriter) -> Self {
-        Self {
-            fd: pipe.as_raw_fd(),
-            pipe: Box::new(pipe),
-            writer,
-        }
-    }
-
-    fn stderr(pipe: ChildStderr, writer: StreamWriter) -> Self {
+    fn new(pipe: impl Read + AsRawFd + Send + 'static, writer: StreamWriter) -> Self {
         Self {
             fd: pipe.as_raw_fd(),
             pipe: Box::new(pipe),

@@ -187,51 +187,6 @@ pub fn run_plan(
     sink: &mut dyn FnMut(RunEvent),
     cancel: &CancelToken,
 ) -> RunOutcome {
-    let (events_tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
-    // Set when the consumers are gone (one panicked): no new beat may start unseen.
-    let consumers_gone = AtomicBool::new(false);
-    thread::scope(|scope| {
-        let consumers_gone = &consumers_gone;
-        let scheduler = scope.spawn(move || {
-            let mut forward = |event| {
-                if events_tx.send(event).is_err() {
-                    consumers_gone.store(true, Ordering::SeqCst);
-                }
-            };
-            schedule(
-                pipeline,
-                plan,
-                opts,
-                spawner,
-                history,
-                &mut forward,
-                cancel,
-                consumers_gone,
-            )
-        });
-        for event in events_rx {
-            sink(event);
-        }
-        match scheduler.join() {
-            Ok(outcome) => outcome,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
-}
-
-/// The scheduling loop of [`run_plan`], telling `sink` everything in order; no new
-/// beat starts once `halt` is set.
-#[allow(clippy::too_many_arguments)]
-fn schedule(
-    pipeline: &Pipeline,
-    plan: &Plan,
-    opts: &RunOptions,
-    spawner: &dyn Spawner,
-    history: &HashMap<String, BeatHistory>,
-    sink: &mut dyn FnMut(RunEvent),
-    cancel: &CancelToken,
-    halt: &AtomicBool,
-) -> RunOutcome {
     let secret_values: Vec<String> = pipeline
         .beats()
         .flat_map(|(_, b)| b.secrets.iter())
@@ -247,13 +202,39 @@ fn schedule(
         masker: Arc::new(Masker::new(&secret_values)),
         run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
     };
+    let (events_tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
+    // Set when the consumers are gone (one panicked): no new beat may start unseen.
+    let consumers_gone = AtomicBool::new(false);
+    thread::scope(|scope| {
+        let (ctx, consumers_gone) = (&ctx, &consumers_gone);
+        let scheduler = scope.spawn(move || {
+            let mut forward = |event| {
+                if events_tx.send(event).is_err() {
+                    consumers_gone.store(true, Ordering::SeqCst);
+                }
+            };
+            schedule(ctx, &mut forward, consumers_gone)
+        });
+        for event in events_rx {
+            sink(event);
+        }
+        match scheduler.join() {
+            Ok(outcome) => outcome,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// The scheduling loop of [`run_plan`], telling `sink` everything in order; no new
+/// beat starts once `halt` is set.
+fn schedule(ctx: &Ctx<'_>, sink: &mut dyn FnMut(RunEvent), halt: &AtomicBool) -> RunOutcome {
+    let (pipeline, plan, opts) = (ctx.pipeline, ctx.plan, ctx.opts);
     let mut run = opts.run.clone();
-    // Told to the consumers after the first beats were handed out, so that they
-    // start while the consumers (the history store) take the run in.
-    let mut to_tell: Vec<RunEvent> = vec![RunEvent::RunStarted {
+    // `sink` only queues for the consumers' thread: telling never waits on them.
+    sink(RunEvent::RunStarted {
         run: run.clone(),
         planned_beats: plan.beats.iter().map(|b| b.name.clone()).collect(),
-    }];
+    });
 
     let n = plan.beats.len();
     let jobs = opts.jobs.max(1);
@@ -262,13 +243,16 @@ fn schedule(
     let mut details: Vec<Option<BeatDetails>> = vec![None; n];
     let mut succeeded_in_order: Vec<usize> = Vec::new();
     let mut failed_movement: Option<usize> = None;
-    let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
     // Beats are handed to at most `jobs` worker threads, started as needed and
     // kept for the whole run (a thread per beat costs a thread start per beat).
     let (work_tx, work_rx) = mpsc::channel::<usize>();
     let work_rx = Mutex::new(work_rx);
 
     thread::scope(|scope| {
+        // Made inside the scope: should this loop panic, both ends are dropped
+        // before the scope waits for the workers, so none of them waits forever.
+        let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
+        let work_tx = work_tx;
         let mut running = 0usize;
         let mut workers = 0usize;
         let mut rolling_back = false;
@@ -288,15 +272,12 @@ fn schedule(
                         running += 1;
                         if running > workers {
                             workers += 1;
-                            let (ctx, tx, work_rx) = (&ctx, tx.clone(), &work_rx);
+                            let (tx, work_rx) = (tx.clone(), &work_rx);
                             scope.spawn(move || worker(ctx, work_rx, &tx));
                         }
                         let _ = work_tx.send(i);
                     }
                 }
-            }
-            for event in to_tell.drain(..) {
-                sink(event);
             }
             if running == 0 && !rolling_back {
                 // A failed movement's successful beats are undone, newest first.
@@ -316,7 +297,7 @@ fn schedule(
                     break;
                 }
                 rolling_back = true;
-                let (ctx, tx) = (&ctx, tx.clone());
+                let tx = tx.clone();
                 scope.spawn(move || {
                     if catch_unwind(AssertUnwindSafe(|| run_rollbacks(ctx, &to_undo, &tx))).is_err()
                     {
@@ -344,8 +325,7 @@ fn schedule(
                     } else if record.status.is_failure() && !spec.allow_failure {
                         failed_movement.get_or_insert(planned.movement_index);
                     }
-                    // Told once the beats it unblocks have been handed out.
-                    to_tell.push(RunEvent::BeatFinished {
+                    sink(RunEvent::BeatFinished {
                         record: record.clone(),
                     });
                     records[index] = Some(*record);
@@ -360,14 +340,6 @@ fn schedule(
         // The workers end when the queue closes; the scope waits for them.
         drop(work_tx);
     });
-    drop(tx);
-    // Events a beat's output left behind after its record (an abandoned reader).
-    while let Ok(msg) = rx.try_recv() {
-        if let Msg::Event(event) = msg {
-            sink(*event);
-        }
-    }
-
     let cancelled = ctx.cancel.is_cancelled();
     let reason = if cancelled {
         "the run was cancelled"

@@ -634,3 +634,39 @@ fn a_panicking_spawner_fails_its_beat_not_the_run_loop() {
     );
     assert_eq!(ran.record("after").status, BeatStatus::Skipped);
 }
+
+#[test]
+fn a_panicking_consumer_stops_the_run_from_starting_more_beats() {
+    let pipeline = PipelineBuilder::new("p")
+        .movement(
+            "m",
+            false,
+            vec![beat("a").run("a"), beat("b").run("b"), beat("c").run("c")],
+        )
+        .build();
+    let fake = Fake {
+        hold: Duration::from_millis(200),
+        ..Fake::default()
+    };
+    let logs = tempfile::tempdir().expect("tempdir");
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        baton_runner::run_plan(
+            &pipeline,
+            &plan,
+            &opts,
+            &fake,
+            &HashMap::new(),
+            &mut |event| {
+                if matches!(event, RunEvent::BeatFinished { .. }) {
+                    panic!("a consumer failed");
+                }
+            },
+            &CancelToken::new(),
+        )
+    }));
+    assert!(panicked.is_err(), "the consumer's panic reaches the caller");
+    let starts = fake.starts();
+    assert!(!starts.contains(&"c".to_owned()), "{starts:?}");
+}
