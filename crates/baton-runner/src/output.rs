@@ -201,19 +201,32 @@ impl BeatOutput {
     /// [`BeatOutput::finish`]), or to no log when `None`. A log that cannot be
     /// opened is reported by [`BeatOutput::finish`]; events still flow.
     pub fn open(beat: &str, log_path: Option<&Path>, masker: Arc<Masker>, emit: Arc<Emit>) -> Self {
+        let log = log_path.map(|path| (path, path.parent().map_or(Ok(()), fs::create_dir_all)));
+        Self::open_prepared(beat, log, masker, emit)
+    }
+
+    /// As [`BeatOutput::open`], for a log whose folder the caller has made already
+    /// (`Ok`) or failed to make (`Err`, reported by [`BeatOutput::finish`]).
+    pub fn open_prepared(
+        beat: &str,
+        log: Option<(&Path, io::Result<()>)>,
+        masker: Arc<Masker>,
+        emit: Arc<Emit>,
+    ) -> Self {
         let mut state = LogState::default();
-        if let Some(path) = log_path {
-            match path.parent().map_or(Ok(()), fs::create_dir_all) {
+        let log_path = log.map(|(path, folder)| {
+            match folder {
                 Ok(()) => state.pending = Some(path.to_owned()),
                 Err(err) => state.error = Some(err),
             }
-        }
+            path.to_owned()
+        });
         Self {
             shared: Arc::new(Shared {
                 beat: beat.to_owned(),
                 masker,
                 emit,
-                log_path: log_path.map(Path::to_owned),
+                log_path,
                 log: Mutex::new(state),
             }),
         }

@@ -24,17 +24,17 @@
 //!   artifact list in [`RunOutcome::details`], from which `artifacts_count` and
 //!   `artifacts_bytes` come).
 //!
-//! Events from the beats' threads go through one bounded channel to the scheduling
-//! thread, which hands beats out and passes the events on, in order, through a
-//! second bounded channel to the thread that called [`run_plan`], which alone
-//! calls `sink`.
+//! The beats run on up to `jobs` worker threads that share one board (what is
+//! pending, running, done) under a lock: a worker that ends a beat starts the next
+//! ready one itself. Every thread sends its events through one bounded channel to
+//! the thread that called [`run_plan`], which alone calls `sink`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -144,16 +144,6 @@ impl RunOutcome {
     }
 }
 
-enum Msg {
-    Event(Box<RunEvent>),
-    Done {
-        index: usize,
-        record: Box<BeatRecord>,
-        details: Box<BeatDetails>,
-    },
-    RollbacksDone,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Pending,
@@ -171,6 +161,33 @@ struct Ctx<'a> {
     cancel: &'a CancelToken,
     masker: Arc<Masker>,
     run_dir: PathBuf,
+    /// Log folders already made in this run (one `mkdir` per movement, not per beat).
+    log_dirs: Mutex<HashSet<PathBuf>>,
+}
+
+/// The consumers' queue, as every thread of the run sends to it. Once the
+/// consumers are gone (one panicked) `gone` is set and no new beat starts.
+#[derive(Clone)]
+struct Events {
+    tx: SyncSender<RunEvent>,
+    gone: Arc<AtomicBool>,
+}
+
+impl Events {
+    fn send(&self, event: RunEvent) {
+        if self.tx.send(event).is_err() {
+            self.gone.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
+    }
+
+    fn emitter(&self) -> Arc<Emit> {
+        let events = self.clone();
+        Arc::new(move |event| events.send(event))
+    }
 }
 
 /// Runs `plan` of `pipeline`. See the module documentation for the rules.
@@ -201,20 +218,16 @@ pub fn run_plan(
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
         run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
+        log_dirs: Mutex::new(HashSet::new()),
     };
-    let (events_tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
-    // Set when the consumers are gone (one panicked): no new beat may start unseen.
-    let consumers_gone = AtomicBool::new(false);
+    let (tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
+    let events = Events {
+        tx,
+        gone: Arc::new(AtomicBool::new(false)),
+    };
     thread::scope(|scope| {
-        let (ctx, consumers_gone) = (&ctx, &consumers_gone);
-        let scheduler = scope.spawn(move || {
-            let mut forward = |event| {
-                if events_tx.send(event).is_err() {
-                    consumers_gone.store(true, Ordering::SeqCst);
-                }
-            };
-            schedule(ctx, &mut forward, consumers_gone)
-        });
+        let ctx = &ctx;
+        let scheduler = scope.spawn(move || schedule(ctx, events));
         for event in events_rx {
             sink(event);
         }
@@ -225,122 +238,124 @@ pub fn run_plan(
     })
 }
 
-/// The scheduling loop of [`run_plan`], telling `sink` everything in order; no new
-/// beat starts once `halt` is set.
-fn schedule(ctx: &Ctx<'_>, sink: &mut dyn FnMut(RunEvent), halt: &AtomicBool) -> RunOutcome {
-    let (pipeline, plan, opts) = (ctx.pipeline, ctx.plan, ctx.opts);
+/// Where the run stands, shared by the workers under one lock.
+struct Board {
+    state: Vec<State>,
+    /// Beats claimed or running.
+    running: usize,
+    /// Beats claimed to start that no worker has taken yet.
+    claimed: VecDeque<usize>,
+    /// Worker threads started, and how many of them wait for a ready beat.
+    workers: usize,
+    idle: usize,
+    records: Vec<Option<BeatRecord>>,
+    details: Vec<Option<BeatDetails>>,
+    succeeded_in_order: Vec<usize>,
+    failed_movement: Option<usize>,
+}
+
+impl Board {
+    fn new(beats: usize) -> Self {
+        Self {
+            state: vec![State::Pending; beats],
+            running: 0,
+            claimed: VecDeque::new(),
+            workers: 1,
+            idle: 0,
+            records: vec![None; beats],
+            details: vec![None; beats],
+            succeeded_in_order: Vec::new(),
+            failed_movement: None,
+        }
+    }
+
+    /// Claims every pending beat whose dependencies are done, while fewer than
+    /// `jobs` beats are claimed or running.
+    fn claim_ready(&mut self, plan: &Plan, jobs: usize) {
+        for i in 0..self.state.len() {
+            if self.running >= jobs {
+                return;
+            }
+            let ready = self.state[i] == State::Pending
+                && plan.beats[i]
+                    .deps
+                    .iter()
+                    .all(|&d| self.state[d] == State::Done);
+            if ready {
+                self.state[i] = State::Running;
+                self.running += 1;
+                self.claimed.push_back(i);
+            }
+        }
+    }
+}
+
+/// The workers of one run: the scheduling thread and the helpers it hires.
+struct Team<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    events: Events,
+    jobs: usize,
+    board: Mutex<Board>,
+    /// Told when beats are claimed or end: idle workers look at the board again.
+    changed: Condvar,
+}
+
+impl Team<'_, '_> {
+    fn board(&self) -> MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stopping(&self, board: &Board) -> bool {
+        board.failed_movement.is_some() || self.ctx.cancel.is_cancelled() || self.events.gone()
+    }
+}
+
+/// The scheduling thread of [`run_plan`]: runs the beats (on itself and up to
+/// `jobs - 1` helper threads), then the rollbacks, and tells everything in order.
+fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
+    let (plan, opts) = (ctx.plan, ctx.opts);
     let mut run = opts.run.clone();
-    // `sink` only queues for the consumers' thread: telling never waits on them.
-    sink(RunEvent::RunStarted {
+    events.send(RunEvent::RunStarted {
         run: run.clone(),
         planned_beats: plan.beats.iter().map(|b| b.name.clone()).collect(),
     });
 
     let n = plan.beats.len();
-    let jobs = opts.jobs.max(1);
-    let mut state = vec![State::Pending; n];
-    let mut records: Vec<Option<BeatRecord>> = vec![None; n];
-    let mut details: Vec<Option<BeatDetails>> = vec![None; n];
-    let mut succeeded_in_order: Vec<usize> = Vec::new();
-    let mut failed_movement: Option<usize> = None;
-    // Beats are handed to at most `jobs` worker threads, started as needed and
-    // kept for the whole run (a thread per beat costs a thread start per beat).
-    let (work_tx, work_rx) = mpsc::channel::<usize>();
-    let work_rx = Mutex::new(work_rx);
+    let team = Team {
+        ctx,
+        events: events.clone(),
+        jobs: opts.jobs.max(1),
+        board: Mutex::new(Board::new(n)),
+        changed: Condvar::new(),
+    };
+    thread::scope(|scope| work(&team, scope));
+    let Board {
+        mut records,
+        details,
+        succeeded_in_order,
+        failed_movement,
+        ..
+    } = team
+        .board
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
 
-    thread::scope(|scope| {
-        // Made inside the scope: should this loop panic, both ends are dropped
-        // before the scope waits for the workers, so none of them waits forever.
-        let (tx, rx) = mpsc::sync_channel::<Msg>(EVENT_QUEUE);
-        let work_tx = work_tx;
-        let mut running = 0usize;
-        let mut workers = 0usize;
-        let mut rolling_back = false;
-        loop {
-            let stopping = failed_movement.is_some()
-                || ctx.cancel.is_cancelled()
-                || halt.load(Ordering::SeqCst);
-            if !stopping {
-                for i in 0..n {
-                    if running >= jobs {
-                        break;
-                    }
-                    let ready = state[i] == State::Pending
-                        && plan.beats[i].deps.iter().all(|&d| state[d] == State::Done);
-                    if ready {
-                        state[i] = State::Running;
-                        running += 1;
-                        if running > workers {
-                            workers += 1;
-                            let (tx, work_rx) = (tx.clone(), &work_rx);
-                            scope.spawn(move || worker(ctx, work_rx, &tx));
-                        }
-                        let _ = work_tx.send(i);
-                    }
-                }
-            }
-            if running == 0 && !rolling_back {
-                // A failed movement's successful beats are undone, newest first.
-                let to_undo: Vec<usize> = match failed_movement {
-                    Some(m) if !ctx.cancel.is_cancelled() => succeeded_in_order
-                        .iter()
-                        .rev()
-                        .copied()
-                        .filter(|&i| {
-                            plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some()
-                        })
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                succeeded_in_order.clear();
-                if to_undo.is_empty() {
-                    break;
-                }
-                rolling_back = true;
-                let tx = tx.clone();
-                scope.spawn(move || {
-                    if catch_unwind(AssertUnwindSafe(|| run_rollbacks(ctx, &to_undo, &tx))).is_err()
-                    {
-                        let _ = tx.send(Msg::Event(Box::new(RunEvent::Warning {
-                            message: "internal error: the rollback thread panicked".into(),
-                        })));
-                    }
-                    let _ = tx.send(Msg::RollbacksDone);
-                });
-            }
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(Msg::Event(event)) => sink(*event),
-                Ok(Msg::Done {
-                    index,
-                    record,
-                    details: beat_details,
-                }) => {
-                    running -= 1;
-                    state[index] = State::Done;
-                    let planned = &plan.beats[index];
-                    let spec =
-                        &pipeline.movements[planned.movement_index].beats[planned.beat_index];
-                    if record.status == BeatStatus::Success {
-                        succeeded_in_order.push(index);
-                    } else if record.status.is_failure() && !spec.allow_failure {
-                        failed_movement.get_or_insert(planned.movement_index);
-                    }
-                    sink(RunEvent::BeatFinished {
-                        record: record.clone(),
-                    });
-                    records[index] = Some(*record);
-                    details[index] = Some(*beat_details);
-                }
-                Ok(Msg::RollbacksDone) => rolling_back = false,
-                Err(RecvTimeoutError::Timeout) => {}
-                // Cannot happen while `tx` lives; nothing more can arrive anyway.
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
-        }
-        // The workers end when the queue closes; the scope waits for them.
-        drop(work_tx);
-    });
     let cancelled = ctx.cancel.is_cancelled();
+    // A failed movement's successful beats are undone, newest first.
+    if let Some(m) = failed_movement.filter(|_| !cancelled) {
+        let to_undo: Vec<usize> = succeeded_in_order
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some())
+            .collect();
+        if catch_unwind(AssertUnwindSafe(|| run_rollbacks(ctx, &to_undo, &events))).is_err() {
+            events.send(RunEvent::Warning {
+                message: "internal error: the rollbacks panicked".into(),
+            });
+        }
+    }
+
     let reason = if cancelled {
         "the run was cancelled"
     } else {
@@ -350,7 +365,7 @@ fn schedule(ctx: &Ctx<'_>, sink: &mut dyn FnMut(RunEvent), halt: &AtomicBool) ->
     for (i, slot) in records.iter_mut().enumerate() {
         if slot.is_none() {
             let record = skipped_record(&ctx.record_context(i, None), reason, now);
-            sink(RunEvent::BeatFinished {
+            events.send(RunEvent::BeatFinished {
                 record: Box::new(record.clone()),
             });
             *slot = Some(record);
@@ -378,11 +393,76 @@ fn schedule(ctx: &Ctx<'_>, sink: &mut dyn FnMut(RunEvent), halt: &AtomicBool) ->
     let finished = Timestamp::now();
     run.finished_at = Some(finished);
     run.heartbeat_at = finished;
-    sink(RunEvent::RunFinished { run: run.clone() });
+    events.send(RunEvent::RunFinished { run: run.clone() });
     RunOutcome {
         run,
         records: records.into_iter().flatten().collect(),
         details,
+    }
+}
+
+/// One worker: runs claimed beats until nothing is running and nothing can start.
+///
+/// Whoever looks at the board claims every beat that is ready at that moment (as
+/// many as `jobs` allows), so that beats ready together start together whatever
+/// happens next. The worker runs one claim itself and leaves the rest to idle
+/// workers or to helpers it hires; a worker that finishes a beat claims and starts
+/// the next itself, so a chain of beats never waits on a hand-over between threads.
+fn work<'scope, 'c: 'scope, 'a: 'scope>(
+    team: &'scope Team<'c, 'a>,
+    scope: &'scope thread::Scope<'scope, '_>,
+) {
+    let (ctx, plan) = (team.ctx, team.ctx.plan);
+    let mut board = team.board();
+    loop {
+        if !team.stopping(&board) {
+            board.claim_ready(plan, team.jobs);
+        }
+        let Some(index) = board.claimed.pop_front() else {
+            if board.running == 0 {
+                // The run is over (or stopping with nothing left running).
+                team.changed.notify_all();
+                return;
+            }
+            board.idle += 1;
+            board = team
+                .changed
+                .wait(board)
+                .unwrap_or_else(PoisonError::into_inner);
+            board.idle -= 1;
+            continue;
+        };
+        if !board.claimed.is_empty() {
+            team.changed.notify_all();
+            for _ in board.idle..board.claimed.len() {
+                if board.workers < team.jobs {
+                    board.workers += 1;
+                    scope.spawn(move || work(team, scope));
+                }
+            }
+        }
+        drop(board);
+
+        let (record, details) = guarded_beat(ctx, index, &team.events);
+
+        board = team.board();
+        board.running -= 1;
+        board.state[index] = State::Done;
+        let planned = &plan.beats[index];
+        if record.status == BeatStatus::Success {
+            board.succeeded_in_order.push(index);
+        } else if record.status.is_failure() && !ctx.spec(index).allow_failure {
+            board.failed_movement.get_or_insert(planned.movement_index);
+        }
+        // Told under the lock: a beat that needs this one starts after it is told.
+        team.events.send(RunEvent::BeatFinished {
+            record: Box::new(record.clone()),
+        });
+        board.records[index] = Some(record);
+        board.details[index] = Some(details);
+        if board.idle > 0 {
+            team.changed.notify_all();
+        }
     }
 }
 
@@ -397,6 +477,26 @@ impl Ctx<'_> {
         self.run_dir
             .join(path_safe(&planned.movement))
             .join(format!("{}.log", path_safe(&planned.name)))
+    }
+
+    /// The output of beat `index` into its log at `log_path`, its folder made once
+    /// per run.
+    fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
+        let folder = log_path.parent().map_or(Ok(()), |dir| {
+            let mut made = self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner);
+            if made.contains(dir) {
+                return Ok(());
+            }
+            std::fs::create_dir_all(dir)?;
+            made.insert(dir.to_owned());
+            Ok(())
+        });
+        BeatOutput::open_prepared(
+            &self.spec(index).name,
+            Some((log_path, folder)),
+            Arc::clone(&self.masker),
+            Arc::clone(emit),
+        )
     }
 
     fn record_context<'b>(&'b self, index: usize, log_path: Option<&'b str>) -> RecordContext<'b> {
@@ -435,67 +535,44 @@ impl Ctx<'_> {
     }
 }
 
-fn emitter(tx: &SyncSender<Msg>) -> Arc<Emit> {
-    let tx = tx.clone();
-    Arc::new(move |event| {
-        let _ = tx.send(Msg::Event(Box::new(event)));
-    })
-}
-
-/// A worker thread: runs the beats it is handed until the queue closes.
-fn worker(ctx: &Ctx<'_>, queue: &Mutex<Receiver<usize>>, tx: &SyncSender<Msg>) {
-    loop {
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        match next {
-            Ok(index) => guarded_beat(ctx, index, tx),
-            Err(_) => return,
+/// [`run_beat`], turning a panic (a bug, or a spawner's) into a failed beat so the
+/// run still ends with every record.
+fn guarded_beat(ctx: &Ctx<'_>, index: usize, events: &Events) -> (BeatRecord, BeatDetails) {
+    let started_at = Timestamp::now();
+    match catch_unwind(AssertUnwindSafe(|| run_beat(ctx, index, events))) {
+        Ok(done) => done,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let mut measured = Measured::new(started_at, BeatStatus::Failure);
+            measured.reason = Some(format!(
+                "internal error: the beat's thread panicked: {what}"
+            ));
+            let (record, _) = build_record(&ctx.record_context(index, None), &measured);
+            let details = BeatDetails {
+                beat: record.beat.clone(),
+                ..BeatDetails::default()
+            };
+            (record, details)
         }
     }
 }
 
-/// [`run_beat`], turning a panic (a bug, or a spawner's) into a failed beat so the
-/// run still ends with every record.
-fn guarded_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
-    let started_at = Timestamp::now();
-    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| run_beat(ctx, index, tx))) {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        let mut measured = Measured::new(started_at, BeatStatus::Failure);
-        measured.reason = Some(format!(
-            "internal error: the beat's thread panicked: {what}"
-        ));
-        let (record, _) = build_record(&ctx.record_context(index, None), &measured);
-        let _ = tx.send(Msg::Done {
-            index,
-            details: Box::new(BeatDetails {
-                beat: record.beat.clone(),
-                ..BeatDetails::default()
-            }),
-            record: Box::new(record),
-        });
-    }
-}
-
-/// Runs beat `index` (from the cache, or every attempt) and sends its record.
-fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
+/// Runs beat `index` (from the cache, or every attempt): its record and details.
+fn run_beat(ctx: &Ctx<'_>, index: usize, events: &Events) -> (BeatRecord, BeatDetails) {
     let planned = &ctx.plan.beats[index];
     let beat = ctx.spec(index);
-    let emit = emitter(tx);
+    let emit = events.emitter();
     let warn = |message: String| {
         emit(RunEvent::Warning {
             message: ctx.masker.mask_str(&message),
         })
     };
     let log_path = ctx.log_path(index);
-    let output = BeatOutput::open(
-        &beat.name,
-        Some(&log_path),
-        Arc::clone(&ctx.masker),
-        Arc::clone(&emit),
-    );
+    let output = ctx.output(index, &log_path, &emit);
 
     let started = Instant::now();
     let mut measured = Measured::new(Timestamp::now(), BeatStatus::Success);
@@ -599,11 +676,7 @@ fn run_beat(ctx: &Ctx<'_>, index: usize, tx: &SyncSender<Msg>) {
     for problem in problems {
         warn(format!("beat '{}': {problem}", beat.name));
     }
-    let _ = tx.send(Msg::Done {
-        index,
-        record: Box::new(record),
-        details: Box::new(details),
-    });
+    (record, details)
 }
 
 /// Runs the attempts of beat `index` (retrying as its policy says) into `measured`.
@@ -697,8 +770,8 @@ fn run_attempts(
 }
 
 /// Runs the rollback commands of `beats` in this order, into their logs.
-fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
-    let emit = emitter(tx);
+fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], events: &Events) {
+    let emit = events.emitter();
     let warn = |message: String| {
         emit(RunEvent::Warning {
             message: ctx.masker.mask_str(&message),
@@ -710,12 +783,7 @@ fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], tx: &SyncSender<Msg>) {
             continue;
         };
         let log_path = ctx.log_path(index);
-        let output = BeatOutput::open(
-            &beat.name,
-            Some(&log_path),
-            Arc::clone(&ctx.masker),
-            Arc::clone(&emit),
-        );
+        let output = ctx.output(index, &log_path, &emit);
         output.note(&format!("rollback: {command}"));
         let mut env = ctx.env(beat, &warn);
         let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
