@@ -81,6 +81,17 @@ pub fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
     detect_outcomes(current, &outcomes)
 }
 
+/// [`detect_outcomes`] over those of a beat's outcomes (newest first) that started
+/// before `current`: a history read after it started may hold it, or later runs.
+pub fn detect_before(current: &BeatRecord, newest_first: &[BeatOutcome]) -> Vec<Anomaly> {
+    let earlier: Vec<BeatOutcome> = newest_first
+        .iter()
+        .filter(|o| o.started_at < current.started_at)
+        .copied()
+        .collect();
+    detect_outcomes(current, &earlier)
+}
+
 /// [`detect`] over the outcomes of the earlier runs (all the rules read).
 pub fn detect_outcomes(current: &BeatRecord, history: &[BeatOutcome]) -> Vec<Anomaly> {
     if !is_decisive(current.status) {

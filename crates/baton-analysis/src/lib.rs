@@ -8,5 +8,5 @@
 pub mod anomaly;
 pub mod stats;
 
-pub use anomaly::{Anomaly, AnomalyRule, detect, detect_outcomes};
+pub use anomaly::{Anomaly, AnomalyRule, detect, detect_before, detect_outcomes};
 pub use stats::{is_decisive, median, success_rate};

@@ -661,3 +661,60 @@ fn the_summary_says_why_a_beat_failed() {
         .stdout(contains("✗ boom: exit 3"))
         .stdout(contains("boom.log"));
 }
+
+#[test]
+fn a_third_failure_in_a_row_is_reported_as_an_anomaly_of_the_run() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n      - { name: broken, run: 'exit 1' }\n",
+    ));
+    for _ in 0..3 {
+        project
+            .baton(&["run", "--output", "quiet"])
+            .assert()
+            .code(1);
+    }
+    // The newest run's report file, as `baton run` wrote it.
+    let reports: Vec<serde_json::Value> = std::fs::read_dir(project.join(".baton/telemetry"))
+        .expect("telemetry dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .path()
+                .join("build-sli-slo-sla-report.json")
+        })
+        .filter(|path| path.exists())
+        .map(|path| {
+            serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json")
+        })
+        .collect();
+    assert_eq!(reports.len(), 3);
+    let newest = reports
+        .iter()
+        .max_by_key(|r| {
+            r["run"]["started_at"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .expect("a report");
+    let anomalies = newest["anomalies"].as_array().expect("anomalies");
+    let rules: Vec<(&str, &str)> = anomalies
+        .iter()
+        .map(|a| {
+            (
+                a["beat"].as_str().unwrap_or(""),
+                a["rule"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // Three failures in three runs: both rules about its history fire; `ok` is fine.
+    assert_eq!(
+        rules,
+        vec![
+            ("broken", "low_success_rate"),
+            ("broken", "consecutive_failures")
+        ],
+        "{anomalies:?}"
+    );
+    assert_eq!(anomalies[1]["value"], 3.0);
+}

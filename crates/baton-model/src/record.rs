@@ -93,7 +93,7 @@ impl fmt::Display for RunStatus {
 
 /// What the history's rules (anomalies) need of an earlier run of a beat: far less
 /// to read back than a whole [`BeatRecord`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeatOutcome {
     pub started_at: Timestamp,
     pub status: BeatStatus,
@@ -335,4 +335,8 @@ pub struct BeatHistory {
     pub recent_cache_states: Vec<CacheState>,
     /// Median duration of its recent successful runs, for ETAs.
     pub median_duration_ms: Option<u64>,
+    /// Its latest outcomes, newest first: at least as many as the hints read (its
+    /// latest 20 runs, and on until 20 successes), for the anomaly rules.
+    #[serde(default)]
+    pub recent_outcomes: Vec<BeatOutcome>,
 }

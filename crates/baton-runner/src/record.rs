@@ -325,6 +325,7 @@ mod tests {
             previous_shape: Some("abc".into()),
             recent_cache_states: vec![CacheState::Miss, CacheState::Miss, CacheState::Hit],
             median_duration_ms: None,
+            recent_outcomes: Vec::new(),
         };
         let mut m = measured(BeatStatus::Success, 100);
         m.report.cache = Some(CacheState::Hit);

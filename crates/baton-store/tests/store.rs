@@ -416,6 +416,24 @@ fn hints_give_previous_shape_recent_caches_and_median() {
         .collect();
     ok.sort_unstable();
     assert_eq!(h.median_duration_ms, Some((ok[9] + ok[10]) / 2));
+    // The anomaly rules' outcomes: newest first, failures included, back to the
+    // 20th success (i = 5): i in 29..=5.
+    let outcomes: Vec<(BeatStatus, u64)> = h
+        .recent_outcomes
+        .iter()
+        .map(|o| (o.status, o.duration_ms))
+        .collect();
+    let expected: Vec<(BeatStatus, u64)> = records[5..]
+        .iter()
+        .rev()
+        .map(|b| (b.status, b.duration_ms))
+        .collect();
+    assert_eq!(outcomes, expected);
+    assert!(
+        h.recent_outcomes
+            .windows(2)
+            .all(|w| w[0].started_at > w[1].started_at)
+    );
 }
 
 #[test]

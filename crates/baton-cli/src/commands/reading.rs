@@ -88,14 +88,6 @@ pub fn anomalies_of(
         return Ok(Vec::new());
     }
     // Newest first; the window reaches past the record itself and later runs.
-    let earlier: Vec<baton_model::BeatOutcome> = store
-        .beat_outcomes(pipeline_id, &record.beat, 40)?
-        .into_iter()
-        .filter(|r| r.started_at < record.started_at)
-        .take(
-            baton_analysis::anomaly::DURATION_WINDOW
-                .max(baton_analysis::anomaly::SUCCESS_RATE_WINDOW),
-        )
-        .collect();
-    Ok(baton_analysis::detect_outcomes(record, &earlier))
+    let outcomes = store.beat_outcomes(pipeline_id, &record.beat, 40)?;
+    Ok(baton_analysis::detect_before(record, &outcomes))
 }

@@ -1,40 +1,37 @@
-//! Judges each beat against its history (the anomaly rules) and writes its
+//! Judges each beat against its history (the anomaly rules, over the outcomes
+//! loaded with the run's history hints: no query per beat) and writes its
 //! telemetry file as soon as it finishes, while the next beats run; the run's
 //! report file is written once the run is over (`baton run`).
 //! Shadow principle: the first failure is warned about once and the run goes on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatRecord, RunEvent, RunRecord};
-use baton_store::HistoryStore;
+use baton_model::{BeatOutcome, BeatRecord, BeatStatus, RunEvent, RunRecord};
 
 use super::Consumer;
-use crate::commands::reading;
 
 pub struct TelemetryFiles {
     /// The telemetry root (`.baton/telemetry`).
     dir: PathBuf,
-    /// Where the anomaly rules read the beats' history; none: no anomalies.
-    store: Option<Arc<dyn HistoryStore>>,
+    /// Each beat's latest outcomes before this run, newest first (from the
+    /// history hints); a beat without any has no anomalies.
+    history: HashMap<String, Vec<BeatOutcome>>,
     run: Option<RunRecord>,
     anomalies: HashMap<String, Vec<Anomaly>>,
     /// The first failure to write a file, for `--strict` and the end-of-run note.
     failure: Option<String>,
-    anomaly_failure_told: bool,
 }
 
 impl TelemetryFiles {
-    pub fn new(dir: PathBuf, store: Option<Arc<dyn HistoryStore>>) -> Self {
+    pub fn new(dir: PathBuf, history: HashMap<String, Vec<BeatOutcome>>) -> Self {
         Self {
             dir,
-            store,
+            history,
             run: None,
             anomalies: HashMap::new(),
             failure: None,
-            anomaly_failure_told: false,
         }
     }
 
@@ -53,16 +50,11 @@ impl TelemetryFiles {
         let Some(run) = &self.run else {
             return;
         };
-        let anomalies = match &self.store {
-            Some(store) => reading::anomalies_of(store.as_ref(), &run.pipeline_id, record)
-                .unwrap_or_else(|err| {
-                    if !self.anomaly_failure_told {
-                        eprintln!("baton: warning: anomaly rules skipped: {err}");
-                        self.anomaly_failure_told = true;
-                    }
-                    Vec::new()
-                }),
-            None => Vec::new(),
+        let anomalies = match self.history.get(&record.beat) {
+            Some(earlier) if record.status != BeatStatus::Skipped => {
+                baton_analysis::detect_before(record, earlier)
+            }
+            _ => Vec::new(),
         };
         let refs: Vec<&Anomaly> = anomalies.iter().collect();
         if let Err(err) = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs)

@@ -83,6 +83,7 @@ pub(crate) fn hints(
         shapes: Vec<Option<String>>,
         caches: Vec<baton_model::CacheState>,
         successes: Vec<i64>,
+        outcomes: Vec<BeatOutcome>,
     }
     let mut wanted: HashMap<i64, (&str, Gathered)> = HashMap::new();
     for &name in beat_names {
@@ -96,7 +97,8 @@ pub(crate) fn hints(
     let mut runs = tx.prepare_cached(HINT_RUNS_SQL).ctx(action)?;
     let mut beats = tx
         .prepare_cached(&format!(
-            "SELECT b.id & 1048575, b.shape_hash, b.cache_state, b.status, b.duration_ms
+            "SELECT b.id & 1048575, b.shape_hash, b.cache_state, b.status, b.duration_ms,
+                    b.started_at
                  FROM beats b WHERE {}",
             codec::beats_of_run(1)
         ))
@@ -113,17 +115,27 @@ pub(crate) fn hints(
                 continue;
             };
             let was_done = got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
+            if was_done {
+                continue;
+            }
+            let status: i64 = row.get(3).ctx(action)?;
+            let duration: i64 = row.get(4).ctx(action)?;
+            got.outcomes.push(BeatOutcome {
+                started_at: codec::ts_from_sql(row.get(5).ctx(action)?)?,
+                status: beat_status::decode(status)?,
+                duration_ms: u64::try_from(duration)
+                    .map_err(|_| StoreError::corrupt("a beat's duration".to_owned()))?,
+            });
             if got.shapes.len() < HINT_RUNS {
                 got.shapes
                     .push(codec::hash_from_sql(row.get_ref(1).ctx(action)?)?);
                 got.caches
                     .push(cache_state::decode(row.get(2).ctx(action)?)?);
             }
-            if got.successes.len() < HINT_RUNS && row.get::<_, i64>(3).ctx(action)? == success {
-                got.successes.push(row.get(4).ctx(action)?);
+            if got.successes.len() < HINT_RUNS && status == success {
+                got.successes.push(duration);
             }
-            let done = got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
-            if done && !was_done {
+            if got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS {
                 unsatisfied -= 1;
             }
         }
@@ -144,6 +156,7 @@ pub(crate) fn hints(
                 previous_shape,
                 recent_cache_states: got.caches,
                 median_duration_ms: median(&got.successes).map(|m| m.max(0).unsigned_abs()),
+                recent_outcomes: got.outcomes,
             },
         );
     }

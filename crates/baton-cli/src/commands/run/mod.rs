@@ -123,8 +123,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .collect();
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
     let mut recorder = store.clone().map(Recorder::new);
-    let mut files =
-        (!args.no_telemetry).then(|| TelemetryFiles::new(state.telemetry(), store.clone()));
+    let mut files = (!args.no_telemetry).then(|| {
+        let outcomes = hints
+            .iter()
+            .map(|(beat, h)| (beat.clone(), h.recent_outcomes.clone()))
+            .collect();
+        TelemetryFiles::new(state.telemetry(), outcomes)
+    });
     let mut health = RecordingHealth::default();
 
     opts.run.git = git.join().unwrap_or_default();
