@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod consumers;
 mod exit;
+mod history;
 mod provenance;
 mod state;
 

@@ -9,7 +9,6 @@
 //!
 //! `BATON_BENCH_ROUNDS` (default 5) sets how many rounds the best of is taken.
 
-use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -90,7 +89,7 @@ fn run(pipeline: &baton_model::Pipeline, root: &std::path::Path, shell: Shell, j
         &plan,
         &opts,
         &ProcessSpawner::default(),
-        &HashMap::new(),
+        &baton_runner::HistoryHints::default(),
         &mut |_| {},
         &CancelToken::new(),
     );

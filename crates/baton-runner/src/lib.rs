@@ -4,13 +4,14 @@
 //! through a [`Spawner`] (the real one is [`ProcessSpawner`]) with at most `-j`
 //! at a time, emitting the typed [`baton_model::RunEvent`] stream, and returns
 //! every beat's record. Output is masked and logged by [`output`]; the records are
-//! built by [`record`]; Ctrl-C reaches the run through a [`CancelToken`]. The step
+//! built by [`record`], with the beats' [`HistoryHints`]; Ctrl-C reaches the run through a [`CancelToken`]. The step
 //! cache ([`baton_cache`]) is consulted before a beat runs ([`cache_step`]).
 
 pub mod baton_output;
 pub mod cache_step;
 pub mod cancel;
 pub mod direct;
+pub mod hints;
 pub mod junit;
 pub mod output;
 pub mod plan;
@@ -25,6 +26,7 @@ pub mod trace;
 pub use baton_cache::{Cache, CacheMode};
 pub use cache_step::{cache_key_spec, shell_spec};
 pub use cancel::{CancelLevel, CancelToken};
+pub use hints::HistoryHints;
 pub use output::{BeatOutput, Masker};
 pub use plan::{Plan, PlanError, PlannedBeat, Selection, SkipReason, SkippedBeat, plan};
 pub use process::ProcessSpawner;

@@ -29,7 +29,7 @@
 //! ready one itself. Every thread sends its events through one bounded channel to
 //! the thread that called [`run_plan`], which alone calls `sink`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,14 +40,14 @@ use std::time::{Duration, Instant};
 
 use baton_cache::{Cache, CacheMode, error_chain};
 use baton_model::{
-    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatHistory,
-    BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy, RunEvent,
-    RunRecord, RunStatus,
+    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatRecord, BeatSpec,
+    BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy, RunEvent, RunRecord, RunStatus,
 };
 use jiff::Timestamp;
 
 use crate::cache_step::{self, Before};
 use crate::cancel::{CancelLevel, CancelToken};
+use crate::hints::HistoryHints;
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
 use crate::record::{Measured, RecordContext, build_record, skipped_record};
@@ -157,7 +157,7 @@ struct Ctx<'a> {
     plan: &'a Plan,
     opts: &'a RunOptions,
     spawner: &'a dyn Spawner,
-    history: &'a HashMap<String, BeatHistory>,
+    history: &'a HistoryHints,
     cancel: &'a CancelToken,
     masker: Arc<Masker>,
     run_dir: PathBuf,
@@ -200,7 +200,7 @@ pub fn run_plan(
     plan: &Plan,
     opts: &RunOptions,
     spawner: &dyn Spawner,
-    history: &HashMap<String, BeatHistory>,
+    history: &HistoryHints,
     sink: &mut dyn FnMut(RunEvent),
     cancel: &CancelToken,
 ) -> RunOutcome {
@@ -506,7 +506,8 @@ impl Ctx<'_> {
             pipeline: self.pipeline,
             movement_index: planned.movement_index,
             beat_index: planned.beat_index,
-            history: self.history.get(&planned.name),
+            // Loaded by now, or soon: the beat has run already.
+            history: self.history.wait().get(&planned.name),
             log_path,
         }
     }

@@ -2,7 +2,6 @@
 //! to the log and through a bounded channel. Its own test binary, so that this
 //! process's peak RSS is this test's alone.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use baton_model::{BeatStatus, RunEvent};
@@ -36,7 +35,7 @@ fn a_flood_of_output_keeps_baton_small() {
         &plan,
         &opts,
         &ProcessSpawner::default(),
-        &HashMap::new(),
+        &baton_runner::HistoryHints::default(),
         &mut |e| {
             if let RunEvent::OutputLine { line, .. } = e {
                 bytes += line.len() as u64;

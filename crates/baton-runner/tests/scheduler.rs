@@ -657,7 +657,7 @@ fn a_panicking_consumer_stops_the_run_from_starting_more_beats() {
             &plan,
             &opts,
             &fake,
-            &HashMap::new(),
+            &baton_runner::HistoryHints::default(),
             &mut |event| {
                 if matches!(event, RunEvent::BeatFinished { .. }) {
                     // Not panic!: the panic hook (a backtrace) could outlast the

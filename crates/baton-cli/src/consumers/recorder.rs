@@ -1,5 +1,6 @@
 //! Writes the run to the history store as it happens: the run when it starts, each
-//! beat as it finishes (so a crash keeps them), a heartbeat every few seconds.
+//! beat as it finishes (so a crash keeps them), a heartbeat every few seconds. The
+//! store may still be opening when the run starts: the first event waits for it.
 //! Shadow principle: the first failure is warned about once and the run goes on.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -12,12 +13,13 @@ use baton_store::HistoryStore;
 use uuid::Uuid;
 
 use super::Consumer;
+use crate::history::History;
 
 /// How often a running run tells the store it is alive (stale after 30 s).
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Recorder {
-    store: Arc<dyn HistoryStore>,
+    history: Arc<History>,
     /// The first failure, kept for `--strict` and the end-of-run note.
     failure: Arc<Mutex<Option<String>>>,
     heartbeat: Option<Heartbeat>,
@@ -30,9 +32,9 @@ struct Heartbeat {
 }
 
 impl Recorder {
-    pub fn new(store: Arc<dyn HistoryStore>) -> Self {
+    pub fn new(history: Arc<History>) -> Self {
         Self {
-            store,
+            history,
             failure: Arc::new(Mutex::new(None)),
             heartbeat: None,
         }
@@ -47,9 +49,9 @@ impl Recorder {
         note_failure(&self.failure, what, result);
     }
 
-    fn start_heartbeat(&mut self, run_id: Uuid) {
+    fn start_heartbeat(&mut self, store: Arc<dyn HistoryStore>, run_id: Uuid) {
         let (stop, stopped) = mpsc::channel::<()>();
-        let (store, failure) = (self.store.clone(), self.failure.clone());
+        let failure = self.failure.clone();
         let thread = thread::spawn(move || {
             // Wakes up at once when the run ends (the sender is dropped), else beats.
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_EVERY) {
@@ -80,17 +82,18 @@ fn note_failure<T>(slot: &Mutex<Option<String>>, what: &str, result: baton_store
 
 impl Consumer for Recorder {
     fn handle(&mut self, event: &RunEvent) {
+        let Some(store) = self.history.store().cloned() else {
+            return;
+        };
         match event {
             RunEvent::RunStarted { run, .. } => {
-                self.note("the run", self.store.begin_run(run));
-                self.start_heartbeat(run.run_id);
+                self.note("the run", store.begin_run(run));
+                self.start_heartbeat(store, run.run_id);
             }
-            RunEvent::BeatFinished { record } => {
-                self.note("a beat", self.store.record_beat(record))
-            }
+            RunEvent::BeatFinished { record } => self.note("a beat", store.record_beat(record)),
             RunEvent::RunFinished { run } => {
                 self.stop_heartbeat();
-                self.note("the run's end", self.store.finish_run(run));
+                self.note("the run's end", store.finish_run(run));
             }
             _ => {}
         }

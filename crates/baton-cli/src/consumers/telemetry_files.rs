@@ -1,23 +1,25 @@
 //! Judges each beat against its history (the anomaly rules, over the outcomes
-//! loaded with the run's history hints: no query per beat) and writes its
+//! loaded with the run's history hints: no store query per beat) and writes its
 //! telemetry file as soon as it finishes, while the next beats run; the run's
 //! report file is written once the run is over (`baton run`).
 //! Shadow principle: the first failure is warned about once and the run goes on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatOutcome, BeatRecord, BeatStatus, RunEvent, RunRecord};
+use baton_model::{BeatRecord, BeatStatus, RunEvent, RunRecord};
 
 use super::Consumer;
+use crate::history::History;
 
 pub struct TelemetryFiles {
     /// The telemetry root (`.baton/telemetry`).
     dir: PathBuf,
-    /// Each beat's latest outcomes before this run, newest first (from the
-    /// history hints); a beat without any has no anomalies.
-    history: HashMap<String, Vec<BeatOutcome>>,
+    /// Each beat's latest outcomes before this run, in its history hints; a beat
+    /// without any has no anomalies.
+    history: Arc<History>,
     run: Option<RunRecord>,
     anomalies: HashMap<String, Vec<Anomaly>>,
     /// The first failure to write a file, for `--strict` and the end-of-run note.
@@ -25,7 +27,7 @@ pub struct TelemetryFiles {
 }
 
 impl TelemetryFiles {
-    pub fn new(dir: PathBuf, history: HashMap<String, Vec<BeatOutcome>>) -> Self {
+    pub fn new(dir: PathBuf, history: Arc<History>) -> Self {
         Self {
             dir,
             history,
@@ -50,9 +52,9 @@ impl TelemetryFiles {
         let Some(run) = &self.run else {
             return;
         };
-        let anomalies = match self.history.get(&record.beat) {
-            Some(earlier) if record.status != BeatStatus::Skipped => {
-                baton_analysis::detect_before(record, earlier)
+        let anomalies = match self.history.hints_of(&record.beat) {
+            Some(hints) if record.status != BeatStatus::Skipped => {
+                baton_analysis::detect_before(record, &hints.recent_outcomes)
             }
             _ => Vec::new(),
         };

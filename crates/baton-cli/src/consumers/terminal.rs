@@ -31,7 +31,8 @@ pub struct Terminal {
 struct Progress {
     multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
-    eta_ms: HashMap<String, u64>,
+    /// A beat's expected duration (the median of its history), when known yet.
+    eta_ms: Box<dyn Fn(&str) -> Option<u64>>,
 }
 
 impl Terminal {
@@ -39,7 +40,7 @@ impl Terminal {
         mode: OutputMode,
         prefix: bool,
         beat_names: &[String],
-        eta_ms: HashMap<String, u64>,
+        eta_ms: impl Fn(&str) -> Option<u64> + 'static,
     ) -> Self {
         let is_tty = std::io::stdout().is_terminal();
         let color = is_tty && std::env::var_os("NO_COLOR").is_none();
@@ -47,7 +48,7 @@ impl Terminal {
             (is_tty && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| Progress {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
                 bars: HashMap::new(),
-                eta_ms,
+                eta_ms: Box::new(eta_ms),
             });
         Self {
             mode,
@@ -99,10 +100,8 @@ impl Terminal {
         };
         match &mut self.progress {
             Some(p) => {
-                let eta = p
-                    .eta_ms
-                    .get(beat)
-                    .map(|ms| format!(" ~{}", format::duration_ms(*ms)))
+                let eta = (p.eta_ms)(beat)
+                    .map(|ms| format!(" ~{}", format::duration_ms(ms)))
                     .unwrap_or_default();
                 let bar = p.multi.add(ProgressBar::new_spinner());
                 let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:>4}")

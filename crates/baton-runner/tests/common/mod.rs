@@ -3,8 +3,6 @@
 // Each test binary uses only its share of these.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-
 use baton_model::{Pipeline, RunEvent};
 use baton_runner::{CancelToken, Plan, RunOptions, RunOutcome, Spawner, run_plan};
 
@@ -22,7 +20,7 @@ pub fn run_collecting(
         plan,
         opts,
         spawner,
-        &HashMap::new(),
+        &baton_runner::HistoryHints::default(),
         &mut |e| events.push(e),
         cancel,
     );

@@ -7,7 +7,6 @@
 
 mod archive;
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -15,7 +14,6 @@ use baton_config::Severity;
 use baton_model::{Level, Pipeline, RunRecord, RunStatus, SlaStatus};
 use baton_report::RunReport;
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
-use baton_store::HistoryStore;
 
 use crate::cli::{OutputMode, RunArgs};
 use crate::consumers::health::RecordingHealth;
@@ -24,6 +22,7 @@ use crate::consumers::telemetry_files::TelemetryFiles;
 use crate::consumers::terminal::Terminal;
 use crate::consumers::{Consumer, Fanout};
 use crate::exit::Exit;
+use crate::history::History;
 use crate::provenance;
 use crate::state::StateDir;
 
@@ -66,29 +65,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let state = StateDir::for_pipeline(&pipeline.root);
     let mut telemetry_failures: Vec<String> = Vec::new();
-    let store: Option<Arc<dyn HistoryStore>> = if args.no_telemetry {
-        None
-    } else {
-        match state.open_store() {
-            Ok(store) => Some(store),
-            Err(err) => {
-                eprintln!("baton: warning: history not recorded: {err}; the run goes on");
-                telemetry_failures.push(err.to_string());
-                None
-            }
-        }
-    };
-
     let beat_names: Vec<String> = plan.beats.iter().map(|b| b.name.clone()).collect();
-    let hints = match &store {
-        Some(store) => {
-            let names: Vec<&str> = beat_names.iter().map(String::as_str).collect();
-            store.beat_history_hints(pipeline.history_key(), &names).unwrap_or_else(|err| {
-                eprintln!("baton: warning: could not read the history ({err}); no ETAs or shape comparison this run");
-                HashMap::new()
-            })
-        }
-        None => HashMap::new(),
+    let history = if args.no_telemetry {
+        History::none()
+    } else {
+        History::open_in_background(
+            state.clone(),
+            pipeline.history_key().to_string(),
+            beat_names.clone(),
+        )
     };
 
     let mut run = new_run_record(&pipeline, level);
@@ -117,19 +102,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
     }
     let parallel = opts.jobs > 1 && plan.waves().iter().any(|w| w.len() > 1);
-    let eta: HashMap<String, u64> = hints
-        .iter()
-        .filter_map(|(k, h)| h.median_duration_ms.map(|ms| (k.clone(), ms)))
-        .collect();
+    let eta = {
+        let history = Arc::clone(&history);
+        move |beat: &str| {
+            let hints = history.hints().get()?;
+            hints.get(beat)?.median_duration_ms
+        }
+    };
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
-    let mut recorder = store.clone().map(Recorder::new);
-    let mut files = (!args.no_telemetry).then(|| {
-        let outcomes = hints
-            .iter()
-            .map(|(beat, h)| (beat.clone(), h.recent_outcomes.clone()))
-            .collect();
-        TelemetryFiles::new(state.telemetry(), outcomes)
-    });
+    let mut recorder = (!args.no_telemetry).then(|| Recorder::new(Arc::clone(&history)));
+    let mut files =
+        (!args.no_telemetry).then(|| TelemetryFiles::new(state.telemetry(), Arc::clone(&history)));
     let mut health = RecordingHealth::default();
 
     opts.run.git = git.join().unwrap_or_default();
@@ -149,11 +132,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             &plan,
             &opts,
             &ProcessSpawner::default(),
-            &hints,
+            history.hints(),
             &mut sink,
             &cancel,
         )
     };
+    telemetry_failures.extend(history.failure());
     if let Some(failure) = recorder.as_ref().and_then(Recorder::failure) {
         telemetry_failures.push(failure);
     }
@@ -182,7 +166,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             eprintln!("baton: warning: artifacts.json not written: {err}");
             telemetry_failures.push(err.to_string());
         }
-        if let Some(store) = &store
+        if let Some(store) = history.store()
             && let Err(err) = store.save_artifacts(&manifest)
         {
             eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
