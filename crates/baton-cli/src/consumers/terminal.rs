@@ -31,9 +31,11 @@ pub struct Terminal {
 struct Progress {
     multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
-    /// A beat's expected duration (the median of its history), when known yet.
-    eta_ms: Box<dyn Fn(&str) -> Option<u64>>,
+    eta_ms: Box<EtaMs>,
 }
+
+/// A beat's expected duration in ms (the median of its history), when known yet.
+type EtaMs = dyn Fn(&str) -> Option<u64>;
 
 impl Terminal {
     pub fn new(
