@@ -8,6 +8,7 @@
 //! cache ([`baton_cache`]) is consulted before a beat runs ([`cache_step`]).
 
 pub mod baton_output;
+mod beat;
 pub mod cache_step;
 pub mod cancel;
 pub mod direct;

@@ -91,6 +91,9 @@ impl Spawner for ProcessSpawner {
         ];
         // Dropping a Child neither waits for nor kills it: wait4 below reaps it.
         drop(child);
+        if let Some(started) = req.on_started {
+            started();
+        }
         output.open_log();
         let exit = match ExitWatch::new(pid) {
             Ok(exit) => exit,

@@ -31,28 +31,27 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use baton_cache::{Cache, CacheMode, error_chain};
+use baton_cache::{Cache, CacheMode};
 use baton_model::{
-    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatRecord, BeatSpec,
-    BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy, RunEvent, RunRecord, RunStatus,
+    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatRecord,
+    BeatStatus, CacheState, Pipeline, RunEvent, RunRecord, RunStatus,
 };
 use jiff::Timestamp;
 
-use crate::cache_step::{self, Before};
-use crate::cancel::{CancelLevel, CancelToken};
+use crate::beat::{self, Ctx, Ran, path_safe};
+use crate::cancel::CancelToken;
 use crate::hints::HistoryHints;
-use crate::output::{BeatOutput, Emit, Masker};
+use crate::output::{Emit, Masker};
 use crate::plan::Plan;
-use crate::record::{Measured, RecordContext, build_record, skipped_record};
-use crate::spawner::{Shell, SpawnRequest, SpawnResult, Spawner};
-use crate::{baton_output, trace};
+use crate::record::skipped_record;
+use crate::spawner::{Shell, Spawner};
 
 /// Events waiting for the consumer; a beat producing more waits (its pipe fills).
 const EVENT_QUEUE: usize = 256;
@@ -148,21 +147,10 @@ impl RunOutcome {
 enum State {
     Pending,
     Running,
+    /// Its process ended in success; its worker finishes it while the next beat
+    /// starts. Only that worker may start what needs it (see [`work`]).
+    Exited,
     Done,
-}
-
-/// What every beat thread shares.
-struct Ctx<'a> {
-    pipeline: &'a Pipeline,
-    plan: &'a Plan,
-    opts: &'a RunOptions,
-    spawner: &'a dyn Spawner,
-    history: &'a HistoryHints,
-    cancel: &'a CancelToken,
-    masker: Arc<Masker>,
-    run_dir: PathBuf,
-    /// Log folders already made in this run (one `mkdir` per movement, not per beat).
-    log_dirs: Mutex<HashSet<PathBuf>>,
 }
 
 /// The consumers' queue, as every thread of the run sends to it. Once the
@@ -227,6 +215,9 @@ pub fn run_plan(
     };
     thread::scope(|scope| {
         let ctx = &ctx;
+        // Set as soon as a consumer panics, not at the next failed send: a worker
+        // may be about to start the next beat.
+        let _gone_on_panic = SetOnPanic(Arc::clone(&events.gone));
         let scheduler = scope.spawn(move || schedule(ctx, events));
         for event in events_rx {
             sink(event);
@@ -238,11 +229,24 @@ pub fn run_plan(
     })
 }
 
+/// Sets its flag when dropped by a panic's unwinding.
+struct SetOnPanic(Arc<AtomicBool>);
+
+impl Drop for SetOnPanic {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Where the run stands, shared by the workers under one lock.
 struct Board {
     state: Vec<State>,
-    /// Beats claimed or running.
+    /// Beats claimed, running or exited (not yet done).
     running: usize,
+    /// Of those, the exited ones: they count for the end of the run, not for `jobs`.
+    exited: usize,
     /// Beats claimed to start that no worker has taken yet.
     claimed: VecDeque<usize>,
     /// Worker threads started, and how many of them wait for a ready beat.
@@ -259,6 +263,7 @@ impl Board {
         Self {
             state: vec![State::Pending; beats],
             running: 0,
+            exited: 0,
             claimed: VecDeque::new(),
             workers: 1,
             idle: 0,
@@ -273,20 +278,40 @@ impl Board {
     /// `jobs` beats are claimed or running.
     fn claim_ready(&mut self, plan: &Plan, jobs: usize) {
         for i in 0..self.state.len() {
-            if self.running >= jobs {
+            if self.running - self.exited >= jobs {
                 return;
             }
-            let ready = self.state[i] == State::Pending
-                && plan.beats[i]
-                    .deps
-                    .iter()
-                    .all(|&d| self.state[d] == State::Done);
-            if ready {
+            if self.is_ready(plan, i, None) {
                 self.state[i] = State::Running;
                 self.running += 1;
                 self.claimed.push_back(i);
             }
         }
+    }
+
+    /// Claims the one pending beat that would be ready were the exited beat
+    /// `exited` done, for the worker finishing `exited` to start. None when more
+    /// than one would be: those start together, once `exited` is done.
+    fn claim_one_after(&mut self, plan: &Plan, jobs: usize, exited: usize) -> Option<usize> {
+        if self.running - self.exited >= jobs {
+            return None;
+        }
+        let mut ready = (0..self.state.len()).filter(|&i| self.is_ready(plan, i, Some(exited)));
+        let i = ready.next()?;
+        if ready.next().is_some() {
+            return None;
+        }
+        self.state[i] = State::Running;
+        self.running += 1;
+        Some(i)
+    }
+
+    fn is_ready(&self, plan: &Plan, i: usize, exited: Option<usize>) -> bool {
+        self.state[i] == State::Pending
+            && plan.beats[i]
+                .deps
+                .iter()
+                .all(|&d| self.state[d] == State::Done || Some(d) == exited)
     }
 }
 
@@ -349,7 +374,8 @@ fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
             .copied()
             .filter(|&i| plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some())
             .collect();
-        if catch_unwind(AssertUnwindSafe(|| run_rollbacks(ctx, &to_undo, &events))).is_err() {
+        let rollbacks = || beat::run_rollbacks(ctx, &to_undo, events.emitter());
+        if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
             events.send(RunEvent::Warning {
                 message: "internal error: the rollbacks panicked".into(),
             });
@@ -408,13 +434,36 @@ fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
 /// happens next. The worker runs one claim itself and leaves the rest to idle
 /// workers or to helpers it hires; a worker that finishes a beat claims and starts
 /// the next itself, so a chain of beats never waits on a hand-over between threads.
+///
+/// A beat that succeeded with nothing left to collect ([`Ran::can_end_later`])
+/// is finished (log closed, record built and told) while the next beat starts,
+/// when exactly one beat waits for it (the next of a chain): that worker claims
+/// it itself, and holds its events back until the old one is told finished, so
+/// consumers still see every beat end before what needs it starts. When several
+/// wait for it, they start together once it is done, as without this.
 fn work<'scope, 'c: 'scope, 'a: 'scope>(
     team: &'scope Team<'c, 'a>,
     scope: &'scope thread::Scope<'scope, '_>,
 ) {
-    let (ctx, plan) = (team.ctx, team.ctx.plan);
+    let plan = team.ctx.plan;
     let mut board = team.board();
+    // A beat of this worker's that exited and is still to be finished.
+    let mut ending: Option<Ending> = None;
     loop {
+        if let Some(prev) = ending.take() {
+            let next = if team.stopping(&board) {
+                None
+            } else {
+                board.claim_one_after(plan, team.jobs, prev.index)
+            };
+            drop(board);
+            match next {
+                Some(index) => ending = run_after(team, index, prev),
+                None => finish(team, prev.index, end(team, prev)),
+            }
+            board = team.board();
+            continue;
+        }
         if !team.stopping(&board) {
             board.claim_ready(plan, team.jobs);
         }
@@ -442,565 +491,135 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
             }
         }
         drop(board);
-
-        let (record, details) = guarded_beat(ctx, index, &team.events);
-
+        ending = run(team, index, team.events.emitter(), None);
         board = team.board();
-        board.running -= 1;
-        board.state[index] = State::Done;
-        let planned = &plan.beats[index];
-        if record.status == BeatStatus::Success {
-            board.succeeded_in_order.push(index);
-        } else if record.status.is_failure() && !ctx.spec(index).allow_failure {
-            board.failed_movement.get_or_insert(planned.movement_index);
-        }
-        // Told under the lock: a beat that needs this one starts after it is told.
-        team.events.send(RunEvent::BeatFinished {
-            record: Box::new(record.clone()),
-        });
-        board.records[index] = Some(record);
-        board.details[index] = Some(details);
-        if board.idle > 0 {
-            team.changed.notify_all();
-        }
     }
 }
 
-impl Ctx<'_> {
-    fn spec(&self, index: usize) -> &BeatSpec {
-        let planned = &self.plan.beats[index];
-        &self.pipeline.movements[planned.movement_index].beats[planned.beat_index]
-    }
-
-    fn log_path(&self, index: usize) -> PathBuf {
-        let planned = &self.plan.beats[index];
-        self.run_dir
-            .join(path_safe(&planned.movement))
-            .join(format!("{}.log", path_safe(&planned.name)))
-    }
-
-    /// The output of beat `index` into its log at `log_path`, its folder made once
-    /// per run.
-    fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
-        let folder = log_path.parent().map_or(Ok(()), |dir| {
-            let mut made = self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner);
-            if made.contains(dir) {
-                return Ok(());
-            }
-            std::fs::create_dir_all(dir)?;
-            made.insert(dir.to_owned());
-            Ok(())
-        });
-        BeatOutput::open_prepared(
-            &self.spec(index).name,
-            Some((log_path, folder)),
-            Arc::clone(&self.masker),
-            Arc::clone(emit),
-        )
-    }
-
-    fn record_context<'b>(&'b self, index: usize, log_path: Option<&'b str>) -> RecordContext<'b> {
-        let planned = &self.plan.beats[index];
-        RecordContext {
-            run_id: self.opts.run.run_id,
-            pipeline: self.pipeline,
-            movement_index: planned.movement_index,
-            beat_index: planned.beat_index,
-            // Loaded by now, or soon: the beat has run already.
-            history: self.history.wait().get(&planned.name),
-            log_path,
-        }
-    }
-
-    /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
-    /// own environment), `BATON_RUN_ID` and `BATON_BEAT`; `TRACEPARENT` is added
-    /// per attempt.
-    fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = beat
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for name in &beat.secrets {
-            match std::env::var(name) {
-                Ok(value) => env.push((name.clone(), value)),
-                Err(_) => warn(format!(
-                    "beat '{}': secret {name} is not set in baton's environment",
-                    beat.name
-                )),
-            }
-        }
-        env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
-        env.push(("BATON_BEAT".into(), beat.name.clone()));
-        env
-    }
+/// A beat that exited and is still to be finished ([`beat::end_beat`]).
+struct Ending {
+    index: usize,
+    ran: Ran,
 }
 
-/// [`run_beat`], turning a panic (a bug, or a spawner's) into a failed beat so the
-/// run still ends with every record.
-fn guarded_beat(ctx: &Ctx<'_>, index: usize, events: &Events) -> (BeatRecord, BeatDetails) {
+/// Runs beat `index`: either finished and told, or exited (marked so on the
+/// board) with its finishing left to the caller.
+fn run(
+    team: &Team<'_, '_>,
+    index: usize,
+    emit: Arc<Emit>,
+    on_started: Option<&(dyn Fn() + Sync)>,
+) -> Option<Ending> {
+    let ctx = team.ctx;
     let started_at = Timestamp::now();
-    match catch_unwind(AssertUnwindSafe(|| run_beat(ctx, index, events))) {
-        Ok(done) => done,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let mut measured = Measured::new(started_at, BeatStatus::Failure);
-            measured.reason = Some(format!(
-                "internal error: the beat's thread panicked: {what}"
-            ));
-            let (record, _) = build_record(&ctx.record_context(index, None), &measured);
-            let details = BeatDetails {
-                beat: record.beat.clone(),
-                ..BeatDetails::default()
-            };
-            (record, details)
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        beat::run_beat(ctx, index, emit, on_started)
+    }));
+    let done = match ran {
+        Ok(ran) if ran.can_end_later(ctx.spec(index)) => {
+            let mut board = team.board();
+            board.state[index] = State::Exited;
+            board.exited += 1;
+            return Some(Ending { index, ran });
         }
-    }
+        Ok(ran) => end(team, Ending { index, ran }),
+        Err(panic) => beat::panicked(ctx, index, started_at, &*panic),
+    };
+    finish(team, index, done);
+    None
 }
 
-/// Runs beat `index` (from the cache, or every attempt): its record and details.
-fn run_beat(ctx: &Ctx<'_>, index: usize, events: &Events) -> (BeatRecord, BeatDetails) {
-    let planned = &ctx.plan.beats[index];
-    let beat = ctx.spec(index);
-    let emit = events.emitter();
-    let warn = |message: String| {
-        emit(RunEvent::Warning {
-            message: ctx.masker.mask_str(&message),
-        })
+/// Runs beat `index`, which needs the exited beat `prev`: `prev` is finished and
+/// told once `index`'s process is started (or, if it does not start one, after),
+/// and `index`'s events wait until then.
+fn run_after(team: &Team<'_, '_>, index: usize, prev: Ending) -> Option<Ending> {
+    let gate = Arc::new(Gate::closed(team.events.clone()));
+    let prev = Mutex::new(Some(prev));
+    let finish_prev = || {
+        let prev = prev.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(prev) = prev {
+            let index = prev.index;
+            finish(team, index, end(team, prev));
+            gate.open();
+        }
     };
-    let log_path = ctx.log_path(index);
-    let output = ctx.output(index, &log_path, &emit);
+    let emit: Arc<Emit> = {
+        let gate = Arc::clone(&gate);
+        Arc::new(move |event| gate.send(event))
+    };
+    let ending = run(team, index, emit, Some(&finish_prev));
+    finish_prev();
+    ending
+}
 
-    let started = Instant::now();
-    let mut measured = Measured::new(Timestamp::now(), BeatStatus::Success);
-    emit(RunEvent::BeatStarted {
-        movement_index: index_u32(planned.movement_index),
-        beat: beat.name.clone(),
-        attempt: 1,
+/// [`beat::end_beat`], a panic turned into a failed beat.
+fn end(team: &Team<'_, '_>, ending: Ending) -> (BeatRecord, BeatDetails) {
+    let ctx = team.ctx;
+    let started_at = ending.ran.started_at();
+    catch_unwind(AssertUnwindSafe(|| {
+        beat::end_beat(ctx, ending.index, ending.ran)
+    }))
+    .unwrap_or_else(|panic| beat::panicked(ctx, ending.index, started_at, &*panic))
+}
+
+/// Puts beat `index`'s record on the board and tells it.
+fn finish(team: &Team<'_, '_>, index: usize, (record, details): (BeatRecord, BeatDetails)) {
+    let ctx = team.ctx;
+    let mut board = team.board();
+    if board.state[index] == State::Exited {
+        board.exited -= 1;
+    }
+    board.running -= 1;
+    board.state[index] = State::Done;
+    if record.status == BeatStatus::Success {
+        board.succeeded_in_order.push(index);
+    } else if record.status.is_failure() && !ctx.spec(index).allow_failure {
+        board
+            .failed_movement
+            .get_or_insert(ctx.plan.beats[index].movement_index);
+    }
+    // Told under the lock: a beat that needs this one starts after it is told.
+    team.events.send(RunEvent::BeatFinished {
+        record: Box::new(record.clone()),
     });
-    let cache = ctx.opts.cache.as_deref();
-    let before = cache_step::before(
-        cache,
-        ctx.opts.cache_mode,
-        ctx.pipeline,
-        beat,
-        &ctx.opts.shell,
-        &ctx.opts.run.run_id.to_string(),
-        &warn,
-    );
-    let mut details = BeatDetails {
-        beat: beat.name.clone(),
-        ..BeatDetails::default()
-    };
-    let to_run = match before {
-        Before::Hit { key, restored } => {
-            output.note(&format!(
-                "restored from the cache (key {}): {} files restored, {} already up to date",
-                key.key.get(..16).unwrap_or(&key.key),
-                restored.files_restored,
-                restored.files_up_to_date
-            ));
-            if let Err(err) = cache_step::replay_log(&restored.log, &output) {
-                warn(format!(
-                    "beat '{}': failed to replay its cached log: {err}",
-                    beat.name
-                ));
-            }
-            measured.attempts = 1;
-            measured.exit_code = Some(0);
-            measured.cache_state = Some(CacheState::Hit);
-            details.cache_key = Some(key.key);
-            details.artifacts = restored.artifacts;
-            None
-        }
-        Before::Refuse { run, reason } => {
-            measured.status = BeatStatus::Failure;
-            measured.reason = Some(reason);
-            measured.cache_state = Some(run.state);
-            details.cache_key = run.key.map(|(_, key)| key.key);
-            details.cache_miss_reason = run.miss_reason;
-            None
-        }
-        Before::Run(run) => {
-            if let Some(reason) = &run.miss_reason {
-                output.note(&format!("cache miss: {reason}"));
-            }
-            run_attempts(ctx, index, &output, &*emit, &warn, &mut measured);
-            Some(run)
-        }
-    };
-    measured.duration = started.elapsed();
-    if measured.status.is_failure() && beat.allow_failure {
-        let why = measured
-            .reason
-            .take()
-            .map_or(String::new(), |r| format!("{r}; "));
-        measured.reason = Some(format!("{why}allowed to fail"));
+    board.records[index] = Some(record);
+    board.details[index] = Some(details);
+    if board.idle > 0 {
+        team.changed.notify_all();
     }
-    if let Err(err) = output.finish() {
-        emit(RunEvent::RecordingFailed {
-            what: "logs".into(),
-            message: format!("beat '{}': {}", beat.name, error_chain(&err)),
-        });
+}
+
+/// A beat's events, held back while the beat before it is not told finished.
+struct Gate {
+    events: Events,
+    /// `Some` while closed: what is waiting.
+    held: Mutex<Option<Vec<RunEvent>>>,
+}
+
+impl Gate {
+    fn closed(events: Events) -> Self {
+        Self {
+            events,
+            held: Mutex::new(Some(Vec::new())),
+        }
     }
 
-    if let Some(run) = to_run {
-        measured.cache_state = Some(run.state);
-        let stored = match cache {
-            Some(cache) if measured.status == BeatStatus::Success => {
-                cache_step::after_success(cache, &run, &log_path, &warn)
-            }
-            _ => None,
-        };
-        details.artifacts = match stored {
-            Some(artifacts) => artifacts,
+    fn send(&self, event: RunEvent) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some(waiting) => waiting.push(event),
             None => {
-                let (artifacts, problems) =
-                    baton_cache::artifact_manifest(&ctx.pipeline.root, &beat.outputs);
-                for problem in problems {
-                    warn(format!("beat '{}': {problem}", beat.name));
-                }
-                artifacts
+                drop(held);
+                self.events.send(event);
             }
-        };
-        details.cache_key = run.key.map(|(_, key)| key.key);
-        details.cache_miss_reason = run.miss_reason;
-    }
-    measured.artifacts = Some(details.artifacts.clone());
-
-    let log = log_path.display().to_string();
-    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
-    for problem in problems {
-        warn(format!("beat '{}': {problem}", beat.name));
-    }
-    (record, details)
-}
-
-/// Runs the attempts of beat `index` (retrying as its policy says) into `measured`.
-fn run_attempts(
-    ctx: &Ctx<'_>,
-    index: usize,
-    output: &BeatOutput,
-    emit: &Emit,
-    warn: &dyn Fn(String),
-    measured: &mut Measured,
-) {
-    let planned = &ctx.plan.beats[index];
-    let beat = ctx.spec(index);
-    let base_env = ctx.env(beat, warn);
-    let max_attempts = beat.retry.attempts.max(1);
-    for attempt in 1..=max_attempts {
-        // The first attempt's start was told before the cache was asked.
-        if attempt > 1 {
-            emit(RunEvent::BeatStarted {
-                movement_index: index_u32(planned.movement_index),
-                beat: beat.name.clone(),
-                attempt,
-            });
-        }
-        if max_attempts > 1 {
-            output.note(&format!("attempt {attempt} of {max_attempts}"));
-        }
-        let report_file = report_file_for(ctx, index, attempt, output);
-        let mut env = base_env.clone();
-        let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
-        env.push((
-            "TRACEPARENT".into(),
-            trace::traceparent(&ctx.opts.run.run_id, &span),
-        ));
-        match &report_file {
-            Ok(path) => env.push(("BATON_OUTPUT".into(), path.display().to_string())),
-            Err(err) => warn(format!(
-                "beat '{}': no $BATON_OUTPUT file: {err}",
-                beat.name
-            )),
-        }
-        let request = SpawnRequest {
-            beat: &beat.name,
-            command: &beat.run,
-            shell: &ctx.opts.shell,
-            cwd: &ctx.pipeline.root,
-            env: &env,
-            timeout: beat.timeout,
-            kill_grace: ctx.opts.kill_grace,
-        };
-        let result = ctx.spawner.run(&request, output, ctx.cancel);
-        if result.output_abandoned {
-            warn(format!(
-                "beat '{}': its output stayed open after it ended (a process that left its process group?); stopped reading it",
-                beat.name
-            ));
-        }
-
-        measured.report = match &report_file {
-            Ok(path) => read_report(path, &beat.name, &warn),
-            Err(_) => Default::default(),
-        };
-        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
-        measured.attempts = attempt;
-        measured.status = status;
-        measured.reason = reason;
-        measured.exit_code = result.exit_code;
-        measured.signal = result.signal;
-        measured.cpu_user += result.cpu_user;
-        measured.cpu_sys += result.cpu_sys;
-        measured.peak_rss_bytes = measured.peak_rss_bytes.max(result.peak_rss_bytes);
-
-        if !status.is_failure()
-            || attempt == max_attempts
-            || !retries_on(&beat.retry, status, &result)
-        {
-            break;
-        }
-        let delay = beat.retry.delay_before(attempt + 1);
-        output.note(&format!(
-            "attempt {attempt} {}; retrying in {}",
-            measured.reason.as_deref().unwrap_or(status.as_str()),
-            human(delay)
-        ));
-        if !sleep_unless_cancelled(delay, ctx.cancel) {
-            measured.status = BeatStatus::Cancelled;
-            measured.reason = Some("cancelled while waiting to retry".into());
-            break;
         }
     }
-}
 
-/// Runs the rollback commands of `beats` in this order, into their logs.
-fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], events: &Events) {
-    let emit = events.emitter();
-    let warn = |message: String| {
-        emit(RunEvent::Warning {
-            message: ctx.masker.mask_str(&message),
-        })
-    };
-    for &index in beats {
-        let beat = ctx.spec(index);
-        let Some(command) = &beat.rollback else {
-            continue;
-        };
-        let log_path = ctx.log_path(index);
-        let output = ctx.output(index, &log_path, &emit);
-        output.note(&format!("rollback: {command}"));
-        let mut env = ctx.env(beat, &warn);
-        let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
-        env.push((
-            "TRACEPARENT".into(),
-            trace::traceparent(&ctx.opts.run.run_id, &span),
-        ));
-        let request = SpawnRequest {
-            beat: &beat.name,
-            command,
-            shell: &ctx.opts.shell,
-            cwd: &ctx.pipeline.root,
-            env: &env,
-            timeout: beat.timeout,
-            kill_grace: ctx.opts.kill_grace,
-        };
-        let result = ctx.spawner.run(&request, &output, ctx.cancel);
-        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
-        if let Some(reason) = reason.filter(|_| status != BeatStatus::Success) {
-            output.note(&format!("rollback {}: {reason}", status.as_str()));
+    /// Sends what waited, in order, and lets the rest through.
+    fn open(&self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for event in held.take().unwrap_or_default() {
+            self.events.send(event);
         }
-        if let Err(err) = output.finish() {
-            emit(RunEvent::RecordingFailed {
-                what: "logs".into(),
-                message: format!("beat '{}': {}", beat.name, error_chain(&err)),
-            });
-        }
-        emit(RunEvent::RollbackFinished {
-            beat: beat.name.clone(),
-            success: status == BeatStatus::Success,
-            duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
-        });
-    }
-}
-
-/// Where an attempt's `$BATON_OUTPUT` goes: a path next to the beat's log, which
-/// the beat creates by appending to it (most beats never do, and files that are
-/// never made cost nothing); when the log folder could not be made, a new empty
-/// file in the temporary directory, so that the beat's own append still works.
-fn report_file_for(
-    ctx: &Ctx<'_>,
-    index: usize,
-    attempt: u32,
-    output: &BeatOutput,
-) -> std::io::Result<PathBuf> {
-    if output.is_logging() {
-        // Absolute: the beat may `cd` before it appends.
-        let path = std::path::absolute(ctx.log_path(index).with_extension("output"))?;
-        if attempt > 1 {
-            // A retry starts from nothing (read_report removed what it read).
-            let _ = std::fs::remove_file(&path);
-        }
-        return Ok(path);
-    }
-    let path = std::env::temp_dir().join(format!(
-        "baton-output-{}-{index}-{attempt}",
-        ctx.opts.run.run_id.simple()
-    ));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    Ok(path)
-}
-
-/// Reads, parses and removes a `$BATON_OUTPUT` file (none: nothing reported); one
-/// warning per malformed line.
-fn read_report(path: &Path, beat: &str, warn: &dyn Fn(String)) -> baton_output::BeatReport {
-    let read = baton_output::read(path);
-    if read.is_ok() {
-        let _ = std::fs::remove_file(path);
-    }
-    let (text, truncated) = match read {
-        Ok(read) => read,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Default::default(),
-        Err(err) => {
-            warn(format!(
-                "beat '{beat}': failed to read $BATON_OUTPUT: {err}"
-            ));
-            return Default::default();
-        }
-    };
-    if truncated {
-        warn(format!(
-            "beat '{beat}': $BATON_OUTPUT is larger than {} bytes; only the start was read",
-            baton_output::MAX_BYTES
-        ));
-    }
-    let (report, malformed) = baton_output::parse(&text);
-    for m in malformed {
-        warn(format!(
-            "beat '{beat}': ignored line {} of $BATON_OUTPUT '{}': {}",
-            m.line_number, m.line, m.problem
-        ));
-    }
-    report
-}
-
-/// The status of one attempt, and a reason when the status alone does not say it.
-fn classify(
-    result: &SpawnResult,
-    timeout: Option<Duration>,
-    cancel: &CancelToken,
-) -> (BeatStatus, Option<String>) {
-    if result.success() {
-        return (BeatStatus::Success, None);
-    }
-    if result.cancelled {
-        let how = if cancel.level() == CancelLevel::Kill {
-            "killed"
-        } else {
-            "interrupted"
-        };
-        return (
-            BeatStatus::Cancelled,
-            Some(format!("{how}: the run was cancelled")),
-        );
-    }
-    if result.timed_out {
-        let after = timeout
-            .map(|t| format!(" after {}", human(t)))
-            .unwrap_or_default();
-        let killed = if result.signal == Some(libc::SIGKILL) {
-            ", killed after the grace period"
-        } else {
-            ""
-        };
-        return (
-            BeatStatus::Timeout,
-            Some(format!("timed out{after}{killed}")),
-        );
-    }
-    if let Some(error) = &result.error {
-        return (BeatStatus::Failure, Some(error.clone()));
-    }
-    let reason = match (result.exit_code, result.signal) {
-        (Some(127), _) => Some("command not found".to_owned()),
-        (Some(126), _) => Some("command not executable".to_owned()),
-        (_, Some(signal)) => Some(format!("killed by signal {signal}{}", signal_name(signal))),
-        _ => None,
-    };
-    (BeatStatus::Failure, reason)
-}
-
-/// Whether a failed attempt (failure or timeout) is retried under `policy`.
-fn retries_on(policy: &RetryPolicy, status: BeatStatus, result: &SpawnResult) -> bool {
-    policy.on.is_empty()
-        || policy.on.iter().any(|on| match on {
-            RetryOn::Any => true,
-            RetryOn::Timeout => status == BeatStatus::Timeout,
-            RetryOn::Exit(code) => {
-                status == BeatStatus::Failure && result.shell_exit_code() == Some(*code)
-            }
-        })
-}
-
-/// Sleeps `delay`; `false` when the run was cancelled meanwhile.
-fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
-    let until = Instant::now() + delay;
-    loop {
-        if cancel.is_cancelled() {
-            return false;
-        }
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        thread::sleep(left.min(Duration::from_millis(20)));
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        libc::SIGINT => " (SIGINT)",
-        libc::SIGKILL => " (SIGKILL)",
-        libc::SIGSEGV => " (SIGSEGV)",
-        libc::SIGTERM => " (SIGTERM)",
-        libc::SIGABRT => " (SIGABRT)",
-        libc::SIGPIPE => " (SIGPIPE)",
-        libc::SIGBUS => " (SIGBUS)",
-        _ => "",
-    }
-}
-
-/// `1.5s`, `250ms`, `2m`.
-fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-fn index_u32(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// A name made safe as one path component.
-fn path_safe(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match safe.as_str() {
-        "" | "." | ".." => format!("_{safe}"),
-        _ => safe,
     }
 }

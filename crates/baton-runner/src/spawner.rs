@@ -98,7 +98,7 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 }
 
 /// One attempt to run: everything a spawner needs, already resolved.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SpawnRequest<'a> {
     /// The beat's name (for messages; the environment carries `BATON_BEAT`).
     pub beat: &'a str,
@@ -111,6 +111,24 @@ pub struct SpawnRequest<'a> {
     pub timeout: Option<Duration>,
     /// How long a timed-out beat gets between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
+    /// Called once the process is started, before the spawner waits for it: the
+    /// scheduler finishes the previous beat meanwhile. A spawner that never calls
+    /// it is still correct, only slower.
+    pub on_started: Option<&'a (dyn Fn() + Sync)>,
+}
+
+impl std::fmt::Debug for SpawnRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpawnRequest")
+            .field("beat", &self.beat)
+            .field("command", &self.command)
+            .field("shell", &self.shell)
+            .field("cwd", &self.cwd)
+            .field("env", &self.env)
+            .field("timeout", &self.timeout)
+            .field("kill_grace", &self.kill_grace)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How one attempt ended, as measured.

@@ -421,6 +421,7 @@ fn a_missing_shell_or_directory_is_a_failed_beat_with_a_reason() {
         env: &[],
         timeout: None,
         kill_grace: Duration::from_secs(1),
+        on_started: None,
     };
     let result = spawner.run(&request, &output, &CancelToken::new());
     assert!(!result.success());
@@ -445,4 +446,64 @@ fn a_missing_shell_or_directory_is_a_failed_beat_with_a_reason() {
         error.starts_with("failed to enter the directory"),
         "{error}"
     );
+}
+
+/// A chain of beats whose ends are finished while the next beat starts: every beat
+/// is still told started, then its output, then finished, before the next one
+/// starts; each has its own log and record.
+#[test]
+fn a_chain_of_beats_is_told_in_order_one_beat_after_the_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names = ["a", "b", "c", "d"];
+    let pipeline = PipelineBuilder::new("p")
+        .root(dir.path())
+        .movement(
+            "m",
+            false,
+            names
+                .iter()
+                .map(|n| beat(n).run(&format!("echo {n}-out")))
+                .collect(),
+        )
+        .movement("last", false, vec![beat("e").run("echo e-out")])
+        .build();
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record(LABEL), dir.path().join(".baton/logs"));
+    let (outcome, events) = run_collecting(
+        &pipeline,
+        &plan,
+        &opts,
+        &ProcessSpawner::default(),
+        &CancelToken::new(),
+    );
+    assert_eq!(outcome.status(), RunStatus::Success);
+    let told: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::BeatStarted { beat, .. } => Some(format!("start {beat}")),
+            RunEvent::OutputLine { line, .. } => Some(line.clone()),
+            RunEvent::BeatFinished { record } => Some(format!("end {}", record.beat)),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<String> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .flat_map(|n| [format!("start {n}"), format!("{n}-out"), format!("end {n}")])
+        .collect();
+    assert_eq!(told, expected);
+    for (record, name) in outcome.records.iter().zip(["a", "b", "c", "d", "e"]) {
+        assert_eq!(record.beat, name);
+        assert_eq!(record.status, BeatStatus::Success);
+        let log =
+            fs::read_to_string(record.log_path.as_deref().expect("a log path")).expect("its log");
+        assert_eq!(log, format!("{name}-out\n"));
+    }
+    // Each beat started after the one before it ended.
+    for pair in outcome.records.windows(2) {
+        let ended = pair[0].started_at + Duration::from_millis(pair[0].duration_ms);
+        assert!(
+            pair[1].started_at >= ended - Duration::from_millis(1),
+            "{pair:?}"
+        );
+    }
 }

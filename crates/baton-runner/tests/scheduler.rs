@@ -85,6 +85,9 @@ impl Spawner for Fake {
         cancel: &CancelToken,
     ) -> SpawnResult {
         assert!(req.command != "panic", "the fake spawner was told to panic");
+        if let Some(started) = req.on_started {
+            started();
+        }
         let attempt = {
             let mut log = self.log.lock().expect("not poisoned");
             log.push(format!("start {}", req.command));

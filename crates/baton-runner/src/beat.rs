@@ -1,0 +1,656 @@
+//! One beat of a run: its attempts through the [`Spawner`] (with retries and the
+//! step cache), its `$BATON_OUTPUT` report, its log, and its record; and the
+//! rollback commands of a failed movement. [`crate::scheduler`] decides when.
+//!
+//! A beat is run in two halves: [`run_beat`] up to the end of its last attempt
+//! (its duration ends there), and [`end_beat`] for the rest (log closed, cache
+//! entry stored, artifacts listed, record built). The scheduler may do the second
+//! half of one beat while the next beat's process starts.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use baton_cache::error_chain;
+use baton_model::{
+    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy,
+    RunEvent,
+};
+use jiff::Timestamp;
+
+use crate::cache_step::{self, Before, ToRun};
+use crate::cancel::{CancelLevel, CancelToken};
+use crate::hints::HistoryHints;
+use crate::output::{BeatOutput, Emit, Masker};
+use crate::plan::Plan;
+use crate::record::{Measured, RecordContext, build_record};
+use crate::scheduler::RunOptions;
+use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
+use crate::{baton_output, trace};
+
+/// What every beat thread shares.
+pub(crate) struct Ctx<'a> {
+    pub(crate) pipeline: &'a Pipeline,
+    pub(crate) plan: &'a Plan,
+    pub(crate) opts: &'a RunOptions,
+    pub(crate) spawner: &'a dyn Spawner,
+    pub(crate) history: &'a HistoryHints,
+    pub(crate) cancel: &'a CancelToken,
+    pub(crate) masker: Arc<Masker>,
+    pub(crate) run_dir: PathBuf,
+    /// Log folders already made in this run (one `mkdir` per movement, not per beat).
+    pub(crate) log_dirs: Mutex<HashSet<PathBuf>>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn spec(&self, index: usize) -> &BeatSpec {
+        let planned = &self.plan.beats[index];
+        &self.pipeline.movements[planned.movement_index].beats[planned.beat_index]
+    }
+
+    pub(crate) fn log_path(&self, index: usize) -> PathBuf {
+        let planned = &self.plan.beats[index];
+        self.run_dir
+            .join(path_safe(&planned.movement))
+            .join(format!("{}.log", path_safe(&planned.name)))
+    }
+
+    /// The output of beat `index` into its log at `log_path`, its folder made once
+    /// per run.
+    pub(crate) fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
+        let folder = log_path.parent().map_or(Ok(()), |dir| {
+            let mut made = self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner);
+            if made.contains(dir) {
+                return Ok(());
+            }
+            std::fs::create_dir_all(dir)?;
+            made.insert(dir.to_owned());
+            Ok(())
+        });
+        BeatOutput::open_prepared(
+            &self.spec(index).name,
+            Some((log_path, folder)),
+            Arc::clone(&self.masker),
+            Arc::clone(emit),
+        )
+    }
+
+    pub(crate) fn record_context<'b>(
+        &'b self,
+        index: usize,
+        log_path: Option<&'b str>,
+    ) -> RecordContext<'b> {
+        let planned = &self.plan.beats[index];
+        RecordContext {
+            run_id: self.opts.run.run_id,
+            pipeline: self.pipeline,
+            movement_index: planned.movement_index,
+            beat_index: planned.beat_index,
+            // Loaded by now, or soon: the beat has run already.
+            history: self.history.wait().get(&planned.name),
+            log_path,
+        }
+    }
+
+    /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
+    /// own environment), `BATON_RUN_ID` and `BATON_BEAT`; `TRACEPARENT` is added
+    /// per attempt.
+    fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = beat
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for name in &beat.secrets {
+            match std::env::var(name) {
+                Ok(value) => env.push((name.clone(), value)),
+                Err(_) => warn(format!(
+                    "beat '{}': secret {name} is not set in baton's environment",
+                    beat.name
+                )),
+            }
+        }
+        env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
+        env.push(("BATON_BEAT".into(), beat.name.clone()));
+        env
+    }
+}
+
+/// Runs beat `index` (from the cache, or every attempt) up to the end of its last
+/// attempt; [`end_beat`] finishes it. `on_started` is called once its first attempt
+/// is started (not at all when it does not run).
+pub(crate) fn run_beat(
+    ctx: &Ctx<'_>,
+    index: usize,
+    emit: Arc<Emit>,
+    on_started: Option<&(dyn Fn() + Sync)>,
+) -> Ran {
+    let planned = &ctx.plan.beats[index];
+    let beat = ctx.spec(index);
+    let warn = |message: String| {
+        emit(RunEvent::Warning {
+            message: ctx.masker.mask_str(&message),
+        })
+    };
+    let log_path = ctx.log_path(index);
+    let output = ctx.output(index, &log_path, &emit);
+
+    let started = Instant::now();
+    let mut measured = Measured::new(Timestamp::now(), BeatStatus::Success);
+    emit(RunEvent::BeatStarted {
+        movement_index: index_u32(planned.movement_index),
+        beat: beat.name.clone(),
+        attempt: 1,
+    });
+    let cache = ctx.opts.cache.as_deref();
+    let before = cache_step::before(
+        cache,
+        ctx.opts.cache_mode,
+        ctx.pipeline,
+        beat,
+        &ctx.opts.shell,
+        &ctx.opts.run.run_id.to_string(),
+        &warn,
+    );
+    let mut details = BeatDetails {
+        beat: beat.name.clone(),
+        ..BeatDetails::default()
+    };
+    let to_run = match before {
+        Before::Hit { key, restored } => {
+            output.note(&format!(
+                "restored from the cache (key {}): {} files restored, {} already up to date",
+                key.key.get(..16).unwrap_or(&key.key),
+                restored.files_restored,
+                restored.files_up_to_date
+            ));
+            if let Err(err) = cache_step::replay_log(&restored.log, &output) {
+                warn(format!(
+                    "beat '{}': failed to replay its cached log: {err}",
+                    beat.name
+                ));
+            }
+            measured.attempts = 1;
+            measured.exit_code = Some(0);
+            measured.cache_state = Some(CacheState::Hit);
+            details.cache_key = Some(key.key);
+            details.artifacts = restored.artifacts;
+            None
+        }
+        Before::Refuse { run, reason } => {
+            measured.status = BeatStatus::Failure;
+            measured.reason = Some(reason);
+            measured.cache_state = Some(run.state);
+            details.cache_key = run.key.map(|(_, key)| key.key);
+            details.cache_miss_reason = run.miss_reason;
+            None
+        }
+        Before::Run(run) => {
+            if let Some(reason) = &run.miss_reason {
+                output.note(&format!("cache miss: {reason}"));
+            }
+            run_attempts(
+                ctx,
+                index,
+                &output,
+                &*emit,
+                &warn,
+                on_started,
+                &mut measured,
+            );
+            Some(run)
+        }
+    };
+    measured.duration = started.elapsed();
+    if measured.status.is_failure() && beat.allow_failure {
+        let why = measured
+            .reason
+            .take()
+            .map_or(String::new(), |r| format!("{r}; "));
+        measured.reason = Some(format!("{why}allowed to fail"));
+    }
+    Ran {
+        output,
+        emit,
+        measured,
+        details,
+        to_run,
+        log_path,
+    }
+}
+
+/// A beat whose last attempt has ended: what [`end_beat`] needs to finish it.
+pub(crate) struct Ran {
+    output: BeatOutput,
+    emit: Arc<Emit>,
+    measured: Measured,
+    details: BeatDetails,
+    to_run: Option<ToRun>,
+    log_path: PathBuf,
+}
+
+impl Ran {
+    pub(crate) fn started_at(&self) -> Timestamp {
+        self.measured.started_at
+    }
+
+    /// Whether what is left (closing the log, the record) can wait while the next
+    /// beat starts: it succeeded and leaves nothing to collect (no outputs to
+    /// hash, nothing to store in the cache) that a next beat could change.
+    pub(crate) fn can_end_later(&self, beat: &BeatSpec) -> bool {
+        self.measured.status == BeatStatus::Success
+            && beat.outputs.is_empty()
+            && self.to_run.as_ref().is_none_or(|run| run.key.is_none())
+    }
+}
+
+/// Finishes what [`run_beat`] ran: closes its log, stores it in the cache, lists
+/// its artifacts, and builds its record.
+pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, BeatDetails) {
+    let beat = ctx.spec(index);
+    let Ran {
+        output,
+        emit,
+        mut measured,
+        mut details,
+        to_run,
+        log_path,
+    } = ran;
+    let warn = |message: String| {
+        emit(RunEvent::Warning {
+            message: ctx.masker.mask_str(&message),
+        })
+    };
+    let cache = ctx.opts.cache.as_deref();
+    if let Err(err) = output.finish() {
+        emit(RunEvent::RecordingFailed {
+            what: "logs".into(),
+            message: format!("beat '{}': {}", beat.name, error_chain(&err)),
+        });
+    }
+
+    if let Some(run) = to_run {
+        measured.cache_state = Some(run.state);
+        let stored = match cache {
+            Some(cache) if measured.status == BeatStatus::Success => {
+                cache_step::after_success(cache, &run, &log_path, &warn)
+            }
+            _ => None,
+        };
+        details.artifacts = match stored {
+            Some(artifacts) => artifacts,
+            None => {
+                let (artifacts, problems) =
+                    baton_cache::artifact_manifest(&ctx.pipeline.root, &beat.outputs);
+                for problem in problems {
+                    warn(format!("beat '{}': {problem}", beat.name));
+                }
+                artifacts
+            }
+        };
+        details.cache_key = run.key.map(|(_, key)| key.key);
+        details.cache_miss_reason = run.miss_reason;
+    }
+    measured.artifacts = Some(details.artifacts.clone());
+
+    let log = log_path.display().to_string();
+    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
+    for problem in problems {
+        warn(format!("beat '{}': {problem}", beat.name));
+    }
+    (record, details)
+}
+
+/// The record of beat `index` whose thread panicked (a bug, or a spawner's): a
+/// failed beat, so that the run still ends with every record.
+pub(crate) fn panicked(
+    ctx: &Ctx<'_>,
+    index: usize,
+    started_at: Timestamp,
+    panic: &(dyn std::any::Any + Send),
+) -> (BeatRecord, BeatDetails) {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let mut measured = Measured::new(started_at, BeatStatus::Failure);
+    measured.reason = Some(format!(
+        "internal error: the beat's thread panicked: {what}"
+    ));
+    let (record, _) = build_record(&ctx.record_context(index, None), &measured);
+    let details = BeatDetails {
+        beat: record.beat.clone(),
+        ..BeatDetails::default()
+    };
+    (record, details)
+}
+
+/// Runs the attempts of beat `index` (retrying as its policy says) into `measured`.
+fn run_attempts(
+    ctx: &Ctx<'_>,
+    index: usize,
+    output: &BeatOutput,
+    emit: &Emit,
+    warn: &dyn Fn(String),
+    on_started: Option<&(dyn Fn() + Sync)>,
+    measured: &mut Measured,
+) {
+    let planned = &ctx.plan.beats[index];
+    let beat = ctx.spec(index);
+    let base_env = ctx.env(beat, warn);
+    let max_attempts = beat.retry.attempts.max(1);
+    for attempt in 1..=max_attempts {
+        // The first attempt's start was told before the cache was asked.
+        if attempt > 1 {
+            emit(RunEvent::BeatStarted {
+                movement_index: index_u32(planned.movement_index),
+                beat: beat.name.clone(),
+                attempt,
+            });
+        }
+        if max_attempts > 1 {
+            output.note(&format!("attempt {attempt} of {max_attempts}"));
+        }
+        let report_file = report_file_for(ctx, index, attempt, output);
+        let mut env = base_env.clone();
+        let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
+        env.push((
+            "TRACEPARENT".into(),
+            trace::traceparent(&ctx.opts.run.run_id, &span),
+        ));
+        match &report_file {
+            Ok(path) => env.push(("BATON_OUTPUT".into(), path.display().to_string())),
+            Err(err) => warn(format!(
+                "beat '{}': no $BATON_OUTPUT file: {err}",
+                beat.name
+            )),
+        }
+        let request = SpawnRequest {
+            beat: &beat.name,
+            command: &beat.run,
+            shell: &ctx.opts.shell,
+            cwd: &ctx.pipeline.root,
+            env: &env,
+            timeout: beat.timeout,
+            kill_grace: ctx.opts.kill_grace,
+            on_started: on_started.filter(|_| attempt == 1),
+        };
+        let result = ctx.spawner.run(&request, output, ctx.cancel);
+        if result.output_abandoned {
+            warn(format!(
+                "beat '{}': its output stayed open after it ended (a process that left its process group?); stopped reading it",
+                beat.name
+            ));
+        }
+
+        measured.report = match &report_file {
+            Ok(path) => read_report(path, &beat.name, &warn),
+            Err(_) => Default::default(),
+        };
+        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
+        measured.attempts = attempt;
+        measured.status = status;
+        measured.reason = reason;
+        measured.exit_code = result.exit_code;
+        measured.signal = result.signal;
+        measured.cpu_user += result.cpu_user;
+        measured.cpu_sys += result.cpu_sys;
+        measured.peak_rss_bytes = measured.peak_rss_bytes.max(result.peak_rss_bytes);
+
+        if !status.is_failure()
+            || attempt == max_attempts
+            || !retries_on(&beat.retry, status, &result)
+        {
+            break;
+        }
+        let delay = beat.retry.delay_before(attempt + 1);
+        output.note(&format!(
+            "attempt {attempt} {}; retrying in {}",
+            measured.reason.as_deref().unwrap_or(status.as_str()),
+            human(delay)
+        ));
+        if !sleep_unless_cancelled(delay, ctx.cancel) {
+            measured.status = BeatStatus::Cancelled;
+            measured.reason = Some("cancelled while waiting to retry".into());
+            break;
+        }
+    }
+}
+
+/// Runs the rollback commands of `beats` in this order, into their logs.
+pub(crate) fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], emit: Arc<Emit>) {
+    let warn = |message: String| {
+        emit(RunEvent::Warning {
+            message: ctx.masker.mask_str(&message),
+        })
+    };
+    for &index in beats {
+        let beat = ctx.spec(index);
+        let Some(command) = &beat.rollback else {
+            continue;
+        };
+        let log_path = ctx.log_path(index);
+        let output = ctx.output(index, &log_path, &emit);
+        output.note(&format!("rollback: {command}"));
+        let mut env = ctx.env(beat, &warn);
+        let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
+        env.push((
+            "TRACEPARENT".into(),
+            trace::traceparent(&ctx.opts.run.run_id, &span),
+        ));
+        let request = SpawnRequest {
+            beat: &beat.name,
+            command,
+            shell: &ctx.opts.shell,
+            cwd: &ctx.pipeline.root,
+            env: &env,
+            timeout: beat.timeout,
+            kill_grace: ctx.opts.kill_grace,
+            on_started: None,
+        };
+        let result = ctx.spawner.run(&request, &output, ctx.cancel);
+        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
+        if let Some(reason) = reason.filter(|_| status != BeatStatus::Success) {
+            output.note(&format!("rollback {}: {reason}", status.as_str()));
+        }
+        if let Err(err) = output.finish() {
+            emit(RunEvent::RecordingFailed {
+                what: "logs".into(),
+                message: format!("beat '{}': {}", beat.name, error_chain(&err)),
+            });
+        }
+        emit(RunEvent::RollbackFinished {
+            beat: beat.name.clone(),
+            success: status == BeatStatus::Success,
+            duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+}
+
+/// Where an attempt's `$BATON_OUTPUT` goes: a path next to the beat's log, which
+/// the beat creates by appending to it (most beats never do, and files that are
+/// never made cost nothing); when the log folder could not be made, a new empty
+/// file in the temporary directory, so that the beat's own append still works.
+fn report_file_for(
+    ctx: &Ctx<'_>,
+    index: usize,
+    attempt: u32,
+    output: &BeatOutput,
+) -> std::io::Result<PathBuf> {
+    if output.is_logging() {
+        // Absolute: the beat may `cd` before it appends.
+        let path = std::path::absolute(ctx.log_path(index).with_extension("output"))?;
+        if attempt > 1 {
+            // A retry starts from nothing (read_report removed what it read).
+            let _ = std::fs::remove_file(&path);
+        }
+        return Ok(path);
+    }
+    let path = std::env::temp_dir().join(format!(
+        "baton-output-{}-{index}-{attempt}",
+        ctx.opts.run.run_id.simple()
+    ));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    Ok(path)
+}
+
+/// Reads, parses and removes a `$BATON_OUTPUT` file (none: nothing reported); one
+/// warning per malformed line.
+fn read_report(path: &Path, beat: &str, warn: &dyn Fn(String)) -> baton_output::BeatReport {
+    let read = baton_output::read(path);
+    if read.is_ok() {
+        let _ = std::fs::remove_file(path);
+    }
+    let (text, truncated) = match read {
+        Ok(read) => read,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Default::default(),
+        Err(err) => {
+            warn(format!(
+                "beat '{beat}': failed to read $BATON_OUTPUT: {err}"
+            ));
+            return Default::default();
+        }
+    };
+    if truncated {
+        warn(format!(
+            "beat '{beat}': $BATON_OUTPUT is larger than {} bytes; only the start was read",
+            baton_output::MAX_BYTES
+        ));
+    }
+    let (report, malformed) = baton_output::parse(&text);
+    for m in malformed {
+        warn(format!(
+            "beat '{beat}': ignored line {} of $BATON_OUTPUT '{}': {}",
+            m.line_number, m.line, m.problem
+        ));
+    }
+    report
+}
+
+/// The status of one attempt, and a reason when the status alone does not say it.
+fn classify(
+    result: &SpawnResult,
+    timeout: Option<Duration>,
+    cancel: &CancelToken,
+) -> (BeatStatus, Option<String>) {
+    if result.success() {
+        return (BeatStatus::Success, None);
+    }
+    if result.cancelled {
+        let how = if cancel.level() == CancelLevel::Kill {
+            "killed"
+        } else {
+            "interrupted"
+        };
+        return (
+            BeatStatus::Cancelled,
+            Some(format!("{how}: the run was cancelled")),
+        );
+    }
+    if result.timed_out {
+        let after = timeout
+            .map(|t| format!(" after {}", human(t)))
+            .unwrap_or_default();
+        let killed = if result.signal == Some(libc::SIGKILL) {
+            ", killed after the grace period"
+        } else {
+            ""
+        };
+        return (
+            BeatStatus::Timeout,
+            Some(format!("timed out{after}{killed}")),
+        );
+    }
+    if let Some(error) = &result.error {
+        return (BeatStatus::Failure, Some(error.clone()));
+    }
+    let reason = match (result.exit_code, result.signal) {
+        (Some(127), _) => Some("command not found".to_owned()),
+        (Some(126), _) => Some("command not executable".to_owned()),
+        (_, Some(signal)) => Some(format!("killed by signal {signal}{}", signal_name(signal))),
+        _ => None,
+    };
+    (BeatStatus::Failure, reason)
+}
+
+/// Whether a failed attempt (failure or timeout) is retried under `policy`.
+fn retries_on(policy: &RetryPolicy, status: BeatStatus, result: &SpawnResult) -> bool {
+    policy.on.is_empty()
+        || policy.on.iter().any(|on| match on {
+            RetryOn::Any => true,
+            RetryOn::Timeout => status == BeatStatus::Timeout,
+            RetryOn::Exit(code) => {
+                status == BeatStatus::Failure && result.shell_exit_code() == Some(*code)
+            }
+        })
+}
+
+/// Sleeps `delay`; `false` when the run was cancelled meanwhile.
+fn sleep_unless_cancelled(delay: Duration, cancel: &CancelToken) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        if cancel.is_cancelled() {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        thread::sleep(left.min(Duration::from_millis(20)));
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => " (SIGINT)",
+        libc::SIGKILL => " (SIGKILL)",
+        libc::SIGSEGV => " (SIGSEGV)",
+        libc::SIGTERM => " (SIGTERM)",
+        libc::SIGABRT => " (SIGABRT)",
+        libc::SIGPIPE => " (SIGPIPE)",
+        libc::SIGBUS => " (SIGBUS)",
+        _ => "",
+    }
+}
+
+/// `1.5s`, `250ms`, `2m`.
+fn human(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms.is_multiple_of(60_000) {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// A name made safe as one path component.
+pub(crate) fn path_safe(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match safe.as_str() {
+        "" | "." | ".." => format!("_{safe}"),
+        _ => safe,
+    }
+}
