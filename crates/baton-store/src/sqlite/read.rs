@@ -80,15 +80,23 @@ pub(crate) fn hints(
     /// What has been gathered for one beat, newest first.
     #[derive(Default)]
     struct Gathered {
-        shapes: Vec<Option<String>>,
+        /// The shape of its latest run (only that one is needed).
+        previous_shape: Option<Option<String>>,
         caches: Vec<baton_model::CacheState>,
         successes: Vec<i64>,
         outcomes: Vec<BeatOutcome>,
     }
+    // The pipeline's series in one query, then its latest runs' beats, newest run
+    // first, until every beat has enough.
     let mut wanted: HashMap<i64, (&str, Gathered)> = HashMap::new();
-    for &name in beat_names {
-        if let Some(series) = series_of(tx, Some(pipeline_id), name)?.into_iter().next() {
-            wanted.insert(series.id, (name, Gathered::default()));
+    let mut series = tx
+        .prepare_cached("SELECT id, beat FROM series WHERE pipeline_id = ?1")
+        .ctx(action)?;
+    let mut series_rows = series.query([pipeline_id]).ctx(action)?;
+    while let Some(row) = series_rows.next().ctx(action)? {
+        let name: String = row.get(1).ctx(action)?;
+        if let Some(&name) = beat_names.iter().find(|&&n| n == name) {
+            wanted.insert(row.get(0).ctx(action)?, (name, Gathered::default()));
         }
     }
     if wanted.is_empty() {
@@ -114,7 +122,7 @@ pub(crate) fn hints(
             let Some((_, got)) = wanted.get_mut(&series) else {
                 continue;
             };
-            let was_done = got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
+            let was_done = got.caches.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS;
             if was_done {
                 continue;
             }
@@ -126,16 +134,17 @@ pub(crate) fn hints(
                 duration_ms: u64::try_from(duration)
                     .map_err(|_| StoreError::corrupt("a beat's duration".to_owned()))?,
             });
-            if got.shapes.len() < HINT_RUNS {
-                got.shapes
-                    .push(codec::hash_from_sql(row.get_ref(1).ctx(action)?)?);
+            if got.previous_shape.is_none() {
+                got.previous_shape = Some(codec::hash_from_sql(row.get_ref(1).ctx(action)?)?);
+            }
+            if got.caches.len() < HINT_RUNS {
                 got.caches
                     .push(cache_state::decode(row.get(2).ctx(action)?)?);
             }
             if got.successes.len() < HINT_RUNS && status == success {
                 got.successes.push(duration);
             }
-            if got.shapes.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS {
+            if got.caches.len() >= HINT_RUNS && got.successes.len() >= HINT_RUNS {
                 unsatisfied -= 1;
             }
         }
@@ -145,7 +154,7 @@ pub(crate) fn hints(
     }
     let mut out = HashMap::new();
     for (_, (name, mut got)) in wanted {
-        let Some(previous_shape) = got.shapes.first().cloned() else {
+        let Some(previous_shape) = got.previous_shape else {
             continue;
         };
         got.caches.reverse();

@@ -150,43 +150,22 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     telemetry_failures.extend(files_failure);
     let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
-    if !args.no_telemetry {
-        if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), &report) {
-            eprintln!(
-                "baton: warning: telemetry files not written to {}: {err}",
-                state.telemetry().display()
-            );
-            telemetry_failures.push(err.to_string());
+    // The run's files are saved while the summary is printed.
+    let saved = std::thread::scope(|scope| {
+        let saving = (!args.no_telemetry).then(|| {
+            scope.spawn(|| save_run(&pipeline, &state, &history, &report, &outcome, level))
+        });
+        print_summary(&report, args.output);
+        for (beat, reason) in outcome.cache_miss_reasons() {
+            stdout(&format!("cache miss {beat}: {reason}\n"));
         }
-        let manifest = outcome.artifact_manifest();
-        let manifest_path =
-            baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
-                .join("artifacts.json");
-        if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
-            eprintln!("baton: warning: artifacts.json not written: {err}");
-            telemetry_failures.push(err.to_string());
-        }
-        if let Some(store) = history.store()
-            && let Err(err) = store.save_artifacts(&manifest)
-        {
-            eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
-            telemetry_failures.push(err.to_string());
-        }
-        if level == Level::Ff {
-            match archive::archive_run(&pipeline, &state, &report, &manifest) {
-                Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
-                Err(err) => {
-                    eprintln!("baton: warning: the run was not archived: {err:#}");
-                    telemetry_failures.push(err.to_string());
-                }
-            }
-        }
-    }
-    print_summary(&report, args.output);
-    for (beat, reason) in outcome.cache_miss_reasons() {
-        stdout(&format!("cache miss {beat}: {reason}\n"));
-    }
-    append_step_summary(&report);
+        append_step_summary(&report);
+        saving.map(|s| {
+            s.join()
+                .unwrap_or_else(|_| vec!["internal error: saving the run's files panicked".into()])
+        })
+    });
+    telemetry_failures.extend(saved.into_iter().flatten());
 
     Ok(exit_for(
         &pipeline,
@@ -195,6 +174,50 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         args,
         &telemetry_failures,
     ))
+}
+
+/// Writes the run's report and `artifacts.json`, records its artifact manifest,
+/// and archives it at level ff: what failed, each warned about once.
+fn save_run(
+    pipeline: &Pipeline,
+    state: &StateDir,
+    history: &History,
+    report: &RunReport,
+    outcome: &baton_runner::RunOutcome,
+    level: Level,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), report) {
+        eprintln!(
+            "baton: warning: telemetry files not written to {}: {err}",
+            state.telemetry().display()
+        );
+        failures.push(err.to_string());
+    }
+    let manifest = outcome.artifact_manifest();
+    let manifest_path =
+        baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
+            .join("artifacts.json");
+    if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
+        eprintln!("baton: warning: artifacts.json not written: {err}");
+        failures.push(err.to_string());
+    }
+    if let Some(store) = history.store()
+        && let Err(err) = store.save_artifacts(&manifest)
+    {
+        eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
+        failures.push(err.to_string());
+    }
+    if level == Level::Ff {
+        match archive::archive_run(pipeline, state, report, &manifest) {
+            Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
+            Err(err) => {
+                eprintln!("baton: warning: the run was not archived: {err:#}");
+                failures.push(err.to_string());
+            }
+        }
+    }
+    failures
 }
 
 /// Load the pipeline and print what blocks it. At level f and above, minor
