@@ -81,12 +81,21 @@ pub fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
     detect_outcomes(current, &outcomes)
 }
 
-/// [`detect_outcomes`] over those of a beat's outcomes (newest first) that started
-/// before `current`: a history read after it started may hold it, or later runs.
+/// How many of a beat's earlier runs the rules read: the longest of their windows.
+pub const HISTORY_WINDOW: usize = if DURATION_WINDOW > SUCCESS_RATE_WINDOW {
+    DURATION_WINDOW
+} else {
+    SUCCESS_RATE_WINDOW
+};
+
+/// [`detect_outcomes`] over the latest [`HISTORY_WINDOW`] of a beat's outcomes
+/// (given newest first) that started before `current`: a history read after it
+/// started may hold it, or later runs.
 pub fn detect_before(current: &BeatRecord, newest_first: &[BeatOutcome]) -> Vec<Anomaly> {
     let earlier: Vec<BeatOutcome> = newest_first
         .iter()
         .filter(|o| o.started_at < current.started_at)
+        .take(HISTORY_WINDOW)
         .copied()
         .collect();
     detect_outcomes(current, &earlier)

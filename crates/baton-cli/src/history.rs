@@ -47,11 +47,29 @@ impl History {
             failure: Mutex::new(None),
         });
         let loading = Arc::clone(&history);
-        std::thread::spawn(move || {
+        let load = move || {
             // Set on every path, a panic included: readers wait for these.
             let _settle = Settle(&loading);
             loading.load(&state, &pipeline_id, &beats);
+        };
+        // A thread the system refuses: loaded here and now instead.
+        let load = Arc::new(Mutex::new(Some(load)));
+        let on_thread = Arc::clone(&load);
+        let spawned = std::thread::Builder::new().spawn(move || {
+            let load = on_thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(load) = load {
+                load();
+            }
         });
+        if spawned.is_err() {
+            let load = load.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(load) = load {
+                load();
+            }
+        }
         history
     }
 

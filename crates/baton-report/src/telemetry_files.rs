@@ -109,7 +109,6 @@ pub fn sanitize(name: &str) -> String {
 
 fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    fs::create_dir_all(dir)?;
     let file_name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -119,7 +118,16 @@ fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::R
         // Serialized in memory first: one write per file instead of one per token.
         let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
         bytes.push(b'\n');
-        fs::File::create(&tmp)?.write_all(&bytes)?;
+        // The folder is made only when it is missing (once per movement), not
+        // asked about for every file.
+        let file = match fs::File::create(&tmp) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)?;
+                fs::File::create(&tmp)
+            }
+            created => created,
+        };
+        file?.write_all(&bytes)?;
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -119,8 +119,10 @@ impl Ctx<'_> {
 }
 
 /// Runs beat `index` (from the cache, or every attempt) up to the end of its last
-/// attempt; [`end_beat`] finishes it. `on_started` is called once its first attempt
-/// is started (not at all when it does not run).
+/// attempt; [`end_beat`] finishes it. `on_started` is called (it may be called
+/// again: it must do its work once) once the first attempt's process is started,
+/// or when the beat is restored or refused, and at the latest when the first
+/// attempt ends.
 pub(crate) fn run_beat(
     ctx: &Ctx<'_>,
     index: usize,
@@ -158,6 +160,12 @@ pub(crate) fn run_beat(
         beat: beat.name.clone(),
         ..BeatDetails::default()
     };
+    // A beat that runs nothing of its own (restored or refused) is started now.
+    if !matches!(before, Before::Run(_))
+        && let Some(started) = on_started
+    {
+        started();
+    }
     let to_run = match before {
         Before::Hit { key, restored } => {
             output.note(&format!(
@@ -379,6 +387,10 @@ fn run_attempts(
             on_started: on_started.filter(|_| attempt == 1),
         };
         let result = ctx.spawner.run(&request, output, ctx.cancel);
+        // Its spawner may not have called it (the start failed): before a retry.
+        if let Some(started) = request.on_started {
+            started();
+        }
         if result.output_abandoned {
             warn(format!(
                 "beat '{}': its output stayed open after it ended (a process that left its process group?); stopped reading it",

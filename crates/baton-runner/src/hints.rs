@@ -62,6 +62,9 @@ mod tests {
         assert!(hints.get().is_none());
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| hints.wait().len());
+            // Most likely waiting by now; either way it must see the first set.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!reader.is_finished(), "the reader waits");
             let mut first = HashMap::new();
             first.insert("build".to_owned(), BeatHistory::default());
             hints.set(first);

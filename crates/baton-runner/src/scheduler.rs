@@ -32,7 +32,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -159,13 +159,20 @@ enum State {
 struct Events {
     tx: SyncSender<RunEvent>,
     gone: Arc<AtomicBool>,
+    /// Sent and not yet taken by the consumers.
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Events {
     fn send(&self, event: RunEvent) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         if self.tx.send(event).is_err() {
             self.gone.store(true, Ordering::SeqCst);
         }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     fn gone(&self) -> bool {
@@ -212,7 +219,9 @@ pub fn run_plan(
     let events = Events {
         tx,
         gone: Arc::new(AtomicBool::new(false)),
+        in_flight: Arc::new(AtomicUsize::new(0)),
     };
+    let in_flight = Arc::clone(&events.in_flight);
     thread::scope(|scope| {
         let ctx = &ctx;
         // Set as soon as a consumer panics, not at the next failed send: a worker
@@ -220,6 +229,7 @@ pub fn run_plan(
         let _gone_on_panic = SetOnPanic(Arc::clone(&events.gone));
         let scheduler = scope.spawn(move || schedule(ctx, events));
         for event in events_rx {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
             sink(event);
         }
         match scheduler.join() {
@@ -256,6 +266,8 @@ struct Board {
     details: Vec<Option<BeatDetails>>,
     succeeded_in_order: Vec<usize>,
     failed_movement: Option<usize>,
+    /// A worker panicked outside a beat: every worker stops.
+    aborted: bool,
 }
 
 impl Board {
@@ -271,6 +283,7 @@ impl Board {
             details: vec![None; beats],
             succeeded_in_order: Vec::new(),
             failed_movement: None,
+            aborted: false,
         }
     }
 
@@ -332,6 +345,27 @@ impl Team<'_, '_> {
 
     fn stopping(&self, board: &Board) -> bool {
         board.failed_movement.is_some() || self.ctx.cancel.is_cancelled() || self.events.gone()
+    }
+
+    /// Whether finishing a beat from the next one's `on_started` would be quick:
+    /// its record need not wait for the history hints, and telling it need not
+    /// wait for the consumers. Else the next beat's process would go unwatched
+    /// meanwhile (its exit seen late, its timeout and Ctrl-C held up).
+    fn can_pipeline(&self) -> bool {
+        self.ctx.history.get().is_some() && self.events.in_flight() < EVENT_QUEUE / 2
+    }
+}
+
+/// Marks the run aborted if its worker panics outside a beat (a bug), so that the
+/// other workers stop waiting for beats that will never end.
+struct AbortOnPanic<'t, 'c, 'a>(&'t Team<'c, 'a>);
+
+impl Drop for AbortOnPanic<'_, '_, '_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.board().aborted = true;
+            self.0.changed.notify_all();
+        }
     }
 }
 
@@ -446,12 +480,16 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
     scope: &'scope thread::Scope<'scope, '_>,
 ) {
     let plan = team.ctx.plan;
+    let _abort_on_panic = AbortOnPanic(team);
     let mut board = team.board();
     // A beat of this worker's that exited and is still to be finished.
     let mut ending: Option<Ending> = None;
     loop {
+        if board.aborted {
+            return;
+        }
         if let Some(prev) = ending.take() {
-            let next = if team.stopping(&board) {
+            let next = if team.stopping(&board) || !team.can_pipeline() {
                 None
             } else {
                 board.claim_one_after(plan, team.jobs, prev.index)
@@ -484,9 +522,13 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
         if !board.claimed.is_empty() {
             team.changed.notify_all();
             for _ in board.idle..board.claimed.len() {
-                if board.workers < team.jobs {
+                // A thread the system refuses leaves the claim to the others.
+                let hired = board.workers < team.jobs
+                    && thread::Builder::new()
+                        .spawn_scoped(scope, move || work(team, scope))
+                        .is_ok();
+                if hired {
                     board.workers += 1;
-                    scope.spawn(move || work(team, scope));
                 }
             }
         }
@@ -515,6 +557,10 @@ fn run(
     let ran = catch_unwind(AssertUnwindSafe(|| {
         beat::run_beat(ctx, index, emit, on_started)
     }));
+    // The beat before it is told finished before anything of this one is.
+    if let Some(started) = on_started {
+        started();
+    }
     let done = match ran {
         Ok(ran) if ran.can_end_later(ctx.spec(index)) => {
             let mut board = team.board();

@@ -112,8 +112,10 @@ pub struct SpawnRequest<'a> {
     /// How long a timed-out beat gets between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
     /// Called once the process is started, before the spawner waits for it: the
-    /// scheduler finishes the previous beat meanwhile. A spawner that never calls
-    /// it is still correct, only slower.
+    /// scheduler finishes the previous beat meanwhile (a bounded bit of work; it
+    /// never waits on the history or on the consumers). A spawner that never calls
+    /// it is still correct, only slower: the scheduler calls it when the attempt
+    /// ends, holding the beat's events until then.
     pub on_started: Option<&'a (dyn Fn() + Sync)>,
 }
 

@@ -636,6 +636,20 @@ fn a_panicking_spawner_fails_its_beat_not_the_run_loop() {
         bad.reason
     );
     assert_eq!(ran.record("after").status, BeatStatus::Skipped);
+    // Each beat is told finished before the next is told started, the panic too.
+    let told: Vec<String> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::BeatStarted { beat, .. } => Some(format!("start {beat}")),
+            RunEvent::BeatFinished { record } => Some(format!("end {}", record.beat)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        ["start ok", "end ok", "start bad", "end bad", "end after"]
+    );
 }
 
 #[test]
