@@ -22,7 +22,6 @@ use jiff::Timestamp;
 
 use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
-use crate::hints::HistoryHints;
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
 use crate::record::{Measured, RecordContext, build_record};
@@ -36,7 +35,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) opts: &'a RunOptions,
     pub(crate) spawner: &'a dyn Spawner,
-    pub(crate) history: &'a HistoryHints,
     pub(crate) cancel: &'a CancelToken,
     pub(crate) masker: Arc<Masker>,
     pub(crate) run_dir: PathBuf,
@@ -88,8 +86,9 @@ impl Ctx<'_> {
             pipeline: self.pipeline,
             movement_index: planned.movement_index,
             beat_index: planned.beat_index,
-            // Loaded by now, or soon: the beat has run already.
-            history: self.history.wait().get(&planned.name),
+            // Judged against the history by `run_plan`, on the consumers' side: a
+            // worker never waits for the history to load.
+            history: None,
             log_path,
         }
     }

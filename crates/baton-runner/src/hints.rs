@@ -1,6 +1,7 @@
 //! The beats' history hints (previous shape, recent cache states and durations,
 //! latest outcomes), which may still be loading from the history store when the
-//! run starts: a beat's record waits for them, the beat itself does not.
+//! run starts: [`crate::run_plan`] judges each beat's record against them on the
+//! consumers' side, so that no beat (nor its record) waits for them.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -23,7 +24,7 @@ impl HistoryHints {
 
     /// Hints still to come through [`HistoryHints::set`]. Whoever loads them must
     /// set them on every path, failures and panics included (set an empty map),
-    /// or the first beat's record waits forever.
+    /// or the consumers wait forever for the first beat's record.
     pub fn loading() -> Self {
         Self {
             loaded: OnceLock::new(),

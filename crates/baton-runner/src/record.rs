@@ -190,8 +190,15 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
 
 /// Fills the SLA verdict and the shape from the record's SLIs.
 fn judge(ctx: &RecordContext<'_>, record: &mut BeatRecord) {
-    let mut states: Vec<CacheState> = ctx
-        .history
+    judge_record(ctx.pipeline, ctx.history, record);
+}
+
+/// Judges `record` (of `pipeline`) again against the beat's `history`: its SLA
+/// verdict (the rolling cache hit rate) and its shape (`evolved`) are the only
+/// parts of a record that depend on earlier runs, and they are wholly recomputed,
+/// so a record built before the history was loaded comes out as if built after.
+pub fn judge_record(pipeline: &Pipeline, history: Option<&BeatHistory>, record: &mut BeatRecord) {
+    let mut states: Vec<CacheState> = history
         .map(|h| h.recent_cache_states.clone())
         .unwrap_or_default();
     states.push(record.cache_state);
@@ -199,7 +206,7 @@ fn judge(ctx: &RecordContext<'_>, record: &mut BeatRecord) {
         record.duration_ms,
         record.errors_count,
         &record.slo,
-        &ctx.pipeline.sla,
+        &pipeline.sla,
         &states,
     );
     record.shape = shape_of(&ShapeInput {
@@ -211,7 +218,7 @@ fn judge(ctx: &RecordContext<'_>, record: &mut BeatRecord) {
         errors_count: record.errors_count,
         peak_rss_bytes: record.peak_rss_bytes,
         cache_state: record.cache_state,
-        previous_hash: ctx.history.and_then(|h| h.previous_shape.as_deref()),
+        previous_hash: history.and_then(|h| h.previous_shape.as_deref()),
     });
 }
 

@@ -50,7 +50,7 @@ use crate::cancel::CancelToken;
 use crate::hints::HistoryHints;
 use crate::output::{Emit, Masker};
 use crate::plan::Plan;
-use crate::record::skipped_record;
+use crate::record::{judge_record, skipped_record};
 use crate::spawner::{Shell, Spawner};
 
 /// Events waiting for the consumer; a beat producing more waits (its pipe fills).
@@ -189,7 +189,9 @@ impl Events {
 ///
 /// The consumers (`sink`) run on the calling thread while the scheduling runs on a
 /// thread of its own, so that a consumer taking its time (the history store, the
-/// telemetry files) never delays the start of the next beat.
+/// telemetry files) never delays the start of the next beat. The history hints
+/// are only waited for here: each beat's record is judged against them (SLA
+/// verdict, shape) on this thread before `sink` sees it, and in the outcome.
 pub fn run_plan(
     pipeline: &Pipeline,
     plan: &Plan,
@@ -209,7 +211,6 @@ pub fn run_plan(
         plan,
         opts,
         spawner,
-        history,
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
         run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
@@ -228,15 +229,29 @@ pub fn run_plan(
         // may be about to start the next beat.
         let _gone_on_panic = SetOnPanic(Arc::clone(&events.gone));
         let scheduler = scope.spawn(move || schedule(ctx, events));
-        for event in events_rx {
+        for mut event in events_rx {
             in_flight.fetch_sub(1, Ordering::SeqCst);
+            if let RunEvent::BeatFinished { record } = &mut event {
+                judge(pipeline, history, record);
+            }
             sink(event);
         }
-        match scheduler.join() {
+        let mut outcome = match scheduler.join() {
             Ok(outcome) => outcome,
             Err(panic) => std::panic::resume_unwind(panic),
+        };
+        for record in &mut outcome.records {
+            judge(pipeline, history, record);
         }
+        outcome
     })
+}
+
+/// Judges a record built by a worker against its beat's history, waiting for the
+/// history to load: the workers build records without it, so that no beat waits
+/// for the history store to open (see [`judge_record`]).
+fn judge(pipeline: &Pipeline, history: &HistoryHints, record: &mut BeatRecord) {
+    judge_record(pipeline, history.wait().get(&record.beat), record);
 }
 
 /// Sets its flag when dropped by a panic's unwinding.
@@ -348,11 +363,11 @@ impl Team<'_, '_> {
     }
 
     /// Whether finishing a beat from the next one's `on_started` would be quick:
-    /// its record need not wait for the history hints, and telling it need not
-    /// wait for the consumers. Else the next beat's process would go unwatched
+    /// telling it need not wait for the consumers (records never wait for the
+    /// history: see [`judge`]). Else the next beat's process would go unwatched
     /// meanwhile (its exit seen late, its timeout and Ctrl-C held up).
     fn can_pipeline(&self) -> bool {
-        self.ctx.history.get().is_some() && self.events.in_flight() < EVENT_QUEUE / 2
+        self.events.in_flight() < EVENT_QUEUE / 2
     }
 }
 

@@ -689,3 +689,74 @@ fn a_panicking_consumer_stops_the_run_from_starting_more_beats() {
     let starts = fake.starts();
     assert!(!starts.contains(&"c".to_owned()), "{starts:?}");
 }
+
+#[test]
+fn beats_do_not_wait_for_the_history_and_their_records_are_judged_against_it() {
+    let pipeline = PipelineBuilder::new("p")
+        .movement(
+            "m",
+            false,
+            vec![beat("a").run("a"), beat("b").run("b"), beat("c").run("c")],
+        )
+        .build();
+    let fake = Fake::default();
+    let logs = tempfile::tempdir().expect("tempdir");
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
+    // The history store is slow to open: its hints arrive only once every beat
+    // has started (or after 5 s, when the beats wait for them).
+    let hints = baton_runner::HistoryHints::loading();
+    let mut earlier = HashMap::new();
+    earlier.insert(
+        "a".to_owned(),
+        baton_model::BeatHistory {
+            previous_shape: Some("0".repeat(64)),
+            ..Default::default()
+        },
+    );
+    let mut events = Vec::new();
+    let (outcome, all_started_first) = thread::scope(|scope| {
+        let loader = scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while fake.starts().len() < 3 && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(2));
+            }
+            let all_started = fake.starts().len() == 3;
+            hints.set(earlier);
+            all_started
+        });
+        let outcome = baton_runner::run_plan(
+            &pipeline,
+            &plan,
+            &opts,
+            &fake,
+            &hints,
+            &mut |e| events.push(e),
+            &CancelToken::new(),
+        );
+        (outcome, loader.join().expect("loader"))
+    });
+    assert!(
+        all_started_first,
+        "the beats waited for the history: {:?}",
+        fake.starts()
+    );
+    let told: Vec<&baton_model::BeatRecord> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::BeatFinished { record } => Some(&**record),
+            _ => None,
+        })
+        .collect();
+    for records in [told, outcome.records.iter().collect()] {
+        let a = records.iter().find(|r| r.beat == "a").expect("a");
+        assert_eq!(
+            a.shape.previous_hash.as_deref(),
+            Some("0".repeat(64).as_str())
+        );
+        assert!(a.shape.evolved, "a is judged against its previous shape");
+        let c = records.iter().find(|r| r.beat == "c").expect("c");
+        assert_eq!(c.shape.previous_hash, None);
+        assert!(!c.shape.evolved);
+    }
+}
