@@ -1,12 +1,15 @@
 //! The terminal summary of one run: a header line, a table with one row per beat,
-//! a totals line, then the anomalies and SLA breaches. Colors (owo-colors) only when
-//! the caller asks for them; the layout is the same either way.
+//! a totals line, then the anomalies and SLA breaches. Colors only when the caller
+//! asks for them; the layout is the same either way. Lines are painted with
+//! owo-colors; table cells with comfy-table's own styling, which it applies after
+//! laying the table out (measuring ANSI-coloured text instead, its
+//! `custom_styling` feature, made the summary of 34 beats cost 0.2 ms).
 
 use std::fmt::Write as _;
 
 use baton_model::{BeatRecord, BeatStatus, CacheState, RunStatus, SlaStatus};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 use owo_colors::{OwoColorize, Style};
 
 use crate::format;
@@ -78,7 +81,7 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 "  {} {}: {}, {} against an SLO of {} ({}, {}){}",
                 paint.sla_marker(b.status),
                 b.beat,
-                paint.sla(b.status, b.status.as_str()),
+                paint.paint(b.status.as_str(), sla_tone(b.status)),
                 format::duration_ms(b.actual_ms),
                 format::duration_ms(b.slo_ms),
                 format::ratio(b.ratio),
@@ -96,6 +99,11 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
 
 fn beats_table(report: &RunReport, paint: Painter) -> String {
     let mut table = Table::new();
+    if paint.color {
+        table.enforce_styling().style_text_only();
+    } else {
+        table.force_no_tty();
+    }
     table
         .load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Disabled)
@@ -112,32 +120,39 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
         };
         previous_movement = Some(b.movement_index);
         let ran = b.status != BeatStatus::Skipped;
+        let dash = || Cell::new("-");
         table.add_row(vec![
-            movement,
-            b.beat.clone(),
-            paint.beat_status(b.status),
+            Cell::new(movement),
+            Cell::new(&b.beat),
+            paint.cell(b.status.as_str(), beat_tone(b.status)),
             if ran {
-                format::duration_ms(b.duration_ms)
+                Cell::new(format::duration_ms(b.duration_ms))
             } else {
-                "-".into()
+                dash()
             },
-            format::duration_ms(u64::try_from(b.slo.duration.as_millis()).unwrap_or(u64::MAX)),
+            Cell::new(format::duration_ms(
+                u64::try_from(b.slo.duration.as_millis()).unwrap_or(u64::MAX),
+            )),
             if ran {
-                paint.sla(b.sla.overall_status, &sla_cell(b))
+                paint.cell(&sla_cell(b), sla_tone(b.sla.overall_status))
             } else {
-                "-".into()
+                dash()
             },
             if ran {
-                format::bytes(b.peak_rss_bytes)
+                Cell::new(format::bytes(b.peak_rss_bytes))
             } else {
-                "-".into()
+                dash()
             },
-            if ran { format::cpu(b) } else { "-".into() },
-            cache_cell(b.cache_state).into(),
             if ran {
-                format::shape_change(&b.shape).into()
+                Cell::new(format::cpu(b))
             } else {
-                "-".into()
+                dash()
+            },
+            Cell::new(cache_cell(b.cache_state)),
+            if ran {
+                Cell::new(format::shape_change(&b.shape))
+            } else {
+                dash()
             },
         ]);
     }
@@ -204,6 +219,81 @@ fn totals_line(s: &Summary) -> String {
     parts.join(" · ")
 }
 
+/// A color and weight, for lines (owo-colors) and table cells (comfy-table) alike.
+#[derive(Clone, Copy)]
+enum Tone {
+    Green,
+    GreenBold,
+    Yellow,
+    YellowBold,
+    Red,
+    RedBold,
+    BrightRedBold,
+    Cyan,
+    Dim,
+    Bold,
+}
+
+impl Tone {
+    fn style(self) -> Style {
+        match self {
+            Tone::Green => Style::new().green(),
+            Tone::GreenBold => Style::new().green().bold(),
+            Tone::Yellow => Style::new().yellow(),
+            Tone::YellowBold => Style::new().yellow().bold(),
+            Tone::Red => Style::new().red(),
+            Tone::RedBold => Style::new().red().bold(),
+            Tone::BrightRedBold => Style::new().bright_red().bold(),
+            Tone::Cyan => Style::new().cyan(),
+            Tone::Dim => Style::new().dimmed(),
+            Tone::Bold => Style::new().bold(),
+        }
+    }
+
+    fn cell(self, text: &str) -> Cell {
+        let cell = Cell::new(text);
+        let (color, bold) = match self {
+            Tone::Green => (Some(Color::DarkGreen), false),
+            Tone::GreenBold => (Some(Color::DarkGreen), true),
+            Tone::Yellow => (Some(Color::DarkYellow), false),
+            Tone::YellowBold => (Some(Color::DarkYellow), true),
+            Tone::Red => (Some(Color::DarkRed), false),
+            Tone::RedBold => (Some(Color::DarkRed), true),
+            Tone::BrightRedBold => (Some(Color::Red), true),
+            Tone::Cyan => (Some(Color::DarkCyan), false),
+            Tone::Dim => return cell.add_attribute(Attribute::Dim),
+            Tone::Bold => (None, true),
+        };
+        let cell = match color {
+            Some(color) => cell.fg(color),
+            None => cell,
+        };
+        if bold {
+            cell.add_attribute(Attribute::Bold)
+        } else {
+            cell
+        }
+    }
+}
+
+fn beat_tone(status: BeatStatus) -> Tone {
+    match status {
+        BeatStatus::Success => Tone::Green,
+        BeatStatus::Failure | BeatStatus::Timeout => Tone::RedBold,
+        BeatStatus::Cancelled => Tone::Yellow,
+        BeatStatus::Skipped => Tone::Dim,
+    }
+}
+
+fn sla_tone(status: SlaStatus) -> Tone {
+    match status {
+        SlaStatus::Compliant => Tone::Green,
+        SlaStatus::Warning => Tone::Yellow,
+        SlaStatus::Breach => Tone::Red,
+        SlaStatus::Critical => Tone::BrightRedBold,
+    }
+}
+
 /// Applies ANSI styles when color is on, passes text through otherwise.
 #[derive(Clone, Copy)]
 struct Painter {
@@ -211,53 +301,42 @@ struct Painter {
 }
 
 impl Painter {
-    fn paint(self, text: &str, style: Style) -> String {
+    fn paint(self, text: &str, tone: Tone) -> String {
         if self.color {
-            text.style(style).to_string()
+            text.style(tone.style()).to_string()
         } else {
             text.to_string()
         }
     }
 
+    /// A table cell; comfy-table styles it only when the table enforces styling.
+    fn cell(self, text: &str, tone: Tone) -> Cell {
+        if self.color {
+            tone.cell(text)
+        } else {
+            Cell::new(text)
+        }
+    }
+
     fn bold(self, text: &str) -> String {
-        self.paint(text, Style::new().bold())
+        self.paint(text, Tone::Bold)
     }
 
     fn warn(self, text: &str) -> String {
-        self.paint(text, Style::new().yellow().bold())
+        self.paint(text, Tone::YellowBold)
     }
 
     fn run_status(self, status: RunStatus) -> String {
-        let style = match status {
-            RunStatus::Success => Style::new().green().bold(),
-            RunStatus::Failure => Style::new().red().bold(),
-            RunStatus::Cancelled | RunStatus::Abandoned => Style::new().yellow().bold(),
-            RunStatus::Running => Style::new().cyan(),
+        let tone = match status {
+            RunStatus::Success => Tone::GreenBold,
+            RunStatus::Failure => Tone::RedBold,
+            RunStatus::Cancelled | RunStatus::Abandoned => Tone::YellowBold,
+            RunStatus::Running => Tone::Cyan,
         };
-        self.paint(status.as_str(), style)
-    }
-
-    fn beat_status(self, status: BeatStatus) -> String {
-        let style = match status {
-            BeatStatus::Success => Style::new().green(),
-            BeatStatus::Failure | BeatStatus::Timeout => Style::new().red().bold(),
-            BeatStatus::Cancelled => Style::new().yellow(),
-            BeatStatus::Skipped => Style::new().dimmed(),
-        };
-        self.paint(status.as_str(), style)
-    }
-
-    fn sla(self, status: SlaStatus, text: &str) -> String {
-        let style = match status {
-            SlaStatus::Compliant => Style::new().green(),
-            SlaStatus::Warning => Style::new().yellow(),
-            SlaStatus::Breach => Style::new().red(),
-            SlaStatus::Critical => Style::new().bright_red().bold(),
-        };
-        self.paint(text, style)
+        self.paint(status.as_str(), tone)
     }
 
     fn sla_marker(self, status: SlaStatus) -> String {
-        self.sla(status, "✗")
+        self.paint("✗", sla_tone(status))
     }
 }
