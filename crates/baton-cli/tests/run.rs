@@ -718,3 +718,36 @@ fn a_third_failure_in_a_row_is_reported_as_an_anomaly_of_the_run() {
     );
     assert_eq!(anomalies[1]["value"], 3.0);
 }
+
+#[test]
+fn a_run_in_a_git_repository_records_its_commit_branch_and_author() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: one, run: 'true' }\n",
+    ));
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(project.path())
+            .env("GIT_AUTHOR_NAME", "Ada")
+            .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+            .env("GIT_COMMITTER_NAME", "Ada")
+            .env("GIT_COMMITTER_EMAIL", "ada@example.com")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "trunk"]);
+    git(&["add", "baton.yaml"]);
+    git(&["commit", "-q", "-m", "pipeline"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let run = &latest_json(&project)["run"];
+    assert_eq!(run["git"]["commit"], commit.as_str(), "{run}");
+    assert_eq!(run["git"]["branch"], "trunk");
+    assert_eq!(run["git"]["author"], "Ada <ada@example.com>");
+}

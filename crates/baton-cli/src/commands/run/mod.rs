@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use baton_config::Severity;
-use baton_model::{Level, Pipeline, RunRecord, RunStatus, SlaStatus};
+use baton_model::{GitInfo, Level, Pipeline, RunEvent, RunRecord, RunStatus, SlaStatus};
 use baton_report::RunReport;
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 
@@ -58,11 +58,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
 
-    // Asking git costs a process: it runs while the store and the cache open.
-    let git = {
-        let root = pipeline.root.clone();
-        std::thread::spawn(move || provenance::git_info(&root))
-    };
+    // Asking git costs a process (a few ms): it runs while the first beats do, and
+    // the run's record gets it on its way to the consumers (GitLater).
+    let mut git = GitLater::start(pipeline.root.clone());
     let state = StateDir::for_pipeline(&pipeline.root);
     let mut telemetry_failures: Vec<String> = Vec::new();
     let beat_names: Vec<String> = plan.beats.iter().map(|b| b.name.clone()).collect();
@@ -115,7 +113,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         (!args.no_telemetry).then(|| TelemetryFiles::new(state.telemetry(), Arc::clone(&history)));
     let mut health = RecordingHealth::default();
 
-    opts.run.git = git.join().unwrap_or_default();
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
         let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal, &mut health];
@@ -126,7 +123,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             consumers.push(f);
         }
         let mut fanout = Fanout::new(consumers);
-        let mut sink = |event| fanout.handle(event);
+        let mut sink = |mut event: RunEvent| {
+            if let RunEvent::RunStarted { run, .. } | RunEvent::RunFinished { run } = &mut event {
+                run.git = git.get();
+            }
+            fanout.handle(event);
+        };
         baton_runner::run_plan(
             &pipeline,
             &plan,
@@ -137,6 +139,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             &cancel,
         )
     };
+    let mut outcome = outcome;
+    outcome.run.git = git.get();
     telemetry_failures.extend(history.failure());
     if let Some(failure) = recorder.as_ref().and_then(Recorder::failure) {
         telemetry_failures.push(failure);
@@ -174,6 +178,30 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         args,
         &telemetry_failures,
     ))
+}
+
+/// The git commit, branch and author of the run, asked on a thread of its own so
+/// that no beat waits for git; whoever first needs them (the consumers, when the
+/// run starts) waits for that thread instead.
+struct GitLater {
+    thread: Option<std::thread::JoinHandle<Option<GitInfo>>>,
+    info: Option<GitInfo>,
+}
+
+impl GitLater {
+    fn start(root: std::path::PathBuf) -> Self {
+        Self {
+            thread: Some(std::thread::spawn(move || provenance::git_info(&root))),
+            info: None,
+        }
+    }
+
+    fn get(&mut self) -> Option<GitInfo> {
+        if let Some(thread) = self.thread.take() {
+            self.info = thread.join().unwrap_or_default();
+        }
+        self.info.clone()
+    }
 }
 
 /// Writes the run's report and `artifacts.json`, records its artifact manifest,
@@ -260,7 +288,7 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
             .display()
             .to_string(),
         level,
-        // Filled in when the git thread is done.
+        // Filled in on the way to the consumers: see GitLater.
         git: None,
         host: provenance::host_name(),
         ci: provenance::detect_ci(|k| std::env::var(k).ok()),
