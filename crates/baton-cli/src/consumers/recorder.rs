@@ -27,7 +27,7 @@ pub struct Recorder {
 
 struct Heartbeat {
     /// Dropping it stops the heartbeat thread.
-    stop: mpsc::Sender<()>,
+    stop: Option<mpsc::Sender<()>>,
     thread: thread::JoinHandle<()>,
 }
 
@@ -40,8 +40,10 @@ impl Recorder {
         }
     }
 
-    /// What was not recorded, if anything failed.
-    pub fn failure(&self) -> Option<String> {
+    /// Waits for the heartbeat thread to end, then tells what was not recorded, if
+    /// anything failed.
+    pub fn finish(mut self) -> Option<String> {
+        self.join_heartbeat();
         self.failure.lock().ok().and_then(|f| f.clone())
     }
 
@@ -59,10 +61,21 @@ impl Recorder {
                 note_failure(&failure, "the heartbeat", beat);
             }
         });
-        self.heartbeat = Some(Heartbeat { stop, thread });
+        self.heartbeat = Some(Heartbeat {
+            stop: Some(stop),
+            thread,
+        });
     }
 
+    /// Tells the heartbeat thread to stop, without waiting for it: it only
+    /// wakes up and ends (joined by [`Recorder::finish`] or on drop).
     fn stop_heartbeat(&mut self) {
+        if let Some(h) = self.heartbeat.as_mut() {
+            h.stop.take();
+        }
+    }
+
+    fn join_heartbeat(&mut self) {
         if let Some(h) = self.heartbeat.take() {
             drop(h.stop);
             let _ = h.thread.join();
@@ -102,6 +115,6 @@ impl Consumer for Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        self.stop_heartbeat();
+        self.join_heartbeat();
     }
 }

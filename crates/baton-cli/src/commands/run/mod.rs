@@ -142,10 +142,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut outcome = outcome;
     outcome.run.git = git.get();
     telemetry_failures.extend(history.failure());
-    if let Some(failure) = recorder.as_ref().and_then(Recorder::failure) {
-        telemetry_failures.push(failure);
-    }
-    drop(recorder);
     telemetry_failures.extend(health.failures());
 
     let (anomalies, files_failure) = match files {
@@ -154,22 +150,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     telemetry_failures.extend(files_failure);
     let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
-    // The run's files are saved while the summary is printed.
+    // The report file (the largest) is written on a thread of its own while the
+    // summary is printed and the artifact manifest saved.
     let saved = std::thread::scope(|scope| {
-        let saving = (!args.no_telemetry).then(|| {
-            scope.spawn(|| save_run(&pipeline, &state, &history, &report, &outcome, level))
-        });
+        let report_file =
+            (!args.no_telemetry).then(|| scope.spawn(|| save_report(&state, &report)));
         print_summary(&report, args.output);
         for (beat, reason) in outcome.cache_miss_reasons() {
             stdout(&format!("cache miss {beat}: {reason}\n"));
         }
         append_step_summary(&report);
-        saving.map(|s| {
-            s.join()
-                .unwrap_or_else(|_| vec!["internal error: saving the run's files panicked".into()])
-        })
+        let mut failures = Vec::new();
+        if !args.no_telemetry {
+            failures.extend(save_manifest(&state, &history, &report, &outcome));
+        }
+        if let Some(report_file) = report_file {
+            failures.extend(report_file.join().unwrap_or_else(|_| {
+                Some("internal error: writing the report file panicked".into())
+            }));
+        }
+        if level == Level::Ff && !args.no_telemetry {
+            failures.extend(archive(&pipeline, &state, &report, &outcome));
+        }
+        failures
     });
-    telemetry_failures.extend(saved.into_iter().flatten());
+    telemetry_failures.extend(saved);
+    // Its heartbeat thread, told to stop when the run finished, is joined here.
+    telemetry_failures.extend(recorder.and_then(Recorder::finish));
 
     Ok(exit_for(
         &pipeline,
@@ -204,24 +211,25 @@ impl GitLater {
     }
 }
 
-/// Writes the run's report and `artifacts.json`, records its artifact manifest,
-/// and archives it at level ff: what failed, each warned about once.
-fn save_run(
-    pipeline: &Pipeline,
+/// Writes the run's report file; what failed, warned about once.
+fn save_report(state: &StateDir, report: &RunReport) -> Option<String> {
+    let err = baton_report::telemetry_files::write_report(&state.telemetry(), report).err()?;
+    eprintln!(
+        "baton: warning: telemetry files not written to {}: {err}",
+        state.telemetry().display()
+    );
+    Some(err.to_string())
+}
+
+/// Writes the run's `artifacts.json` and records its artifact manifest: what
+/// failed, each warned about once.
+fn save_manifest(
     state: &StateDir,
     history: &History,
     report: &RunReport,
     outcome: &baton_runner::RunOutcome,
-    level: Level,
 ) -> Vec<String> {
     let mut failures = Vec::new();
-    if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), report) {
-        eprintln!(
-            "baton: warning: telemetry files not written to {}: {err}",
-            state.telemetry().display()
-        );
-        failures.push(err.to_string());
-    }
     let manifest = outcome.artifact_manifest();
     let manifest_path =
         baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
@@ -236,16 +244,26 @@ fn save_run(
         eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
         failures.push(err.to_string());
     }
-    if level == Level::Ff {
-        match archive::archive_run(pipeline, state, report, &manifest) {
-            Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
-            Err(err) => {
-                eprintln!("baton: warning: the run was not archived: {err:#}");
-                failures.push(err.to_string());
-            }
+    failures
+}
+
+/// Level ff: archives the run (its files must be written first).
+fn archive(
+    pipeline: &Pipeline,
+    state: &StateDir,
+    report: &RunReport,
+    outcome: &baton_runner::RunOutcome,
+) -> Option<String> {
+    match archive::archive_run(pipeline, state, report, &outcome.artifact_manifest()) {
+        Ok(dir) => {
+            eprintln!("baton: archived the run to {}", dir.display());
+            None
+        }
+        Err(err) => {
+            eprintln!("baton: warning: the run was not archived: {err:#}");
+            Some(err.to_string())
         }
     }
-    failures
 }
 
 /// Load the pipeline and print what blocks it. At level f and above, minor
