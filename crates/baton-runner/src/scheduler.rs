@@ -229,6 +229,8 @@ pub fn run_plan(
         // may be about to start the next beat.
         let _gone_on_panic = SetOnPanic(Arc::clone(&events.gone));
         let scheduler = scope.spawn(move || schedule(ctx, events));
+        // The consumers have nothing to do until the first beat ends.
+        ctx.make_log_dirs_ahead();
         for mut event in events_rx {
             in_flight.fetch_sub(1, Ordering::SeqCst);
             if let RunEvent::BeatFinished { record } = &mut event {
