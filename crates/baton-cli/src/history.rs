@@ -1,8 +1,11 @@
-//! The history store and the beats' hints for one run, opened and loaded on a
-//! thread of their own while the run's first beats start: opening SQLite and
-//! reading the hints take a few milliseconds that no beat needs to wait for. Whoever
-//! needs the store (the recorder, the artifact manifest) or the hints (each beat's
-//! record, the anomaly rules, the ETAs) waits for them then.
+//! The history store and the beats' hints for one run, opened and loaded when
+//! first needed: by the consumers, at the run's first event, on their own thread,
+//! while the first beat starts (the consumers have nothing else to do until it
+//! ends). Opening SQLite and reading the hints take a couple of milliseconds that
+//! no beat waits for; a thread of their own would only compete with the first
+//! beats for the cores. Whoever needs the store (the recorder, the artifact
+//! manifest) or the hints (each beat's record, the anomaly rules) loads them or
+//! waits for them then; the ETAs appear once they are in.
 //!
 //! Shadow principle: a store that fails to open, or hints that fail to load, are
 //! warned about once and the run goes on without them.
@@ -20,8 +23,16 @@ pub struct History {
     /// `None`: no telemetry, or the store failed to open.
     store: OnceLock<Option<Arc<dyn HistoryStore>>>,
     hints: HistoryHints,
+    /// What to load, until someone loads it.
+    pending: Mutex<Option<Pending>>,
     /// Why the store could not be opened, for `--strict` and the end-of-run note.
     failure: Mutex<Option<String>>,
+}
+
+struct Pending {
+    state: StateDir,
+    pipeline_id: String,
+    beats: Vec<String>,
 }
 
 impl History {
@@ -30,47 +41,40 @@ impl History {
         Arc::new(Self {
             store: OnceLock::from(None),
             hints: HistoryHints::loaded(HashMap::new()),
+            pending: Mutex::new(None),
             failure: Mutex::new(None),
         })
     }
 
-    /// Opens the store of `state` and loads the hints of `beats` of pipeline
-    /// `pipeline_id` on a new thread.
-    pub fn open_in_background(
-        state: StateDir,
-        pipeline_id: String,
-        beats: Vec<String>,
-    ) -> Arc<Self> {
-        let history = Arc::new(Self {
+    /// The store of `state` and the hints of `beats` of pipeline `pipeline_id`,
+    /// loaded by the first caller of [`History::load_now`], [`History::store`] or
+    /// [`History::hints_of`].
+    pub fn when_needed(state: StateDir, pipeline_id: String, beats: Vec<String>) -> Arc<Self> {
+        Arc::new(Self {
             store: OnceLock::new(),
             hints: HistoryHints::loading(),
+            pending: Mutex::new(Some(Pending {
+                state,
+                pipeline_id,
+                beats,
+            })),
             failure: Mutex::new(None),
-        });
-        let loading = Arc::clone(&history);
-        let load = move || {
+        })
+    }
+
+    /// Opens the store and loads the hints on this thread, unless that is done or
+    /// under way (then whoever reads them waits).
+    pub fn load_now(&self) {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(p) = pending {
             // Set on every path, a panic included: readers wait for these.
-            let _settle = Settle(&loading);
-            loading.load(&state, &pipeline_id, &beats);
-        };
-        // A thread the system refuses: loaded here and now instead.
-        let load = Arc::new(Mutex::new(Some(load)));
-        let on_thread = Arc::clone(&load);
-        let spawned = std::thread::Builder::new().spawn(move || {
-            let load = on_thread
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            if let Some(load) = load {
-                load();
-            }
-        });
-        if spawned.is_err() {
-            let load = load.lock().unwrap_or_else(PoisonError::into_inner).take();
-            if let Some(load) = load {
-                load();
-            }
+            let _settle = Settle(self);
+            self.load(&p.state, &p.pipeline_id, &p.beats);
         }
-        history
     }
 
     fn load(&self, state: &StateDir, pipeline_id: &str, beats: &[String]) {
@@ -98,15 +102,19 @@ impl History {
 
     /// The store, once it is open; `None` when there is none.
     pub fn store(&self) -> Option<&Arc<dyn HistoryStore>> {
+        self.load_now();
         self.store.wait().as_ref()
     }
 
+    /// The hints as the runner reads them: waiting on them waits for a
+    /// [`History::load_now`] (`baton run` calls it at the run's first event).
     pub fn hints(&self) -> &HistoryHints {
         &self.hints
     }
 
     /// One beat's hints, waiting for them.
     pub fn hints_of(&self, beat: &str) -> Option<&BeatHistory> {
+        self.load_now();
         self.hints.wait().get(beat)
     }
 
@@ -142,19 +150,23 @@ mod tests {
         let state = StateDir {
             root: blocker.join(".baton"),
         };
-        let history = History::open_in_background(state, "p".into(), vec!["build".into()]);
+        let history = History::when_needed(state, "p".into(), vec!["build".into()]);
         assert!(history.store().is_none());
         assert!(history.hints_of("build").is_none());
         assert!(history.failure().is_some());
     }
 
     #[test]
-    fn the_store_opens_and_hints_load_in_the_background() {
+    fn the_store_opens_and_hints_load_when_first_needed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let state = StateDir {
             root: dir.path().join(".baton"),
         };
-        let history = History::open_in_background(state, "p".into(), vec!["build".into()]);
+        let history = History::when_needed(state, "p".into(), vec!["build".into()]);
+        assert!(
+            history.hints().get().is_none(),
+            "nothing loads before it is needed"
+        );
         assert!(history.store().is_some());
         assert!(
             history.hints().wait().is_empty(),

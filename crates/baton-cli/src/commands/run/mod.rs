@@ -58,7 +58,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Success);
     }
 
-    // Asking git costs a process (a few ms): it runs while the first beats do, and
+    // Asking git costs a process (a few ms): it runs while the first beat does, and
     // the run's record gets it on its way to the consumers (GitLater).
     let mut git = GitLater::start(pipeline.root.clone());
     let state = StateDir::for_pipeline(&pipeline.root);
@@ -67,7 +67,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let history = if args.no_telemetry {
         History::none()
     } else {
-        History::open_in_background(
+        History::when_needed(
             state.clone(),
             pipeline.history_key().to_string(),
             beat_names.clone(),
@@ -124,6 +124,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
         let mut fanout = Fanout::new(consumers);
         let mut sink = |mut event: RunEvent| {
+            // At the first event: the store opens and the hints load here, on the
+            // consumers' thread, while the first beat runs.
+            history.load_now();
             if let RunEvent::RunStarted { run, .. } | RunEvent::RunFinished { run } = &mut event {
                 run.git = git.get();
             }
@@ -189,7 +192,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
 
 /// The git commit, branch and author of the run, asked on a thread of its own so
 /// that no beat waits for git; whoever first needs them (the consumers, when the
-/// run starts) waits for that thread instead.
+/// run starts) waits for that thread instead. Outside a repository there is no
+/// thread and no git.
 struct GitLater {
     thread: Option<std::thread::JoinHandle<Option<GitInfo>>>,
     info: Option<GitInfo>,
@@ -197,10 +201,9 @@ struct GitLater {
 
 impl GitLater {
     fn start(root: std::path::PathBuf) -> Self {
-        Self {
-            thread: Some(std::thread::spawn(move || provenance::git_info(&root))),
-            info: None,
-        }
+        let thread = provenance::in_git_work_tree(&root)
+            .then(|| std::thread::spawn(move || provenance::git_info(&root)));
+        Self { thread, info: None }
     }
 
     fn get(&mut self) -> Option<GitInfo> {
