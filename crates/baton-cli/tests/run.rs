@@ -652,14 +652,48 @@ fn a_run_that_selects_nothing_is_an_error_not_a_green_build() {
 #[test]
 fn the_summary_says_why_a_beat_failed() {
     let project = Project::with_pipeline(&pipeline(
-        "  - name: a\n    beats:\n      - { name: boom, run: 'exit 3' }\n",
+        "  - name: a\n    parallel: true\n    beats:\n      - { name: boom, run: 'exit 3' }\n      - { name: loud, run: 'echo about to fail; exit 4' }\n",
     ));
     project
         .baton(&["run", "--output", "quiet"])
         .assert()
         .code(1)
-        .stdout(contains("✗ boom: exit 3"))
-        .stdout(contains("boom.log"));
+        .stdout(contains("✗ boom: exit 3 (no output)"))
+        .stdout(contains("✗ loud: exit 4"))
+        .stdout(contains("loud.log"));
+}
+
+#[test]
+fn a_beat_that_prints_nothing_leaves_no_log_file() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: quiet, run: 'true' }\n      - { name: chatty, run: 'echo hello' }\n",
+    ));
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let beats = latest_json(&project)["beats"].clone();
+    let log_of = |name: &str| {
+        beats
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["beat"] == name))
+            .map(|b| b["log_path"].clone())
+            .expect("beat recorded")
+    };
+    assert!(log_of("quiet").is_null(), "{beats}");
+    let chatty = log_of("chatty");
+    // Relative to the project, where baton ran (an absolute path stays as it is).
+    let chatty = project
+        .path()
+        .join(chatty.as_str().expect("chatty has a log"));
+    assert_eq!(
+        std::fs::read_to_string(&chatty).expect("log exists"),
+        "hello\n"
+    );
+    let movement_logs = std::fs::read_dir(chatty.parent().expect("folder"))
+        .expect("log folder")
+        .count();
+    assert_eq!(movement_logs, 1, "only the beat that wrote has a log file");
 }
 
 #[test]

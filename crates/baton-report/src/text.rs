@@ -51,11 +51,11 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 .as_deref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default();
+            // A beat that wrote nothing has no log to point at.
             let log = b
                 .log_path
                 .as_deref()
-                .map(|l| format!(" (log: {l})"))
-                .unwrap_or_default();
+                .map_or_else(|| " (no output)".to_owned(), |l| format!(" (log: {l})"));
             let _ = writeln!(out, "  ✗ {}: {how}{why}{log}", b.beat);
         }
     }

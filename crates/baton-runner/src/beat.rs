@@ -326,8 +326,9 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
     }
     measured.artifacts = Some(details.artifacts.clone());
 
-    let log = log_path.display().to_string();
-    let (record, problems) = build_record(&ctx.record_context(index, Some(&log)), &measured);
+    // A beat that wrote nothing has no log file, and its record no log.
+    let log = output.log_written().then(|| log_path.display().to_string());
+    let (record, problems) = build_record(&ctx.record_context(index, log.as_deref()), &measured);
     for problem in problems {
         warn(format!("beat '{}': {problem}", beat.name));
     }

@@ -177,9 +177,10 @@ struct Shared {
 #[derive(Default)]
 struct LogState {
     file: Option<BufWriter<File>>,
-    /// Its folder exists and the file is still to be opened (see
-    /// [`BeatOutput::open_log`]).
+    /// Its folder exists and the file is still to be created, at the first write.
     pending: Option<PathBuf>,
+    /// The file was created (something was written to it).
+    created: bool,
     /// The first failure; writing stops after it.
     error: Option<io::Error>,
 }
@@ -188,7 +189,10 @@ impl LogState {
     fn open_pending(&mut self) {
         if let Some(path) = self.pending.take() {
             match OpenOptions::new().create(true).append(true).open(&path) {
-                Ok(file) => self.file = Some(BufWriter::with_capacity(CHUNK, file)),
+                Ok(file) => {
+                    self.file = Some(BufWriter::with_capacity(CHUNK, file));
+                    self.created = true;
+                }
                 Err(err) => self.error = Some(err),
             }
         }
@@ -197,9 +201,9 @@ impl LogState {
 
 impl BeatOutput {
     /// Output of `beat`, appended to the log at `log_path` (directories created
-    /// now, the file on the first write, [`BeatOutput::open_log`] or
-    /// [`BeatOutput::finish`]), or to no log when `None`. A log that cannot be
-    /// opened is reported by [`BeatOutput::finish`]; events still flow.
+    /// now, the file at the first write: a beat that writes nothing leaves no
+    /// file), or to no log when `None`. A log that cannot be opened is reported by
+    /// [`BeatOutput::finish`]; events still flow.
     pub fn open(beat: &str, log_path: Option<&Path>, masker: Arc<Masker>, emit: Arc<Emit>) -> Self {
         let log = log_path.map(|path| (path, path.parent().map_or(Ok(()), fs::create_dir_all)));
         Self::open_prepared(beat, log, masker, emit)
@@ -254,15 +258,14 @@ impl BeatOutput {
         log.file.is_some() || log.pending.is_some()
     }
 
-    /// Opens the log file now if it is not open yet. A spawner calls this once the
-    /// child is started, so that creating the file overlaps the child's start
-    /// instead of delaying it.
-    pub fn open_log(&self) {
+    /// Whether the log file exists: something was written to it. A beat that
+    /// printed nothing (and had no note from baton) has none.
+    pub fn log_written(&self) -> bool {
         self.shared
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .open_pending();
+            .created
     }
 
     /// A writer for one stream; give each reader thread its own.
@@ -280,15 +283,14 @@ impl BeatOutput {
         self.shared.write_log(line.as_bytes());
     }
 
-    /// Flushes the log (creating it, empty, if nothing was written); reports the
-    /// first error writing it.
+    /// Flushes the log, if anything was written; reports the first error making
+    /// its folder or writing it.
     pub fn finish(&self) -> Result<(), OutputError> {
         let mut log = self
             .shared
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        log.open_pending();
         if let Some(file) = log.file.as_mut()
             && let Err(err) = file.flush()
         {

@@ -94,7 +94,6 @@ impl Spawner for ProcessSpawner {
         if let Some(started) = req.on_started {
             started();
         }
-        output.open_log();
         let exit = match ExitWatch::new(pid) {
             Ok(exit) => exit,
             Err(err) => {

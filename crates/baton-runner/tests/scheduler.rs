@@ -226,7 +226,14 @@ fn beats_follow_listed_order_and_the_barrier() {
         wait_for_concurrency: 2,
         waiting: vec!["d", "e"],
         ..Fake::default()
-    };
+    }
+    .with(
+        "a",
+        vec![Outcome {
+            lines: vec!["a says hi"],
+            ..Outcome::default()
+        }],
+    );
     let ran = run(&pipeline, &fake);
     let log = fake.log();
     assert_eq!(
@@ -274,6 +281,7 @@ fn beats_follow_listed_order_and_the_barrier() {
             .as_deref()
             .is_some_and(|p| p.ends_with("build-20260101-000000/one/a.log"))
     );
+    assert_eq!(ran.record("b").log_path, None, "b wrote nothing: no log");
 }
 
 #[test]
