@@ -187,18 +187,21 @@ impl Events {
 
 /// Runs `plan` of `pipeline`. See the module documentation for the rules.
 ///
-/// The consumers (`sink`) run on the calling thread while the scheduling runs on a
-/// thread of its own, so that a consumer taking its time (the history store, the
-/// telemetry files) never delays the start of the next beat. The history hints
-/// are only waited for here: each beat's record is judged against them (SLA
-/// verdict, shape) on this thread before `sink` sees it, and in the outcome.
+/// The scheduling runs on the calling thread (so the first beat starts at once,
+/// with no new thread to wait for) and the consumers (`sink`) on a thread of their
+/// own, so that a consumer taking its time (the history store, the telemetry
+/// files) never delays the start of the next beat. The history hints are only
+/// waited for there: each beat's record is judged against them (SLA verdict,
+/// shape) on the consumers' thread before `sink` sees it, and in the outcome. A
+/// panic in `sink` stops new beats at once and reaches the caller once the
+/// running beats have ended.
 pub fn run_plan(
     pipeline: &Pipeline,
     plan: &Plan,
     opts: &RunOptions,
     spawner: &dyn Spawner,
     history: &HistoryHints,
-    sink: &mut dyn FnMut(RunEvent),
+    sink: &mut (dyn FnMut(RunEvent) + Send),
     cancel: &CancelToken,
 ) -> RunOutcome {
     let secret_values: Vec<String> = pipeline
@@ -223,25 +226,28 @@ pub fn run_plan(
         in_flight: Arc::new(AtomicUsize::new(0)),
     };
     let in_flight = Arc::clone(&events.in_flight);
+    let gone = Arc::clone(&events.gone);
     thread::scope(|scope| {
         let ctx = &ctx;
-        // Set as soon as a consumer panics, not at the next failed send: a worker
-        // may be about to start the next beat.
-        let _gone_on_panic = SetOnPanic(Arc::clone(&events.gone));
-        let scheduler = scope.spawn(move || schedule(ctx, events));
-        // The consumers have nothing to do until the first beat ends.
-        ctx.make_log_dirs_ahead();
-        for mut event in events_rx {
-            in_flight.fetch_sub(1, Ordering::SeqCst);
-            if let RunEvent::BeatFinished { record } = &mut event {
-                judge(pipeline, history, record);
+        let consumers = scope.spawn(move || {
+            // Set as soon as a consumer panics, not at the next failed send: a
+            // worker may be about to start the next beat.
+            let _gone_on_panic = SetOnPanic(gone);
+            // The consumers have nothing to do until the first beat ends.
+            ctx.make_log_dirs_ahead();
+            for mut event in events_rx {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                if let RunEvent::BeatFinished { record } = &mut event {
+                    judge(pipeline, history, record);
+                }
+                sink(event);
             }
-            sink(event);
+        });
+        // Its end drops the last sender: the consumers' loop then ends.
+        let mut outcome = schedule(ctx, events);
+        if let Err(panic) = consumers.join() {
+            std::panic::resume_unwind(panic);
         }
-        let mut outcome = match scheduler.join() {
-            Ok(outcome) => outcome,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
         for record in &mut outcome.records {
             judge(pipeline, history, record);
         }
@@ -345,7 +351,7 @@ impl Board {
     }
 }
 
-/// The workers of one run: the scheduling thread and the helpers it hires.
+/// The workers of one run: the thread that called [`run_plan`] and the helpers it hires.
 struct Team<'c, 'a> {
     ctx: &'c Ctx<'a>,
     events: Events,
@@ -386,7 +392,7 @@ impl Drop for AbortOnPanic<'_, '_, '_> {
     }
 }
 
-/// The scheduling thread of [`run_plan`]: runs the beats (on itself and up to
+/// The scheduling of [`run_plan`]: runs the beats (on the calling thread and up to
 /// `jobs - 1` helper threads), then the rollbacks, and tells everything in order.
 fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
     let (plan, opts) = (ctx.plan, ctx.opts);

@@ -9,7 +9,7 @@ pub mod terminal;
 
 use baton_model::RunEvent;
 
-pub trait Consumer {
+pub trait Consumer: Send {
     fn handle(&mut self, event: &RunEvent);
 }
 

@@ -35,14 +35,14 @@ struct Progress {
 }
 
 /// A beat's expected duration in ms (the median of its history), when known yet.
-type EtaMs = dyn Fn(&str) -> Option<u64>;
+type EtaMs = dyn Fn(&str) -> Option<u64> + Send;
 
 impl Terminal {
     pub fn new(
         mode: OutputMode,
         prefix: bool,
         beat_names: &[String],
-        eta_ms: impl Fn(&str) -> Option<u64> + 'static,
+        eta_ms: impl Fn(&str) -> Option<u64> + Send + 'static,
     ) -> Self {
         let is_tty = std::io::stdout().is_terminal();
         let color = is_tty && std::env::var_os("NO_COLOR").is_none();
