@@ -124,6 +124,29 @@ fn ls_prune_and_clear_manage_the_entries() {
 }
 
 #[test]
+fn a_run_without_artifacts_saves_no_manifest_and_verifies_clean() {
+    let project = Project::with_pipeline(
+        "version: 1\nname: t\nmovements:\n  - name: a\n    beats:\n      - { name: noop, run: 'true' }\n",
+    );
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    let run_dir = std::fs::read_dir(project.join(".baton/telemetry"))
+        .expect("telemetry")
+        .next()
+        .expect("run")
+        .expect("entry")
+        .path();
+    assert!(!run_dir.join("artifacts.json").exists());
+    project
+        .baton(&["artifacts", "verify"])
+        .assert()
+        .success()
+        .stdout(contains("0 artifact(s), 0 changed or missing"));
+}
+
+#[test]
 fn artifacts_verify_reports_changed_and_missing_files() {
     let project = project();
     project

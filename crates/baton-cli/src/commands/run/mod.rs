@@ -225,7 +225,8 @@ fn save_report(state: &StateDir, report: &RunReport) -> Option<String> {
 }
 
 /// Writes the run's `artifacts.json` and records its artifact manifest: what
-/// failed, each warned about once.
+/// failed, each warned about once. A run without artifacts has neither (`baton
+/// artifacts verify` reads that as "none"): a file and a store write saved.
 fn save_manifest(
     state: &StateDir,
     history: &History,
@@ -234,6 +235,9 @@ fn save_manifest(
 ) -> Vec<String> {
     let mut failures = Vec::new();
     let manifest = outcome.artifact_manifest();
+    if manifest.beats.is_empty() {
+        return failures;
+    }
     let manifest_path =
         baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
             .join("artifacts.json");
