@@ -24,7 +24,7 @@ use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
-use crate::record::{Measured, RecordContext, build_record};
+use crate::record::{Measured, RecordContext, build_record, build_unjudged};
 use crate::scheduler::RunOptions;
 use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
 use crate::{baton_output, trace};
@@ -328,7 +328,8 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
 
     // A beat that wrote nothing has no log file, and its record no log.
     let log = output.log_written().then(|| log_path.display().to_string());
-    let (record, problems) = build_record(&ctx.record_context(index, log.as_deref()), &measured);
+    // Judged by the scheduler (against the history, once it is loaded).
+    let (record, problems) = build_unjudged(&ctx.record_context(index, log.as_deref()), &measured);
     for problem in problems {
         warn(format!("beat '{}': {problem}", beat.name));
     }

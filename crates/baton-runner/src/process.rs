@@ -268,6 +268,12 @@ fn wait_for_exit(pid: libc::pid_t) {
     }
 }
 
+thread_local! {
+    /// The buffer the beats watched by this thread are read into: made once per
+    /// thread, not zeroed anew for every beat.
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A started child, watched to its end.
 struct Watch {
     pid: libc::pid_t,
@@ -328,14 +334,20 @@ impl Watch {
         }
     }
 
-    fn run(mut self, cancel: &CancelToken) -> SpawnResult {
+    fn run(self, cancel: &CancelToken) -> SpawnResult {
+        READ_BUF.with_borrow_mut(|buf| {
+            buf.resize(CHUNK, 0);
+            self.watch(cancel, buf)
+        })
+    }
+
+    fn watch(mut self, cancel: &CancelToken, buf: &mut [u8]) -> SpawnResult {
         let mut result = SpawnResult::default();
         let deadline = self.timeout.map(|t| self.start + t);
         let mut term_sent_at: Option<Instant> = None;
         let mut interrupted = false;
         let mut killed = false;
         let mut output_deadline: Option<Instant> = None;
-        let mut buf = vec![0u8; CHUNK];
         loop {
             let now = Instant::now();
             let mut wake = self.poll;
@@ -418,7 +430,7 @@ impl Watch {
                 let Some(stream) = slot.as_mut() else {
                     continue;
                 };
-                if revents.next().unwrap_or(0) != 0 && !stream.pump(&mut buf) {
+                if revents.next().unwrap_or(0) != 0 && !stream.pump(buf) {
                     // EOF: dropping the writer flushes a last line without newline.
                     *slot = None;
                 }

@@ -87,6 +87,18 @@ pub struct RecordContext<'a> {
 /// unreadable JUnit reports, ...). Artifacts and reports are looked for under the
 /// pipeline root.
 pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord, Vec<String>) {
+    let (mut record, problems) = build_unjudged(ctx, measured);
+    judge(ctx, &mut record);
+    (record, problems)
+}
+
+/// [`build_record`] without the SLA verdict and the shape, for a caller that
+/// judges the record later with [`judge_record`] (the scheduler does, once the
+/// history is loaded).
+pub(crate) fn build_unjudged(
+    ctx: &RecordContext<'_>,
+    measured: &Measured,
+) -> (BeatRecord, Vec<String>) {
     let movement = &ctx.pipeline.movements[ctx.movement_index];
     let beat = &movement.beats[ctx.beat_index];
     let mut problems = Vec::new();
@@ -138,7 +150,6 @@ pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord
     record.artifacts_count = artifacts_count;
     record.artifacts_bytes = artifacts_bytes;
     record.tests = tests;
-    judge(ctx, &mut record);
     (record, problems)
 }
 

@@ -29,7 +29,7 @@
 //! ready one itself. Every thread sends its events through one bounded channel to
 //! the thread that called [`run_plan`], which alone calls `sink`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -41,7 +41,7 @@ use std::time::Duration;
 use baton_cache::{Cache, CacheMode};
 use baton_model::{
     ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatRecord,
-    BeatStatus, CacheState, Pipeline, RunEvent, RunRecord, RunStatus,
+    BeatStatus, CacheState, Pipeline, RunEvent, RunRecord, RunStatus, Shape, SlaVerdict,
 };
 use jiff::Timestamp;
 
@@ -235,21 +235,32 @@ pub fn run_plan(
             let _gone_on_panic = SetOnPanic(gone);
             // The consumers have nothing to do until the first beat ends.
             ctx.make_log_dirs_ahead();
+            // Each beat's verdict and shape as told, for the outcome's copy.
+            let mut judged: HashMap<String, (SlaVerdict, Shape)> = HashMap::new();
             for mut event in events_rx {
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 if let RunEvent::BeatFinished { record } = &mut event {
                     judge(pipeline, history, record);
+                    judged.insert(
+                        record.beat.clone(),
+                        (record.sla.clone(), record.shape.clone()),
+                    );
                 }
                 sink(event);
             }
+            judged
         });
         // Its end drops the last sender: the consumers' loop then ends.
         let mut outcome = schedule(ctx, events);
-        if let Err(panic) = consumers.join() {
-            std::panic::resume_unwind(panic);
-        }
+        let mut judged = match consumers.join() {
+            Ok(judged) => judged,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         for record in &mut outcome.records {
-            judge(pipeline, history, record);
+            match judged.remove(&record.beat) {
+                Some((sla, shape)) => (record.sla, record.shape) = (sla, shape),
+                None => judge(pipeline, history, record),
+            }
         }
         outcome
     })
