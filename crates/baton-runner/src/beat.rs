@@ -7,9 +7,8 @@
 //! entry stored, artifacts listed, record built). The scheduler may do the second
 //! half of one beat while the next beat's process starts.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -38,8 +37,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) cancel: &'a CancelToken,
     pub(crate) masker: Arc<Masker>,
     pub(crate) run_dir: PathBuf,
-    /// Log folders already made in this run (one `mkdir` per movement, not per beat).
-    pub(crate) log_dirs: Mutex<HashSet<PathBuf>>,
+    /// Whether the run's log folder exists: each beat's log (and its movement's
+    /// folder) is made at its first byte of output, its `$BATON_OUTPUT` file in
+    /// this folder.
+    pub(crate) run_dir_ok: bool,
 }
 
 impl Ctx<'_> {
@@ -55,48 +56,26 @@ impl Ctx<'_> {
             .join(format!("{}.log", path_safe(&planned.name)))
     }
 
-    /// The output of beat `index` into its log at `log_path`, its folder made once
-    /// per run.
+    /// The output of beat `index` into its log at `log_path`, made (with its
+    /// folder) at the first byte written.
     pub(crate) fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
-        let folder = log_path.parent().map_or(Ok(()), |dir| {
-            let mut made = self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner);
-            if made.contains(dir) {
-                return Ok(());
-            }
-            std::fs::create_dir_all(dir)?;
-            made.insert(dir.to_owned());
+        let folder = if self.run_dir_ok {
             Ok(())
-        });
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "the run's log folder {} could not be made",
+                    self.run_dir.display()
+                ),
+            ))
+        };
         BeatOutput::open_prepared(
             &self.spec(index).name,
             Some((log_path, folder)),
             Arc::clone(&self.masker),
             Arc::clone(emit),
         )
-    }
-
-    /// Makes the log folders of every movement of the plan, in order, so that the
-    /// beats starting a movement find theirs made (a `mkdir` costs 30-150 us on
-    /// ext4, on the path from one beat to the next). Run on a thread that would
-    /// otherwise wait; the beats still make a folder themselves if they get there
-    /// first, and a folder that cannot be made is left for them to report.
-    pub(crate) fn make_log_dirs_ahead(&self) {
-        for index in 0..self.plan.beats.len() {
-            let log_path = self.log_path(index);
-            let Some(dir) = log_path.parent() else {
-                continue;
-            };
-            let made = |dirs: &HashSet<PathBuf>| dirs.contains(dir);
-            if made(&self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner)) {
-                continue;
-            }
-            // Not under the lock: a beat that needs a folder now must not wait
-            // for this one.
-            if std::fs::create_dir_all(dir).is_ok() {
-                let mut dirs = self.log_dirs.lock().unwrap_or_else(PoisonError::into_inner);
-                dirs.insert(dir.to_owned());
-            }
-        }
     }
 
     pub(crate) fn record_context<'b>(
@@ -387,7 +366,7 @@ fn run_attempts(
         if max_attempts > 1 {
             output.note(&format!("attempt {attempt} of {max_attempts}"));
         }
-        let report_file = report_file_for(ctx, index, attempt, output);
+        let report_file = report_file_for(ctx, index, attempt);
         let mut env = base_env.clone();
         let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
         env.push((
@@ -507,19 +486,15 @@ pub(crate) fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], emit: Arc<Emit>) {
     }
 }
 
-/// Where an attempt's `$BATON_OUTPUT` goes: a path next to the beat's log, which
+/// Where an attempt's `$BATON_OUTPUT` goes: a path in the run's log folder, which
 /// the beat creates by appending to it (most beats never do, and files that are
-/// never made cost nothing); when the log folder could not be made, a new empty
-/// file in the temporary directory, so that the beat's own append still works.
-fn report_file_for(
-    ctx: &Ctx<'_>,
-    index: usize,
-    attempt: u32,
-    output: &BeatOutput,
-) -> std::io::Result<PathBuf> {
-    if output.is_logging() {
-        // Absolute: the beat may `cd` before it appends.
-        let path = std::path::absolute(ctx.log_path(index).with_extension("output"))?;
+/// never made cost nothing); when that folder could not be made, a new empty file
+/// in the temporary directory, so that the beat's own append still works.
+fn report_file_for(ctx: &Ctx<'_>, index: usize, attempt: u32) -> std::io::Result<PathBuf> {
+    if ctx.run_dir_ok {
+        // In the run's log folder, which exists (a movement's folder is made only
+        // with its first log); absolute: the beat may `cd` before it appends.
+        let path = std::path::absolute(ctx.run_dir.join(format!("beat-{index}.output")))?;
         if attempt > 1 {
             // A retry starts from nothing (read_report removed what it read).
             let _ = std::fs::remove_file(&path);

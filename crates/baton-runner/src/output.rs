@@ -177,7 +177,8 @@ struct Shared {
 #[derive(Default)]
 struct LogState {
     file: Option<BufWriter<File>>,
-    /// Its folder exists and the file is still to be created, at the first write.
+    /// The file (and its folder, if missing) is still to be created, at the
+    /// first write.
     pending: Option<PathBuf>,
     /// The file was created (something was written to it).
     created: bool,
@@ -188,7 +189,16 @@ struct LogState {
 impl LogState {
     fn open_pending(&mut self) {
         if let Some(path) = self.pending.take() {
-            match OpenOptions::new().create(true).append(true).open(&path) {
+            let open = || OpenOptions::new().create(true).append(true).open(&path);
+            // Its folder is made with the first log written into it.
+            let opened = match open() {
+                Err(err) if err.kind() == io::ErrorKind::NotFound => path
+                    .parent()
+                    .map_or(Err(err), fs::create_dir_all)
+                    .and_then(|()| open()),
+                opened => opened,
+            };
+            match opened {
                 Ok(file) => {
                     self.file = Some(BufWriter::with_capacity(CHUNK, file));
                     self.created = true;
@@ -246,16 +256,6 @@ impl BeatOutput {
 
     pub fn log_path(&self) -> Option<&Path> {
         self.shared.log_path.as_deref()
-    }
-
-    /// Whether the log is being written (its folder exists).
-    pub fn is_logging(&self) -> bool {
-        let log = self
-            .shared
-            .log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        log.file.is_some() || log.pending.is_some()
     }
 
     /// Whether the log file exists: something was written to it. A beat that

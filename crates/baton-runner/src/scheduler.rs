@@ -29,7 +29,7 @@
 //! ready one itself. Every thread sends its events through one bounded channel to
 //! the thread that called [`run_plan`], which alone calls `sink`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -209,6 +209,8 @@ pub fn run_plan(
         .flat_map(|(_, b)| b.secrets.iter())
         .filter_map(|name| std::env::var(name).ok())
         .collect();
+    // Normally made already, when the run's label was claimed.
+    let run_dir = opts.logs_dir.join(path_safe(&opts.run.label));
     let ctx = Ctx {
         pipeline,
         plan,
@@ -216,8 +218,8 @@ pub fn run_plan(
         spawner,
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
-        run_dir: opts.logs_dir.join(path_safe(&opts.run.label)),
-        log_dirs: Mutex::new(HashSet::new()),
+        run_dir_ok: std::fs::create_dir_all(&run_dir).is_ok(),
+        run_dir,
     };
     let (tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
     let events = Events {
@@ -233,8 +235,6 @@ pub fn run_plan(
             // Set as soon as a consumer panics, not at the next failed send: a
             // worker may be about to start the next beat.
             let _gone_on_panic = SetOnPanic(gone);
-            // The consumers have nothing to do until the first beat ends.
-            ctx.make_log_dirs_ahead();
             // Each beat's verdict and shape as told, for the outcome's copy.
             let mut judged: HashMap<String, (SlaVerdict, Shape)> = HashMap::new();
             for mut event in events_rx {
