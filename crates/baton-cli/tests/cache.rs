@@ -147,6 +147,22 @@ fn a_run_without_artifacts_saves_no_manifest_and_verifies_clean() {
 }
 
 #[test]
+fn a_run_whose_beat_reports_artifacts_keeps_its_manifest() {
+    let project = Project::with_pipeline(
+        "version: 1\nname: t\nmovements:\n  - name: a\n    beats:\n      - { name: counted, run: 'echo artifacts=3 >> \"$BATON_OUTPUT\"' }\n",
+    );
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["artifacts", "verify"])
+        .assert()
+        .success()
+        .stdout(contains("0 changed or missing"));
+}
+
+#[test]
 fn artifacts_verify_reports_changed_and_missing_files() {
     let project = project();
     project

@@ -180,8 +180,9 @@ struct LogState {
     /// The file (and its folder, if missing) is still to be created, at the
     /// first write.
     pending: Option<PathBuf>,
-    /// The file was created (something was written to it).
-    created: bool,
+    /// Something was written to the log (the file exists, unless it could not
+    /// be made: then [`BeatOutput::finish`] says so).
+    written: bool,
     /// The first failure; writing stops after it.
     error: Option<io::Error>,
 }
@@ -201,7 +202,6 @@ impl LogState {
             match opened {
                 Ok(file) => {
                     self.file = Some(BufWriter::with_capacity(CHUNK, file));
-                    self.created = true;
                 }
                 Err(err) => self.error = Some(err),
             }
@@ -219,8 +219,9 @@ impl BeatOutput {
         Self::open_prepared(beat, log, masker, emit)
     }
 
-    /// As [`BeatOutput::open`], for a log whose folder the caller has made already
-    /// (`Ok`) or failed to make (`Err`, reported by [`BeatOutput::finish`]).
+    /// As [`BeatOutput::open`], for a log whose folder is made at the first write
+    /// if it is missing (`Ok`), or cannot be made (`Err`, reported by
+    /// [`BeatOutput::finish`]).
     pub fn open_prepared(
         beat: &str,
         log: Option<(&Path, io::Result<()>)>,
@@ -265,7 +266,7 @@ impl BeatOutput {
             .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .created
+            .written
     }
 
     /// A writer for one stream; give each reader thread its own.
@@ -310,6 +311,7 @@ impl BeatOutput {
 impl Shared {
     fn write_log(&self, bytes: &[u8]) {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        log.written = true;
         log.open_pending();
         if let Some(file) = log.file.as_mut()
             && let Err(err) = file.write_all(bytes)

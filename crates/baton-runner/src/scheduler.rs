@@ -26,8 +26,9 @@
 //!
 //! The beats run on up to `jobs` worker threads that share one board (what is
 //! pending, running, done) under a lock: a worker that ends a beat starts the next
-//! ready one itself. Every thread sends its events through one bounded channel to
-//! the thread that called [`run_plan`], which alone calls `sink`.
+//! ready one itself; the first worker is the thread that called [`run_plan`].
+//! Every thread sends its events through one bounded channel to the consumers'
+//! thread, which alone calls `sink`.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};

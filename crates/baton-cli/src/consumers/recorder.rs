@@ -27,7 +27,7 @@ pub struct Recorder {
 
 struct Heartbeat {
     /// Dropping it stops the heartbeat thread.
-    stop: Option<mpsc::Sender<()>>,
+    stop: mpsc::Sender<()>,
     thread: thread::JoinHandle<()>,
 }
 
@@ -40,8 +40,8 @@ impl Recorder {
         }
     }
 
-    /// Waits for the heartbeat thread to end, then tells what was not recorded, if
-    /// anything failed.
+    /// Stops the heartbeat (if the run did not finish), then tells what was not
+    /// recorded, if anything failed.
     pub fn finish(mut self) -> Option<String> {
         self.join_heartbeat();
         self.failure.lock().ok().and_then(|f| f.clone())
@@ -61,18 +61,7 @@ impl Recorder {
                 note_failure(&failure, "the heartbeat", beat);
             }
         });
-        self.heartbeat = Some(Heartbeat {
-            stop: Some(stop),
-            thread,
-        });
-    }
-
-    /// Tells the heartbeat thread to stop, without waiting for it: it only
-    /// wakes up and ends (joined by [`Recorder::finish`] or on drop).
-    fn stop_heartbeat(&mut self) {
-        if let Some(h) = self.heartbeat.as_mut() {
-            h.stop.take();
-        }
+        self.heartbeat = Some(Heartbeat { stop, thread });
     }
 
     fn join_heartbeat(&mut self) {
@@ -105,7 +94,8 @@ impl Consumer for Recorder {
             }
             RunEvent::BeatFinished { record } => self.note("a beat", store.record_beat(record)),
             RunEvent::RunFinished { run } => {
-                self.stop_heartbeat();
+                // Joined first: no heartbeat may land after the run's end.
+                self.join_heartbeat();
                 self.note("the run's end", store.finish_run(run));
             }
             _ => {}

@@ -178,7 +178,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         failures
     });
     telemetry_failures.extend(saved);
-    // Its heartbeat thread, told to stop when the run finished, is joined here.
     telemetry_failures.extend(recorder.and_then(Recorder::finish));
 
     Ok(exit_for(
@@ -234,10 +233,11 @@ fn save_manifest(
     outcome: &baton_runner::RunOutcome,
 ) -> Vec<String> {
     let mut failures = Vec::new();
-    let manifest = outcome.artifact_manifest();
-    if manifest.beats.is_empty() {
+    // The same test as `artifacts verify`'s for "no manifest, no artifacts".
+    if outcome.records.iter().all(|r| r.artifacts_count == 0) {
         return failures;
     }
+    let manifest = outcome.artifact_manifest();
     let manifest_path =
         baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
             .join("artifacts.json");
