@@ -16,6 +16,8 @@ pub mod hints;
 pub mod junit;
 pub mod output;
 pub mod plan;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod posix_spawn;
 pub mod process;
 pub mod record;
 pub mod scheduler;

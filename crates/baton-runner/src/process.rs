@@ -2,8 +2,9 @@
 //! from the operating system.
 //!
 //! - A simple command runs without the shell when [`crate::direct`] allows (saving
-//!   the shell's start-up); anything else, or a direct start that fails, goes
-//!   through the configured shell.
+//!   the shell's start-up), on Linux started by `crate::posix_spawn` with an
+//!   environment built once per run; anything else, or a direct start that fails,
+//!   goes through the configured shell (with `std::process::Command`).
 //! - One thread per running beat (the scheduler's) does everything: it polls the
 //!   child's stdout, stderr and exit (a pidfd on Linux; elsewhere a small waiter
 //!   thread that wakes the poll through a pipe), so output, timeouts and
@@ -45,6 +46,9 @@ pub struct ProcessSpawner {
     pub poll: Duration,
     /// How long to keep reading output once the process group is gone.
     pub output_grace: Duration,
+    /// baton's environment, for plain commands (taken at the first start).
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    inherited: crate::posix_spawn::InheritedEnv,
 }
 
 impl Default for ProcessSpawner {
@@ -52,6 +56,8 @@ impl Default for ProcessSpawner {
         Self {
             poll: Duration::from_millis(20),
             output_grace: Duration::from_secs(2),
+            #[cfg(all(target_os = "linux", target_env = "gnu"))]
+            inherited: Default::default(),
         }
     }
 }
@@ -64,7 +70,7 @@ impl Spawner for ProcessSpawner {
         cancel: &CancelToken,
     ) -> SpawnResult {
         let start = Instant::now();
-        let mut child = match spawn(req) {
+        let child = match self.spawn(req) {
             Ok(child) => child,
             Err(error) => {
                 return SpawnResult {
@@ -73,24 +79,17 @@ impl Spawner for ProcessSpawner {
                 };
             }
         };
-        let Ok(pid) = libc::pid_t::try_from(child.id()) else {
-            return SpawnResult {
-                error: Some("failed to track the process: pid out of range".into()),
-                ..SpawnResult::default()
-            };
-        };
+        let pid = child.pid;
         let streams = [
-            child
-                .stdout
-                .take()
-                .map(|p| Stream::new(p, output.stream(OutputStream::Stdout))),
-            child
-                .stderr
-                .take()
-                .map(|p| Stream::new(p, output.stream(OutputStream::Stderr))),
+            Some(Stream::new(
+                child.stdout,
+                output.stream(OutputStream::Stdout),
+            )),
+            Some(Stream::new(
+                child.stderr,
+                output.stream(OutputStream::Stderr),
+            )),
         ];
-        // Dropping a Child neither waits for nor kills it: wait4 below reaps it.
-        drop(child);
         if let Some(started) = req.on_started {
             started();
         }
@@ -120,31 +119,97 @@ impl Spawner for ProcessSpawner {
     }
 }
 
-/// Starts `req` directly when [`direct_command`] allows (falling back to the shell
-/// if that start fails), else through the shell; in its own process group.
-fn spawn(req: &SpawnRequest<'_>) -> Result<std::process::Child, String> {
-    if let Some(direct) = direct_command(req.command, req.shell, req.env) {
+/// A started child: its pid and the read ends of its stdout and stderr. It is
+/// reaped by `wait4` (no `std::process::Child` is kept).
+struct Child {
+    pid: libc::pid_t,
+    stdout: std::fs::File,
+    stderr: std::fs::File,
+}
+
+impl Child {
+    fn from_std(mut child: std::process::Child) -> Result<Self, String> {
+        let pid = libc::pid_t::try_from(child.id())
+            .map_err(|_| "failed to track the process: pid out of range".to_owned())?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err("failed to read the process's output: no pipes".to_owned());
+        };
+        // Dropping a std Child neither waits for nor kills it: wait4 reaps it.
+        Ok(Self {
+            pid,
+            stdout: OwnedFd::from(stdout).into(),
+            stderr: OwnedFd::from(stderr).into(),
+        })
+    }
+}
+
+impl ProcessSpawner {
+    /// Starts `req` directly when [`direct_command`] allows (falling back to the
+    /// shell if that start fails), else through the shell; in its own process
+    /// group.
+    fn spawn(&self, req: &SpawnRequest<'_>) -> Result<Child, String> {
+        if let Some(direct) = direct_command(req.command, req.shell, req.env)
+            && let Some(child) = self.spawn_direct(req, &direct)
+        {
+            return Ok(child);
+        }
+        let mut command = Command::new(&req.shell.program);
+        command.args(&req.shell.args).arg(req.command);
+        configure(&mut command, req);
+        let started = command.spawn().map_err(|err| {
+            if req.cwd.is_dir() {
+                format!("failed to start the shell '{}': {err}", req.shell)
+            } else {
+                format!(
+                    "failed to enter the directory {}: it does not exist",
+                    req.cwd.display()
+                )
+            }
+        })?;
+        Child::from_std(started)
+    }
+
+    /// A plain command started without its shell; `None` when that fails.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn spawn_direct(
+        &self,
+        req: &SpawnRequest<'_>,
+        direct: &crate::direct::DirectCommand,
+    ) -> Option<Child> {
+        use std::ffi::OsStr;
+        let pwd = shell_pwd(req);
+        let mut env: Vec<(&str, &OsStr)> = req
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), OsStr::new(v)))
+            .collect();
+        env.push(("PWD", pwd.as_os_str()));
+        let argv: Vec<&OsStr> = std::iter::once(OsStr::new(&direct.argv0))
+            .chain(direct.args.iter().map(OsStr::new))
+            .collect();
+        let started =
+            crate::posix_spawn::spawn(&direct.program, &argv, req.cwd, &env, &self.inherited)
+                .ok()?;
+        Some(Child {
+            pid: started.pid,
+            stdout: started.stdout,
+            stderr: started.stderr,
+        })
+    }
+
+    /// A plain command started without its shell; `None` when that fails.
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    fn spawn_direct(
+        &self,
+        req: &SpawnRequest<'_>,
+        direct: &crate::direct::DirectCommand,
+    ) -> Option<Child> {
         let mut command = Command::new(&direct.program);
         command.arg0(&direct.argv0).args(&direct.args);
         configure(&mut command, req);
         command.env("PWD", shell_pwd(req));
-        if let Ok(child) = command.spawn() {
-            return Ok(child);
-        }
+        Child::from_std(command.spawn().ok()?).ok()
     }
-    let mut command = Command::new(&req.shell.program);
-    command.args(&req.shell.args).arg(req.command);
-    configure(&mut command, req);
-    command.spawn().map_err(|err| {
-        if req.cwd.is_dir() {
-            format!("failed to start the shell '{}': {err}", req.shell)
-        } else {
-            format!(
-                "failed to enter the directory {}: it does not exist",
-                req.cwd.display()
-            )
-        }
-    })
 }
 
 /// The `PWD` a shell started in the beat's directory would export: the inherited
