@@ -123,6 +123,16 @@ fn ls_prune_and_clear_manage_the_entries() {
         .stdout(contains("removed 1"));
 }
 
+/// The telemetry folder of the project's one run.
+fn only_run_dir(project: &Project) -> std::path::PathBuf {
+    std::fs::read_dir(project.join(".baton/telemetry"))
+        .expect("telemetry")
+        .next()
+        .expect("run")
+        .expect("entry")
+        .path()
+}
+
 #[test]
 fn a_run_without_artifacts_saves_no_manifest_and_verifies_clean() {
     let project = Project::with_pipeline(
@@ -132,12 +142,7 @@ fn a_run_without_artifacts_saves_no_manifest_and_verifies_clean() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .success();
-    let run_dir = std::fs::read_dir(project.join(".baton/telemetry"))
-        .expect("telemetry")
-        .next()
-        .expect("run")
-        .expect("entry")
-        .path();
+    let run_dir = only_run_dir(&project);
     assert!(!run_dir.join("artifacts.json").exists());
     project
         .baton(&["artifacts", "verify"])
@@ -169,13 +174,7 @@ fn artifacts_verify_reports_changed_and_missing_files() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .success();
-    let telemetry = project.join(".baton/telemetry");
-    let run_dir = std::fs::read_dir(&telemetry)
-        .expect("telemetry")
-        .next()
-        .expect("run")
-        .expect("entry")
-        .path();
+    let run_dir = only_run_dir(&project);
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run_dir.join("artifacts.json")).expect("artifacts.json"),
     )

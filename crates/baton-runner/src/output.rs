@@ -259,8 +259,9 @@ impl BeatOutput {
         self.shared.log_path.as_deref()
     }
 
-    /// Whether the log file exists: something was written to it. A beat that
-    /// printed nothing (and had no note from baton) has none.
+    /// Whether anything was written to the log (the file exists, unless it could
+    /// not be made: [`BeatOutput::finish`] says so). A beat that printed nothing,
+    /// and had no note from baton, has no log.
     pub fn log_written(&self) -> bool {
         self.shared
             .log

@@ -201,6 +201,15 @@ fn run_with(
     }
 }
 
+/// The plan of all of `pipeline` and run options logging into a temporary folder
+/// (kept while the returned guard lives).
+fn planned(pipeline: &Pipeline) -> (tempfile::TempDir, baton_runner::Plan, RunOptions) {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let plan = plan(pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
+    (logs, plan, opts)
+}
+
 fn run(pipeline: &Pipeline, fake: &Fake) -> Ran {
     run_with(
         pipeline,
@@ -673,9 +682,7 @@ fn a_panicking_consumer_stops_the_run_from_starting_more_beats() {
         hold: Duration::from_millis(200),
         ..Fake::default()
     };
-    let logs = tempfile::tempdir().expect("tempdir");
-    let plan = plan(&pipeline, &Selection::default()).expect("plans");
-    let opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
+    let (_logs, plan, opts) = planned(&pipeline);
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         baton_runner::run_plan(
             &pipeline,
@@ -708,9 +715,7 @@ fn beats_do_not_wait_for_the_history_and_their_records_are_judged_against_it() {
         )
         .build();
     let fake = Fake::default();
-    let logs = tempfile::tempdir().expect("tempdir");
-    let plan = plan(&pipeline, &Selection::default()).expect("plans");
-    let opts = RunOptions::new(run_record("build-20260101-000000"), logs.path());
+    let (_logs, plan, opts) = planned(&pipeline);
     // The history store is slow to open: its hints arrive only once every beat
     // has started (or after 5 s, when the beats wait for them).
     let hints = baton_runner::HistoryHints::loading();

@@ -124,9 +124,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
         let mut fanout = Fanout::new(consumers);
         let mut sink = |mut event: RunEvent| {
-            // At the first event: the store opens and the hints load here, on the
-            // consumers' thread, while the first beat runs.
-            history.load_now();
+            if matches!(event, RunEvent::RunStarted { .. }) {
+                // The first event: the store opens and the hints load here, on the
+                // consumers' thread, while the first beat runs.
+                history.load_now();
+            }
             if let RunEvent::RunStarted { run, .. } | RunEvent::RunFinished { run } = &mut event {
                 run.git = git.get();
             }
