@@ -253,6 +253,7 @@ pub(crate) mod tests {
             sla: SlaVerdict::default(),
             shape: Shape::default(),
             log_path: None,
+            rollback: None,
         }
     }
 

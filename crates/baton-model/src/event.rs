@@ -35,11 +35,18 @@ pub enum RunEvent {
     BeatFinished {
         record: Box<BeatRecord>,
     },
-    /// A rollback command ran after a movement failed.
+    /// A beat's rollback command ran after its movement failed: its record, told
+    /// before in [`RunEvent::BeatFinished`], again with
+    /// [`BeatRecord::rollback`](crate::BeatRecord::rollback) set.
     RollbackFinished {
-        beat: String,
-        success: bool,
-        duration_ms: u64,
+        record: Box<BeatRecord>,
+    },
+    /// The run was asked to stop (Ctrl-C, SIGTERM, SIGHUP). The first request
+    /// (`kill: false`) interrupts the running beats and starts nothing new; the next
+    /// (`kill: true`) kills them. Told once per step, with the beats still running.
+    Stopping {
+        kill: bool,
+        running: Vec<String>,
     },
     /// A non-fatal problem worth telling the user once.
     Warning {

@@ -19,7 +19,7 @@ pub use pipeline::{
 };
 pub use record::{
     BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo,
-    RunRecord, RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,
+    RollbackRecord, RunRecord, RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,
 };
 
 /// Version of the JSON records baton writes (telemetry files, `--format json`).

@@ -146,6 +146,22 @@ pub struct BeatRecord {
     pub sla: SlaVerdict,
     pub shape: Shape,
     pub log_path: Option<String>,
+    /// The beat's `rollback` command, when it ran because its movement failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackRecord>,
+}
+
+/// One run of a beat's `rollback` command (after a later beat of its movement failed
+/// for good).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    pub started_at: Timestamp,
+    /// `success`, `failure`, `timeout` or `cancelled` (killed by a second Ctrl-C).
+    pub status: BeatStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// Why it did not succeed.
+    pub reason: Option<String>,
 }
 
 /// What the step cache and the artifact collection found for one beat, beside its

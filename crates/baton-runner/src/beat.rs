@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use baton_cache::error_chain;
 use baton_model::{
     BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy,
-    RunEvent,
+    RollbackRecord, RunEvent,
 };
 use jiff::Timestamp;
 
@@ -437,12 +437,19 @@ fn run_attempts(
 }
 
 /// Runs the rollback commands of `beats` in this order, into their logs.
-pub(crate) fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], emit: Arc<Emit>) {
+pub(crate) fn run_rollbacks(
+    ctx: &Ctx<'_>,
+    beats: &[usize],
+    records: &mut [Option<BeatRecord>],
+    emit: Arc<Emit>,
+) {
     let warn = |message: String| {
         emit(RunEvent::Warning {
             message: ctx.masker.mask_str(&message),
         })
     };
+    // Undoing is cleanup: a first Ctrl-C lets it finish, a second one kills it.
+    let cancel = ctx.cancel.kill_only();
     for &index in beats {
         let beat = ctx.spec(index);
         let Some(command) = &beat.rollback else {
@@ -467,9 +474,11 @@ pub(crate) fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], emit: Arc<Emit>) {
             kill_grace: ctx.opts.kill_grace,
             on_started: None,
         };
-        let result = ctx.spawner.run(&request, &output, ctx.cancel);
-        let (status, reason) = classify(&result, beat.timeout, ctx.cancel);
-        if let Some(reason) = reason.filter(|_| status != BeatStatus::Success) {
+        let started_at = Timestamp::now();
+        let result = ctx.spawner.run(&request, &output, &cancel);
+        let (status, reason) = classify(&result, beat.timeout, &cancel);
+        let reason = reason.filter(|_| status != BeatStatus::Success);
+        if let Some(reason) = &reason {
             output.note(&format!("rollback {}: {reason}", status.as_str()));
         }
         if let Err(err) = output.finish() {
@@ -478,10 +487,21 @@ pub(crate) fn run_rollbacks(ctx: &Ctx<'_>, beats: &[usize], emit: Arc<Emit>) {
                 message: format!("beat '{}': {}", beat.name, error_chain(&err)),
             });
         }
-        emit(RunEvent::RollbackFinished {
-            beat: beat.name.clone(),
-            success: status == BeatStatus::Success,
+        let Some(record) = records.get_mut(index).and_then(Option::as_mut) else {
+            continue;
+        };
+        if record.log_path.is_none() && output.log_written() {
+            record.log_path = Some(log_path.display().to_string());
+        }
+        record.rollback = Some(RollbackRecord {
+            started_at,
+            status,
+            exit_code: result.exit_code,
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+            reason,
+        });
+        emit(RunEvent::RollbackFinished {
+            record: Box::new(record.clone()),
         });
     }
 }

@@ -33,6 +33,9 @@ pub struct CancelToken {
     own: Arc<AtomicU8>,
     /// The counter a signal handler bumps, when the token came from one.
     signals: Option<&'static AtomicU8>,
+    /// Sees only a kill (for cleanup, such as rollbacks, that a first Ctrl-C must
+    /// not interrupt).
+    kill_only: bool,
 }
 
 impl CancelToken {
@@ -46,13 +49,26 @@ impl CancelToken {
         Self {
             own: Arc::default(),
             signals: Some(counter),
+            kill_only: false,
+        }
+    }
+
+    /// The same state, seen by work that only a kill may stop: a graceful stop
+    /// reads as [`CancelLevel::None`] through it.
+    pub fn kill_only(&self) -> Self {
+        Self {
+            kill_only: true,
+            ..self.clone()
         }
     }
 
     pub fn level(&self) -> CancelLevel {
         let own = self.own.load(Ordering::SeqCst);
         let signals = self.signals.map_or(0, |s| s.load(Ordering::SeqCst));
-        CancelLevel::from_count(own.max(signals))
+        match CancelLevel::from_count(own.max(signals)) {
+            CancelLevel::Graceful if self.kill_only => CancelLevel::None,
+            level => level,
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -97,6 +113,17 @@ mod tests {
         other.kill();
         other.cancel();
         assert_eq!(other.level(), CancelLevel::Kill);
+    }
+
+    #[test]
+    fn a_kill_only_view_ignores_a_graceful_stop() {
+        let token = CancelToken::new();
+        let cleanup = token.kill_only();
+        token.cancel();
+        assert_eq!(token.level(), CancelLevel::Graceful);
+        assert!(!cleanup.is_cancelled());
+        token.escalate();
+        assert_eq!(cleanup.level(), CancelLevel::Kill);
     }
 
     #[test]

@@ -196,6 +196,7 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
         sla: SlaVerdict::default(),
         shape: Default::default(),
         log_path: ctx.log_path.map(str::to_owned),
+        rollback: None,
     }
 }
 

@@ -47,7 +47,7 @@ use baton_model::{
 use jiff::Timestamp;
 
 use crate::beat::{self, Ctx, Ran, path_safe};
-use crate::cancel::CancelToken;
+use crate::cancel::{CancelLevel, CancelToken};
 use crate::hints::HistoryHints;
 use crate::output::{Emit, Masker};
 use crate::plan::Plan;
@@ -238,16 +238,36 @@ pub fn run_plan(
             let _gone_on_panic = SetOnPanic(gone);
             // Each beat's verdict and shape as told, for the outcome's copy.
             let mut judged: HashMap<String, (SlaVerdict, Shape)> = HashMap::new();
-            for mut event in events_rx {
+            let mut stopping = StopWatch::new(cancel);
+            loop {
+                let mut event = match events_rx.recv_timeout(STOP_POLL) {
+                    Ok(event) => event,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if let Some(stop) = stopping.changed() {
+                            sink(stop);
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                if let RunEvent::BeatFinished { record } = &mut event {
-                    judge(pipeline, history, record);
-                    judged.insert(
-                        record.beat.clone(),
-                        (record.sla.clone(), record.shape.clone()),
-                    );
-                }
+                let (RunEvent::BeatFinished { record } | RunEvent::RollbackFinished { record }) =
+                    &mut event
+                else {
+                    stopping.saw(&event);
+                    sink(event);
+                    continue;
+                };
+                judge(pipeline, history, record);
+                judged.insert(
+                    record.beat.clone(),
+                    (record.sla.clone(), record.shape.clone()),
+                );
+                stopping.saw(&event);
                 sink(event);
+                if let Some(stop) = stopping.changed() {
+                    sink(stop);
+                }
             }
             judged
         });
@@ -265,6 +285,51 @@ pub fn run_plan(
         }
         outcome
     })
+}
+
+/// How often the consumers' thread looks for a Ctrl-C while no event comes.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// Tells the consumers once per step that the run was asked to stop
+/// ([`RunEvent::Stopping`]), with the beats still running then.
+struct StopWatch<'a> {
+    cancel: &'a CancelToken,
+    told: CancelLevel,
+    running: Vec<String>,
+}
+
+impl<'a> StopWatch<'a> {
+    fn new(cancel: &'a CancelToken) -> Self {
+        Self {
+            cancel,
+            told: CancelLevel::None,
+            running: Vec::new(),
+        }
+    }
+
+    /// Follows which beats run, from the events the consumers are told.
+    fn saw(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::BeatStarted { beat, .. } if !self.running.contains(beat) => {
+                self.running.push(beat.clone());
+            }
+            RunEvent::BeatFinished { record } => self.running.retain(|b| *b != record.beat),
+            _ => {}
+        }
+    }
+
+    /// The event to tell when the cancellation went a step further since last time.
+    fn changed(&mut self) -> Option<RunEvent> {
+        let level = self.cancel.level();
+        if level <= self.told {
+            return None;
+        }
+        self.told = level;
+        Some(RunEvent::Stopping {
+            kill: level == CancelLevel::Kill,
+            running: self.running.clone(),
+        })
+    }
 }
 
 /// Judges a record built by a worker against its beat's history, waiting for the
@@ -434,22 +499,33 @@ fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner);
 
-    let cancelled = ctx.cancel.is_cancelled();
-    // A failed movement's successful beats are undone, newest first.
-    if let Some(m) = failed_movement.filter(|_| !cancelled) {
+    // A failed movement's successful beats are undone, newest first, also when
+    // Ctrl-C came meanwhile (only a kill skips them: see `run_rollbacks`).
+    if let Some(m) = failed_movement {
         let to_undo: Vec<usize> = succeeded_in_order
             .iter()
             .rev()
             .copied()
             .filter(|&i| plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some())
             .collect();
-        let rollbacks = || beat::run_rollbacks(ctx, &to_undo, events.emitter());
-        if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
+        if !to_undo.is_empty() && ctx.cancel.level() == CancelLevel::Kill {
             events.send(RunEvent::Warning {
-                message: "internal error: the rollbacks panicked".into(),
+                message: format!(
+                    "the run was killed: {} rollback(s) did not run",
+                    to_undo.len()
+                ),
             });
+        } else {
+            let rollbacks = || beat::run_rollbacks(ctx, &to_undo, &mut records, events.emitter());
+            if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
+                events.send(RunEvent::Warning {
+                    message: "internal error: the rollbacks panicked".into(),
+                });
+            }
         }
     }
+    // Read after the rollbacks: a Ctrl-C during them makes the run cancelled too.
+    let cancelled = ctx.cancel.is_cancelled();
 
     let reason = if cancelled {
         "the run was cancelled"

@@ -175,7 +175,10 @@ impl Ran {
         self.events
             .iter()
             .filter_map(|e| match e {
-                RunEvent::RollbackFinished { beat, success, .. } => Some((beat.as_str(), *success)),
+                RunEvent::RollbackFinished { record } => {
+                    let rollback = record.rollback.as_ref().expect("a rollback's record");
+                    Some((record.beat.as_str(), rollback.status == BeatStatus::Success))
+                }
                 _ => None,
             })
             .collect()

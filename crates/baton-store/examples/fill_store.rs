@@ -175,6 +175,7 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
                     sla,
                     shape,
                     log_path: Some(format!("logs/{label}/{movement}/{name}.log")),
+                    rollback: None,
                 });
                 offset += duration_ms as i64;
             }

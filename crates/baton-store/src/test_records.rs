@@ -119,6 +119,7 @@ pub fn beat(
             evolved: false,
         },
         log_path: Some(format!("logs/{}/movement-{m}/{name}.log", run.label)),
+        rollback: None,
     }
 }
 

@@ -93,6 +93,10 @@ impl Consumer for Recorder {
                 self.start_heartbeat(store, run.run_id);
             }
             RunEvent::BeatFinished { record } => self.note("a beat", store.record_beat(record)),
+            // The beat's record again, with its rollback: it replaces the first.
+            RunEvent::RollbackFinished { record } => {
+                self.note("a rollback", store.record_beat(record));
+            }
             RunEvent::RunFinished { run } => {
                 // Joined first: no heartbeat may land after the run's end.
                 self.join_heartbeat();

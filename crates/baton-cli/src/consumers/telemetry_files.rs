@@ -59,7 +59,29 @@ impl TelemetryFiles {
             _ => Vec::new(),
         };
         let refs: Vec<&Anomaly> = anomalies.iter().collect();
-        if let Err(err) = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs)
+        let written = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs);
+        self.note(written);
+        if !anomalies.is_empty() {
+            self.anomalies.insert(record.beat.clone(), anomalies);
+        }
+    }
+
+    /// Writes a beat's file again, now with its rollback.
+    fn rolled_back(&mut self, record: &BeatRecord) {
+        let Some(run) = &self.run else {
+            return;
+        };
+        let refs: Vec<&Anomaly> = self
+            .anomalies
+            .get(&record.beat)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let written = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs);
+        self.note(written);
+    }
+
+    fn note<E: std::fmt::Display>(&mut self, written: Result<(), E>) {
+        if let Err(err) = written
             && self.failure.is_none()
         {
             eprintln!(
@@ -67,9 +89,6 @@ impl TelemetryFiles {
                 self.dir.display()
             );
             self.failure = Some(err.to_string());
-        }
-        if !anomalies.is_empty() {
-            self.anomalies.insert(record.beat.clone(), anomalies);
         }
     }
 }
@@ -79,6 +98,7 @@ impl Consumer for TelemetryFiles {
         match event {
             RunEvent::RunStarted { run, .. } => self.run = Some(run.clone()),
             RunEvent::BeatFinished { record } => self.beat_finished(record),
+            RunEvent::RollbackFinished { record } => self.rolled_back(record),
             _ => {}
         }
     }

@@ -82,6 +82,14 @@ impl Terminal {
         }
     }
 
+    /// Print `baton: {text}` on stderr without tearing the progress bars.
+    fn warn_line(&self, text: &str) {
+        match &self.progress {
+            Some(p) => p.multi.suspend(|| eprintln!("baton: {text}")),
+            None => eprintln!("baton: {text}"),
+        }
+    }
+
     fn status_word(&self, status: BeatStatus) -> String {
         let word = status.as_str();
         if !self.color {
@@ -227,30 +235,43 @@ impl Consumer for Terminal {
                 record.duration_ms,
                 record.reason.as_deref(),
             ),
-            RunEvent::RollbackFinished {
-                beat,
-                success,
-                duration_ms,
-            } => {
-                let outcome = if *success {
-                    "rolled back"
-                } else {
-                    "rollback failed"
+            RunEvent::RollbackFinished { record } => {
+                let Some(rollback) = &record.rollback else {
+                    return;
+                };
+                let outcome = match rollback.status {
+                    BeatStatus::Success => "rolled back".to_owned(),
+                    status => format!(
+                        "rollback {}{}",
+                        status.as_str(),
+                        rollback
+                            .reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
                 };
                 self.line(format!(
-                    "↺ {beat} {outcome} in {}",
-                    format::duration_ms(*duration_ms)
+                    "↺ {} {outcome} in {}",
+                    record.beat,
+                    format::duration_ms(rollback.duration_ms)
                 ));
             }
-            RunEvent::Warning { message } => {
-                let _ = self
-                    .progress
-                    .as_ref()
-                    .map(|p| p.multi.suspend(|| eprintln!("baton: warning: {message}")));
-                if self.progress.is_none() {
-                    eprintln!("baton: warning: {message}");
-                }
+            RunEvent::Stopping { kill, running } => {
+                let what = match (kill, running.len()) {
+                    (true, 0) => "killing what still runs".to_owned(),
+                    (true, n) => format!("killing {n} running beat(s)"),
+                    (false, 0) => {
+                        "stopping: no new beat starts (Ctrl-C again to kill what runs)".to_owned()
+                    }
+                    (false, n) => format!(
+                        "stopping: interrupted {n} running beat(s), waiting for them to end \
+                         (Ctrl-C again to kill them)"
+                    ),
+                };
+                self.warn_line(&what);
             }
+            RunEvent::Warning { message } => self.warn_line(&format!("warning: {message}")),
             RunEvent::RecordingFailed { .. } => {}
             RunEvent::RunFinished { .. } => {
                 if let Some(p) = &mut self.progress {

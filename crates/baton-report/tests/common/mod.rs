@@ -113,6 +113,7 @@ fn beat(
             evolved: false,
         },
         log_path: Some(format!("logs/build-20251126-123456/{movement}/{name}.log")),
+        rollback: None,
     }
 }
 

@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use baton_model::{
-    BeatRecord, BeatStatus, BeatType, CacheState, Level, RunRecord, RunStatus, Shape, SlaStatus,
-    SlaVerdict, SloTarget, TestCounts,
+    BeatRecord, BeatStatus, BeatType, CacheState, Level, RollbackRecord, RunRecord, RunStatus,
+    Shape, SlaStatus, SlaVerdict, SloTarget, TestCounts,
 };
 use jiff::Timestamp;
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
@@ -236,6 +236,9 @@ struct Extra<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     canonical_suffix: Option<Cow<'a, str>>,
+    /// Its rollback, when one ran (rare: the record is written again with it).
+    #[serde(rename = "rb", default, skip_serializing_if = "Option::is_none")]
+    rollback: Option<RollbackRecord>,
     /// The log path, or only its directory when it is the conventional
     /// `{dir}/{run label}/{movement}/{beat}.log`.
     #[serde(
@@ -472,6 +475,7 @@ pub(crate) fn encode_beat<'a>(
         sla,
         shape,
         log_path,
+        rollback,
     } = beat;
     let SloTarget {
         duration: slo_duration,
@@ -539,6 +543,7 @@ pub(crate) fn encode_beat<'a>(
             .then_some(log_path.as_deref().map(Cow::Borrowed))
             .flatten(),
         log_dir: dir.map(Cow::Borrowed),
+        rollback: rollback.clone(),
     };
     let start = json.len();
     serde_json::to_writer(&mut *json, &extra).map_err(|e| encode_err(Some(e)))?;
@@ -660,6 +665,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>) -> Result<BeatRecord> {
         canonical_suffix,
         log_path,
         log_dir,
+        rollback,
     } = extra;
     let hash_at =
         |i: usize| -> Result<Option<String>> { hash_from_sql(row.get_ref(i).map_err(sql)?) };
@@ -732,6 +738,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>) -> Result<BeatRecord> {
             evolved: row.get(15).map_err(sql)?,
         },
         log_path,
+        rollback,
     })
 }
 
