@@ -14,8 +14,9 @@ pub enum Exit {
     SlaGate,
     /// The history store or another internal part failed.
     Internal,
-    /// Interrupted by Ctrl-C.
-    Interrupted,
+    /// Interrupted: Ctrl-C (130), or 128 + the signal that stopped the run
+    /// (SIGTERM 143, SIGHUP 129), as a shell reports a process a signal ended.
+    Interrupted { signal: Option<i32> },
 }
 
 impl Exit {
@@ -26,7 +27,10 @@ impl Exit {
             Self::Usage => 2,
             Self::SlaGate => 3,
             Self::Internal => 4,
-            Self::Interrupted => 130,
+            Self::Interrupted { signal } => signal
+                .and_then(|s| u8::try_from(s).ok())
+                .filter(|s| (1..=64).contains(s))
+                .map_or(130, |s| 128 + s),
         }
     }
 }

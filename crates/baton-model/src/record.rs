@@ -193,6 +193,13 @@ pub enum BeatStatus {
 }
 
 impl BeatStatus {
+    /// Whether the beat ran to an end of its own (success, failure or timeout):
+    /// only then is it judged against its SLO and its shape compared. A cancelled
+    /// beat was cut short and a skipped one never ran.
+    pub fn is_judged(self) -> bool {
+        matches!(self, Self::Success | Self::Failure | Self::Timeout)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",

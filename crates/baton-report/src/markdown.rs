@@ -65,6 +65,7 @@ pub fn render_markdown(report: &RunReport) -> String {
     out.push_str("| --- | --- | --- | ---: | ---: | --- | ---: | --- | --- |\n");
     for b in &report.beats {
         let ran = b.status != BeatStatus::Skipped;
+        let judged = b.status.is_judged();
         let dash = || "-".to_string();
         let _ = writeln!(
             out,
@@ -79,7 +80,7 @@ pub fn render_markdown(report: &RunReport) -> String {
                 dash()
             },
             format::duration_ms(u64::try_from(b.slo.duration.as_millis()).unwrap_or(u64::MAX)),
-            if ran {
+            if judged {
                 format!(
                     "{} {} ({})",
                     sla_emoji(b.sla.overall_status),
@@ -95,7 +96,7 @@ pub fn render_markdown(report: &RunReport) -> String {
                 dash()
             },
             cache_cell(b.cache_state),
-            if ran {
+            if judged {
                 format::shape_change(&b.shape).to_string()
             } else {
                 dash()

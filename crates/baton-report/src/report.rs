@@ -92,9 +92,7 @@ impl RunReport {
         let summary = Summary::of(&run, &beats);
         let breaches = beats
             .iter()
-            .filter(|b| {
-                b.status != BeatStatus::Skipped && b.sla.overall_status >= SlaStatus::Breach
-            })
+            .filter(|b| b.status.is_judged() && b.sla.overall_status >= SlaStatus::Breach)
             .map(Breach::of)
             .collect();
         let evolved_shapes = beats
@@ -139,7 +137,7 @@ impl Summary {
                 BeatStatus::Cancelled => s.cancelled += 1,
                 BeatStatus::Skipped => s.skipped += 1,
             }
-            if b.status != BeatStatus::Skipped {
+            if b.status.is_judged() {
                 match b.sla.overall_status {
                     SlaStatus::Compliant => s.compliant += 1,
                     SlaStatus::Warning => s.warning += 1,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use baton_model::{BeatRecord, BeatStatus};
+use baton_model::BeatRecord;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
@@ -39,14 +39,14 @@ pub fn render_shape_log(beat: &str, rows: &[BeatRecord]) -> String {
             "SLA",
         ]);
     for r in rows {
-        let ran = r.status != BeatStatus::Skipped;
+        let judged = r.status.is_judged();
         table.add_row(vec![
             format::timestamp(r.started_at),
             format::short_hash(&r.shape.hash).to_string(),
             format::shape_change(&r.shape).to_string(),
             format::duration_ms(r.duration_ms),
             r.status.to_string(),
-            if ran {
+            if judged {
                 format!(
                     "{} {}",
                     r.sla.overall_status,

@@ -120,6 +120,7 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
         };
         previous_movement = Some(b.movement_index);
         let ran = b.status != BeatStatus::Skipped;
+        let judged = b.status.is_judged();
         let dash = || Cell::new("-");
         table.add_row(vec![
             Cell::new(movement),
@@ -133,7 +134,7 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
             Cell::new(format::duration_ms(
                 u64::try_from(b.slo.duration.as_millis()).unwrap_or(u64::MAX),
             )),
-            if ran {
+            if judged {
                 paint.cell(&sla_cell(b), sla_tone(b.sla.overall_status))
             } else {
                 dash()
@@ -149,7 +150,7 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
                 dash()
             },
             Cell::new(cache_cell(b.cache_state)),
-            if ran {
+            if judged {
                 Cell::new(format::shape_change(&b.shape))
             } else {
                 dash()

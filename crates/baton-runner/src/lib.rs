@@ -14,6 +14,7 @@ pub mod cancel;
 pub mod direct;
 pub mod hints;
 pub mod junit;
+pub mod leftovers;
 pub mod output;
 pub mod plan;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -34,5 +35,5 @@ pub use output::{BeatOutput, Masker};
 pub use plan::{Plan, PlanError, PlannedBeat, Selection, SkipReason, SkippedBeat, plan};
 pub use process::ProcessSpawner;
 pub use scheduler::{RunOptions, RunOutcome, default_jobs, run_plan};
-pub use signals::install_interrupt_handler;
+pub use signals::{first_interrupt_signal, install_interrupt_handler};
 pub use spawner::{Shell, SpawnRequest, SpawnResult, Spawner};

@@ -63,6 +63,10 @@ impl Default for ProcessSpawner {
 }
 
 impl Spawner for ProcessSpawner {
+    fn stop_leftovers(&self, run_id: &str, kill: bool) -> usize {
+        crate::leftovers::stop_processes_of_run(run_id, kill)
+    }
+
     fn run(
         &self,
         req: &SpawnRequest<'_>,

@@ -230,7 +230,10 @@ pub fn judge_record(pipeline: &Pipeline, history: Option<&BeatHistory>, record: 
         errors_count: record.errors_count,
         peak_rss_bytes: record.peak_rss_bytes,
         cache_state: record.cache_state,
-        previous_hash: history.and_then(|h| h.previous_shape.as_deref()),
+        // A beat cut short or never run is not compared (see `BeatStatus::is_judged`).
+        previous_hash: history
+            .filter(|_| record.status.is_judged())
+            .and_then(|h| h.previous_shape.as_deref()),
     });
 }
 

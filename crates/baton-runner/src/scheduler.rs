@@ -526,6 +526,20 @@ fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
     }
     // Read after the rollbacks: a Ctrl-C during them makes the run cancelled too.
     let cancelled = ctx.cancel.is_cancelled();
+    if cancelled {
+        let kill = ctx.cancel.level() == CancelLevel::Kill;
+        let stopped = ctx
+            .spawner
+            .stop_leftovers(&opts.run.run_id.to_string(), kill);
+        if stopped > 0 {
+            events.send(RunEvent::Warning {
+                message: format!(
+                    "stopped {stopped} process(es) this run's beats had started outside \
+                     their process groups (setsid or a daemon)"
+                ),
+            });
+        }
+    }
 
     let reason = if cancelled {
         "the run was cancelled"

@@ -1,5 +1,5 @@
-//! Ctrl-C handling: SIGINT and SIGTERM bump one static counter that every
-//! [`CancelToken`] returned here follows. The first signal asks for a graceful stop
+//! Ctrl-C handling: SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session
+//! closed) bump one static counter that every [`CancelToken`] returned here follows. The first signal asks for a graceful stop
 //! (the scheduler forwards SIGINT to every running process group and starts no new
 //! beat), the second kills the running beats.
 //!
@@ -7,20 +7,29 @@
 //! the process: if baton itself is stuck, SIGQUIT (Ctrl-\) still ends it.
 
 use std::io;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 use crate::cancel::CancelToken;
 
 static INTERRUPTS: AtomicU8 = AtomicU8::new(0);
+/// The first of those signals that came (0: none yet).
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_interrupt(_signal: libc::c_int) {
+extern "C" fn on_interrupt(signal: libc::c_int) {
+    let _ = FIRST_SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
     // Saturating at a small value keeps the counter from wrapping back to 0.
     if INTERRUPTS.load(Ordering::SeqCst) < 100 {
         INTERRUPTS.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-/// Installs the SIGINT and SIGTERM handler and returns a token that follows it.
+/// The signal that first asked the run to stop (`SIGINT`, `SIGTERM` or `SIGHUP`),
+/// if one came.
+pub fn first_interrupt_signal() -> Option<i32> {
+    Some(FIRST_SIGNAL.load(Ordering::SeqCst)).filter(|&s| s != 0)
+}
+
+/// Installs the SIGINT, SIGTERM and SIGHUP handler and returns a token that follows it.
 /// Calling it again re-installs the same handler and shares the same counter.
 ///
 /// sigaction only fails for an invalid signal number, so a failure is ignored here:
@@ -34,6 +43,7 @@ pub fn install_interrupt_handler() -> CancelToken {
 pub fn try_install_interrupt_handler() -> io::Result<CancelToken> {
     install(libc::SIGINT)?;
     install(libc::SIGTERM)?;
+    install(libc::SIGHUP)?;
     Ok(CancelToken::following(&INTERRUPTS))
 }
 
@@ -65,7 +75,12 @@ mod tests {
         unsafe { libc::raise(libc::SIGINT) };
         assert!(token.level() >= CancelLevel::Graceful);
         // SAFETY: as above.
-        unsafe { libc::raise(libc::SIGTERM) };
+        unsafe { libc::raise(libc::SIGHUP) };
         assert_eq!(token.level(), CancelLevel::Kill);
+        assert_eq!(
+            first_interrupt_signal(),
+            Some(libc::SIGINT),
+            "the first one counts"
+        );
     }
 }

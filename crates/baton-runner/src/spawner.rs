@@ -175,4 +175,11 @@ impl SpawnResult {
 pub trait Spawner: Send + Sync {
     fn run(&self, req: &SpawnRequest<'_>, output: &BeatOutput, cancel: &CancelToken)
     -> SpawnResult;
+
+    /// After a cancelled run: stops what its beats started outside their process
+    /// groups (`kill`: at once); returns how many processes that was.
+    fn stop_leftovers(&self, run_id: &str, kill: bool) -> usize {
+        let _ = (run_id, kill);
+        0
+    }
 }

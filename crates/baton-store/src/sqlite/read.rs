@@ -80,7 +80,7 @@ pub(crate) fn hints(
     /// What has been gathered for one beat, newest first.
     #[derive(Default)]
     struct Gathered {
-        /// The shape of its latest run (only that one is needed).
+        /// The shape of its latest run that ran to an end (only that one is needed).
         previous_shape: Option<Option<String>>,
         caches: Vec<baton_model::CacheState>,
         successes: Vec<i64>,
@@ -127,14 +127,16 @@ pub(crate) fn hints(
                 continue;
             }
             let status: i64 = row.get(3).ctx(action)?;
+            let decoded = beat_status::decode(status)?;
             let duration: i64 = row.get(4).ctx(action)?;
             got.outcomes.push(BeatOutcome {
                 started_at: codec::ts_from_sql(row.get(5).ctx(action)?)?,
-                status: beat_status::decode(status)?,
+                status: decoded,
                 duration_ms: u64::try_from(duration)
                     .map_err(|_| StoreError::corrupt("a beat's duration".to_owned()))?,
             });
-            if got.previous_shape.is_none() {
+            // The shape to compare with is that of the latest run the beat ran in.
+            if got.previous_shape.is_none() && decoded.is_judged() {
                 got.previous_shape = Some(codec::hash_from_sql(row.get_ref(1).ctx(action)?)?);
             }
             if got.caches.len() < HINT_RUNS {
@@ -154,9 +156,10 @@ pub(crate) fn hints(
     }
     let mut out = HashMap::new();
     for (_, (name, mut got)) in wanted {
-        let Some(previous_shape) = got.previous_shape else {
+        if got.outcomes.is_empty() {
             continue;
-        };
+        }
+        let previous_shape = got.previous_shape.flatten();
         got.caches.reverse();
         got.successes.sort_unstable();
         out.insert(

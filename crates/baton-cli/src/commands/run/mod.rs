@@ -435,7 +435,11 @@ fn exit_for(
     telemetry_failures: &[String],
 ) -> Exit {
     match run.status {
-        RunStatus::Cancelled => return Exit::Interrupted,
+        RunStatus::Cancelled => {
+            return Exit::Interrupted {
+                signal: baton_runner::first_interrupt_signal(),
+            };
+        }
         RunStatus::Failure => return Exit::BeatFailed,
         _ => {}
     }
@@ -444,7 +448,9 @@ fn exit_for(
         let worst = report
             .beats
             .iter()
-            // A beat allowed to fail does not trip the gate with its failure.
+            // A beat allowed to fail does not trip the gate with its failure; a
+            // cancelled or skipped one is not judged.
+            .filter(|b| b.status.is_judged())
             .filter(|b| !(b.status.is_failure() && allowed_to_fail(pipeline, &b.beat)))
             .map(|b| b.sla.overall_status)
             .max()
