@@ -1,7 +1,7 @@
 //! Human formatting shared by every renderer: durations, bytes, percentages, ratios,
 //! timestamps and short hashes. Pure and deterministic (UTC, no locale).
 
-use baton_model::{BeatRecord, Shape};
+use baton_model::{BeatRecord, BeatStatus, RollbackRecord, Shape};
 use jiff::Timestamp;
 
 /// What drove a beat's SLA verdict: `+62.0%` (duration against its SLO), or
@@ -10,7 +10,7 @@ pub fn sla_detail(b: &BeatRecord) -> String {
     let sla = &b.sla;
     if sla.overall_status != sla.duration_status {
         if sla.errors_status == sla.overall_status {
-            return format!("{} errors", b.errors_count);
+            return count(b.errors_count, "error");
         }
         if sla.cache_status == sla.overall_status
             && let Some(rate) = sla.cache_hit_rate
@@ -162,5 +162,32 @@ mod tests {
         assert_eq!(shape_change(&shape), "same");
         shape.evolved = true;
         assert_eq!(shape_change(&shape), "↑ evolved");
+    }
+}
+
+/// How a rollback went: `undone in 12ms`, `failure (exit 3) in 5ms`.
+pub fn rollback(r: &RollbackRecord) -> String {
+    let took = duration_ms(r.duration_ms);
+    if r.status == BeatStatus::Success {
+        return format!("undone in {took}");
+    }
+    let why = match (&r.reason, r.exit_code) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(code)) => format!("exit {code}"),
+        (None, None) => String::new(),
+    };
+    if why.is_empty() {
+        format!("{} in {took}", r.status)
+    } else {
+        format!("{} ({why}) in {took}", r.status)
+    }
+}
+
+/// `1 beat`, `3 beats`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

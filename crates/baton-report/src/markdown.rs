@@ -35,8 +35,10 @@ pub fn render_markdown(report: &RunReport) -> String {
         }
     }
     let mut counts = format!(
-        "{} beats: {} succeeded, {} failed",
-        s.beats, s.succeeded, s.failed
+        "{}: {} succeeded, {} failed",
+        format::count(s.beats, "beat"),
+        s.succeeded,
+        s.failed
     );
     if s.cancelled > 0 {
         let _ = write!(counts, ", {} cancelled", s.cancelled);
@@ -140,6 +142,24 @@ pub fn render_markdown(report: &RunReport) -> String {
                 cell(&e.beat),
                 previous,
                 cell(&code(format::short_hash(&e.new_hash)))
+            );
+        }
+    }
+
+    let mut rollbacks: Vec<_> = report
+        .beats
+        .iter()
+        .filter_map(|b| Some((b, b.rollback.as_ref()?)))
+        .collect();
+    if !rollbacks.is_empty() {
+        rollbacks.sort_by_key(|(_, r)| r.started_at);
+        out.push_str("\n### Rollbacks\n\n");
+        for (b, r) in rollbacks {
+            let _ = writeln!(
+                out,
+                "- ↺ **{}**: {}",
+                inline(&b.beat),
+                inline(&format::rollback(r))
             );
         }
     }

@@ -41,14 +41,17 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
     if !failed.is_empty() {
         let _ = writeln!(out, "\nFailed ({}):", failed.len());
         for b in failed {
-            let how = match (b.exit_code, b.signal) {
-                (_, Some(signal)) => format!("killed by signal {signal}"),
-                (Some(code), None) => format!("exit {code}"),
-                (None, None) => b.status.as_str().to_string(),
+            let how = match (b.exit_code, b.signal, &b.reason) {
+                // The reason already names the signal.
+                (_, Some(_), Some(reason)) => reason.clone(),
+                (_, Some(signal), None) => format!("killed by signal {signal}"),
+                (Some(code), None, _) => format!("exit {code}"),
+                (None, None, _) => b.status.as_str().to_string(),
             };
             let why = b
                 .reason
                 .as_deref()
+                .filter(|_| b.signal.is_none())
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default();
             // A beat that wrote nothing has no log to point at.
@@ -57,6 +60,24 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 .as_deref()
                 .map_or_else(|| " (no output)".to_owned(), |l| format!(" (log: {l})"));
             let _ = writeln!(out, "  ✗ {}: {how}{why}{log}", b.beat);
+        }
+    }
+
+    let rolled_back: Vec<_> = report
+        .beats
+        .iter()
+        .filter_map(|b| Some((b, b.rollback.as_ref()?)))
+        .collect();
+    if !rolled_back.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nRollbacks ({}, in the order they ran):",
+            rolled_back.len()
+        );
+        let mut rolled_back = rolled_back;
+        rolled_back.sort_by_key(|(_, r)| r.started_at);
+        for (b, r) in rolled_back {
+            let _ = writeln!(out, "  ↺ {}: {}", b.beat, format::rollback(r));
         }
     }
 
@@ -87,7 +108,11 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 format::ratio(b.ratio),
                 format::signed_percent(b.duration_breach_percent),
                 if b.errors_status >= SlaStatus::Breach {
-                    format!(", {} errors (SLO {})", b.errors_count, b.errors_slo)
+                    format!(
+                        ", {} (SLO {})",
+                        format::count(b.errors_count, "error"),
+                        b.errors_slo
+                    )
                 } else {
                     String::new()
                 }
@@ -179,8 +204,8 @@ pub(crate) fn cache_cell(state: CacheState) -> &'static str {
 
 fn totals_line(s: &Summary) -> String {
     let mut parts = vec![format!(
-        "{} beats: {} succeeded, {} failed{}{}",
-        s.beats,
+        "{}: {} succeeded, {} failed{}{}",
+        format::count(s.beats, "beat"),
         s.succeeded,
         s.failed,
         if s.cancelled > 0 {
