@@ -100,6 +100,33 @@ pub fn cpu(record: &BeatRecord) -> String {
     duration_ms(record.cpu_user_ms.saturating_add(record.cpu_sys_ms))
 }
 
+/// How a rollback went: `undone in 12ms`, `failure (exit 3) in 5ms`.
+pub fn rollback(r: &RollbackRecord) -> String {
+    let took = duration_ms(r.duration_ms);
+    if r.status == BeatStatus::Success {
+        return format!("undone in {took}");
+    }
+    let why = match (&r.reason, r.exit_code) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(code)) => format!("exit {code}"),
+        (None, None) => String::new(),
+    };
+    if why.is_empty() {
+        format!("{} in {took}", r.status)
+    } else {
+        format!("{} ({why}) in {took}", r.status)
+    }
+}
+
+/// `1 beat`, `3 beats`.
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,32 +189,5 @@ mod tests {
         assert_eq!(shape_change(&shape), "same");
         shape.evolved = true;
         assert_eq!(shape_change(&shape), "↑ evolved");
-    }
-}
-
-/// How a rollback went: `undone in 12ms`, `failure (exit 3) in 5ms`.
-pub fn rollback(r: &RollbackRecord) -> String {
-    let took = duration_ms(r.duration_ms);
-    if r.status == BeatStatus::Success {
-        return format!("undone in {took}");
-    }
-    let why = match (&r.reason, r.exit_code) {
-        (Some(reason), _) => reason.clone(),
-        (None, Some(code)) => format!("exit {code}"),
-        (None, None) => String::new(),
-    };
-    if why.is_empty() {
-        format!("{} in {took}", r.status)
-    } else {
-        format!("{} ({why}) in {took}", r.status)
-    }
-}
-
-/// `1 beat`, `3 beats`.
-pub fn count(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }
