@@ -13,10 +13,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use baton_cache::error_chain;
 use baton_model::BeatHistory;
 use baton_runner::HistoryHints;
 use baton_store::HistoryStore;
 
+use crate::consumers::health::RecordingHealth;
 use crate::state::StateDir;
 
 pub struct History {
@@ -25,8 +27,8 @@ pub struct History {
     hints: HistoryHints,
     /// What to load, until someone loads it.
     pending: Mutex<Option<Pending>>,
-    /// Why the store could not be opened, for `--strict` and the end-of-run note.
-    failure: Mutex<Option<String>>,
+    /// Told when the store cannot be opened.
+    health: RecordingHealth,
 }
 
 struct Pending {
@@ -42,14 +44,19 @@ impl History {
             store: OnceLock::from(None),
             hints: HistoryHints::loaded(HashMap::new()),
             pending: Mutex::new(None),
-            failure: Mutex::new(None),
+            health: RecordingHealth::default(),
         })
     }
 
     /// The store of `state` and the hints of `beats` of pipeline `pipeline_id`,
     /// loaded by the first caller of [`History::load_now`], [`History::store`] or
     /// [`History::hints_of`].
-    pub fn when_needed(state: StateDir, pipeline_id: String, beats: Vec<String>) -> Arc<Self> {
+    pub fn when_needed(
+        state: StateDir,
+        pipeline_id: String,
+        beats: Vec<String>,
+        health: RecordingHealth,
+    ) -> Arc<Self> {
         Arc::new(Self {
             store: OnceLock::new(),
             hints: HistoryHints::loading(),
@@ -58,7 +65,7 @@ impl History {
                 pipeline_id,
                 beats,
             })),
-            failure: Mutex::new(None),
+            health,
         })
     }
 
@@ -81,9 +88,7 @@ impl History {
         let store = match state.open_store() {
             Ok(store) => store,
             Err(err) => {
-                eprintln!("baton: warning: history not recorded: {err}; the run goes on");
-                *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some(err.to_string());
+                self.health.report("history", error_chain(&err));
                 return;
             }
         };
@@ -117,14 +122,6 @@ impl History {
         self.load_now();
         self.hints.wait().get(beat)
     }
-
-    /// Why the store could not be opened, if it could not.
-    pub fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
 }
 
 /// Leaves the store and the hints set, empty if loading them stopped early.
@@ -150,10 +147,15 @@ mod tests {
         let state = StateDir {
             root: blocker.join(".baton"),
         };
-        let history = History::when_needed(state, "p".into(), vec!["build".into()]);
+        let health = RecordingHealth::default();
+        let history = History::when_needed(state, "p".into(), vec!["build".into()], health.clone());
         assert!(history.store().is_none());
         assert!(history.hints_of("build").is_none());
-        assert!(history.failure().is_some());
+        let failures = health.failures();
+        assert!(
+            failures.len() == 1 && failures[0].starts_with("history: "),
+            "{failures:?}"
+        );
     }
 
     #[test]
@@ -162,7 +164,8 @@ mod tests {
         let state = StateDir {
             root: dir.path().join(".baton"),
         };
-        let history = History::when_needed(state, "p".into(), vec!["build".into()]);
+        let health = RecordingHealth::default();
+        let history = History::when_needed(state, "p".into(), vec!["build".into()], health.clone());
         assert!(
             history.hints().get().is_none(),
             "nothing loads before it is needed"
@@ -172,6 +175,6 @@ mod tests {
             history.hints().wait().is_empty(),
             "a new store has no history"
         );
-        assert!(history.failure().is_none());
+        assert!(health.failures().is_empty());
     }
 }

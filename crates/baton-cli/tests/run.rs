@@ -244,16 +244,24 @@ fn the_store_cannot_be_written_the_run_still_passes_and_strict_exits_4() {
     ));
     // A file where the state directory should be: nothing can be recorded.
     let project = project.file(".baton", "not a directory");
-    project
+    let out = project
         .baton(&["run", "--output", "quiet"])
-        .assert()
-        .success()
-        .stderr(contains("warning"));
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(project.join("did-run").exists());
+    // One warning, with the cause, however many parts could not record.
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot create ./.baton: File exists"),
+        "{stderr}"
+    );
     project
         .baton(&["run", "--output", "quiet", "--strict"])
         .assert()
-        .code(4);
+        .code(4)
+        .stderr(contains("--strict: not recorded: history: "));
 }
 
 #[test]
@@ -564,7 +572,8 @@ fn logs_that_cannot_be_written_warn_once_and_strict_exits_4() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(stderr.matches("logs not written").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("logs not recorded").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("warning").count(), 1, "{stderr}");
     project
         .baton(&["run", "--output", "quiet", "--strict"])
         .assert()

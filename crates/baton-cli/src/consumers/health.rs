@@ -1,22 +1,74 @@
-//! Keeps track of what the run could not record (logs, so far): one warning per kind
-//! of failure however many beats hit it, and the list `--strict` turns into exit 4.
+//! What the run could not record (history, logs, telemetry files, artifacts, the
+//! archive), shared by every part that records something: one warning per kind of
+//! failure however many beats hit it, with its cause, and the list `--strict`
+//! turns into exit 4 (shadow principle: the run's outcome stands otherwise).
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use baton_model::RunEvent;
 
 use super::Consumer;
 
-#[derive(Debug, Default)]
+/// A cheap, cloneable handle: the recorder's heartbeat thread and the report
+/// writer's thread report into the same list.
+#[derive(Debug, Clone, Default)]
 pub struct RecordingHealth {
+    inner: Arc<Mutex<Failures>>,
+}
+
+#[derive(Debug, Default)]
+struct Failures {
     /// The first failure of each kind, and how many there were.
-    failures: BTreeMap<String, (String, usize)>,
+    by_kind: BTreeMap<String, (String, usize)>,
+    /// The state folder itself could not be made: that one warning says it all.
+    quiet: bool,
 }
 
 impl RecordingHealth {
+    /// Notes that `what` (`history`, `logs`, ...) could not be recorded; the first
+    /// time for that kind, warns on stderr.
+    pub fn report(&self, what: &str, message: impl Into<String>) {
+        let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let quiet = failures.quiet;
+        let entry = failures
+            .by_kind
+            .entry(what.to_owned())
+            .or_insert_with(|| (message.into(), 0));
+        if entry.1 == 0 && !quiet {
+            eprintln!(
+                "baton: warning: {what} not recorded: {}; the run goes on",
+                entry.0
+            );
+        }
+        entry.1 += 1;
+    }
+
+    /// Makes the state folder (`.baton`) if it is missing. When that fails nothing
+    /// of the run can be kept: one warning says so, and the failures that follow
+    /// are only counted (for `--strict`).
+    pub fn check_state_dir(&self, dir: &Path) {
+        if let Err(err) = std::fs::create_dir_all(dir) {
+            let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            eprintln!(
+                "baton: warning: nothing of this run is recorded (history, logs, telemetry): \
+                 cannot create {}: {err}; the run goes on",
+                dir.display()
+            );
+            failures.quiet = true;
+            failures.by_kind.insert(
+                "the state folder".into(),
+                (format!("{}: {err}", dir.display()), 1),
+            );
+        }
+    }
+
     /// One line per kind of failure: `logs: beat 'x': failed to ... (and 3 more)`.
     pub fn failures(&self) -> Vec<String> {
-        self.failures
+        let failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        failures
+            .by_kind
             .iter()
             .map(|(what, (first, count))| match count {
                 1 => format!("{what}: {first}"),
@@ -29,11 +81,38 @@ impl RecordingHealth {
 impl Consumer for RecordingHealth {
     fn handle(&mut self, event: &RunEvent) {
         if let RunEvent::RecordingFailed { what, message } = event {
-            let entry = self.failures.entry(what.clone()).or_insert_with(|| {
-                eprintln!("baton: warning: {what} not written ({message}); the run goes on");
-                (message.clone(), 0)
-            });
-            entry.1 += 1;
+            self.report(what, message.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_is_listed_once_with_its_count() {
+        let health = RecordingHealth::default();
+        let other_thread = health.clone();
+        health.report("logs", "beat 'a': disk full");
+        other_thread.report("logs", "beat 'b': disk full");
+        health.report("history", "locked");
+        assert_eq!(
+            health.failures(),
+            ["history: locked", "logs: beat 'a': disk full (and 1 more)"]
+        );
+    }
+
+    #[test]
+    fn a_state_folder_that_cannot_be_made_is_one_failure() {
+        let health = RecordingHealth::default();
+        health.check_state_dir(Path::new("/dev/null/baton"));
+        health.report("history", "cannot open");
+        let failures = health.failures();
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[1].starts_with("the state folder: /dev/null/baton"),
+            "{failures:?}"
+        );
     }
 }

@@ -1,18 +1,20 @@
 //! Writes the run to the history store as it happens: the run when it starts, each
 //! beat as it finishes (so a crash keeps them), a heartbeat every few seconds. The
 //! store may still be opening when the run starts: the first event waits for it.
-//! Shadow principle: the first failure is warned about once and the run goes on.
+//! Shadow principle: a failure is told to [`RecordingHealth`] and the run goes on.
 
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use baton_cache::error_chain;
 use baton_model::RunEvent;
 use baton_store::HistoryStore;
 use uuid::Uuid;
 
 use super::Consumer;
+use super::health::RecordingHealth;
 use crate::history::History;
 
 /// How often a running run tells the store it is alive (stale after 30 s).
@@ -20,8 +22,7 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Recorder {
     history: Arc<History>,
-    /// The first failure, kept for `--strict` and the end-of-run note.
-    failure: Arc<Mutex<Option<String>>>,
+    health: RecordingHealth,
     heartbeat: Option<Heartbeat>,
 }
 
@@ -32,33 +33,26 @@ struct Heartbeat {
 }
 
 impl Recorder {
-    pub fn new(history: Arc<History>) -> Self {
+    pub fn new(history: Arc<History>, health: RecordingHealth) -> Self {
         Self {
             history,
-            failure: Arc::new(Mutex::new(None)),
+            health,
             heartbeat: None,
         }
     }
 
-    /// Stops the heartbeat (if the run did not finish), then tells what was not
-    /// recorded, if anything failed.
-    pub fn finish(mut self) -> Option<String> {
-        self.join_heartbeat();
-        self.failure.lock().ok().and_then(|f| f.clone())
-    }
-
     fn note<T>(&self, what: &str, result: baton_store::Result<T>) {
-        note_failure(&self.failure, what, result);
+        note_failure(&self.health, what, result);
     }
 
     fn start_heartbeat(&mut self, store: Arc<dyn HistoryStore>, run_id: Uuid) {
         let (stop, stopped) = mpsc::channel::<()>();
-        let failure = self.failure.clone();
+        let health = self.health.clone();
         let thread = thread::spawn(move || {
             // Wakes up at once when the run ends (the sender is dropped), else beats.
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_EVERY) {
                 let beat = store.heartbeat(run_id, jiff::Timestamp::now());
-                note_failure(&failure, "the heartbeat", beat);
+                note_failure(&health, "the heartbeat", beat);
             }
         });
         self.heartbeat = Some(Heartbeat { stop, thread });
@@ -72,13 +66,9 @@ impl Recorder {
     }
 }
 
-fn note_failure<T>(slot: &Mutex<Option<String>>, what: &str, result: baton_store::Result<T>) {
-    if let Err(err) = result
-        && let Ok(mut failure) = slot.lock()
-        && failure.is_none()
-    {
-        eprintln!("baton: warning: history not recorded ({what}): {err}; the run goes on");
-        *failure = Some(format!("{what}: {err}"));
+fn note_failure<T>(health: &RecordingHealth, what: &str, result: baton_store::Result<T>) {
+    if let Err(err) = result {
+        health.report("history", format!("{what}: {}", error_chain(&err)));
     }
 }
 

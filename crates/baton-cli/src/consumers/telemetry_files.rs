@@ -2,7 +2,7 @@
 //! loaded with the run's history hints: no store query per beat) and writes its
 //! telemetry file as soon as it finishes, while the next beats run; the run's
 //! report file is written once the run is over (`baton run`).
-//! Shadow principle: the first failure is warned about once and the run goes on.
+//! Shadow principle: a failure is told to [`RecordingHealth`] and the run goes on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use baton_analysis::Anomaly;
 use baton_model::{BeatRecord, BeatStatus, RunEvent, RunRecord};
 
 use super::Consumer;
+use super::health::RecordingHealth;
 use crate::history::History;
 
 pub struct TelemetryFiles {
@@ -22,30 +23,27 @@ pub struct TelemetryFiles {
     history: Arc<History>,
     run: Option<RunRecord>,
     anomalies: HashMap<String, Vec<Anomaly>>,
-    /// The first failure to write a file, for `--strict` and the end-of-run note.
-    failure: Option<String>,
+    health: RecordingHealth,
 }
 
 impl TelemetryFiles {
-    pub fn new(dir: PathBuf, history: Arc<History>) -> Self {
+    pub fn new(dir: PathBuf, history: Arc<History>, health: RecordingHealth) -> Self {
         Self {
             dir,
             history,
             run: None,
             anomalies: HashMap::new(),
-            failure: None,
+            health,
         }
     }
 
-    /// The anomalies found, in the order of `records`, and the first failure to
-    /// write a beat's file.
-    pub fn finish(mut self, records: &[BeatRecord]) -> (Vec<Anomaly>, Option<String>) {
-        let anomalies = records
+    /// The anomalies found, in the order of `records`.
+    pub fn finish(mut self, records: &[BeatRecord]) -> Vec<Anomaly> {
+        records
             .iter()
             .filter_map(|r| self.anomalies.remove(&r.beat))
             .flatten()
-            .collect();
-        (anomalies, self.failure)
+            .collect()
     }
 
     fn beat_finished(&mut self, record: &BeatRecord) {
@@ -80,15 +78,10 @@ impl TelemetryFiles {
         self.note(written);
     }
 
-    fn note<E: std::fmt::Display>(&mut self, written: Result<(), E>) {
-        if let Err(err) = written
-            && self.failure.is_none()
-        {
-            eprintln!(
-                "baton: warning: telemetry files not written to {}: {err}",
-                self.dir.display()
-            );
-            self.failure = Some(err.to_string());
+    fn note(&self, written: std::io::Result<()>) {
+        if let Err(err) = written {
+            self.health
+                .report("telemetry files", format!("{}: {err}", self.dir.display()));
         }
     }
 }

@@ -62,7 +62,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     // the run's record gets it on its way to the consumers (GitLater).
     let mut git = GitLater::start(pipeline.root.clone());
     let state = StateDir::for_pipeline(&pipeline.root);
-    let mut telemetry_failures: Vec<String> = Vec::new();
+    let mut health = RecordingHealth::default();
+    health.check_state_dir(&state.root);
     let beat_names: Vec<String> = plan.beats.iter().map(|b| b.name.clone()).collect();
     let history = if args.no_telemetry {
         History::none()
@@ -71,6 +72,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             state.clone(),
             pipeline.history_key().to_string(),
             beat_names.clone(),
+            health.clone(),
         )
     };
 
@@ -108,10 +110,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
     };
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
-    let mut recorder = (!args.no_telemetry).then(|| Recorder::new(Arc::clone(&history)));
-    let mut files =
-        (!args.no_telemetry).then(|| TelemetryFiles::new(state.telemetry(), Arc::clone(&history)));
-    let mut health = RecordingHealth::default();
+    let mut recorder =
+        (!args.no_telemetry).then(|| Recorder::new(Arc::clone(&history), health.clone()));
+    let mut files = (!args.no_telemetry)
+        .then(|| TelemetryFiles::new(state.telemetry(), Arc::clone(&history), health.clone()));
 
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
@@ -146,48 +148,44 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let mut outcome = outcome;
     outcome.run.git = git.get();
-    telemetry_failures.extend(history.failure());
-    telemetry_failures.extend(health.failures());
-
-    let (anomalies, files_failure) = match files {
-        Some(files) => files.finish(&outcome.records),
-        None => (Vec::new(), None),
-    };
-    telemetry_failures.extend(files_failure);
+    let anomalies = files
+        .map(|files| files.finish(&outcome.records))
+        .unwrap_or_default();
     let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
     // The report file (the largest) is written on a thread of its own while the
     // summary is printed and the artifact manifest saved.
-    let saved = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let report_file =
-            (!args.no_telemetry).then(|| scope.spawn(|| save_report(&state, &report)));
+            (!args.no_telemetry).then(|| scope.spawn(|| save_report(&state, &report, &health)));
         print_summary(&report, args.output);
         for (beat, reason) in outcome.cache_miss_reasons() {
             stdout(&format!("cache miss {beat}: {reason}\n"));
         }
         append_step_summary(&report);
-        let mut failures = Vec::new();
         if !args.no_telemetry {
-            failures.extend(save_manifest(&state, &history, &report, &outcome));
+            save_manifest(&state, &history, &report, &outcome, &health);
         }
-        if let Some(report_file) = report_file {
-            failures.extend(report_file.join().unwrap_or_else(|_| {
-                Some("internal error: writing the report file panicked".into())
-            }));
+        if let Some(report_file) = report_file
+            && report_file.join().is_err()
+        {
+            health.report(
+                "telemetry files",
+                "internal error: writing the report file panicked",
+            );
         }
         if level == Level::Ff && !args.no_telemetry {
-            failures.extend(archive(&pipeline, &state, &report, &outcome));
+            archive(&pipeline, &state, &report, &outcome, &health);
         }
-        failures
     });
-    telemetry_failures.extend(saved);
-    telemetry_failures.extend(recorder.and_then(Recorder::finish));
+    // Dropped first: its heartbeat thread is joined, and no failure comes later.
+    drop(recorder);
 
     Ok(exit_for(
         &pipeline,
         &outcome.run,
         &report,
         args,
-        &telemetry_failures,
+        &health.failures(),
     ))
 }
 
@@ -215,45 +213,42 @@ impl GitLater {
     }
 }
 
-/// Writes the run's report file; what failed, warned about once.
-fn save_report(state: &StateDir, report: &RunReport) -> Option<String> {
-    let err = baton_report::telemetry_files::write_report(&state.telemetry(), report).err()?;
-    eprintln!(
-        "baton: warning: telemetry files not written to {}: {err}",
-        state.telemetry().display()
-    );
-    Some(err.to_string())
+/// Writes the run's report file.
+fn save_report(state: &StateDir, report: &RunReport, health: &RecordingHealth) {
+    if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), report) {
+        health.report(
+            "telemetry files",
+            format!("{}: {err}", state.telemetry().display()),
+        );
+    }
 }
 
-/// Writes the run's `artifacts.json` and records its artifact manifest: what
-/// failed, each warned about once. A run without artifacts has neither (`baton
-/// artifacts verify` reads that as "none"): a file and a store write saved.
+/// Writes the run's `artifacts.json` and records its artifact manifest. A run
+/// without artifacts has neither (`baton artifacts verify` reads that as "none"):
+/// a file and a store write saved.
 fn save_manifest(
     state: &StateDir,
     history: &History,
     report: &RunReport,
     outcome: &baton_runner::RunOutcome,
-) -> Vec<String> {
-    let mut failures = Vec::new();
+    health: &RecordingHealth,
+) {
     // The same test as `artifacts verify`'s for "no manifest, no artifacts".
     if outcome.records.iter().all(|r| r.artifacts_count == 0) {
-        return failures;
+        return;
     }
     let manifest = outcome.artifact_manifest();
     let manifest_path =
         baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
             .join("artifacts.json");
     if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
-        eprintln!("baton: warning: artifacts.json not written: {err}");
-        failures.push(err.to_string());
+        health.report("artifacts.json", baton_cache::error_chain(&err));
     }
     if let Some(store) = history.store()
         && let Err(err) = store.save_artifacts(&manifest)
     {
-        eprintln!("baton: warning: the artifact manifest was not recorded: {err}");
-        failures.push(err.to_string());
+        health.report("the artifact manifest", baton_cache::error_chain(&err));
     }
-    failures
 }
 
 /// Level ff: archives the run (its files must be written first).
@@ -262,16 +257,11 @@ fn archive(
     state: &StateDir,
     report: &RunReport,
     outcome: &baton_runner::RunOutcome,
-) -> Option<String> {
+    health: &RecordingHealth,
+) {
     match archive::archive_run(pipeline, state, report, &outcome.artifact_manifest()) {
-        Ok(dir) => {
-            eprintln!("baton: archived the run to {}", dir.display());
-            None
-        }
-        Err(err) => {
-            eprintln!("baton: warning: the run was not archived: {err:#}");
-            Some(err.to_string())
-        }
+        Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
+        Err(err) => health.report("the archive", format!("{err:#}")),
     }
 }
 
@@ -465,8 +455,7 @@ fn exit_for(
     }
     if args.strict && !telemetry_failures.is_empty() {
         eprintln!(
-            "baton: error: --strict: {} telemetry failure(s): {}",
-            telemetry_failures.len(),
+            "baton: error: --strict: not recorded: {}",
             telemetry_failures.join("; ")
         );
         return Exit::Internal;
