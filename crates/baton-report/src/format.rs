@@ -83,11 +83,11 @@ pub fn short_hash(hash: &str) -> &str {
     }
 }
 
-/// How a shape compares with the beat's previous run: `↑ evolved`, `new` (no
-/// previous run) or `same`.
+/// How a shape compares with the beat's previous run: `Δ evolved` (changed, for
+/// better or worse), `new` (no previous run) or `same`.
 pub fn shape_change(shape: &Shape) -> &'static str {
     if shape.evolved {
-        "↑ evolved"
+        "Δ evolved"
     } else if shape.previous_hash.is_none() {
         "new"
     } else {
@@ -124,6 +124,15 @@ pub fn count(n: u64, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{n} {noun}s")
+    }
+}
+
+/// A beat's status, with its attempts when it was retried: `success (3 attempts)`.
+pub fn status_with_attempts(b: &BeatRecord) -> String {
+    if b.attempts > 1 {
+        format!("{} ({} attempts)", b.status, b.attempts)
+    } else {
+        b.status.to_string()
     }
 }
 
@@ -188,6 +197,6 @@ mod tests {
         shape.previous_hash = Some("a".into());
         assert_eq!(shape_change(&shape), "same");
         shape.evolved = true;
-        assert_eq!(shape_change(&shape), "↑ evolved");
+        assert_eq!(shape_change(&shape), "Δ evolved");
     }
 }

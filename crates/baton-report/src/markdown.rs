@@ -75,7 +75,7 @@ pub fn render_markdown(report: &RunReport) -> String {
             cell(&b.movement),
             cell(&b.beat),
             beat_emoji(b.status),
-            b.status,
+            format::status_with_attempts(b),
             if ran {
                 format::duration_ms(b.duration_ms)
             } else {

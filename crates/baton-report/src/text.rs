@@ -150,7 +150,7 @@ fn beats_table(report: &RunReport, paint: Painter) -> String {
         table.add_row(vec![
             Cell::new(movement),
             Cell::new(&b.beat),
-            paint.cell(b.status.as_str(), beat_tone(b.status)),
+            paint.cell(&format::status_with_attempts(b), beat_tone(b.status)),
             if ran {
                 Cell::new(format::duration_ms(b.duration_ms))
             } else {
