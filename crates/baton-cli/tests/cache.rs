@@ -198,3 +198,29 @@ fn artifacts_verify_reports_changed_and_missing_files() {
         .code(1)
         .stdout(contains("missing  out/all.txt"));
 }
+
+#[test]
+fn a_dry_run_says_which_beats_the_cache_would_restore() {
+    let project = project();
+    project
+        .baton(&["run", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("compile  miss: no cache yet"));
+    assert!(!project.join(".baton").exists(), "a dry run makes nothing");
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .success();
+    project
+        .baton(&["run", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("compile  hit: restored, not run"));
+    let project = project.file("src/b.txt", "beta, edited\n");
+    project
+        .baton(&["run", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("compile  miss: ").and(contains("src/b.txt")));
+}

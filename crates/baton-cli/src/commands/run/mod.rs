@@ -55,6 +55,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     if args.dry_run {
         stdout(&plan.render_dry_run());
+        stdout(&dry_run_notes(&pipeline, &plan, args.jobs));
         return Ok(Exit::Success);
     }
 
@@ -386,6 +387,58 @@ fn print_summary(report: &RunReport, mode: OutputMode) {
         stdout("\n");
     }
     stdout(&baton_report::render_text(report, color));
+}
+
+/// What the plan alone does not say: how `-j` bounds its waves, and which cached
+/// beats would be restored instead of run (with the files as they are now: a
+/// beat that an earlier one's outputs feed may still miss). Reads the cache only
+/// if there is one; makes nothing.
+fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u16>) -> String {
+    let mut out = String::new();
+    let jobs = jobs.map_or_else(baton_runner::default_jobs, usize::from);
+    let widest = plan.waves().iter().map(Vec::len).max().unwrap_or(0);
+    if widest > jobs {
+        out.push_str(&format!(
+            "\n-j {jobs}: at most {} run at once (the widest wave has {widest})\n",
+            baton_report::format::count(u64::try_from(jobs).unwrap_or(u64::MAX), "beat")
+        ));
+    }
+    let state = StateDir::for_pipeline(&pipeline.root);
+    let cacheable: Vec<_> = plan
+        .beats
+        .iter()
+        .filter_map(|b| pipeline.beat(&b.name))
+        .filter(|(_, spec)| baton_cache::is_cacheable(spec))
+        .collect();
+    if cacheable.is_empty() {
+        return out;
+    }
+    out.push_str("\ncache (inputs as they are now):\n");
+    let cache = state
+        .root
+        .join("cache")
+        .is_dir()
+        .then(|| baton_runner::Cache::open(&state.root).ok())
+        .flatten();
+    let shell = baton_runner::Shell::for_pipeline(pipeline);
+    for (_, spec) in cacheable {
+        let verdict = match &cache {
+            None => "miss: no cache yet".to_owned(),
+            Some(cache) => {
+                let key = baton_runner::cache_key_spec(pipeline, spec, &shell);
+                match cache.explain_current(&key) {
+                    Ok(now) if now.would_hit => "hit: restored, not run".to_owned(),
+                    Ok(now) => match now.explanation {
+                        Some(why) if !why.is_empty() => format!("miss: {}", why.summary()),
+                        _ => "miss: never stored".to_owned(),
+                    },
+                    Err(err) => format!("unknown: {err}"),
+                }
+            }
+        };
+        out.push_str(&format!("  {}  {verdict}\n", spec.name));
+    }
+    out
 }
 
 /// Write to stdout, ignoring a closed pipe (`baton run | head`): the run's outcome
