@@ -220,12 +220,16 @@ impl Reader {
     }
 }
 
-/// The closest candidate when it is close enough to be a typo.
+/// The closest candidate when it is close enough to be a typo; one as far from
+/// `word` as a full rewrite (`zz` and `a`) is not.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word_len = word.chars().count();
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))
-        .filter(|(distance, c)| *distance <= 2.max(c.len() / 3))
+        .filter(|(distance, c)| {
+            *distance <= 2.max(c.len() / 3) && *distance < word_len.max(c.chars().count())
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
@@ -246,5 +250,8 @@ mod tests {
         assert_eq!(suggest("neds", &known), Some("needs"));
         assert_eq!(suggest("ouputs", &known), Some("outputs"));
         assert_eq!(suggest("completely-else", &known), None);
+        assert_eq!(suggest("zz", &["a", "b"]), None);
+        assert_eq!(suggest("b", &["a"]), None);
+        assert_eq!(suggest("ab", &["abc"]), Some("abc"));
     }
 }
