@@ -1,5 +1,6 @@
 //! The command line, declared with clap. Only this crate knows clap.
 
+use std::convert::Infallible;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -276,13 +277,13 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "mf")]
     pub level: LevelArg,
     /// Run at most N beats at once (default: number of cores).
-    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = jobs_or_exit)]
     pub jobs: Option<u16>,
     /// Run only these beats (and what they need): `--only a --only b` or `--only a,b`.
-    #[arg(long, value_delimiter = ',', value_name = "BEAT")]
+    #[arg(long, value_delimiter = ',', value_name = "BEAT", value_parser = trimmed)]
     pub only: Vec<String>,
     /// Start at this movement.
-    #[arg(long, value_name = "MOVEMENT")]
+    #[arg(long, value_name = "MOVEMENT", value_parser = trimmed)]
     pub from: Option<String>,
     /// Print the plan and run nothing.
     #[arg(long)]
@@ -304,6 +305,34 @@ pub struct RunArgs {
     /// Fail any beat that would have to run instead of coming from the cache.
     #[arg(long)]
     pub cache_only: bool,
+}
+
+/// A name without the spaces around it: `--only "a, b"` means `a` and `b`.
+fn trimmed(text: &str) -> Result<String, Infallible> {
+    Ok(text.trim().to_owned())
+}
+
+/// `-j N`: how many beats may run at once, 1 to 65535.
+pub fn parse_jobs(text: &str) -> Result<u16, String> {
+    let text = text.trim();
+    match text.parse::<u64>() {
+        Ok(0) => Err("-j/--jobs must be at least 1 (got 0)".to_owned()),
+        Ok(n) => u16::try_from(n)
+            .map_err(|_| format!("-j/--jobs must be at most {} (got {n})", u16::MAX)),
+        Err(_) => Err(format!(
+            "-j/--jobs must be a whole number of at least 1 (got '{text}')"
+        )),
+    }
+}
+
+/// The value parser of `-j`. clap would show a rejected value in three lines (its
+/// message, a blank line, "For more information, try '--help'."); a usage error is
+/// one line, so it is printed here and baton exits 2 before anything has started.
+fn jobs_or_exit(text: &str) -> Result<u16, Infallible> {
+    parse_jobs(text).or_else(|message| {
+        eprintln!("baton: error: {message}");
+        std::process::exit(i32::from(crate::exit::Exit::Usage.code()))
+    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -332,4 +361,46 @@ pub struct InitArgs {
     /// Overwrite an existing pipeline file.
     #[arg(long)]
     pub force: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let argv = ["baton", "run"].iter().chain(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run(args) => args,
+            other => panic!("not a run: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_and_from_names_are_trimmed() {
+        let args = run_args(&["--only", "a, b ,c", "--only", " d", "--from", " build "]);
+        assert_eq!(args.only, ["a", "b", "c", "d"]);
+        assert_eq!(args.from.as_deref(), Some("build"));
+    }
+
+    #[test]
+    fn jobs_is_a_whole_number_of_at_least_one() {
+        assert_eq!(run_args(&["-j", "4"]).jobs, Some(4));
+        assert_eq!(parse_jobs("1"), Ok(1));
+        assert_eq!(parse_jobs("65535"), Ok(65535));
+        assert_eq!(
+            parse_jobs("0"),
+            Err("-j/--jobs must be at least 1 (got 0)".to_owned())
+        );
+        assert_eq!(
+            parse_jobs("65536"),
+            Err("-j/--jobs must be at most 65535 (got 65536)".to_owned())
+        );
+        assert_eq!(
+            parse_jobs("two"),
+            Err("-j/--jobs must be a whole number of at least 1 (got 'two')".to_owned())
+        );
+        assert!(parse_jobs("-1").is_err());
+    }
 }

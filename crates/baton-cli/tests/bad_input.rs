@@ -105,3 +105,13 @@ fn unknown_field_suggests_the_right_one() {
         "{line}"
     );
 }
+
+#[test]
+fn absurd_retry_values_are_rejected_where_they_are_written() {
+    let yaml = "version: 1\nid: x\nname: t\nmovements:\n  - name: m\n    beats:\n      - name: a\n        run: 'false'\n        retry: { attempts: 3, backoff: 1ms, factor: 1e300, on: ['exit:999'] }\n";
+    let line = first_line_of_validate(&Project::with_pipeline(yaml));
+    assert!(
+        line.starts_with("baton.yaml:9:53: retry.factor must be between 1 and 10"),
+        "{line}"
+    );
+}

@@ -150,7 +150,12 @@ fn check_needs(draft: &Draft, movement_of: &HashMap<&str, usize>, r: &mut Reader
                 let pos = beat.needs_pos.get(i).copied();
                 match movement_of.get(need.as_str()) {
                     None => {
-                        let hint = suggest_owned(need, &all_names);
+                        let others: Vec<String> = all_names
+                            .iter()
+                            .filter(|n| **n != beat.spec.name)
+                            .cloned()
+                            .collect();
+                        let hint = suggest_owned(need, &others);
                         r.report(
                             Diagnostic::new(
                                 Code::UnknownNeed,

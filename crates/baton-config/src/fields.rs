@@ -111,11 +111,19 @@ impl Reader {
     pub fn unsigned(&mut self, node: &Node, field: &str) -> Option<u32> {
         match &node.value {
             Value::Int(i) if *i >= 0 && *i <= i64::from(u32::MAX) => Some(*i as u32),
-            Value::Int(_) => {
+            Value::Int(i) if *i < 0 => {
                 self.bad_value(
                     node,
                     format!("'{field}' must be zero or more"),
                     "use a whole number >= 0",
+                );
+                None
+            }
+            Value::Int(_) => {
+                self.bad_value(
+                    node,
+                    format!("'{field}' is too large (at most {})", u32::MAX),
+                    "use a smaller whole number",
                 );
                 None
             }
@@ -130,6 +138,14 @@ impl Reader {
         match &node.value {
             Value::Int(i) => Some(*i as f64),
             Value::Float(f) if f.is_finite() => Some(*f),
+            Value::Float(f) => {
+                self.bad_value(
+                    node,
+                    format!("'{field}' must be a finite number, found {f}"),
+                    "use an ordinary number such as 2 or 0.5",
+                );
+                None
+            }
             _ => {
                 self.wrong_type(node, field, "a number");
                 None
@@ -220,12 +236,16 @@ impl Reader {
     }
 }
 
-/// The closest candidate when it is close enough to be a typo.
+/// The closest candidate when it is close enough to be a typo; one as far from
+/// `word` as a full rewrite (`zz` and `a`) is not.
 pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let word_len = word.chars().count();
     candidates
         .iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), *c))
-        .filter(|(distance, c)| *distance <= 2.max(c.len() / 3))
+        .filter(|(distance, c)| {
+            *distance <= 2.max(c.len() / 3) && *distance < word_len.max(c.chars().count())
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, c)| c)
 }
@@ -240,11 +260,41 @@ pub fn suggest_owned(word: &str, candidates: &[String]) -> Option<String> {
 mod tests {
     use super::*;
 
+    fn node(value: Value) -> Node {
+        Node {
+            pos: Pos { line: 3, col: 7 },
+            value,
+        }
+    }
+
+    #[test]
+    fn numbers_must_be_finite_and_whole_numbers_fit() {
+        let mut r = Reader::default();
+        assert_eq!(r.number(&node(Value::Float(f64::NAN)), "factor"), None);
+        assert_eq!(r.number(&node(Value::Float(f64::INFINITY)), "factor"), None);
+        assert_eq!(r.unsigned(&node(Value::Int(1 << 40)), "attempts"), None);
+        assert_eq!(r.unsigned(&node(Value::Int(-1)), "attempts"), None);
+        let messages: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "'factor' must be a finite number, found NaN",
+                "'factor' must be a finite number, found inf",
+                "'attempts' is too large (at most 4294967295)",
+                "'attempts' must be zero or more",
+            ]
+        );
+        assert!(r.diagnostics.iter().all(|d| d.line == Some(3)));
+    }
+
     #[test]
     fn suggestions_catch_typos_only() {
         let known = ["needs", "name", "run", "outputs"];
         assert_eq!(suggest("neds", &known), Some("needs"));
         assert_eq!(suggest("ouputs", &known), Some("outputs"));
         assert_eq!(suggest("completely-else", &known), None);
+        assert_eq!(suggest("zz", &["a", "b"]), None);
+        assert_eq!(suggest("b", &["a"]), None);
+        assert_eq!(suggest("ab", &["abc"]), Some("abc"));
     }
 }

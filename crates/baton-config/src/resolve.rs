@@ -11,6 +11,7 @@ use baton_model::{
 };
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
+use crate::duration::format_duration;
 use crate::fields::{Reader, suggest};
 use crate::tree::{Node, Pos, Value};
 
@@ -622,8 +623,12 @@ fn read_cache(node: &Node, r: &mut Reader) -> CacheSpec {
 
 fn read_retry(node: &Node, r: &mut Reader) -> RetryPolicy {
     let mut policy = RetryPolicy::default();
+    let too_many =
+        |n: &Node| matches!(n.value, Value::Int(a) if a > i64::from(RetryPolicy::MAX_ATTEMPTS));
     if let Value::Int(_) = node.value {
-        if let Some(n) = r.unsigned(node, "retry") {
+        if too_many(node) {
+            too_many_attempts(node, "retry", r);
+        } else if let Some(n) = r.unsigned(node, "retry") {
             policy.attempts = n.max(1);
         }
         return policy;
@@ -632,26 +637,47 @@ fn read_retry(node: &Node, r: &mut Reader) -> RetryPolicy {
         return policy;
     };
     if let Some((_, n)) = map.get("attempts") {
-        match r.unsigned(n, "retry.attempts") {
-            Some(0) => r.bad_value(
+        if matches!(n.value, Value::Int(a) if a < 1) {
+            r.bad_value(
                 n,
                 "retry.attempts must be at least 1".into(),
                 "use 1 or more",
+            );
+        } else if too_many(n) {
+            too_many_attempts(n, "retry.attempts", r);
+        } else if let Some(a) = r.unsigned(n, "retry.attempts") {
+            policy.attempts = a;
+        }
+    }
+    if let Some((_, n)) = map.get("backoff") {
+        match r.duration(n, "retry.backoff") {
+            Some(d) if d > RetryPolicy::MAX_DELAY => r.bad_value(
+                n,
+                format!(
+                    "retry.backoff {} is longer than the longest wait between attempts ({})",
+                    format_duration(d),
+                    format_duration(RetryPolicy::MAX_DELAY)
+                ),
+                &format!(
+                    "use a backoff of {} or less",
+                    format_duration(RetryPolicy::MAX_DELAY)
+                ),
             ),
-            Some(a) => policy.attempts = a,
+            Some(d) => policy.backoff = d,
             None => {}
         }
     }
-    if let Some(d) = map
-        .get("backoff")
-        .and_then(|(_, n)| r.duration(n, "retry.backoff"))
-    {
-        policy.backoff = d;
-    }
     if let Some((_, n)) = map.get("factor") {
         match r.number(n, "retry.factor") {
-            Some(f) if f >= 1.0 => policy.factor = f,
-            Some(_) => r.bad_value(n, "retry.factor must be 1 or more".into(), "use e.g. 2"),
+            Some(f) if (1.0..=RetryPolicy::MAX_FACTOR).contains(&f) => policy.factor = f,
+            Some(_) => r.bad_value(
+                n,
+                format!(
+                    "retry.factor must be between 1 and {}",
+                    RetryPolicy::MAX_FACTOR
+                ),
+                "use e.g. 2 (each wait twice the one before)",
+            ),
             None => {}
         }
     }
@@ -664,9 +690,23 @@ fn read_retry(node: &Node, r: &mut Reader) -> RetryPolicy {
             let text = item.as_scalar_text().unwrap_or_default();
             match RetryOn::from_str(&text) {
                 Ok(on) => policy.on.push(on),
-                Err(msg) => r.bad_value(item, msg, "use timeout, any or exit:N"),
+                Err(msg) => {
+                    r.bad_value(item, msg, "use timeout, any or exit:N with N from 0 to 255")
+                }
             }
         }
     }
     policy
+}
+
+fn too_many_attempts(node: &Node, field: &str, r: &mut Reader) {
+    let attempts = node.as_scalar_text().unwrap_or_default();
+    r.bad_value(
+        node,
+        format!(
+            "{field} is {attempts}, more than the {} attempts baton allows",
+            RetryPolicy::MAX_ATTEMPTS
+        ),
+        &format!("use at most {} attempts", RetryPolicy::MAX_ATTEMPTS),
+    );
 }

@@ -110,10 +110,24 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Delay before attempt `next` (2-based: the first retry is attempt 2).
+    /// The longest wait between two attempts, whatever `backoff` and `factor` say.
+    pub const MAX_DELAY: Duration = Duration::from_secs(3600);
+    /// The most attempts validation accepts.
+    pub const MAX_ATTEMPTS: u32 = 100;
+    /// The largest growth factor validation accepts.
+    pub const MAX_FACTOR: f64 = 10.0;
+
+    /// Delay before attempt `next` (2-based: the first retry is attempt 2):
+    /// `backoff * factor^(next - 2)`, at most [`Self::MAX_DELAY`]. Total for any
+    /// values, validated or not: a factor below 1 or NaN counts as 1.
     pub fn delay_before(&self, next: u32) -> Duration {
-        let exponent = next.saturating_sub(2) as i32;
-        self.backoff.mul_f64(self.factor.max(1.0).powi(exponent))
+        if self.backoff.is_zero() {
+            return Duration::ZERO;
+        }
+        let exponent = i32::try_from(next.saturating_sub(2)).unwrap_or(i32::MAX);
+        let growth = self.factor.max(1.0).powi(exponent);
+        Duration::try_from_secs_f64(self.backoff.as_secs_f64() * growth)
+            .map_or(Self::MAX_DELAY, |d| d.min(Self::MAX_DELAY))
     }
 }
 
@@ -133,7 +147,10 @@ impl FromStr for RetryOn {
             "timeout" => Ok(Self::Timeout),
             "any" => Ok(Self::Any),
             _ => match s.strip_prefix("exit:").map(str::parse::<i32>) {
-                Some(Ok(code)) => Ok(Self::Exit(code)),
+                Some(Ok(code)) if (0..=255).contains(&code) => Ok(Self::Exit(code)),
+                Some(Ok(code)) => Err(format!(
+                    "'{s}' can never match: exit codes are 0 to 255, not {code}"
+                )),
                 _ => Err(format!(
                     "'{s}' is not a retry condition (timeout, any, exit:N)"
                 )),
@@ -340,9 +357,45 @@ mod tests {
     }
 
     #[test]
+    fn retry_backoff_is_total_and_capped() {
+        let policy = |attempts, backoff, factor| RetryPolicy {
+            attempts,
+            backoff,
+            factor,
+            on: vec![],
+        };
+        let huge = policy(3, Duration::from_millis(1), 1e300);
+        assert_eq!(huge.delay_before(2), Duration::from_millis(1));
+        assert_eq!(huge.delay_before(3), RetryPolicy::MAX_DELAY);
+        let steep = policy(u32::MAX, Duration::from_secs(1), 10.0);
+        assert_eq!(steep.delay_before(u32::MAX), RetryPolicy::MAX_DELAY);
+        assert_eq!(steep.delay_before(5), Duration::from_secs(1000));
+        for factor in [f64::INFINITY, f64::NAN, -5.0, f64::MAX, 0.0] {
+            let p = policy(u32::MAX, Duration::from_secs(1), factor);
+            for next in [0, 1, 2, 3, 64, 1025, u32::MAX] {
+                assert!(
+                    p.delay_before(next) <= RetryPolicy::MAX_DELAY,
+                    "{factor} {next}"
+                );
+            }
+            let zero = policy(u32::MAX, Duration::ZERO, factor);
+            assert_eq!(zero.delay_before(u32::MAX), Duration::ZERO);
+        }
+        // A backoff longer than the cap is capped from the first retry.
+        let long = policy(2, Duration::from_secs(1_000_000_000), 2.0);
+        assert_eq!(long.delay_before(2), RetryPolicy::MAX_DELAY);
+    }
+
+    #[test]
     fn retry_conditions_parse() {
         assert_eq!("exit:137".parse(), Ok(RetryOn::Exit(137)));
+        assert_eq!("exit:0".parse(), Ok(RetryOn::Exit(0)));
+        assert_eq!("exit:255".parse(), Ok(RetryOn::Exit(255)));
         assert_eq!("timeout".parse(), Ok(RetryOn::Timeout));
         assert!("exit:x".parse::<RetryOn>().is_err());
+        for out_of_range in ["exit:256", "exit:999", "exit:-1"] {
+            let err = out_of_range.parse::<RetryOn>().expect_err(out_of_range);
+            assert!(err.contains("0 to 255"), "{err}");
+        }
     }
 }

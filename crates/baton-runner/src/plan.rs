@@ -7,7 +7,10 @@
 //! the named beats plus, transitively, what they `need` (not the whole previous
 //! movement); `--from` starts at a movement, taking the earlier ones as done.
 //! A beat whose need does not run (skipped by level or `--from`) still runs: the
-//! need is taken as done. The plan serializes to JSON for `--dry-run --format json`.
+//! need is taken as done. When every beat `--only` names is above the run's level,
+//! planning fails and names the `--level` that would run them. Names given to
+//! `--only` and `--from` are trimmed. The plan serializes to JSON for
+//! `--dry-run --format json`.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::{self, Write as _};
@@ -60,9 +63,10 @@ impl fmt::Display for SkipReason {
             Self::AboveLevel {
                 beat_level,
                 run_level,
-            } => {
-                write!(f, "level {beat_level} is above the run level {run_level}")
-            }
+            } => write!(
+                f,
+                "level {beat_level} is above the run level {run_level}; --level {beat_level} would include it"
+            ),
             Self::NotSelected => f.write_str("not selected by --only"),
             Self::BeforeFrom { from } => write!(f, "before --from {from}"),
         }
@@ -109,6 +113,32 @@ pub enum PlanError {
     },
     #[error("failed to order the beats: their needs form a cycle ({})", .beats.join(" -> "))]
     Cycle { beats: Vec<String> },
+    #[error("failed to select beats: --only has an empty name (a stray comma?)")]
+    EmptyBeatName,
+    /// Every beat `--only` names is above the run's level, so none of them runs.
+    #[error("failed to select {}", above_level(.beats, .run_level))]
+    OnlyAboveLevel {
+        /// The named beats with their levels.
+        beats: Vec<(String, Level)>,
+        run_level: Level,
+    },
+}
+
+fn above_level(beats: &[(String, Level)], run_level: &Level) -> String {
+    let highest = beats.iter().map(|(_, l)| *l).max().unwrap_or(*run_level);
+    match beats {
+        [(name, level)] => format!(
+            "beat '{name}': it is at level {level}, above the run level {run_level} (--level {level} would include it)"
+        ),
+        _ => format!(
+            "beats {}: they are above the run level {run_level} (--level {highest} would include them)",
+            beats
+                .iter()
+                .map(|(name, level)| format!("'{name}' (level {level})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn hint(suggestion: &Option<String>) -> String {
@@ -134,9 +164,9 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
     let movement_names = || pipeline.movements.iter().map(|m| m.name.as_str());
 
     // --from: the first movement that runs.
-    let from_index = match &sel.from {
+    let from_index = match sel.from.as_deref().map(str::trim) {
         None => 0,
-        Some(name) => match pipeline.movements.iter().position(|m| &m.name == name) {
+        Some(name) => match pipeline.movements.iter().position(|m| m.name == name) {
             Some(i) => i,
             None => {
                 let suggestion = match pipeline.beat(name) {
@@ -147,7 +177,7 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
                     None => did_you_mean(name, movement_names()),
                 };
                 return Err(PlanError::UnknownMovement {
-                    name: name.clone(),
+                    name: name.to_string(),
                     suggestion,
                 });
             }
@@ -173,7 +203,8 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
                 return Err(PlanError::UnknownNeed {
                     beat: beat.name.clone(),
                     need: need.clone(),
-                    suggestion: did_you_mean(need, beat_names()),
+                    // The beat itself is never what it meant to need.
+                    suggestion: did_you_mean(need, beat_names().filter(|n| *n != beat.name)),
                 });
             }
         }
@@ -185,17 +216,20 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
     } else {
         let mut set = BTreeSet::new();
         let mut queue = VecDeque::new();
-        for name in &sel.only {
-            match position.get(name.as_str()) {
+        for name in sel.only.iter().map(|n| n.trim()) {
+            if name.is_empty() {
+                return Err(PlanError::EmptyBeatName);
+            }
+            match position.get(name) {
                 Some(&pos) => queue.push_back(pos),
                 None => {
-                    let suggestion = if pipeline.movements.iter().any(|m| &m.name == name) {
+                    let suggestion = if pipeline.movements.iter().any(|m| m.name == name) {
                         Some(format!("'{name}' is a movement; --only takes beat names"))
                     } else {
                         did_you_mean(name, beat_names())
                     };
                     return Err(PlanError::UnknownBeat {
-                        name: name.clone(),
+                        name: name.to_string(),
                         suggestion,
                     });
                 }
@@ -285,6 +319,30 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
         }
         if !this_movement.is_empty() {
             previous_movement = this_movement;
+        }
+    }
+
+    // Every beat --only names left out by the level: nothing the user asked for
+    // runs, so say which level would run it instead of running only its needs.
+    let named: Vec<(usize, usize)> = sel
+        .only
+        .iter()
+        .filter_map(|n| position.get(n.trim()).copied())
+        .collect();
+    if !named.is_empty() && named.iter().all(|pos| !planned_index.contains_key(pos)) {
+        let above: Vec<(String, Level)> = skipped
+            .iter()
+            .filter(|s| named.contains(&(s.movement_index, s.beat_index)))
+            .filter_map(|s| match s.reason {
+                SkipReason::AboveLevel { beat_level, .. } => Some((s.name.clone(), beat_level)),
+                _ => None,
+            })
+            .collect();
+        if !above.is_empty() {
+            return Err(PlanError::OnlyAboveLevel {
+                beats: above,
+                run_level: sel.level,
+            });
         }
     }
 
@@ -684,6 +742,108 @@ mod tests {
                 name: "zzz".into(),
                 suggestion: None
             }
+        );
+    }
+
+    #[test]
+    fn only_and_from_names_are_trimmed_and_never_empty() {
+        let sel = Selection {
+            only: vec!["unit".into(), " ship ".into()],
+            from: Some(" test".into()),
+            ..Selection::default()
+        };
+        let plan = plan(&sample(), &sel).expect("plans");
+        let order: Vec<&str> = plan.beats.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(order, ["unit", "ship"]);
+        let err = super::plan(
+            &sample(),
+            &Selection {
+                only: vec!["unit".into(), " ".into()],
+                ..Selection::default()
+            },
+        )
+        .expect_err("empty name");
+        assert_eq!(err, PlanError::EmptyBeatName);
+    }
+
+    #[test]
+    fn only_beats_above_the_level_name_the_level_that_runs_them() {
+        let only = |names: &[&str]| Selection {
+            only: names.iter().map(|n| n.to_string()).collect(),
+            ..Selection::default()
+        };
+        let err = plan(&sample(), &only(&["e2e"])).expect_err("e2e is at level f");
+        assert_eq!(
+            err.to_string(),
+            "failed to select beat 'e2e': it is at level f, above the run level mf (--level f would include it)"
+        );
+        // One named beat that runs is enough: the other is skipped as before.
+        let plan_of_two = plan(&sample(), &only(&["e2e", "lint"])).expect("lint runs");
+        assert_eq!(plan_of_two.beats.len(), 1);
+        let at_f = Selection {
+            level: Level::F,
+            ..only(&["e2e"])
+        };
+        assert!(plan(&sample(), &at_f).is_ok());
+
+        let pipeline = PipelineBuilder::new("levels")
+            .movement(
+                "m",
+                true,
+                vec![
+                    beat("base"),
+                    beat("slow").level(Level::F).needs(&["base"]),
+                    beat("slowest").level(Level::Ff),
+                    beat("g").needs(&["slow"]),
+                ],
+            )
+            .build();
+        // Named beats above the level are not replaced by what they need.
+        let err = plan(&pipeline, &only(&["slow", "slowest"])).expect_err("both above");
+        assert_eq!(
+            err.to_string(),
+            "failed to select beats 'slow' (level f), 'slowest' (level ff): they are above the run level mf (--level ff would include them)"
+        );
+        // A need left out by the level: g still runs, and the reason names the level.
+        let plan = plan(&pipeline, &only(&["g"])).expect("g runs");
+        let order: Vec<&str> = plan.beats.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(order, ["base", "g"]);
+        let slow = plan
+            .skipped
+            .iter()
+            .find(|s| s.name == "slow")
+            .expect("skipped");
+        assert_eq!(
+            slow.reason.to_string(),
+            "level f is above the run level mf; --level f would include it"
+        );
+    }
+
+    #[test]
+    fn an_unknown_need_is_never_said_to_mean_its_own_beat() {
+        let pipeline = PipelineBuilder::new("bad")
+            .movement("m", true, vec![beat("compile").needs(&["compil"])])
+            .build();
+        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
+        assert_eq!(
+            err,
+            PlanError::UnknownNeed {
+                beat: "compile".into(),
+                need: "compil".into(),
+                suggestion: None
+            }
+        );
+        let pipeline = PipelineBuilder::new("bad")
+            .movement(
+                "m",
+                true,
+                vec![beat("compile"), beat("link").needs(&["compil"])],
+            )
+            .build();
+        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
+        assert!(
+            err.to_string().ends_with("(did you mean 'compile'?)"),
+            "{err}"
         );
     }
 
