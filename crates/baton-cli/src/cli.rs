@@ -277,7 +277,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "mf")]
     pub level: LevelArg,
     /// Run at most N beats at once (default: number of cores).
-    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = jobs_or_exit)]
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<u16>,
     /// Run only these beats (and what they need): `--only a --only b` or `--only a,b`.
     #[arg(long, value_delimiter = ',', value_name = "BEAT", value_parser = trimmed)]
@@ -323,16 +323,6 @@ pub fn parse_jobs(text: &str) -> Result<u16, String> {
             "-j/--jobs must be a whole number of at least 1 (got '{text}')"
         )),
     }
-}
-
-/// The value parser of `-j`. clap would show a rejected value in three lines (its
-/// message, a blank line, "For more information, try '--help'."); a usage error is
-/// one line, so it is printed here and baton exits 2 before anything has started.
-fn jobs_or_exit(text: &str) -> Result<u16, Infallible> {
-    parse_jobs(text).or_else(|message| {
-        eprintln!("baton: error: {message}");
-        std::process::exit(i32::from(crate::exit::Exit::Usage.code()))
-    })
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -17,7 +17,10 @@ use crate::cli::{Cli, Command};
 use crate::exit::Exit;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return command_line_error(&err),
+    };
     if !matches!(cli.command, Command::Run(_)) {
         // Reading verbs piped into `head` end quietly, like other Unix tools.
         // `run` keeps SIGPIPE ignored: it must outlive its terminal to record the run.
@@ -48,4 +51,28 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Help and version go to stdout as clap prints them; a bad command line is one
+/// line on stderr (clap's first, without its usage block and hints) and exit 2.
+fn command_line_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = err.print();
+        return if err.use_stderr() {
+            Exit::Usage.into()
+        } else {
+            Exit::Success.into()
+        };
+    }
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid command line");
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("baton: error: {message} (see `baton --help`)");
+    Exit::Usage.into()
 }
