@@ -188,6 +188,8 @@ impl ProcessSpawner {
             .map(|(k, v)| (k.as_str(), OsStr::new(v)))
             .collect();
         env.push(("PWD", pwd.as_os_str()));
+        // What bash exports for the command it runs (baton's own path otherwise).
+        env.push(("_", direct.program.as_os_str()));
         let argv: Vec<&OsStr> = std::iter::once(OsStr::new(&direct.argv0))
             .chain(direct.args.iter().map(OsStr::new))
             .collect();
@@ -212,6 +214,7 @@ impl ProcessSpawner {
         command.arg0(&direct.argv0).args(&direct.args);
         configure(&mut command, req);
         command.env("PWD", shell_pwd(req));
+        command.env("_", &direct.program);
         Child::from_std(command.spawn().ok()?).ok()
     }
 }

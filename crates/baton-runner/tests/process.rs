@@ -266,11 +266,14 @@ fn a_missing_command_is_exit_127_command_not_found() {
 #[test]
 fn a_plain_command_sees_what_the_shell_would_have_given_it() {
     // `printenv PWD` runs without the shell (see baton_runner::direct): it still
-    // gets the beat's directory as PWD, and its words as arguments.
-    let ran = run_one(beat("plain").run("printenv PWD BATON_BEAT"));
+    // gets the beat's directory as PWD, its own path as `_`, and its words as
+    // arguments.
+    let ran = run_one(beat("plain").run("printenv PWD BATON_BEAT _"));
     assert_eq!(ran.record().status, BeatStatus::Success);
     let dir = std::path::absolute(ran.dir.path()).expect("absolute");
-    assert_eq!(ran.lines(), [dir.display().to_string(), "plain".to_owned()]);
+    let lines = ran.lines();
+    assert_eq!(lines[..2], [dir.display().to_string(), "plain".to_owned()]);
+    assert!(lines[2].ends_with("/printenv"), "{lines:?}");
 }
 
 #[test]
