@@ -1,20 +1,19 @@
 //! The terminal view of a run: beat output (prefixed, grouped or quiet), and either
 //! live progress lines with ETAs (on a terminal) or plain start/finish lines (CI).
 
+mod grouped;
+
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Duration;
 
-use baton_model::{BeatStatus, OutputStream, RunEvent};
+use baton_model::{BeatRecord, BeatStatus, OutputStream, RunEvent};
 use baton_report::format;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use owo_colors::OwoColorize;
 
 use super::Consumer;
 use crate::cli::OutputMode;
-
-/// Lines kept per beat in grouped mode; the rest is in the beat's log file.
-const GROUP_LINE_LIMIT: usize = 2_000;
 
 pub struct Terminal {
     mode: OutputMode,
@@ -24,8 +23,8 @@ pub struct Terminal {
     github_groups: bool,
     progress: Option<Progress>,
     width: usize,
-    grouped: HashMap<String, Vec<String>>,
-    grouped_dropped: HashMap<String, usize>,
+    /// The output of the running beats, in grouped mode.
+    blocks: grouped::Blocks,
 }
 
 struct Progress {
@@ -64,8 +63,7 @@ impl Terminal {
                 .max()
                 .unwrap_or(0)
                 .min(28),
-            grouped: HashMap::new(),
-            grouped_dropped: HashMap::new(),
+            blocks: grouped::Blocks::new(grouped::MEMORY_BUDGET),
         }
     }
 
@@ -131,14 +129,7 @@ impl Terminal {
     fn output(&mut self, beat: &str, stream: OutputStream, line: &str) {
         match self.mode {
             OutputMode::Quiet => {}
-            OutputMode::Grouped => {
-                let lines = self.grouped.entry(beat.to_string()).or_default();
-                if lines.len() < GROUP_LINE_LIMIT {
-                    lines.push(line.to_string());
-                } else {
-                    *self.grouped_dropped.entry(beat.to_string()).or_default() += 1;
-                }
-            }
+            OutputMode::Grouped => self.blocks.push(beat, line),
             OutputMode::Prefixed => {
                 let marker = if stream == OutputStream::Stderr {
                     "!"
@@ -161,37 +152,53 @@ impl Terminal {
         }
     }
 
-    fn finished(&mut self, beat: &str, status: BeatStatus, duration_ms: u64, reason: Option<&str>) {
+    /// Prints a beat's held output as one block under `header`, streamed (a
+    /// block can be larger than memory), then lets it go.
+    fn print_block(&self, header: &str, block: grouped::Block, log_path: Option<&str>) {
+        let github = self.github_groups;
+        let write = || -> io::Result<()> {
+            let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+            if github {
+                writeln!(out, "::group::{header}")?;
+            } else {
+                writeln!(out, "── {header}")?;
+            }
+            if let Some(lost) = block.write_to(&mut out)? {
+                writeln!(
+                    out,
+                    "… {} more line(s) not shown ({}); the log has them: {}",
+                    lost.lines,
+                    lost.error,
+                    log_path.unwrap_or("no log file")
+                )?;
+            }
+            if github {
+                writeln!(out, "::endgroup::")?;
+            }
+            out.flush()
+        };
+        // A closed stdout is not the run's failure.
+        let _ = match &self.progress {
+            Some(p) => p.multi.suspend(write),
+            None => write(),
+        };
+    }
+
+    fn finished(&mut self, record: &BeatRecord) {
+        let (beat, status, duration_ms) = (&record.beat, record.status, record.duration_ms);
         if let Some(p) = &mut self.progress
             && let Some(bar) = p.bars.remove(beat)
         {
             bar.finish_and_clear();
         }
         if self.mode == OutputMode::Grouped {
-            let lines = self.grouped.remove(beat).unwrap_or_default();
-            let dropped = self.grouped_dropped.remove(beat).unwrap_or(0);
-            let mut block = String::new();
             let header = format!(
                 "{beat} ({}, {})",
                 status.as_str(),
                 format::duration_ms(duration_ms)
             );
-            if self.github_groups {
-                block.push_str(&format!("::group::{header}\n"));
-            } else {
-                block.push_str(&format!("── {header}\n"));
-            }
-            for l in &lines {
-                block.push_str(l);
-                block.push('\n');
-            }
-            if dropped > 0 {
-                block.push_str(&format!("… {dropped} more lines in the beat's log file\n"));
-            }
-            if self.github_groups {
-                block.push_str("::endgroup::\n");
-            }
-            self.line(block.trim_end().to_string());
+            let block = self.blocks.take(beat);
+            self.print_block(&header, block, record.log_path.as_deref());
             return;
         }
         if self.mode == OutputMode::Quiet || status == BeatStatus::Skipped {
@@ -202,7 +209,11 @@ impl Terminal {
             BeatStatus::Skipped | BeatStatus::Cancelled => "○",
             _ => "✘",
         };
-        let why = reason.map(|r| format!(" — {r}")).unwrap_or_default();
+        let why = record
+            .reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default();
         let word = self.status_word(status);
         self.line(format!(
             "{mark} {beat:<w$} {word} in {}{why}",
@@ -229,12 +240,7 @@ impl Consumer for Terminal {
             }
             RunEvent::BeatStarted { beat, attempt, .. } => self.started(beat, *attempt),
             RunEvent::OutputLine { beat, stream, line } => self.output(beat, *stream, line),
-            RunEvent::BeatFinished { record } => self.finished(
-                &record.beat,
-                record.status,
-                record.duration_ms,
-                record.reason.as_deref(),
-            ),
+            RunEvent::BeatFinished { record } => self.finished(record),
             RunEvent::RollbackFinished { record } => {
                 let Some(rollback) = &record.rollback else {
                     return;
