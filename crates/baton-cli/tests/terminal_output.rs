@@ -1,5 +1,6 @@
 //! The terminal view of `baton run` through the binary: `--output grouped` prints
-//! every beat's output whole, in one block, without growing baton's memory.
+//! every beat's output whole, in one block, without growing baton's memory, and a
+//! rollback's output in a block of its own.
 
 #![cfg(unix)]
 
@@ -116,6 +117,32 @@ fn grouped_output_is_whole_in_order_and_keeps_baton_small() {
             peak / MIB
         );
     }
+}
+
+#[test]
+fn grouped_output_shows_a_rollbacks_output_in_its_own_block() {
+    let project = Project::with_pipeline(
+        "version: 1\nid: 3e0f6c2a-1b7d-4e59-9c0a-5d2e8f7a1b3c\nname: t\nmovements:\n  \
+         - name: a\n    beats:\n      \
+         - { name: made, run: 'echo making', rollback: 'echo unmaking' }\n      \
+         - { name: broken, run: 'echo breaking; exit 1', needs: [made] }\n",
+    );
+    let out = project
+        .baton(&["run", "--output", "grouped", "--no-telemetry"])
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("baton runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let blocks: Vec<&str> = stdout.split("── ").skip(1).collect();
+    assert!(blocks[0].starts_with("made (success, "), "{stdout}");
+    assert!(blocks[0].contains(")\nmaking\n"), "{stdout}");
+    assert!(blocks[1].starts_with("broken (failure, "), "{stdout}");
+    assert!(
+        blocks[2].starts_with("made rollback (success, "),
+        "{stdout}"
+    );
+    assert!(blocks[2].contains(")\nunmaking\n"), "{stdout}");
 }
 
 #[derive(Debug, PartialEq, Eq)]

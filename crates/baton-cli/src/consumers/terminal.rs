@@ -242,9 +242,22 @@ impl Consumer for Terminal {
             RunEvent::OutputLine { beat, stream, line } => self.output(beat, *stream, line),
             RunEvent::BeatFinished { record } => self.finished(record),
             RunEvent::RollbackFinished { record } => {
+                // The rollback's output was held under the beat's name, after the
+                // beat's own block.
+                let block = self.blocks.take(&record.beat);
                 let Some(rollback) = &record.rollback else {
                     return;
                 };
+                if self.mode == OutputMode::Grouped {
+                    let header = format!(
+                        "{} rollback ({}, {})",
+                        record.beat,
+                        rollback.status.as_str(),
+                        format::duration_ms(rollback.duration_ms)
+                    );
+                    self.print_block(&header, block, record.log_path.as_deref());
+                    return;
+                }
                 let outcome = match rollback.status {
                     BeatStatus::Success => "rolled back".to_owned(),
                     status => format!(
