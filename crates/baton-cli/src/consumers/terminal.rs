@@ -4,12 +4,13 @@
 mod grouped;
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Duration;
 
 use baton_model::{BeatRecord, BeatStatus, OutputStream, RunEvent};
 use baton_report::format;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use owo_colors::OwoColorize;
 
 use super::Consumer;
@@ -108,14 +109,16 @@ impl Terminal {
         };
         match &mut self.progress {
             Some(p) => {
-                let eta = (p.eta_ms)(beat)
-                    .map(|ms| format!(" ~{}", format::duration_ms(ms)))
-                    .unwrap_or_default();
-                let bar = p.multi.add(ProgressBar::new_spinner());
-                let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:>4}")
+                let usual = (p.eta_ms)(beat).map(Duration::from_millis);
+                let timing = move |state: &ProgressState, w: &mut dyn fmt::Write| {
+                    let _ = w.write_str(&timing_text(state.elapsed(), usual));
+                };
+                let style = ProgressStyle::with_template("{spinner} {msg} {timing}")
+                    .map(|style| style.with_key("timing", timing))
                     .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = p.multi.add(ProgressBar::new_spinner());
                 bar.set_style(style);
-                bar.set_message(format!("{beat:<w$}{retry}{eta}", w = self.width));
+                bar.set_message(format!("{beat:<w$}{retry}", w = self.width));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Some(old) = p.bars.insert(beat.to_string(), bar) {
                     old.finish_and_clear();
@@ -300,5 +303,69 @@ impl Consumer for Terminal {
                 }
             }
         }
+    }
+}
+
+/// The time part of a live line: the elapsed time and, when the beat has a usual
+/// duration (the median of its history), its ETA.
+fn timing_text(elapsed: Duration, usual: Option<Duration>) -> String {
+    let shown = format!("{:>4}", whole_seconds(elapsed.as_secs()));
+    match usual {
+        Some(usual) => format!("{shown} ({})", eta_text(usual, elapsed)),
+        None => shown,
+    }
+}
+
+/// The time left until `usual`, or how far past it the beat runs; in whole
+/// seconds that add up with the elapsed time shown next to it.
+fn eta_text(usual: Duration, elapsed: Duration) -> String {
+    let usual = (usual.as_millis() + 500) / 1_000;
+    let elapsed = u128::from(elapsed.as_secs());
+    if elapsed <= usual {
+        format!("eta {}", whole_seconds(usual - elapsed))
+    } else {
+        format!("+{} over usual", whole_seconds(elapsed - usual))
+    }
+}
+
+/// `4s`, `2m05s`, `1h02m`.
+fn whole_seconds(secs: impl Into<u128>) -> String {
+    let secs: u128 = secs.into();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3_600, secs % 3_600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_counts_down_then_tells_how_far_over() {
+        let secs = Duration::from_secs;
+        let eta = |elapsed| eta_text(secs(6), elapsed);
+        assert_eq!(eta(secs(0)), "eta 6s");
+        assert_eq!(eta(secs(2)), "eta 4s");
+        assert_eq!(eta(Duration::from_millis(5_900)), "eta 1s");
+        assert_eq!(eta(Duration::from_millis(6_400)), "eta 0s");
+        assert_eq!(eta(secs(8)), "+2s over usual");
+        assert_eq!(eta(Duration::from_millis(8_900)), "+2s over usual");
+        assert_eq!(eta_text(Duration::from_millis(5_600), secs(2)), "eta 4s");
+        assert_eq!(eta_text(secs(200), secs(75)), "eta 2m05s");
+        assert_eq!(eta_text(secs(60), secs(3_780)), "+1h02m over usual");
+    }
+
+    #[test]
+    fn the_time_part_adds_up_and_has_no_eta_without_history() {
+        let ms = Duration::from_millis;
+        assert_eq!(timing_text(ms(2_700), Some(ms(6_000))), "  2s (eta 4s)");
+        assert_eq!(
+            timing_text(ms(8_100), Some(ms(6_000))),
+            "  8s (+2s over usual)"
+        );
+        assert_eq!(timing_text(ms(2_700), None), "  2s");
+        assert_eq!(timing_text(ms(125_000), None), "2m05s");
     }
 }
