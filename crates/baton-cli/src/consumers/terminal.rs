@@ -2,6 +2,7 @@
 //! live progress lines with ETAs (on a terminal) or plain start/finish lines (CI).
 
 mod grouped;
+mod screen;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -46,11 +47,17 @@ impl Terminal {
     ) -> Self {
         let is_tty = std::io::stdout().is_terminal();
         let color = is_tty && std::env::var_os("NO_COLOR").is_none();
+        let dumb = std::env::var_os("TERM").is_none_or(|t| t == "dumb");
         let progress =
-            (is_tty && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| Progress {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
-                bars: HashMap::new(),
-                eta_ms: Box::new(eta_ms),
+            (is_tty && !dumb && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| {
+                Progress {
+                    multi: MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(
+                        Box::new(screen::Screen::stdout()),
+                        20,
+                    )),
+                    bars: HashMap::new(),
+                    eta_ms: Box::new(eta_ms),
+                }
             });
         Self {
             mode,
@@ -65,6 +72,15 @@ impl Terminal {
                 .unwrap_or(0)
                 .min(28),
             blocks: grouped::Blocks::new(grouped::MEMORY_BUDGET),
+        }
+    }
+
+    /// Every beat's live line goes: none stays in the scrollback.
+    fn clear_live_lines(&mut self) {
+        if let Some(p) = &mut self.progress {
+            for (_, bar) in p.bars.drain() {
+                bar.finish_and_clear();
+            }
         }
     }
 
@@ -295,14 +311,15 @@ impl Consumer for Terminal {
             }
             RunEvent::Warning { message } => self.warn_line(&format!("warning: {message}")),
             RunEvent::RecordingFailed { .. } => {}
-            RunEvent::RunFinished { .. } => {
-                if let Some(p) = &mut self.progress {
-                    for (_, bar) in p.bars.drain() {
-                        bar.finish_and_clear();
-                    }
-                }
-            }
+            RunEvent::RunFinished { .. } => self.clear_live_lines(),
         }
+    }
+}
+
+impl Drop for Terminal {
+    /// Also when the run ended without its last event.
+    fn drop(&mut self) {
+        self.clear_live_lines();
     }
 }
 
