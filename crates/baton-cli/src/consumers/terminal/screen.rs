@@ -7,7 +7,7 @@
 //! that line.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::sync::{Mutex, PoisonError};
 
 use indicatif::TermLike;
@@ -15,13 +15,14 @@ use indicatif::TermLike;
 /// Rows and columns, when known.
 type Size = fn() -> Option<(u16, u16)>;
 
-pub struct Screen<W> {
+pub struct Screen<W: Write> {
     state: Mutex<State<W>>,
     size: Size,
 }
 
-struct State<W> {
-    out: W,
+struct State<W: Write> {
+    /// Written at each flush: one frame at a time.
+    out: BufWriter<W>,
     /// The cursor is at the start of the line below the one indicatif believes it
     /// is on (the end of the last line it drew).
     below: bool,
@@ -40,7 +41,7 @@ impl<W: Write + Send> Screen<W> {
     pub fn new(out: W, size: Size) -> Self {
         Self {
             state: Mutex::new(State {
-                out,
+                out: BufWriter::with_capacity(16 * 1024, out),
                 below: false,
                 padding_next: false,
             }),
@@ -74,7 +75,7 @@ fn stdout_size() -> Option<(u16, u16)> {
     (ok && size.ws_row > 0 && size.ws_col > 0).then_some((size.ws_row, size.ws_col))
 }
 
-impl<W> fmt::Debug for Screen<W> {
+impl<W: Write> fmt::Debug for Screen<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Screen").finish_non_exhaustive()
     }
