@@ -1,20 +1,21 @@
 //! The terminal view of a run: beat output (prefixed, grouped or quiet), and either
 //! live progress lines with ETAs (on a terminal) or plain start/finish lines (CI).
 
+mod grouped;
+mod screen;
+
 use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::fmt;
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::time::Duration;
 
-use baton_model::{BeatStatus, OutputStream, RunEvent};
+use baton_model::{BeatRecord, BeatStatus, OutputStream, RunEvent};
 use baton_report::format;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use owo_colors::OwoColorize;
 
 use super::Consumer;
 use crate::cli::OutputMode;
-
-/// Lines kept per beat in grouped mode; the rest is in the beat's log file.
-const GROUP_LINE_LIMIT: usize = 2_000;
 
 pub struct Terminal {
     mode: OutputMode,
@@ -24,8 +25,8 @@ pub struct Terminal {
     github_groups: bool,
     progress: Option<Progress>,
     width: usize,
-    grouped: HashMap<String, Vec<String>>,
-    grouped_dropped: HashMap<String, usize>,
+    /// The output of the running beats, in grouped mode.
+    blocks: grouped::Blocks,
 }
 
 struct Progress {
@@ -46,11 +47,17 @@ impl Terminal {
     ) -> Self {
         let is_tty = std::io::stdout().is_terminal();
         let color = is_tty && std::env::var_os("NO_COLOR").is_none();
+        let dumb = std::env::var_os("TERM").is_none_or(|t| t == "dumb");
         let progress =
-            (is_tty && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| Progress {
-                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
-                bars: HashMap::new(),
-                eta_ms: Box::new(eta_ms),
+            (is_tty && !dumb && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| {
+                Progress {
+                    multi: MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(
+                        Box::new(screen::Screen::stdout()),
+                        20,
+                    )),
+                    bars: HashMap::new(),
+                    eta_ms: Box::new(eta_ms),
+                }
             });
         Self {
             mode,
@@ -64,8 +71,16 @@ impl Terminal {
                 .max()
                 .unwrap_or(0)
                 .min(28),
-            grouped: HashMap::new(),
-            grouped_dropped: HashMap::new(),
+            blocks: grouped::Blocks::new(grouped::MEMORY_BUDGET),
+        }
+    }
+
+    /// Every beat's live line goes: none stays in the scrollback.
+    fn clear_live_lines(&mut self) {
+        if let Some(p) = &mut self.progress {
+            for (_, bar) in p.bars.drain() {
+                bar.finish_and_clear();
+            }
         }
     }
 
@@ -110,14 +125,16 @@ impl Terminal {
         };
         match &mut self.progress {
             Some(p) => {
-                let eta = (p.eta_ms)(beat)
-                    .map(|ms| format!(" ~{}", format::duration_ms(ms)))
-                    .unwrap_or_default();
-                let bar = p.multi.add(ProgressBar::new_spinner());
-                let style = ProgressStyle::with_template("{spinner} {msg} {elapsed:>4}")
+                let usual = (p.eta_ms)(beat).map(Duration::from_millis);
+                let timing = move |state: &ProgressState, w: &mut dyn fmt::Write| {
+                    let _ = w.write_str(&timing_text(state.elapsed(), usual));
+                };
+                let style = ProgressStyle::with_template("{spinner} {msg} {timing}")
+                    .map(|style| style.with_key("timing", timing))
                     .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bar = p.multi.add(ProgressBar::new_spinner());
                 bar.set_style(style);
-                bar.set_message(format!("{beat:<w$}{retry}{eta}", w = self.width));
+                bar.set_message(format!("{beat:<w$}{retry}", w = self.width));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 if let Some(old) = p.bars.insert(beat.to_string(), bar) {
                     old.finish_and_clear();
@@ -131,14 +148,7 @@ impl Terminal {
     fn output(&mut self, beat: &str, stream: OutputStream, line: &str) {
         match self.mode {
             OutputMode::Quiet => {}
-            OutputMode::Grouped => {
-                let lines = self.grouped.entry(beat.to_string()).or_default();
-                if lines.len() < GROUP_LINE_LIMIT {
-                    lines.push(line.to_string());
-                } else {
-                    *self.grouped_dropped.entry(beat.to_string()).or_default() += 1;
-                }
-            }
+            OutputMode::Grouped => self.blocks.push(beat, line),
             OutputMode::Prefixed => {
                 let marker = if stream == OutputStream::Stderr {
                     "!"
@@ -161,37 +171,53 @@ impl Terminal {
         }
     }
 
-    fn finished(&mut self, beat: &str, status: BeatStatus, duration_ms: u64, reason: Option<&str>) {
+    /// Prints a beat's held output as one block under `header`, streamed (a
+    /// block can be larger than memory), then lets it go.
+    fn print_block(&self, header: &str, block: grouped::Block, log_path: Option<&str>) {
+        let github = self.github_groups;
+        let write = || -> io::Result<()> {
+            let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+            if github {
+                writeln!(out, "::group::{header}")?;
+            } else {
+                writeln!(out, "── {header}")?;
+            }
+            if let Some(lost) = block.write_to(&mut out)? {
+                writeln!(
+                    out,
+                    "… {} more line(s) not shown ({}); the log has them: {}",
+                    lost.lines,
+                    lost.error,
+                    log_path.unwrap_or("no log file")
+                )?;
+            }
+            if github {
+                writeln!(out, "::endgroup::")?;
+            }
+            out.flush()
+        };
+        // A closed stdout is not the run's failure.
+        let _ = match &self.progress {
+            Some(p) => p.multi.suspend(write),
+            None => write(),
+        };
+    }
+
+    fn finished(&mut self, record: &BeatRecord) {
+        let (beat, status, duration_ms) = (&record.beat, record.status, record.duration_ms);
         if let Some(p) = &mut self.progress
             && let Some(bar) = p.bars.remove(beat)
         {
             bar.finish_and_clear();
         }
         if self.mode == OutputMode::Grouped {
-            let lines = self.grouped.remove(beat).unwrap_or_default();
-            let dropped = self.grouped_dropped.remove(beat).unwrap_or(0);
-            let mut block = String::new();
             let header = format!(
                 "{beat} ({}, {})",
                 status.as_str(),
                 format::duration_ms(duration_ms)
             );
-            if self.github_groups {
-                block.push_str(&format!("::group::{header}\n"));
-            } else {
-                block.push_str(&format!("── {header}\n"));
-            }
-            for l in &lines {
-                block.push_str(l);
-                block.push('\n');
-            }
-            if dropped > 0 {
-                block.push_str(&format!("… {dropped} more lines in the beat's log file\n"));
-            }
-            if self.github_groups {
-                block.push_str("::endgroup::\n");
-            }
-            self.line(block.trim_end().to_string());
+            let block = self.blocks.take(beat);
+            self.print_block(&header, block, record.log_path.as_deref());
             return;
         }
         if self.mode == OutputMode::Quiet || status == BeatStatus::Skipped {
@@ -202,7 +228,11 @@ impl Terminal {
             BeatStatus::Skipped | BeatStatus::Cancelled => "○",
             _ => "✘",
         };
-        let why = reason.map(|r| format!(" — {r}")).unwrap_or_default();
+        let why = record
+            .reason
+            .as_deref()
+            .map(|r| format!(" — {r}"))
+            .unwrap_or_default();
         let word = self.status_word(status);
         self.line(format!(
             "{mark} {beat:<w$} {word} in {}{why}",
@@ -229,16 +259,24 @@ impl Consumer for Terminal {
             }
             RunEvent::BeatStarted { beat, attempt, .. } => self.started(beat, *attempt),
             RunEvent::OutputLine { beat, stream, line } => self.output(beat, *stream, line),
-            RunEvent::BeatFinished { record } => self.finished(
-                &record.beat,
-                record.status,
-                record.duration_ms,
-                record.reason.as_deref(),
-            ),
+            RunEvent::BeatFinished { record } => self.finished(record),
             RunEvent::RollbackFinished { record } => {
+                // The rollback's output was held under the beat's name, after the
+                // beat's own block.
+                let block = self.blocks.take(&record.beat);
                 let Some(rollback) = &record.rollback else {
                     return;
                 };
+                if self.mode == OutputMode::Grouped {
+                    let header = format!(
+                        "{} rollback ({}, {})",
+                        record.beat,
+                        rollback.status.as_str(),
+                        format::duration_ms(rollback.duration_ms)
+                    );
+                    self.print_block(&header, block, record.log_path.as_deref());
+                    return;
+                }
                 let outcome = match rollback.status {
                     BeatStatus::Success => "rolled back".to_owned(),
                     status => format!(
@@ -273,13 +311,78 @@ impl Consumer for Terminal {
             }
             RunEvent::Warning { message } => self.warn_line(&format!("warning: {message}")),
             RunEvent::RecordingFailed { .. } => {}
-            RunEvent::RunFinished { .. } => {
-                if let Some(p) = &mut self.progress {
-                    for (_, bar) in p.bars.drain() {
-                        bar.finish_and_clear();
-                    }
-                }
-            }
+            RunEvent::RunFinished { .. } => self.clear_live_lines(),
         }
+    }
+}
+
+impl Drop for Terminal {
+    /// Also when the run ended without its last event.
+    fn drop(&mut self) {
+        self.clear_live_lines();
+    }
+}
+
+/// The time part of a live line: the elapsed time and, when the beat has a usual
+/// duration (the median of its history), its ETA.
+fn timing_text(elapsed: Duration, usual: Option<Duration>) -> String {
+    let shown = format!("{:>4}", whole_seconds(elapsed.as_secs()));
+    match usual {
+        Some(usual) => format!("{shown} ({})", eta_text(usual, elapsed)),
+        None => shown,
+    }
+}
+
+/// The time left until `usual`, or how far past it the beat runs; in whole
+/// seconds that add up with the elapsed time shown next to it.
+fn eta_text(usual: Duration, elapsed: Duration) -> String {
+    let usual = (usual.as_millis() + 500) / 1_000;
+    let elapsed = u128::from(elapsed.as_secs());
+    if elapsed <= usual {
+        format!("eta {}", whole_seconds(usual - elapsed))
+    } else {
+        format!("+{} over usual", whole_seconds(elapsed - usual))
+    }
+}
+
+/// `4s`, `2m05s`, `1h02m`.
+fn whole_seconds(secs: impl Into<u128>) -> String {
+    let secs: u128 = secs.into();
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3_600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3_600, secs % 3_600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eta_counts_down_then_tells_how_far_over() {
+        let secs = Duration::from_secs;
+        let eta = |elapsed| eta_text(secs(6), elapsed);
+        assert_eq!(eta(secs(0)), "eta 6s");
+        assert_eq!(eta(secs(2)), "eta 4s");
+        assert_eq!(eta(Duration::from_millis(5_900)), "eta 1s");
+        assert_eq!(eta(Duration::from_millis(6_400)), "eta 0s");
+        assert_eq!(eta(secs(8)), "+2s over usual");
+        assert_eq!(eta(Duration::from_millis(8_900)), "+2s over usual");
+        assert_eq!(eta_text(Duration::from_millis(5_600), secs(2)), "eta 4s");
+        assert_eq!(eta_text(secs(200), secs(75)), "eta 2m05s");
+        assert_eq!(eta_text(secs(60), secs(3_780)), "+1h02m over usual");
+    }
+
+    #[test]
+    fn the_time_part_adds_up_and_has_no_eta_without_history() {
+        let ms = Duration::from_millis;
+        assert_eq!(timing_text(ms(2_700), Some(ms(6_000))), "  2s (eta 4s)");
+        assert_eq!(
+            timing_text(ms(8_100), Some(ms(6_000))),
+            "  8s (+2s over usual)"
+        );
+        assert_eq!(timing_text(ms(2_700), None), "  2s");
+        assert_eq!(timing_text(ms(125_000), None), "2m05s");
     }
 }
