@@ -251,6 +251,10 @@ pub fn run_plan(
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 };
                 in_flight.fetch_sub(1, Ordering::SeqCst);
+                // Before the event: the beats a Ctrl-C ends are still running then.
+                if let Some(stop) = stopping.changed() {
+                    sink(stop);
+                }
                 let (RunEvent::BeatFinished { record } | RunEvent::RollbackFinished { record }) =
                     &mut event
                 else {
@@ -265,9 +269,6 @@ pub fn run_plan(
                 );
                 stopping.saw(&event);
                 sink(event);
-                if let Some(stop) = stopping.changed() {
-                    sink(stop);
-                }
             }
             judged
         });

@@ -1,8 +1,8 @@
 //! The terminal view of a run: beat output (prefixed, grouped or quiet), and either
 //! live progress lines with ETAs (on a terminal) or plain start/finish lines (CI).
 
+mod echo;
 mod grouped;
-mod screen;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,6 +33,8 @@ struct Progress {
     multi: MultiProgress,
     bars: HashMap<String, ProgressBar>,
     eta_ms: Box<EtaMs>,
+    /// Dropped with the live lines: the terminal echoes `^C` again.
+    _no_control_echo: echo::NoControlEcho,
 }
 
 /// A beat's expected duration in ms (the median of its history), when known yet.
@@ -51,12 +53,10 @@ impl Terminal {
         let progress =
             (is_tty && !dumb && std::env::var_os("BATON_NO_PROGRESS").is_none()).then(|| {
                 Progress {
-                    multi: MultiProgress::with_draw_target(ProgressDrawTarget::term_like_with_hz(
-                        Box::new(screen::Screen::stdout()),
-                        20,
-                    )),
+                    multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout_with_hz(20)),
                     bars: HashMap::new(),
                     eta_ms: Box::new(eta_ms),
+                    _no_control_echo: echo::NoControlEcho::on_stdout(),
                 }
             });
         Self {
