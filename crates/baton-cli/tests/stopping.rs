@@ -197,3 +197,66 @@ fn a_failure_then_ctrl_c_still_runs_the_rollbacks() {
     assert_eq!(beat(&report, "slow")["status"], "cancelled");
     assert_eq!(beat(&report, "ok")["rollback"]["status"], "success");
 }
+
+#[test]
+fn closing_the_terminal_stops_the_run_and_records_it() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: waits, run: 'sleep 303 & echo $! > child.pid; wait' }\n",
+    ));
+    let (mut master, mut slave) = (-1, -1);
+    let size = libc::winsize {
+        ws_row: 30,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid out-pointers; a null name and termios are allowed.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: fcntl on the descriptor openpty just returned. Without close-on-exec
+    // baton would inherit the master side and closing it here would hang up nothing.
+    unsafe { libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // SAFETY: openpty returned these two open descriptors, now owned here.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("baton"));
+    cmd.current_dir(project.path())
+        .arg("run")
+        .env("TERM", "xterm")
+        .env_remove("BATON_NO_PROGRESS")
+        .stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave.try_clone().expect("dup"));
+    // SAFETY: setsid and ioctl are async-signal-safe; the terminal becomes the
+    // controlling terminal of baton's new session, as in a real login.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn baton on a pty");
+    drop(slave);
+    let grandchild = pid_in(&project.join("child.pid"));
+    std::thread::sleep(Duration::from_millis(300));
+    // The terminal goes away: the kernel hangs up baton's session.
+    drop(master);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(128 + libc::SIGHUP), "{status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(grandchild), "the beat's child {grandchild} survived");
+    let report = latest_json(&project);
+    assert_eq!(report["run"]["status"], "cancelled");
+    assert_eq!(beat(&report, "waits")["status"], "cancelled");
+}

@@ -1,10 +1,15 @@
 //! Ctrl-C handling: SIGINT, SIGTERM and SIGHUP (the terminal or the ssh session
-//! closed) bump one static counter that every [`CancelToken`] returned here follows. The first signal asks for a graceful stop
-//! (the scheduler forwards SIGINT to every running process group and starts no new
-//! beat), the second kills the running beats.
+//! closed) bump one static counter that every [`CancelToken`] returned here
+//! follows. The first signal asks for a graceful stop (the scheduler forwards
+//! SIGINT to every running process group and starts no new beat), the second kills
+//! the running beats. A signal that baton was started with ignored (`nohup`, a
+//! background job of a script) stays ignored.
 //!
-//! The handler only does an atomic add, which is async-signal-safe. It never exits
-//! the process: if baton itself is stuck, SIGQUIT (Ctrl-\) still ends it.
+//! The handler only does atomic operations, plus, for SIGHUP, pointing stdout and
+//! stderr at `/dev/null` (`open` and `dup2` are async-signal-safe): the terminal is
+//! gone, and a write to it would fail with EIO, which `println!` turns into a panic
+//! before the run is recorded. It never exits the process: if baton itself is
+//! stuck, SIGQUIT (Ctrl-\) still ends it.
 
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
@@ -17,9 +22,33 @@ static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_interrupt(signal: libc::c_int) {
     let _ = FIRST_SIGNAL.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+    if signal == libc::SIGHUP {
+        detach_from_terminal();
+    }
     // Saturating at a small value keeps the counter from wrapping back to 0.
     if INTERRUPTS.load(Ordering::SeqCst) < 100 {
         INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Points stdout and stderr at `/dev/null` if they are a terminal.
+fn detach_from_terminal() {
+    // SAFETY: isatty, open, dup2 and close are async-signal-safe; the path is a
+    // NUL-terminated literal.
+    unsafe {
+        if libc::isatty(1) == 0 && libc::isatty(2) == 0 {
+            return;
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+        if null < 0 {
+            return;
+        }
+        for fd in [1, 2] {
+            if libc::isatty(fd) == 1 {
+                libc::dup2(null, fd);
+            }
+        }
+        libc::close(null);
     }
 }
 
@@ -49,9 +78,16 @@ pub fn try_install_interrupt_handler() -> io::Result<CancelToken> {
 
 fn install(signal: libc::c_int) -> io::Result<()> {
     // SAFETY: a zeroed sigaction is a valid value (empty mask, no flags); we then
-    // set a handler that only touches an atomic, which is async-signal-safe, and
-    // pass valid pointers to sigemptyset and sigaction.
+    // set a handler that is async-signal-safe (see the module), and pass valid
+    // pointers to sigemptyset and sigaction.
     unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+            && signal != libc::SIGTERM
+        {
+            return Ok(());
+        }
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = on_interrupt as extern "C" fn(libc::c_int) as libc::sighandler_t;
         action.sa_flags = libc::SA_RESTART;
@@ -74,8 +110,8 @@ mod tests {
         // SAFETY: raise has no memory-safety preconditions; the handler is installed.
         unsafe { libc::raise(libc::SIGINT) };
         assert!(token.level() >= CancelLevel::Graceful);
-        // SAFETY: as above.
-        unsafe { libc::raise(libc::SIGHUP) };
+        // SAFETY: as above. (Not SIGHUP: it would detach a terminal running the tests.)
+        unsafe { libc::raise(libc::SIGTERM) };
         assert_eq!(token.level(), CancelLevel::Kill);
         assert_eq!(
             first_interrupt_signal(),

@@ -97,11 +97,15 @@ impl Terminal {
         }
     }
 
-    /// Print `baton: {text}` on stderr without tearing the progress bars.
+    /// Print `baton: {text}` on stderr without tearing the progress bars (and
+    /// without panicking when stderr is gone: the run still has to be recorded).
     fn warn_line(&self, text: &str) {
+        let write = || {
+            let _ = writeln!(io::stderr().lock(), "baton: {text}");
+        };
         match &self.progress {
-            Some(p) => p.multi.suspend(|| eprintln!("baton: {text}")),
-            None => eprintln!("baton: {text}"),
+            Some(p) => p.multi.suspend(write),
+            None => write(),
         }
     }
 
@@ -242,6 +246,27 @@ impl Terminal {
     }
 }
 
+/// What a stop request does now: `stopping: interrupted 2 running beat(s) ...`.
+fn stopping_notice(kill: bool, running: usize, signal: Option<i32>) -> String {
+    let again = match signal {
+        None | Some(libc::SIGINT) => "Ctrl-C again",
+        Some(libc::SIGTERM) => "SIGTERM again",
+        Some(_) => "the signal again",
+    };
+    match (kill, running) {
+        (true, 0) => "killing what still runs".to_owned(),
+        (true, n) => format!("killing {n} running beat(s)"),
+        (false, 0) => {
+            format!(
+                "stopping: nothing new starts; a rollback under way finishes ({again} kills it)"
+            )
+        }
+        (false, n) => format!(
+            "stopping: interrupted {n} running beat(s), waiting for them to end ({again} kills them)"
+        ),
+    }
+}
+
 impl Consumer for Terminal {
     fn handle(&mut self, event: &RunEvent) {
         match event {
@@ -296,18 +321,14 @@ impl Consumer for Terminal {
                 ));
             }
             RunEvent::Stopping { kill, running } => {
-                let what = match (kill, running.len()) {
-                    (true, 0) => "killing what still runs".to_owned(),
-                    (true, n) => format!("killing {n} running beat(s)"),
-                    (false, 0) => {
-                        "stopping: no new beat starts (Ctrl-C again to kill what runs)".to_owned()
+                let signal = baton_runner::first_interrupt_signal();
+                if signal == Some(libc::SIGHUP) {
+                    // The terminal is gone: no more live lines to draw on it.
+                    if let Some(p) = &self.progress {
+                        p.multi.set_draw_target(ProgressDrawTarget::hidden());
                     }
-                    (false, n) => format!(
-                        "stopping: interrupted {n} running beat(s), waiting for them to end \
-                         (Ctrl-C again to kill them)"
-                    ),
-                };
-                self.warn_line(&what);
+                }
+                self.warn_line(&stopping_notice(*kill, running.len(), signal));
             }
             RunEvent::Warning { message } => self.warn_line(&format!("warning: {message}")),
             RunEvent::RecordingFailed { .. } => {}

@@ -2,45 +2,66 @@
 //! echo would land after the last live line (indicatif leaves the cursor in its
 //! last column), wrap, and shift every later redraw one line down, leaving a stale
 //! live line in the scrollback. Clearing the terminal's ECHOCTL flag does that
-//! (what `stty -echoctl` does); the signal itself still comes. The setting is
-//! restored when the guard is dropped, as the live lines go.
+//! (what `stty -echoctl` does); the signal itself still comes. The flag is set
+//! back when the guard is dropped, as the live lines go. A baton in the background
+//! (`baton run &`) leaves the terminal alone: changing it from there would stop
+//! baton with SIGTTOU.
 
 use std::os::fd::AsRawFd;
 
-/// Holds the terminal's settings to restore; does nothing off a terminal.
+/// Sets ECHOCTL back when dropped, if it cleared it; does nothing off a terminal.
 pub struct NoControlEcho {
     fd: i32,
-    saved: Option<libc::termios>,
+    cleared: bool,
 }
 
 impl NoControlEcho {
     /// Turns off the echo of control characters on the terminal behind stdout.
     pub fn on_stdout() -> Self {
         let fd = std::io::stdout().as_raw_fd();
-        // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
-        let mut settings: libc::termios = unsafe { std::mem::zeroed() };
-        // SAFETY: fd is open for the life of the process; settings is a valid pointer.
-        if unsafe { libc::tcgetattr(fd, &mut settings) } != 0
-            || settings.c_lflag & libc::ECHOCTL == 0
-        {
-            return Self { fd, saved: None };
-        }
-        let saved = settings;
-        settings.c_lflag &= !libc::ECHOCTL;
-        // SAFETY: as above; TCSANOW applies the change at once.
-        let changed = unsafe { libc::tcsetattr(fd, libc::TCSANOW, &settings) } == 0;
-        Self {
-            fd,
-            saved: changed.then_some(saved),
-        }
+        // SAFETY: tcgetpgrp and getpgrp only read; fd is open for the process's life.
+        let foreground = unsafe { libc::tcgetpgrp(fd) == libc::getpgrp() };
+        let cleared = foreground && set_echoctl(fd, false);
+        Self { fd, cleared }
     }
 }
 
 impl Drop for NoControlEcho {
     fn drop(&mut self) {
-        if let Some(saved) = &self.saved {
-            // SAFETY: restores the settings read from the same open fd.
-            unsafe { libc::tcsetattr(self.fd, libc::TCSANOW, saved) };
+        if self.cleared {
+            set_echoctl(self.fd, true);
         }
+    }
+}
+
+/// Sets or clears ECHOCTL, leaving every other setting as it is now; true when it
+/// changed the flag.
+fn set_echoctl(fd: i32, on: bool) -> bool {
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
+    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; settings is a valid pointer.
+    if unsafe { libc::tcgetattr(fd, &mut settings) } != 0
+        || (settings.c_lflag & libc::ECHOCTL != 0) == on
+    {
+        return false;
+    }
+    if on {
+        settings.c_lflag |= libc::ECHOCTL;
+    } else {
+        settings.c_lflag &= !libc::ECHOCTL;
+    }
+    // SIGTTOU blocked: a baton sent to the background meanwhile (Ctrl-Z, `bg`) may
+    // still set the flag back instead of being stopped.
+    // SAFETY: zeroed sigset_t values are valid buffers for sigemptyset and
+    // pthread_sigmask; the old mask is restored on this thread right after.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let changed = libc::tcsetattr(fd, libc::TCSANOW, &settings) == 0;
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        changed
     }
 }
