@@ -70,9 +70,22 @@ fn command_line_error(err: &clap::Error) -> ExitCode {
             Exit::Success.into()
         };
     }
-    let rendered = err.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid command line");
-    let message = first.strip_prefix("error: ").unwrap_or(first);
-    eprintln!("baton: error: {message} (see `baton --help`)");
+    eprintln!("baton: error: {}", one_line(&err.render().to_string()));
     Exit::Usage.into()
+}
+
+/// clap's message in one line: its first line, with the possible values and the
+/// tips ("a similar argument exists: '--only'") that follow, without the usage.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim);
+    let first = lines.next().unwrap_or("invalid command line");
+    let mut parts = vec![first.strip_prefix("error: ").unwrap_or(first).to_owned()];
+    parts.extend(
+        lines
+            .take_while(|l| !l.starts_with("Usage:"))
+            .filter(|l| l.starts_with('[') || l.starts_with("tip:"))
+            .map(|l| l.strip_prefix("tip: ").unwrap_or(l).to_owned()),
+    );
+    parts.push("see `baton --help`".to_owned());
+    parts.join("; ")
 }

@@ -450,15 +450,25 @@ pub(crate) fn run_rollbacks(
     };
     // Undoing is cleanup: a first Ctrl-C lets it finish, a second one kills it.
     let cancel = ctx.cancel.kill_only();
-    for &index in beats {
+    for (done, &index) in beats.iter().enumerate() {
         let beat = ctx.spec(index);
         let Some(command) = &beat.rollback else {
             continue;
         };
+        if cancel.level() == CancelLevel::Kill {
+            // Better not started than cut off a few milliseconds in.
+            warn(format!(
+                "the run was killed: {} rollback(s) did not run",
+                beats.len() - done
+            ));
+            return;
+        }
         let log_path = ctx.log_path(index);
         let output = ctx.output(index, &log_path, &emit);
         output.note(&format!("rollback: {command}"));
         let mut env = ctx.env(beat, &warn);
+        // What a rollback starts is not a leftover of the run (see `leftovers`).
+        env.push((crate::leftovers::ROLLBACK_MARK.into(), "1".into()));
         let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
         env.push((
             "TRACEPARENT".into(),

@@ -6,10 +6,14 @@
 //! on purpose, but a cancelled run must leave nothing behind. Every process a beat
 //! starts inherits `BATON_RUN_ID`, so when a run is cancelled the processes of this
 //! user whose environment carries this run's id are stopped too (what CI runners do
-//! with their own tracking variable). Linux only (`/proc`); a process that cleared
-//! its environment is not found.
+//! with their own tracking variable). What a rollback starts carries
+//! [`ROLLBACK_MARK`] too and is left alone: it may be the service the rollback put
+//! back. Linux only (`/proc`); a process that cleared its environment is not found.
 
 use std::time::{Duration, Instant};
+
+/// In the environment of a rollback (`BATON_ROLLBACK=1`).
+pub const ROLLBACK_MARK: &str = "BATON_ROLLBACK";
 
 /// How long the leftovers get to end after SIGTERM before SIGKILL.
 const GRACE: Duration = Duration::from_secs(1);
@@ -32,7 +36,9 @@ pub fn stop_processes_of_run(run_id: &str, kill: bool) -> usize {
         while Instant::now() < deadline && pids.iter().any(|&pid| alive(pid)) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        for &pid in pids.iter().filter(|&&pid| alive(pid)) {
+        // Looked up again, not from `pids`: a pid that ended may have been reused
+        // by another process, and a leftover may have forked meanwhile.
+        for pid in processes_of_run(run_id) {
             // SAFETY: as above.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
@@ -40,10 +46,12 @@ pub fn stop_processes_of_run(run_id: &str, kill: bool) -> usize {
     pids.len()
 }
 
-/// The pids whose environment holds exactly `BATON_RUN_ID=run_id`.
+/// The pids whose environment holds exactly `BATON_RUN_ID=run_id` and not the
+/// rollback mark.
 #[cfg(target_os = "linux")]
 fn processes_of_run(run_id: &str) -> Vec<libc::pid_t> {
     let needle = format!("BATON_RUN_ID={run_id}");
+    let rollback = format!("{ROLLBACK_MARK}=1");
     let own = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -54,8 +62,11 @@ fn processes_of_run(run_id: &str) -> Vec<libc::pid_t> {
         .filter(|&pid| pid != own)
         .filter(|pid| {
             // Another user's process, or one that ended meanwhile, cannot be read.
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                let mut vars = env.split(|&b| b == 0);
+                vars.clone().any(|v| v == needle.as_bytes())
+                    && !vars.any(|v| v == rollback.as_bytes())
+            })
         })
         .filter_map(|pid| libc::pid_t::try_from(pid).ok())
         .collect()
@@ -86,7 +97,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_process_carrying_the_run_id_is_stopped_and_others_are_not() {
+    fn a_process_carrying_the_run_id_is_stopped_and_others_and_rollbacks_are_not() {
         let run_id = format!("test-{}", std::process::id());
         let mut ours = Command::new("sleep")
             .arg("30")
@@ -99,15 +110,22 @@ mod tests {
             .env("BATON_RUN_ID", format!("{run_id}-other"))
             .spawn()
             .expect("sleep starts");
+        let mut restored = Command::new("sleep")
+            .arg("30")
+            .env("BATON_RUN_ID", &run_id)
+            .env(ROLLBACK_MARK, "1")
+            .spawn()
+            .expect("sleep starts");
         assert_eq!(stop_processes_of_run(&run_id, false), 1);
         let status = ours.wait().expect("waits");
         assert!(!status.success(), "stopped by a signal");
-        assert_eq!(
-            other.try_wait().expect("try_wait"),
-            None,
-            "another run's: alive"
-        );
-        other.kill().expect("kills");
-        let _ = other.wait();
+        for (what, child) in [
+            ("another run's", &mut other),
+            ("a rollback's", &mut restored),
+        ] {
+            assert_eq!(child.try_wait().expect("try_wait"), None, "{what}: alive");
+            child.kill().expect("kills");
+            let _ = child.wait();
+        }
     }
 }

@@ -509,20 +509,11 @@ fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
             .copied()
             .filter(|&i| plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some())
             .collect();
-        if !to_undo.is_empty() && ctx.cancel.level() == CancelLevel::Kill {
+        let rollbacks = || beat::run_rollbacks(ctx, &to_undo, &mut records, events.emitter());
+        if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
             events.send(RunEvent::Warning {
-                message: format!(
-                    "the run was killed: {} rollback(s) did not run",
-                    to_undo.len()
-                ),
+                message: "internal error: the rollbacks panicked".into(),
             });
-        } else {
-            let rollbacks = || beat::run_rollbacks(ctx, &to_undo, &mut records, events.emitter());
-            if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
-                events.send(RunEvent::Warning {
-                    message: "internal error: the rollbacks panicked".into(),
-                });
-            }
         }
     }
     // Read after the rollbacks: a Ctrl-C during them makes the run cancelled too.
