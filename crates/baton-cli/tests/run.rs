@@ -25,19 +25,6 @@ fn history_json(project: &Project) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-fn latest_json(project: &Project) -> serde_json::Value {
-    let out = project
-        .baton(&["show", "latest", "--format", "json"])
-        .output()
-        .expect("show");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
 #[test]
 fn a_failing_beat_exits_1_and_skips_later_movements() {
     let project = Project::with_pipeline(&pipeline(
@@ -49,7 +36,7 @@ fn a_failing_beat_exits_1_and_skips_later_movements() {
         .code(1)
         .stdout(contains("broken"));
     assert!(!project.join("never-ran").exists());
-    let report = latest_json(&project);
+    let report = project.latest_json();
     let beats = report["beats"].as_array().expect("beats");
     let status = |name: &str| {
         beats
@@ -71,7 +58,7 @@ fn command_not_found_is_exit_127_with_the_reason() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .code(1);
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(report["beats"][0]["exit_code"], 127);
     assert!(
         report["beats"][0]["reason"]
@@ -90,7 +77,7 @@ fn baton_output_works_after_the_beat_changes_directory() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .code(0);
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(report["beats"][0]["errors_count"], 2, "{report}");
 }
 
@@ -362,7 +349,7 @@ fn kill_9_keeps_every_finished_beat_and_shows_abandoned_later() {
     std::thread::sleep(Duration::from_millis(300));
     child.kill().expect("kill -9");
     let _ = child.wait();
-    let report = latest_json(&project);
+    let report = project.latest_json();
     let names: Vec<&str> = report["beats"]
         .as_array()
         .expect("beats")
@@ -449,7 +436,7 @@ fn a_closed_stdout_does_not_crash_the_run_or_lose_it() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
-        latest_json(&project)["beats"].as_array().map(Vec::len),
+        project.latest_json()["beats"].as_array().map(Vec::len),
         Some(5)
     );
 }
@@ -619,7 +606,7 @@ fn a_beat_that_prints_nothing_leaves_no_log_file() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .success();
-    let beats = latest_json(&project)["beats"].clone();
+    let beats = project.latest_json()["beats"].clone();
     let log_of = |name: &str| {
         beats
             .as_array()
@@ -727,7 +714,7 @@ fn a_run_in_a_git_repository_records_its_commit_branch_and_author() {
         .baton(&["run", "--output", "quiet"])
         .assert()
         .success();
-    let run = &latest_json(&project)["run"];
+    let run = &project.latest_json()["run"];
     assert_eq!(run["git"]["commit"], commit.as_str(), "{run}");
     assert_eq!(run["git"]["branch"], "trunk");
     assert_eq!(run["git"]["author"], "Ada <ada@example.com>");

@@ -76,19 +76,6 @@ fn alive(pid: i32) -> bool {
     })
 }
 
-fn latest_json(project: &Project) -> serde_json::Value {
-    let out = project
-        .baton(&["show", "latest", "--format", "json"])
-        .output()
-        .expect("show");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
 fn beat<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["beats"]
         .as_array()
@@ -110,7 +97,7 @@ fn ctrl_c_cancels_records_and_leaves_no_process_behind() {
     assert_eq!(status.code(), Some(130));
     std::thread::sleep(Duration::from_millis(200));
     assert!(!alive(grandchild), "grandchild {grandchild} survived");
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(report["run"]["status"], "cancelled");
     assert_eq!(beat(&report, "sleepy")["status"], "cancelled");
     // A beat cut short is not judged against its SLO.
@@ -135,7 +122,7 @@ fn a_hangup_cancels_like_ctrl_c_and_stops_what_left_the_process_group() {
         !alive(daemon),
         "the process in its own session {daemon} survived"
     );
-    assert_eq!(latest_json(&project)["run"]["status"], "cancelled");
+    assert_eq!(project.latest_json()["run"]["status"], "cancelled");
 }
 
 #[test]
@@ -151,7 +138,7 @@ fn rollbacks_run_in_reverse_order_and_are_recorded() {
         stdout.contains("↺ second: failure (exit 3)") && stdout.contains("↺ first: undone"),
         "{stdout}"
     );
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(beat(&report, "first")["rollback"]["status"], "success");
     assert_eq!(beat(&report, "second")["rollback"]["status"], "failure");
     assert_eq!(beat(&report, "second")["rollback"]["exit_code"], 3);
@@ -172,7 +159,7 @@ fn ctrl_c_during_a_rollback_lets_it_finish_and_cancels_the_run() {
         project.join("undone").exists(),
         "the rollback was cut short"
     );
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(report["run"]["status"], "cancelled");
     assert_eq!(beat(&report, "deploy")["rollback"]["status"], "success");
 }
@@ -193,7 +180,7 @@ fn a_failure_then_ctrl_c_still_runs_the_rollbacks() {
     let status = wait_with_deadline(&mut child, Duration::from_secs(20));
     assert_eq!(status.code(), Some(130));
     assert!(project.join("undone").exists(), "ok's rollback did not run");
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(beat(&report, "slow")["status"], "cancelled");
     assert_eq!(beat(&report, "ok")["rollback"]["status"], "success");
 }
@@ -256,7 +243,7 @@ fn closing_the_terminal_stops_the_run_and_records_it() {
     assert_eq!(status.code(), Some(128 + libc::SIGHUP), "{status:?}");
     std::thread::sleep(Duration::from_millis(200));
     assert!(!alive(grandchild), "the beat's child {grandchild} survived");
-    let report = latest_json(&project);
+    let report = project.latest_json();
     assert_eq!(report["run"]["status"], "cancelled");
     assert_eq!(beat(&report, "waits")["status"], "cancelled");
 }

@@ -13,8 +13,8 @@ use common::Project;
 
 const MIB: usize = 1024 * 1024;
 /// The big beat's one line without a newline, and its numbered lines.
-const LONG_LINE: usize = 256 * MIB;
-const LINES: usize = 40_000;
+const LONG_LINE: usize = 96 * MIB;
+const LINES: usize = 10_000;
 const PAD: usize = 1_000;
 
 #[test]

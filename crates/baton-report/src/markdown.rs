@@ -146,13 +146,8 @@ pub fn render_markdown(report: &RunReport) -> String {
         }
     }
 
-    let mut rollbacks: Vec<_> = report
-        .beats
-        .iter()
-        .filter_map(|b| Some((b, b.rollback.as_ref()?)))
-        .collect();
+    let rollbacks = report.rollbacks();
     if !rollbacks.is_empty() {
-        rollbacks.sort_by_key(|(_, r)| r.started_at);
         out.push_str("\n### Rollbacks\n\n");
         for (b, r) in rollbacks {
             let _ = writeln!(

@@ -3,7 +3,7 @@
 
 use baton_analysis::Anomaly;
 use baton_model::{
-    BeatRecord, BeatStatus, CacheState, RECORD_FORMAT_VERSION, RunRecord, SlaStatus,
+    BeatRecord, BeatStatus, CacheState, RECORD_FORMAT_VERSION, RollbackRecord, RunRecord, SlaStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +114,17 @@ impl RunReport {
             evolved_shapes,
             anomalies,
         }
+    }
+
+    /// The beats whose rollback ran, with it, in the order they ran.
+    pub fn rollbacks(&self) -> Vec<(&BeatRecord, &RollbackRecord)> {
+        let mut rollbacks: Vec<_> = self
+            .beats
+            .iter()
+            .filter_map(|b| Some((b, b.rollback.as_ref()?)))
+            .collect();
+        rollbacks.sort_by_key(|(_, r)| r.started_at);
+        rollbacks
     }
 
     /// The anomalies found for one beat.

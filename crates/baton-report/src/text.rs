@@ -63,19 +63,13 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
         }
     }
 
-    let rolled_back: Vec<_> = report
-        .beats
-        .iter()
-        .filter_map(|b| Some((b, b.rollback.as_ref()?)))
-        .collect();
+    let rolled_back = report.rollbacks();
     if !rolled_back.is_empty() {
         let _ = writeln!(
             out,
             "\nRollbacks ({}, in the order they ran):",
             rolled_back.len()
         );
-        let mut rolled_back = rolled_back;
-        rolled_back.sort_by_key(|(_, r)| r.started_at);
         for (b, r) in rolled_back {
             let _ = writeln!(out, "  ↺ {}: {}", b.beat, format::rollback(r));
         }

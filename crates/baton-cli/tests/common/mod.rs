@@ -45,6 +45,20 @@ impl Project {
         std::fs::read_to_string(self.join(name)).unwrap_or_default()
     }
 
+    /// `baton show latest --format json`: the latest run with its beats.
+    pub fn latest_json(&self) -> serde_json::Value {
+        let out = self
+            .baton(&["show", "latest", "--format", "json"])
+            .output()
+            .expect("show");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
     /// `baton ARGS...` run in the project directory.
     pub fn baton(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("baton").expect("baton binary");

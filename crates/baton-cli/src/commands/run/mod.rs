@@ -392,7 +392,7 @@ fn print_summary(report: &RunReport, mode: OutputMode) {
 /// What the plan alone does not say: how `-j` bounds its waves, and which cached
 /// beats would be restored instead of run (with the files as they are now: a
 /// beat that an earlier one's outputs feed may still miss). Reads the cache only
-/// if there is one; makes nothing.
+/// if there is one (without one, creates nothing).
 fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u16>) -> String {
     let mut out = String::new();
     let jobs = jobs.map_or_else(baton_runner::default_jobs, usize::from);
