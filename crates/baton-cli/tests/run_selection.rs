@@ -109,3 +109,13 @@ fn any_bad_command_line_is_one_line_and_exit_2() {
         assert!(stderr.starts_with("baton: error: "), "{stderr}");
     }
 }
+
+#[test]
+fn a_beat_named_by_only_that_the_level_leaves_out_is_said_not_dropped() {
+    let (code, _, stderr) = stderr_of(&["run", "--output", "quiet", "--only", "a,f"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("beat 'f', named by --only, does not run (level f is above"),
+        "{stderr}"
+    );
+}

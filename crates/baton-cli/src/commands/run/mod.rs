@@ -45,6 +45,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
     };
     warn_about_skipped_needs(&pipeline, &plan);
+    warn_about_skipped_only(&selection, &plan);
     if plan.beats.is_empty() {
         eprintln!(
             "baton: error: nothing to run: all {} beats are skipped ({})",
@@ -344,6 +345,19 @@ fn warn_about_skipped_needs(pipeline: &Pipeline, plan: &baton_runner::Plan) {
                     planned.name, skipped.reason
                 );
             }
+        }
+    }
+}
+
+/// A beat named by `--only` that does not run (above the level, say), when others
+/// named with it do: said, not silently dropped.
+fn warn_about_skipped_only(selection: &Selection, plan: &baton_runner::Plan) {
+    for name in &selection.only {
+        if let Some(skipped) = plan.skipped.iter().find(|s| &s.name == name) {
+            eprintln!(
+                "baton: warning: beat '{name}', named by --only, does not run ({})",
+                skipped.reason
+            );
         }
     }
 }
