@@ -307,7 +307,8 @@ pub struct RunArgs {
     pub cache_only: bool,
 }
 
-/// A name without the spaces around it: `--only "a, b"` means `a` and `b`.
+/// A name without the spaces around it: `--only "a, b"` means `a` and `b` (the
+/// planner takes names as they are).
 fn trimmed(text: &str) -> Result<String, Infallible> {
     Ok(text.trim().to_owned())
 }

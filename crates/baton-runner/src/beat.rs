@@ -23,7 +23,7 @@ use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
-use crate::record::{Measured, RecordContext, build_record, build_unjudged};
+use crate::record::{Measured, RecordContext, build_unjudged};
 use crate::scheduler::RunOptions;
 use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
 use crate::{baton_output, trace};
@@ -332,7 +332,8 @@ pub(crate) fn panicked(
     measured.reason = Some(format!(
         "internal error: the beat's thread panicked: {what}"
     ));
-    let (record, _) = build_record(&ctx.record_context(index, None), &measured);
+    // Judged by `run_plan`, like every record of a run.
+    let (record, _) = build_unjudged(&ctx.record_context(index, None), &measured);
     let details = BeatDetails {
         beat: record.beat.clone(),
         ..BeatDetails::default()

@@ -154,12 +154,12 @@ pub(crate) fn build_unjudged(
 }
 
 /// The record of a beat that did not run: status skipped, zeros, duration 0.
+/// Unjudged: `run_plan` judges every record of a run (a skipped beat's verdict is
+/// the default, and its shape is not compared).
 pub fn skipped_record(ctx: &RecordContext<'_>, reason: &str, at: Timestamp) -> BeatRecord {
     let mut measured = Measured::new(at, BeatStatus::Skipped);
     measured.reason = Some(reason.to_owned());
-    let mut record = base_record(ctx, &measured, CacheState::Skip);
-    judge(ctx, &mut record);
-    record
+    base_record(ctx, &measured, CacheState::Skip)
 }
 
 fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -> BeatRecord {

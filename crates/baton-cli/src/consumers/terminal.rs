@@ -302,23 +302,7 @@ impl Consumer for Terminal {
                     self.print_block(&header, block, record.log_path.as_deref());
                     return;
                 }
-                let outcome = match rollback.status {
-                    BeatStatus::Success => "rolled back".to_owned(),
-                    status => format!(
-                        "rollback {}{}",
-                        status.as_str(),
-                        rollback
-                            .reason
-                            .as_deref()
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default()
-                    ),
-                };
-                self.line(format!(
-                    "↺ {} {outcome} in {}",
-                    record.beat,
-                    format::duration_ms(rollback.duration_ms)
-                ));
+                self.line(format!("↺ {} {}", record.beat, format::rollback(rollback)));
             }
             RunEvent::Stopping { kill, running } => {
                 let signal = baton_runner::first_interrupt_signal();

@@ -432,13 +432,13 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
         .root
         .join("cache")
         .is_dir()
-        .then(|| baton_runner::Cache::open(&state.root).ok())
-        .flatten();
+        .then(|| baton_runner::Cache::open(&state.root));
     let shell = baton_runner::Shell::for_pipeline(pipeline);
     for (_, spec) in cacheable {
         let verdict = match &cache {
             None => "miss: no cache yet".to_owned(),
-            Some(cache) => {
+            Some(Err(err)) => format!("unknown: the cache cannot be read ({err})"),
+            Some(Ok(cache)) => {
                 let key = baton_runner::cache_key_spec(pipeline, spec, &shell);
                 match cache.explain_current(&key) {
                     Ok(now) if now.would_hit => "hit: restored, not run".to_owned(),
