@@ -413,8 +413,7 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
     let widest = plan.waves().iter().map(Vec::len).max().unwrap_or(0);
     if widest > jobs {
         out.push_str(&format!(
-            "\n-j {jobs}: at most {} run at once (the widest wave has {widest})\n",
-            baton_report::format::count(u64::try_from(jobs).unwrap_or(u64::MAX), "beat")
+            "\n-j {jobs}: at most {jobs} at a time (the widest wave has {widest} beats)\n"
         ));
     }
     let state = StateDir::for_pipeline(&pipeline.root);
