@@ -119,3 +119,18 @@ fn a_beat_named_by_only_that_the_level_leaves_out_is_said_not_dropped() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_dry_run_says_how_jobs_bound_the_widest_wave() {
+    let (code, stdout, stderr) = stderr_of(&["run", "--dry-run", "-j", "1"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("-j 1: at most 1 at a time (the widest wave has "),
+        "{stdout}"
+    );
+    let (_, stdout, _) = stderr_of(&["run", "--dry-run", "-j", "8"]);
+    assert!(
+        !stdout.contains("-j 8"),
+        "no note when -j is no bound: {stdout}"
+    );
+}
