@@ -6,6 +6,8 @@
 //! beat at the end of a run.
 
 pub mod anomaly;
+pub mod changepoint;
+pub mod rank_test;
 pub mod stats;
 
 pub use anomaly::{Anomaly, AnomalyRule, detect, detect_before, detect_outcomes};
