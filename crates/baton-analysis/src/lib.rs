@@ -7,6 +7,8 @@
 
 pub mod anomaly;
 pub mod changepoint;
+pub mod flaky;
+pub mod proportion;
 pub mod rank_test;
 pub mod stats;
 
