@@ -11,6 +11,7 @@ pub mod flaky;
 pub mod proportion;
 pub mod rank_test;
 pub mod stats;
+pub mod trends;
 
 pub use anomaly::{Anomaly, AnomalyRule, detect, detect_before, detect_outcomes};
 pub use stats::{is_decisive, median, success_rate};
