@@ -25,7 +25,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
-    /// List the beats of a pipeline file by movement, with type, level, needs, cache and timeout.
+    /// List the beats by movement: type, level, needs, cache, timeout.
     List(ListArgs),
     /// Write a starter baton.yaml proposing beats from what is in this directory.
     Init(InitArgs),

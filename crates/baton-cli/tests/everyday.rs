@@ -52,9 +52,11 @@ build (parallel)
 #[test]
 fn list_as_json_has_stable_field_names() {
     let project = Project::with_pipeline(PIPELINE);
-    let json: serde_json::Value =
-        serde_json::from_str(&stdout_of(&project, &["list", "baton.yaml", "--format", "json"]))
-            .expect("json");
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(
+        &project,
+        &["list", "baton.yaml", "--format", "json"],
+    ))
+    .expect("json");
     let beats = json.as_array().expect("an array of beats");
     assert_eq!(beats.len(), 4);
     assert_eq!(
@@ -121,7 +123,10 @@ fn version_names_the_commit_it_was_built_from() {
         _ => "unknown".to_owned(),
     };
     let prefix = format!("baton {} ({expected}", env!("CARGO_PKG_VERSION"));
-    assert!(version.starts_with(&prefix), "{version:?} does not start with {prefix:?}");
+    assert!(
+        version.starts_with(&prefix),
+        "{version:?} does not start with {prefix:?}"
+    );
     assert!(
         version.trim_end().ends_with(')'),
         "{version:?}: the commit is in parentheses"

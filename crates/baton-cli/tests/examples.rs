@@ -80,9 +80,8 @@ fn quickstart_shows_parallel_beats_a_cache_hit_an_sla_warning_and_artifacts() {
             .expect("started_at")
             .parse()
             .expect("a timestamp");
-        let duration = jiff::SignedDuration::from_millis(
-            beat["duration_ms"].as_i64().expect("duration_ms"),
-        );
+        let duration =
+            jiff::SignedDuration::from_millis(beat["duration_ms"].as_i64().expect("duration_ms"));
         (start, start + duration)
     };
     let (compile_start, compile_end) = interval("compile");
