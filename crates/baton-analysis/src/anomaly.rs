@@ -1,4 +1,4 @@
-//! The seeds' anomaly rules, evaluated per beat at the end of a run.
+//! The anomaly rules (docs/recording.md), evaluated per beat at the end of a run.
 //!
 //! - [`AnomalyRule::LowSuccessRate`]: success rate under 80% over the beat's last
 //!   10 runs (the current one included), once it has at least 3 runs.

@@ -2,7 +2,7 @@
 //!
 //! Histories are slices of [`BeatRecord`](baton_model::BeatRecord)s of one beat,
 //! newest first. [`stats`] holds the small statistics the rules need (median,
-//! success rate); [`anomaly`] holds the seeds' three anomaly rules, evaluated per
+//! success rate); [`anomaly`] holds the three anomaly rules, evaluated per
 //! beat at the end of a run.
 
 pub mod anomaly;

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `baton --version`: the version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BATON_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "baton",
-    version,
+    version = VERSION,
     about = "Run build and CI pipelines and measure every step."
 )]
 pub struct Cli {
@@ -22,6 +25,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
     Schema,
+    /// List the beats by movement: type, level, needs, cache, timeout.
+    List(ListArgs),
     /// Write a starter baton.yaml proposing beats from what is in this directory.
     Init(InitArgs),
     /// Run the pipeline, measure every beat and record it in the history.
@@ -43,6 +48,25 @@ pub enum Command {
     /// Artifact manifests: check that a run's outputs are still what it produced.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The pipeline file (default: baton.yaml in the current directory).
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

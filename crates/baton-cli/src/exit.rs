@@ -41,23 +41,90 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// A problem with what the user asked for (a run that does not exist, a bad value):
-/// reported like any error, but with exit code 2 instead of 4.
-#[derive(Debug)]
-pub struct UsageError(pub String);
+/// An error the CLI expects, with the exit code it means (nextest's
+/// `ExpectedError` is the model). `main` asks [`exit_for_error`]; an error that is
+/// none of these is an internal one (exit 4).
+#[derive(Debug, thiserror::Error)]
+pub enum ExpectedError {
+    /// A problem with what the user asked for (a run that does not exist, a bad
+    /// value): exit 2.
+    #[error("{0}")]
+    Usage(String),
+}
 
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl ExpectedError {
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Usage(_) => Exit::Usage,
+        }
     }
 }
 
-impl std::error::Error for UsageError {}
+/// The exit code of an error a verb returned: the first error in its chain that
+/// says what it means decides; anything else is internal.
+pub fn exit_for_error(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(expected) = cause.downcast_ref::<ExpectedError>() {
+            return expected.exit();
+        }
+        if let Some(store) = cause.downcast_ref::<baton_store::StoreError>() {
+            return exit_for_store_error(store);
+        }
+    }
+    Exit::Internal
+}
 
-/// `bail!` for usage errors: returns early with a [`UsageError`].
+/// The one place where history-store errors become exit codes. Exhaustive on
+/// purpose: a new kind of store error must decide here what it means to the user.
+fn exit_for_store_error(err: &baton_store::StoreError) -> Exit {
+    use baton_store::StoreError as E;
+    match err {
+        // The user named something the history does not have, or not one thing.
+        E::UnknownRun(_) | E::AmbiguousRun { .. } | E::ShapeNotFound { .. } => Exit::Usage,
+        E::CreateDir { .. }
+        | E::Open { .. }
+        | E::NotWal { .. }
+        | E::SchemaTooNew { .. }
+        | E::Migrate { .. }
+        | E::Sqlite { .. }
+        | E::Encode { .. }
+        | E::Corrupt { .. } => Exit::Internal,
+    }
+}
+
+/// `bail!` for usage errors: returns early with an [`ExpectedError::Usage`].
 #[macro_export]
 macro_rules! usage_bail {
     ($($arg:tt)*) => {
-        return Err($crate::exit::UsageError(format!($($arg)*)).into())
+        return Err($crate::exit::ExpectedError::Usage(format!($($arg)*)).into())
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_even_under_context() {
+        let err = anyhow::Error::from(ExpectedError::Usage("bad".into())).context("while x");
+        assert_eq!(exit_for_error(&err), Exit::Usage);
+    }
+
+    #[test]
+    fn store_errors_map_by_kind() {
+        let unknown: anyhow::Result<()> =
+            Err(baton_store::StoreError::UnknownRun("0".into()).into());
+        let unknown = unknown.context("failed to load the run").unwrap_err();
+        assert_eq!(exit_for_error(&unknown), Exit::Usage);
+        let too_new =
+            anyhow::Error::from(baton_store::StoreError::SchemaTooNew { found: 9, known: 1 });
+        assert_eq!(exit_for_error(&too_new), Exit::Internal);
+    }
+
+    #[test]
+    fn anything_else_is_internal() {
+        assert_eq!(exit_for_error(&anyhow::anyhow!("boom")), Exit::Internal);
+    }
 }

@@ -97,9 +97,9 @@ impl History {
         let hints = store
             .beat_history_hints(pipeline_id, &names)
             .unwrap_or_else(|err| {
-                eprintln!(
-                    "baton: warning: could not read the history ({err}); no ETAs, anomalies or shape comparison this run"
-                );
+                crate::notice::warning(format!(
+                    "could not read the history ({err}); no ETAs, anomalies or shape comparison this run"
+                ));
                 HashMap::new()
             });
         self.hints.set(hints);

@@ -1,11 +1,12 @@
 //! The `baton` binary: parses the command line, dispatches to one module per verb
-//! under [`commands`], and maps outcomes to the exit codes of DESIGN.md.
+//! under [`commands`], and maps outcomes to exit codes (in [`exit`]).
 
 mod cli;
 mod commands;
 mod consumers;
 mod exit;
 mod history;
+mod notice;
 mod provenance;
 mod state;
 
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Validate(args) => commands::validate::run(&args),
         Command::Schema => commands::schema::run(),
+        Command::List(args) => commands::list::run(&args),
         Command::Init(args) => commands::init::run(&args),
         Command::Run(args) => commands::run::run(&args),
         Command::History(args) => commands::history::run(&args),
@@ -39,16 +41,14 @@ fn main() -> ExitCode {
         Command::Gc(args) => commands::gc::run(&args),
         Command::Cache(cmd) => commands::cache::run(&cmd),
         Command::Artifacts(cmd) => commands::artifacts::run(&cmd),
+        Command::Completions(args) => commands::completions::completions(&args),
+        Command::Man => commands::completions::man(),
     };
     match outcome {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("baton: error: {err:#}");
-            if err.is::<exit::UsageError>() {
-                Exit::Usage.into()
-            } else {
-                Exit::Internal.into()
-            }
+            notice::error(format!("{err:#}"));
+            exit::exit_for_error(&err).into()
         }
     }
 }
@@ -70,8 +70,44 @@ fn command_line_error(err: &clap::Error) -> ExitCode {
             Exit::Success.into()
         };
     }
-    eprintln!("baton: error: {}", one_line(&err.render().to_string()));
+    let mut line = one_line(&err.render().to_string());
+    if err.kind() == ErrorKind::InvalidSubcommand
+        && !line.contains("similar")
+        && let Some(verb) = unknown_verb(err)
+        && let Some(close) = closest_verb(&verb)
+    {
+        line = line.replacen(
+            "; see `baton --help`",
+            &format!("; a similar subcommand exists: '{close}'; see `baton --help`"),
+            1,
+        );
+    }
+    notice::error(line);
     Exit::Usage.into()
+}
+
+/// The verb clap did not recognise.
+fn unknown_verb(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    match err.get(ContextKind::InvalidSubcommand)? {
+        ContextValue::String(verb) => Some(verb.clone()),
+        _ => None,
+    }
+}
+
+/// clap suggests a verb only when it is close by Jaro similarity, which misses
+/// swapped letters (`rnu`); this catches those: the verb at most one edit away
+/// (a swap of two neighbours counts as one), or two for longer verbs.
+fn closest_verb(typed: &str) -> Option<String> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .map(|name| (strsim::osa_distance(typed, &name), name))
+        .filter(|(distance, name)| *distance <= if name.len() > 4 { 2 } else { 1 })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
 }
 
 /// clap's message in one line: its first line, with the possible values and the
@@ -88,4 +124,16 @@ fn one_line(rendered: &str) -> String {
     );
     parts.push("see `baton --help`".to_owned());
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swapped_letters_find_the_verb() {
+        assert_eq!(closest_verb("rnu").as_deref(), Some("run"));
+        assert_eq!(closest_verb("valdiate").as_deref(), Some("validate"));
+        assert_eq!(closest_verb("xyz"), None);
+    }
 }

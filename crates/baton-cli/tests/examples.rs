@@ -44,7 +44,7 @@ fn quickstart_shows_parallel_beats_a_cache_hit_an_sla_warning_and_artifacts() {
         let show = assert_cmd::Command::cargo_bin("baton")
             .expect("baton")
             .current_dir(dir.path())
-            .args(["show", "--format", "json"])
+            .args(["show", "latest", "--format", "json"])
             .output()
             .expect("show");
         serde_json::from_slice::<serde_json::Value>(&show.stdout).expect("json")
@@ -68,12 +68,26 @@ fn quickstart_shows_parallel_beats_a_cache_hit_an_sla_warning_and_artifacts() {
         second["summary"]["artifacts_count"].as_u64().unwrap_or(0) > 0,
         "no artifacts"
     );
-    let build_movement: Vec<_> = beats(&first)
-        .into_iter()
-        .filter(|b| b["movement_index"] == 1)
-        .collect();
+    // Parallel means the recorded intervals overlap: `render-docs` started before
+    // `compile` ended and the other way round (first run: the second hits the cache).
+    let interval = |name: &str| {
+        let beat = beats(&first)
+            .into_iter()
+            .find(|b| b["beat"] == name)
+            .unwrap_or_else(|| panic!("no beat {name} in the first run"));
+        let start: jiff::Timestamp = beat["started_at"]
+            .as_str()
+            .expect("started_at")
+            .parse()
+            .expect("a timestamp");
+        let duration =
+            jiff::SignedDuration::from_millis(beat["duration_ms"].as_i64().expect("duration_ms"));
+        (start, start + duration)
+    };
+    let (compile_start, compile_end) = interval("compile");
+    let (docs_start, docs_end) = interval("render-docs");
     assert!(
-        build_movement.len() >= 2,
-        "the parallel movement has several beats"
+        compile_start < docs_end && docs_start < compile_end,
+        "compile ran {compile_start}..{compile_end}, render-docs {docs_start}..{docs_end}: no overlap"
     );
 }

@@ -200,7 +200,7 @@ pub fn conformity_score(diagnostics: &[Diagnostic]) -> f64 {
     ((1.0 - penalty).max(0.0) * 100.0).round() / 100.0
 }
 
-/// The seed's bands for a conformity score.
+/// The bands of a conformity score (docs/pipeline.md#validation).
 pub fn conformity_band(score: f64) -> &'static str {
     match score {
         s if s >= 0.95 => "excellent",

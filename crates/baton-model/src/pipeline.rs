@@ -194,7 +194,8 @@ impl BeatType {
         }
     }
 
-    /// The SLO baseline from the seeds, used when the pipeline sets none.
+    /// The SLO baseline of the type (docs/pipeline.md#slo-and-sla), used when the
+    /// pipeline sets none.
     pub fn default_slo(self) -> SloTarget {
         let (secs, cache) = match self {
             Self::Validation => (5, None),

@@ -2,7 +2,7 @@
 //! decide where the output goes and whether it is colored.
 //!
 //! - [`report`]: [`RunReport`], the content of `build-sli-slo-sla-report.json`;
-//! - [`telemetry_files`]: the per-beat and report JSON files of DESIGN.md's layout;
+//! - [`telemetry_files`]: the per-beat and report JSON files (docs/recording.md);
 //! - [`text`], [`markdown`], [`json`]: one run, for a terminal, a CI summary page,
 //!   or a program;
 //! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;

@@ -1,5 +1,5 @@
 //! [`RunReport`]: everything known about one finished (or interrupted) run, in the
-//! shape of the seeds' `build-sli-slo-sla-report.json`. Every renderer reads it.
+//! shape of `build-sli-slo-sla-report.json` (docs/recording.md). Every renderer reads it.
 
 use baton_analysis::Anomaly;
 use baton_model::{

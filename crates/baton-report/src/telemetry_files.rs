@@ -1,4 +1,4 @@
-//! The telemetry files of DESIGN.md's layout: a file per beat (written as each
+//! The telemetry files (docs/recording.md): a file per beat (written as each
 //! beat finishes) and the run's report (written at the end):
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! The telemetry files land where DESIGN.md says, whole and readable.
+//! The telemetry files land where docs/recording.md says, whole and readable.
 
 mod common;
 

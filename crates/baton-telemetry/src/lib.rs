@@ -1,4 +1,4 @@
-//! Pure functions that turn measurements into judgements: the buckets of DESIGN.md,
+//! Pure functions that turn measurements into judgements: the buckets of docs/recording.md,
 //! the shape hash, and the SLO/SLA verdict. No I/O, so every rule is unit-tested here.
 
 pub mod buckets;

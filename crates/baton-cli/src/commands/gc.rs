@@ -13,7 +13,7 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
         (Some(n), _) => GcPolicy::KeepRuns(n),
         (None, Some(age)) => GcPolicy::OlderThan(
             baton_config::parse_duration(age)
-                .map_err(|e| crate::exit::UsageError(format!("--older-than: {e}")))?,
+                .map_err(|e| crate::exit::ExpectedError::Usage(format!("--older-than: {e}")))?,
         ),
         (None, None) => crate::usage_bail!("give --keep-runs N or --older-than AGE"),
     };
@@ -30,7 +30,7 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
                 && let Err(err) = std::fs::remove_dir_all(&path)
             {
                 // Keep going: the other runs' folders should still go.
-                eprintln!("baton: warning: failed to remove {}: {err}", path.display());
+                crate::notice::warning(format!("failed to remove {}: {err}", path.display()));
                 left_behind += 1;
             }
         }

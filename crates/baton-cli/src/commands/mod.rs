@@ -2,9 +2,11 @@
 
 pub mod artifacts;
 pub mod cache;
+pub mod completions;
 pub mod gc;
 pub mod history;
 pub mod init;
+pub mod list;
 pub mod report;
 pub mod run;
 pub mod schema;

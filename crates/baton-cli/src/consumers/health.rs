@@ -37,10 +37,7 @@ impl RecordingHealth {
             .entry(what.to_owned())
             .or_insert_with(|| (message.into(), 0));
         if entry.1 == 0 && !quiet {
-            eprintln!(
-                "baton: warning: {what} not recorded: {}; the run goes on",
-                entry.0
-            );
+            crate::notice::warning(format!("{what} not recorded: {}; the run goes on", entry.0));
         }
         entry.1 += 1;
     }
@@ -51,11 +48,11 @@ impl RecordingHealth {
     pub fn check_state_dir(&self, dir: &Path) {
         if let Err(err) = std::fs::create_dir_all(dir) {
             let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            eprintln!(
-                "baton: warning: nothing of this run is recorded (history, logs, telemetry): \
+            crate::notice::warning(format!(
+                "nothing of this run is recorded (history, logs, telemetry): \
                  cannot create {}: {err}; the run goes on",
                 dir.display()
-            );
+            ));
             failures.quiet = true;
             failures.by_kind.insert(
                 "the state folder".into(),

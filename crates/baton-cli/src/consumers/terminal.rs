@@ -100,9 +100,7 @@ impl Terminal {
     /// Print `baton: {text}` on stderr without tearing the progress bars (and
     /// without panicking when stderr is gone: the run still has to be recorded).
     fn warn_line(&self, text: &str) {
-        let write = || {
-            let _ = writeln!(io::stderr().lock(), "baton: {text}");
-        };
+        let write = || crate::notice::note(text);
         match &self.progress {
             Some(p) => p.multi.suspend(write),
             None => write(),
@@ -272,13 +270,16 @@ impl Consumer for Terminal {
         match event {
             RunEvent::RunStarted { run, planned_beats } => {
                 if self.mode != OutputMode::Quiet {
-                    self.line(format!(
-                        "baton: running {} ({} beat{}, level {}) as {}",
-                        run.pipeline_name,
-                        planned_beats.len(),
-                        if planned_beats.len() == 1 { "" } else { "s" },
-                        run.level,
-                        run.label
+                    self.line(crate::notice::text(
+                        crate::notice::Kind::Note,
+                        format_args!(
+                            "running {} ({} beat{}, level {}) as {}",
+                            run.pipeline_name,
+                            planned_beats.len(),
+                            if planned_beats.len() == 1 { "" } else { "s" },
+                            run.level,
+                            run.label
+                        ),
                     ));
                 }
             }

@@ -40,18 +40,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let plan = match baton_runner::plan(&pipeline, &selection) {
         Ok(plan) => plan,
         Err(err) => {
-            eprintln!("baton: error: {err}");
+            crate::notice::error(err);
             return Ok(Exit::Usage);
         }
     };
     warn_about_skipped_needs(&pipeline, &plan);
     warn_about_skipped_only(&selection, &plan);
     if plan.beats.is_empty() {
-        eprintln!(
-            "baton: error: nothing to run: all {} beats are skipped ({})",
+        crate::notice::error(format!(
+            "nothing to run: all {} beats are skipped ({})",
             plan.skipped.len(),
             skip_summary(&plan)
-        );
+        ));
         return Ok(Exit::Usage);
     }
     if args.dry_run {
@@ -98,9 +98,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     if cacheable {
         match baton_runner::Cache::open(&state.root) {
             Ok(cache) => opts.cache = Some(Arc::new(cache)),
-            Err(err) => {
-                eprintln!("baton: warning: the step cache is unavailable ({err}); every beat runs")
-            }
+            Err(err) => crate::notice::warning(format!(
+                "the step cache is unavailable ({err}); every beat runs"
+            )),
         }
     }
     let parallel = opts.jobs > 1 && plan.waves().iter().any(|w| w.len() > 1);
@@ -262,7 +262,7 @@ fn archive(
     health: &RecordingHealth,
 ) {
     match archive::archive_run(pipeline, state, report, &outcome.artifact_manifest()) {
-        Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
+        Ok(dir) => crate::notice::note(format!("archived the run to {}", dir.display())),
         Err(err) => health.report("the archive", format!("{err:#}")),
     }
 }
@@ -279,16 +279,16 @@ fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
         .iter()
         .filter(|d| d.severity >= Severity::Minor)
     {
-        let label = if blocking(d.severity) {
-            "error"
+        let kind = if blocking(d.severity) {
+            crate::notice::Kind::Error
         } else {
-            "warning"
+            crate::notice::Kind::Warning
         };
-        eprintln!("baton: {label}: {} [{}]", d.located(&file), d.code.as_str());
+        crate::notice::emit(kind, format!("{} [{}]", d.located(&file), d.code.as_str()));
     }
     let blocked = loaded.diagnostics.iter().any(|d| blocking(d.severity));
     if blocked && strict && loaded.pipeline.is_some() {
-        eprintln!("baton: error: at level {level} validation warnings are errors");
+        crate::notice::error(format!("at level {level} validation warnings are errors"));
     }
     if blocked { None } else { loaded.pipeline }
 }
@@ -340,10 +340,10 @@ fn warn_about_skipped_needs(pipeline: &Pipeline, plan: &baton_runner::Plan) {
         };
         for need in &spec.needs {
             if let Some(skipped) = plan.skipped.iter().find(|s| &s.name == need) {
-                eprintln!(
-                    "baton: warning: beat '{}' needs '{need}', which does not run ({}); it runs without it",
+                crate::notice::warning(format!(
+                    "beat '{}' needs '{need}', which does not run ({}); it runs without it",
                     planned.name, skipped.reason
-                );
+                ));
             }
         }
     }
@@ -354,10 +354,10 @@ fn warn_about_skipped_needs(pipeline: &Pipeline, plan: &baton_runner::Plan) {
 fn warn_about_skipped_only(selection: &Selection, plan: &baton_runner::Plan) {
     for name in &selection.only {
         if let Some(skipped) = plan.skipped.iter().find(|s| &s.name == name) {
-            eprintln!(
-                "baton: warning: beat '{name}', named by --only, does not run ({})",
+            crate::notice::warning(format!(
+                "beat '{name}', named by --only, does not run ({})",
                 skipped.reason
-            );
+            ));
         }
     }
 }
@@ -473,7 +473,7 @@ fn append_step_summary(report: &RunReport) {
         .open(&path)
         .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
     if let Err(err) = result {
-        eprintln!("baton: warning: could not append to GITHUB_STEP_SUMMARY: {err}");
+        crate::notice::warning(format!("could not append to GITHUB_STEP_SUMMARY: {err}"));
     }
 }
 
@@ -512,18 +512,18 @@ fn exit_for(
             .max()
             .unwrap_or_default();
         if worst >= threshold {
-            eprintln!(
-                "baton: SLA gate failed: worst verdict is {worst} (--fail-on {})",
+            crate::notice::note(format!(
+                "SLA gate failed: worst verdict is {worst} (--fail-on {})",
                 threshold.as_str()
-            );
+            ));
             return Exit::SlaGate;
         }
     }
     if args.strict && !telemetry_failures.is_empty() {
-        eprintln!(
-            "baton: error: --strict: not recorded: {}",
+        crate::notice::error(format!(
+            "--strict: not recorded: {}",
             telemetry_failures.join("; ")
-        );
+        ));
         return Exit::Internal;
     }
     Exit::Success
