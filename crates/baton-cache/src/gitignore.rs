@@ -37,7 +37,9 @@ impl IgnoreStack {
             active: true,
             ..Self::default()
         };
-        stack.push_file(repo, &repo.join(".git/info/exclude"), problems);
+        if let Some(exclude) = exclude_file(repo) {
+            stack.push_file(repo, &exclude, problems);
+        }
         let mut chain: Vec<PathBuf> = dir
             .ancestors()
             .take_while(|a| a.starts_with(repo))
@@ -101,6 +103,23 @@ impl IgnoreStack {
     }
 }
 
+/// The repository's `info/exclude`. In a linked worktree or a submodule `.git`
+/// is a file (`gitdir: PATH`) naming the real git directory, and a worktree's
+/// exclude file is the one of the main repository (its `commondir`).
+fn exclude_file(repo: &Path) -> Option<PathBuf> {
+    let dot_git = repo.join(".git");
+    if dot_git.is_dir() {
+        return Some(dot_git.join("info/exclude"));
+    }
+    let pointer = std::fs::read_to_string(&dot_git).ok()?;
+    let git_dir = repo.join(pointer.strip_prefix("gitdir:")?.trim());
+    let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+        Ok(common) => git_dir.join(common.trim()),
+        Err(_) => git_dir,
+    };
+    Some(common.join("info/exclude"))
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -134,5 +153,24 @@ mod tests {
         fs::write(outside.path().join(".gitignore"), "*\n").expect("write");
         let (stack, ignored) = IgnoreStack::at(outside.path(), &mut problems);
         assert!(!ignored && !stack.is_ignored(&outside.path().join("a"), false));
+    }
+
+    #[test]
+    fn a_linked_worktree_reads_the_main_repository_exclude_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("main");
+        let worktree = dir.path().join("wt");
+        fs::create_dir_all(main.join(".git/info")).expect("mkdir");
+        fs::create_dir_all(main.join(".git/worktrees/wt")).expect("mkdir");
+        fs::write(main.join(".git/info/exclude"), "*.local\n").expect("write");
+        fs::write(main.join(".git/worktrees/wt/commondir"), "../..\n").expect("write");
+        fs::create_dir_all(&worktree).expect("mkdir");
+        let pointer = format!("gitdir: {}\n", main.join(".git/worktrees/wt").display());
+        fs::write(worktree.join(".git"), pointer).expect("write");
+        let mut problems = Vec::new();
+        let (stack, _) = IgnoreStack::at(&worktree, &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(stack.is_ignored(&worktree.join("x.local"), false));
+        assert!(!stack.is_ignored(&worktree.join("x.rs"), false));
     }
 }
