@@ -44,7 +44,11 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("baton: error: {err:#}");
-            if err.is::<exit::UsageError>() {
+            if err.is::<exit::UsageError>()
+                || err
+                    .downcast_ref::<baton_store::StoreError>()
+                    .is_some_and(baton_store::StoreError::is_usage)
+            {
                 Exit::Usage.into()
             } else {
                 Exit::Internal.into()

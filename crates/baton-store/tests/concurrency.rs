@@ -128,10 +128,10 @@ fn child(mode: &str, writer: usize, path: &Path) -> Command {
         "--test-threads=1",
         "--quiet",
     ])
-        .env(
-            "BATON_STORE_CHILD",
-            format!("{mode}:{writer}:{}", path.display()),
-        );
+    .env(
+        "BATON_STORE_CHILD",
+        format!("{mode}:{writer}:{}", path.display()),
+    );
     cmd
 }
 
