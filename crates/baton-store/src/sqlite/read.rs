@@ -63,10 +63,11 @@ fn collect_beats(
     params: impl rusqlite::Params,
     action: impl Fn() -> String,
 ) -> Result<Vec<BeatRecord>> {
+    let columns = codec::BeatColumns::of(stmt)?;
     let mut rows = stmt.query(params).ctx(&action)?;
     let mut beats = Vec::new();
     while let Some(row) = rows.next().ctx(&action)? {
-        beats.push(codec::beat_from_row(row)?);
+        beats.push(codec::beat_from_row(row, &columns)?);
     }
     Ok(beats)
 }
@@ -234,7 +235,7 @@ pub(crate) fn list_runs(
     let mut runs = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let pk: i64 = row.get(0).ctx(action)?;
-        runs.push((pk, codec::run_from_row(row, 1, cutoff)?));
+        runs.push((pk, codec::run_from_row(row, cutoff)?));
     }
     drop(rows);
 
@@ -323,7 +324,7 @@ pub(crate) fn find_run(
     let mut found = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let pk: i64 = row.get(0).ctx(action)?;
-        found.push((pk, codec::run_from_row(row, 1, cutoff)?));
+        found.push((pk, codec::run_from_row(row, cutoff)?));
     }
     drop(rows);
     if let (RunSelector::Id(prefix), [_, _, ..]) = (selector, found.as_slice()) {
