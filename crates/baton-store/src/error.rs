@@ -126,15 +126,8 @@ impl StoreError {
             | Self::Sqlite { source, .. } => source,
             _ => return false,
         };
-        is_busy(source)
+        baton_sqlite::is_busy(source)
     }
-}
-
-pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
-    matches!(
-        err.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 /// Attach "failed to ..." context to a rusqlite result.
