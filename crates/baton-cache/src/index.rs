@@ -1,7 +1,7 @@
 //! `.baton/cache/index.db`: the cache's own small SQLite database.
 //!
 //! Opened like every baton database ([`baton_sqlite`]: WAL mode, a busy timeout,
-//! the WAL left for the next process) with this index's [`TUNING`]; with
+//! the WAL left for the next process) with this index's `TUNING`; with
 //! `BEGIN IMMEDIATE` writes that makes it safe for several baton processes at once. The schema is versioned by `PRAGMA user_version` and
 //! migrated in order, inside one immediate transaction, by whoever opens it first;
 //! a database newer than this baton is refused (the caller runs without cache).
