@@ -17,6 +17,9 @@ pub enum CacheError {
         #[source]
         source: rusqlite::Error,
     },
+    /// SQLite refused WAL mode (a file system without shared memory, say).
+    #[error("failed to put the cache index {} in WAL mode (SQLite kept journal mode '{mode}')", path.display())]
+    NotWal { path: PathBuf, mode: String },
     #[error(
         "failed to use the cache index {}: its schema version {found} is newer than this baton's {supported}",
         path.display()

@@ -1,7 +1,8 @@
 //! `.baton/cache/index.db`: the cache's own small SQLite database.
 //!
-//! WAL mode, a busy timeout and `BEGIN IMMEDIATE` writes make it safe for several
-//! baton processes at once. The schema is versioned by `PRAGMA user_version` and
+//! Opened like every baton database ([`baton_sqlite`]: WAL mode, a busy timeout,
+//! the WAL left for the next process) with this index's `TUNING`; with
+//! `BEGIN IMMEDIATE` writes that makes it safe for several baton processes at once. The schema is versioned by `PRAGMA user_version` and
 //! migrated in order, inside one immediate transaction, by whoever opens it first;
 //! a database newer than this baton is refused (the caller runs without cache).
 //!
@@ -14,12 +15,8 @@
 //!   explained against any earlier key.
 //! - `run_keys`: which key each beat of each run was looked up under.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::error::{CacheError, Result};
@@ -28,27 +25,16 @@ use crate::stat_cache::{FileStat, StatRecord};
 /// The schema version this baton writes.
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// How long a write waits for another process's.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// WAL frames a commit lets accumulate before copying them back (`wal_autocheckpoint`,
-/// 1,000 by default): 256 KiB at the default 4 KiB pages (a cached beat writes a few).
-///
-/// Why: a handle does not checkpoint on close (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`),
-/// so the WAL and `-shm` stay for the next process instead of being fsynced, copied
-/// back and unlinked at the end of every run (and created again, with a directory
-/// fsync, at the next one's first write); a commit every so often pays for the
-/// checkpoint instead (2.4 -> 0.65 ms median for an open, four writes and a close).
-/// The next open reads whatever the WAL holds to rebuild its index: this bound keeps
-/// that small enough that a run that only reads the index (no cacheable beat) opens
-/// it as fast as before (a larger one cost such runs ~0.15 ms more). Committed rows
-/// stay in the WAL, visible to every reader, whether the process exits or is killed.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 64;
-
-/// A WAL bigger than this when the index closes (a first run's stat cache, a
-/// prune, a clear) is checkpointed and truncated then, unless another process is
-/// using the index; also the `journal_size_limit` a grown WAL is cut back to.
-const WAL_KEEP_BYTES: i64 = 4 << 20;
+/// The index's settings beside baton's common pragmas: a WAL of at most 64 frames,
+/// 256 KiB at the default 4 KiB pages (a cached beat writes a few), before a commit
+/// copies them back. Leaving the WAL for the next process instead of checkpointing
+/// on close took an open, four writes and a close from 2.4 to 0.65 ms median; this
+/// bound keeps a run that only reads the index (no cacheable beat) opening it as
+/// fast as before (a larger one cost such runs ~0.15 ms more).
+const TUNING: baton_sqlite::Tuning = baton_sqlite::Tuning {
+    wal_autocheckpoint_pages: 64,
+    page_size: None,
+};
 
 /// How many runs per beat keep their key (for `explain --run`) after a prune.
 pub const RUN_KEYS_KEPT: usize = 200;
@@ -115,42 +101,20 @@ impl Index {
     /// escapes the busy handler (several processes setting up a new file at once)
     /// is retried for up to the busy timeout.
     pub fn open(path: &Path) -> Result<Self> {
-        let deadline = Instant::now() + BUSY_TIMEOUT;
-        let mut wait = Duration::from_millis(2);
-        loop {
-            match Self::try_open(path) {
-                Err(err) if is_busy(&err) && Instant::now() < deadline => {
-                    thread::sleep(wait);
-                    wait = (wait * 2).min(Duration::from_millis(50));
-                }
-                other => return other,
-            }
-        }
+        baton_sqlite::retry_while_busy(is_busy, || Self::try_open(path))
     }
 
     fn try_open(path: &Path) -> Result<Self> {
-        let open_err = |source| CacheError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
-        let mode: String = conn
-            .pragma_query_value(None, "journal_mode", |row| row.get(0))
-            .map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(open_err)?;
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        // Leave the WAL for the next process: see WAL_AUTOCHECKPOINT_PAGES.
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)
-            .map_err(open_err)?;
+        let mut conn = baton_sqlite::open(path, &TUNING).map_err(|e| match e {
+            baton_sqlite::OpenError::Sqlite(source) => CacheError::Open {
+                path: path.to_owned(),
+                source,
+            },
+            baton_sqlite::OpenError::NotWal(mode) => CacheError::NotWal {
+                path: path.to_owned(),
+                mode,
+            },
+        })?;
         migrate(&mut conn, path)?;
         Ok(Self {
             conn,
@@ -450,16 +414,7 @@ impl Index {
 
 impl Drop for Index {
     fn drop(&mut self) {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        if fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEEP_BYTES.unsigned_abs()) {
-            // No busy handler: if another process is using the index the checkpoint
-            // gives up at once, and that process's close tries again.
-            let _ = self.conn.busy_timeout(Duration::ZERO);
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
+        baton_sqlite::truncate_big_wal(&self.conn, &self.path);
     }
 }
 
@@ -469,10 +424,7 @@ fn is_busy(err: &CacheError) -> bool {
         CacheError::Open { source, .. } | CacheError::Index { source, .. } => source,
         _ => return false,
     };
-    matches!(
-        source.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
+    baton_sqlite::is_busy(source)
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -554,7 +506,7 @@ mod tests {
     fn a_wal_left_behind_is_read_back_and_a_big_one_truncated_on_close() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("index.db");
-        let wal_len = || fs::metadata(dir.path().join("index.db-wal")).map_or(0, |m| m.len());
+        let wal_len = || std::fs::metadata(dir.path().join("index.db-wal")).map_or(0, |m| m.len());
         let record = |i: u64| StatRecord {
             stat: FileStat {
                 size: i,
@@ -576,7 +528,10 @@ mod tests {
             .collect();
         let mut index = Index::open(&path).expect("opens");
         index.save_stat(&rows).expect("saves");
-        assert!(wal_len() > WAL_KEEP_BYTES.unsigned_abs(), "a big WAL");
+        assert!(
+            wal_len() > baton_sqlite::WAL_KEEP_BYTES.unsigned_abs(),
+            "a big WAL"
+        );
         drop(index);
         assert_eq!(wal_len(), 0, "truncated on close");
 

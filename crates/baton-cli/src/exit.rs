@@ -77,18 +77,12 @@ pub fn exit_for_error(err: &anyhow::Error) -> Exit {
 /// The one place where history-store errors become exit codes. Exhaustive on
 /// purpose: a new kind of store error must decide here what it means to the user.
 fn exit_for_store_error(err: &baton_store::StoreError) -> Exit {
-    use baton_store::StoreError as E;
-    match err {
-        // The user named something the history does not have, or not one thing.
-        E::UnknownRun(_) | E::AmbiguousRun { .. } | E::ShapeNotFound { .. } => Exit::Usage,
-        E::CreateDir { .. }
-        | E::Open { .. }
-        | E::NotWal { .. }
-        | E::SchemaTooNew { .. }
-        | E::Migrate { .. }
-        | E::Sqlite { .. }
-        | E::Encode { .. }
-        | E::Corrupt { .. } => Exit::Internal,
+    // The store knows which of its errors are the user's: a run the history does
+    // not have, an id prefix that names several, a shape that is not there.
+    if err.is_usage() {
+        Exit::Usage
+    } else {
+        Exit::Internal
     }
 }
 

@@ -537,6 +537,51 @@ fn reading_a_run_that_does_not_exist_is_a_usage_error() {
         .code(2);
 }
 
+/// Run ids are UUIDv7: two runs a moment apart share a long prefix, which then
+/// names neither. That is a usage error that lists the runs it could mean.
+#[test]
+fn an_ambiguous_run_id_is_a_usage_error_listing_the_candidates() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: a\n    beats:\n      - { name: ok, run: 'true' }\n",
+    ));
+    for _ in 0..2 {
+        project
+            .baton(&["run", "--output", "quiet"])
+            .assert()
+            .success();
+    }
+    let runs = history_json(&project);
+    let field = |i: usize, key: &str| runs[i][key].as_str().expect(key).to_owned();
+    let (newest_id, oldest_id) = (field(0, "run_id"), field(1, "run_id"));
+    let (newest_label, oldest_label) = (field(0, "label"), field(1, "label"));
+    let shared = newest_id
+        .chars()
+        .zip(oldest_id.chars())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        shared >= 4,
+        "v7 ids of one moment share a prefix: {newest_id} {oldest_id}"
+    );
+    let out = project
+        .baton(&["show", &newest_id[..shared]])
+        .output()
+        .expect("show");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("matches 2 runs"), "{stderr}");
+    let line_of = |id: &str, label: &str| {
+        stderr
+            .lines()
+            .position(|l| l.contains(id) && l.contains(label))
+            .unwrap_or_else(|| panic!("{label} {id} listed:\n{stderr}"))
+    };
+    assert!(
+        line_of(&newest_id, &newest_label) < line_of(&oldest_id, &oldest_label),
+        "newest first:\n{stderr}"
+    );
+}
+
 #[test]
 fn logs_that_cannot_be_written_warn_once_and_strict_exits_4() {
     let beats: String = (0..4)

@@ -62,14 +62,65 @@ pub enum StoreError {
     #[error("failed to find run '{0}' in the history")]
     UnknownRun(String),
 
-    #[error("failed to pick a run: '{prefix}' matches {count} runs, give more of the id")]
-    AmbiguousRun { prefix: String, count: usize },
+    /// A run id prefix that matches several runs: the user's mistake, not the store's
+    /// (see [`StoreError::is_usage`]).
+    #[error(
+        "failed to pick a run: '{prefix}' matches {count} runs, give more of the id:{}",
+        list_candidates(candidates, *count)
+    )]
+    AmbiguousRun {
+        prefix: String,
+        /// How many runs match.
+        count: usize,
+        /// The newest of them, newest first, at most [`AMBIGUOUS_CANDIDATES_SHOWN`].
+        candidates: Vec<RunCandidate>,
+    },
 
     #[error("failed to find a recorded shape of beat '{beat}' {detail}")]
     ShapeNotFound { beat: String, detail: String },
 }
 
+/// How many of the runs an ambiguous id matches [`StoreError::AmbiguousRun`] names.
+pub const AMBIGUOUS_CANDIDATES_SHOWN: usize = 10;
+
+/// A run an ambiguous id could mean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCandidate {
+    pub label: String,
+    pub run_id: String,
+}
+
+/// One indented `label  id` line per candidate, and how many more match.
+fn list_candidates(candidates: &[RunCandidate], count: usize) -> String {
+    let width = candidates.iter().map(|c| c.label.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for c in candidates {
+        out += &format!("\n  {:<width$}  {}", c.label, c.run_id);
+    }
+    if let Some(more) = count.checked_sub(candidates.len()).filter(|&n| n > 0) {
+        out += &format!("\n  and {more} more");
+    }
+    out
+}
+
 impl StoreError {
+    /// Whether the failure is in what the caller asked for (an unknown run, an
+    /// ambiguous run id, a shape that is not there),
+    /// so that a command line reports it as a usage error.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Self::UnknownRun(_) | Self::AmbiguousRun { .. } | Self::ShapeNotFound { .. } => true,
+            Self::CreateDir { .. }
+            | Self::Open { .. }
+            | Self::NotWal { .. }
+            | Self::SchemaTooNew { .. }
+            | Self::Migrate { .. }
+            | Self::Sqlite { .. }
+            | Self::Encode { .. }
+            | Self::Corrupt { .. } => false,
+        }
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         Self::Corrupt {
             what: what.into(),
@@ -86,15 +137,8 @@ impl StoreError {
             | Self::Sqlite { source, .. } => source,
             _ => return false,
         };
-        is_busy(source)
+        baton_sqlite::is_busy(source)
     }
-}
-
-pub(crate) fn is_busy(err: &rusqlite::Error) -> bool {
-    matches!(
-        err.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 /// Attach "failed to ..." context to a rusqlite result.
@@ -108,5 +152,32 @@ impl<T> SqlContext<T> for Result<T, rusqlite::Error> {
             action: action(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ambiguous_id_lists_at_most_the_shown_candidates_and_counts_the_rest() {
+        let candidates: Vec<_> = (0..AMBIGUOUS_CANDIDATES_SHOWN)
+            .map(|i| RunCandidate {
+                label: format!("build-{i}"),
+                run_id: format!("01a2-{i}"),
+            })
+            .collect();
+        let err = StoreError::AmbiguousRun {
+            prefix: "01a2".into(),
+            count: 13,
+            candidates,
+        };
+        let text = err.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].ends_with("'01a2' matches 13 runs, give more of the id:"));
+        assert_eq!(lines[1], "  build-0  01a2-0");
+        assert_eq!(lines.len(), 1 + AMBIGUOUS_CANDIDATES_SHOWN + 1, "{text}");
+        assert_eq!(lines[lines.len() - 1], "  and 3 more");
+        assert!(err.is_usage());
     }
 }

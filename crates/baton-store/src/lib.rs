@@ -31,7 +31,7 @@ pub use api::{
     ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector,
     RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
-pub use error::StoreError;
+pub use error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, StoreError};
 pub use sqlite::{LOCK_WAIT, SCHEMA_VERSION, SqliteStore};
 
 /// Result of every store operation.

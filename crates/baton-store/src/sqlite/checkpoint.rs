@@ -14,7 +14,7 @@ use std::thread::{self, JoinHandle};
 
 use rusqlite::Connection;
 
-use super::LOCK_WAIT;
+use super::TUNING;
 
 pub(crate) struct Checkpointer {
     wake: Option<Sender<()>>,
@@ -25,8 +25,7 @@ impl Checkpointer {
     /// Start the thread; `None` when its connection cannot be opened (the caller then
     /// keeps SQLite's own automatic checkpoints).
     pub(crate) fn start(path: &Path) -> Option<Self> {
-        let conn = Connection::open(path).ok()?;
-        conn.busy_timeout(LOCK_WAIT).ok()?;
+        let conn = baton_sqlite::open(path, &TUNING).ok()?;
         let (wake, woken) = mpsc::channel();
         let thread = thread::Builder::new()
             .name("baton-store-checkpoint".into())

@@ -6,8 +6,9 @@
 //! the busy handler (the WAL set-up race when many processes open a new file) is
 //! retried with backoff until [`LOCK_WAIT`] has passed.
 //!
-//! The WAL outlives the process: a store does not checkpoint when it closes (see
-//! [`WAL_AUTOCHECKPOINT_PAGES`]).
+//! The connection's pragmas are baton's common ones ([`baton_sqlite`]) with this
+//! store's [`TUNING`]. The WAL outlives the process: a store does not checkpoint when
+//! it closes (see [`WAL_AUTOCHECKPOINT_PAGES`]).
 
 mod checkpoint;
 mod codec;
@@ -18,11 +19,10 @@ mod write;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baton_model::{ArtifactManifest, BeatHistory, BeatOutcome, BeatRecord, RunRecord};
 use jiff::Timestamp;
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
@@ -35,33 +35,27 @@ use crate::api::{
 use crate::error::SqlContext;
 use crate::{Result, StoreError};
 
-/// How long a writer waits for another one before giving up ("locked beyond 5 s").
-pub const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How long a writer waits for another one before giving up ("locked beyond 5 s"):
+/// [`baton_sqlite::BUSY_TIMEOUT`], the same for every baton database.
+pub const LOCK_WAIT: Duration = baton_sqlite::BUSY_TIMEOUT;
 
 /// How many WAL frames a commit lets accumulate before it copies them back into the
-/// database (SQLite's `wal_autocheckpoint`, 1,000 by default): 2 MiB at 16 KiB pages,
-/// about three `baton run`s of 34 beats.
+/// database: 2 MiB at 16 KiB pages, about three `baton run`s of 34 beats (why so
+/// few: see [`baton_sqlite`], which leaves the WAL for the next process).
 ///
-/// Why so few: a store does not checkpoint on close (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`),
-/// so the WAL, and the `-shm` file, stay behind for the next process. Closing used to
-/// cost a `baton run` 2-3 ms (fsync of the WAL and of the database, unlink of `-wal`
-/// and `-shm`) and its first write another ~1 ms (a new WAL: header fsync and a
-/// directory fsync); now neither happens on most runs, and one commit in every few
-/// runs pays for the checkpoint. The price is at open: the first connection rebuilds
-/// the WAL index by reading every frame (~0.35 ms per MiB here), which this bound keeps
-/// to ~1 ms at worst. Net (examples/open_close.rs, ext4): open + 34 beats + close
-/// 5.2-6.1 -> 3.2-3.9 ms median. Committed rows are as safe as before: they are in
-/// the WAL, which every reader and the next checkpoint see, whether the process exits
-/// or is killed (synchronous = NORMAL: a power cut can lose the last commits, as it
-/// always could mid-run, now also just after a run; the database stays consistent).
-/// `history.db` alone, without its `-wal`, may lack the latest runs: copy both.
+/// Measured (examples/open_close.rs, ext4): not checkpointing on close took open +
+/// 34 beats + close from 5.2-6.1 to 3.2-3.9 ms median; one commit in every few runs
+/// pays for the checkpoint, and this bound keeps the next open's reading of the WAL
+/// (~0.35 ms per MiB) to ~1 ms at worst. `history.db` alone, without its `-wal`, may
+/// lack the latest runs: copy both.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 128;
 
-/// A WAL bigger than this when a store closes (left by a bulk insert, a `gc` or a
-/// migration) is checkpointed and truncated then, if no other connection is busy
-/// with it, so the next open does not read it all. Also the `journal_size_limit`:
-/// the size a WAL that grew past it is cut back to when it is next reused.
-const WAL_KEEP_BYTES: i64 = 4 << 20;
+/// The history store's settings beside baton's common pragmas: 16 KiB pages for a
+/// new file (a third fewer page splits and WAL frames per bulk insert than 4 KiB).
+const TUNING: baton_sqlite::Tuning = baton_sqlite::Tuning {
+    wal_autocheckpoint_pages: WAL_AUTOCHECKPOINT_PAGES,
+    page_size: Some(16_384),
+};
 
 /// The SQLite history store.
 pub struct SqliteStore {
@@ -76,16 +70,15 @@ impl Drop for SqliteStore {
         if self.path == Path::new(":memory:") {
             return;
         }
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_KEEP_BYTES.unsigned_abs()) {
-            let conn = self.lock();
-            // Without a busy handler the checkpoint gives up at once (it stays
-            // PASSIVE or leaves the WAL alone) if another process is writing or
-            // reading an older snapshot; that process's own close will try again.
-            let _ = conn.busy_timeout(Duration::ZERO);
-            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-        }
+        // The background checkpointer finishes first, so that it does not hold the
+        // WAL while it is truncated.
+        drop(
+            self.checkpointer
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
+        baton_sqlite::truncate_big_wal(&self.lock(), &self.path);
     }
 }
 
@@ -145,48 +138,17 @@ impl SqliteStore {
     }
 
     fn connect(path: &Path) -> Result<Connection> {
-        let open_err = |source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        };
-        let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(LOCK_WAIT).map_err(open_err)?;
-        // 16 KiB pages for a new file (ignored for an existing one): a third fewer
-        // page splits and WAL frames per bulk insert than 4 KiB.
-        conn.pragma_update(None, "page_size", 16_384)
-            .map_err(open_err)?;
-        // Switching to WAL needs a brief exclusive lock; the mode is persistent, so
-        // only the first opener of a new file really changes it.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-            .map_err(open_err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::NotWal {
+        let mut conn = baton_sqlite::open(path, &TUNING).map_err(|e| match e {
+            baton_sqlite::OpenError::Sqlite(source) => StoreError::Open {
+                path: path.to_owned(),
+                source,
+            },
+            baton_sqlite::OpenError::NotWal(mode) => StoreError::NotWal {
                 path: path.to_owned(),
                 mode,
-            });
-        }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(open_err)?;
-        // Statement journals and sorts in memory, not in temporary files; a page
-        // cache (grown only as used) that holds a bulk insert's working set.
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "cache_size", -32_768)
-            .map_err(open_err)?;
+            },
+        })?;
         conn.set_prepared_statement_cache_capacity(32);
-        // Leave the WAL for the next process instead of checkpointing (and deleting
-        // it) on close: see WAL_AUTOCHECKPOINT_PAGES. Not checkpointing is what keeps
-        // the file (SQLITE_FCNTL_PERSIST_WAL only matters to a close that checkpoints,
-        // and alone it would leave already-copied frames for the next open to read).
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)
-            .map_err(open_err)?;
         schema::migrate_to(&mut conn, SCHEMA_VERSION)?;
         Ok(conn)
     }
@@ -224,21 +186,9 @@ impl SqliteStore {
     }
 }
 
-/// Retry `f` while it fails with BUSY/LOCKED, with growing sleeps, for [`LOCK_WAIT`].
-fn retry_busy<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let deadline = Instant::now() + LOCK_WAIT;
-    let mut delay = Duration::from_millis(2);
-    loop {
-        match f() {
-            Err(e) if e.is_busy() && Instant::now() < deadline => {
-                // A little jitter keeps processes that collided from colliding again.
-                let jitter = u64::from(Timestamp::now().subsec_nanosecond().unsigned_abs() % 5);
-                std::thread::sleep(delay + Duration::from_millis(jitter));
-                delay = (delay * 2).min(Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
+/// Retry `f` while it fails with BUSY/LOCKED, for [`LOCK_WAIT`].
+fn retry_busy<T>(f: impl FnMut() -> Result<T>) -> Result<T> {
+    baton_sqlite::retry_while_busy(StoreError::is_busy, f)
 }
 
 impl HistoryStore for SqliteStore {
@@ -356,6 +306,7 @@ impl HistoryStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use baton_model::{BeatStatus, CacheState, RunStatus};
+    use rusqlite::config::DbConfig;
 
     use super::*;
     use crate::test_records::{at, beat, run};
@@ -392,6 +343,47 @@ mod tests {
                 .expect("db config"),
             "no checkpoint on close"
         );
+    }
+
+    /// A bulk insert's WAL is not left for the next open to read: the background
+    /// checkpointer ends before the store truncates it on close.
+    #[test]
+    fn a_bulk_insert_leaves_no_big_wal_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("history.db");
+        let wal_len =
+            || std::fs::metadata(dir.path().join("history.db-wal")).map_or(0, |m| m.len());
+        let keep = baton_sqlite::WAL_KEEP_BYTES.unsigned_abs();
+        let runs: Vec<_> = (0..500)
+            .map(|i| run("p", at(i * 60), RunStatus::Success))
+            .collect();
+        let beats: Vec<_> = runs
+            .iter()
+            .flat_map(|r| {
+                (0..34).map(move |i| {
+                    beat(
+                        r,
+                        0,
+                        i,
+                        &format!("b{i}"),
+                        BeatStatus::Success,
+                        10,
+                        CacheState::Hit,
+                    )
+                })
+            })
+            .collect();
+        {
+            let store = SqliteStore::open(&path).expect("open");
+            store.record_runs_bulk(&runs).expect("runs");
+            store.record_beats_bulk(&beats).expect("beats");
+            assert!(wal_len() > keep, "the insert should leave a big WAL");
+        }
+        let wal = wal_len();
+        assert!(wal <= keep, "WAL of {wal} bytes left");
+        let store = SqliteStore::open(&path).expect("reopen");
+        let all = store.list_runs(&RunFilter::default()).expect("list");
+        assert_eq!(all.len(), 500);
     }
 
     /// A store left at each earlier schema version (0 is a new, empty file) opens,

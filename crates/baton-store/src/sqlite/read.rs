@@ -18,7 +18,7 @@ use crate::api::{
     BeatCounts, PipelineInfo, RunFilter, RunSelector, RunSummary, ShapeEvolution, ShapeTarget,
     SlaCounts,
 };
-use crate::error::SqlContext;
+use crate::error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, SqlContext};
 use crate::{Result, StoreError};
 
 /// How many of a beat's latest runs the hints look at.
@@ -63,10 +63,11 @@ fn collect_beats(
     params: impl rusqlite::Params,
     action: impl Fn() -> String,
 ) -> Result<Vec<BeatRecord>> {
+    let columns = codec::BeatColumns::of(stmt)?;
     let mut rows = stmt.query(params).ctx(&action)?;
     let mut beats = Vec::new();
     while let Some(row) = rows.next().ctx(&action)? {
-        beats.push(codec::beat_from_row(row)?);
+        beats.push(codec::beat_from_row(row, &columns)?);
     }
     Ok(beats)
 }
@@ -234,7 +235,7 @@ pub(crate) fn list_runs(
     let mut runs = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let pk: i64 = row.get(0).ctx(action)?;
-        runs.push((pk, codec::run_from_row(row, 1, cutoff)?));
+        runs.push((pk, codec::run_from_row(row, cutoff)?));
     }
     drop(rows);
 
@@ -323,7 +324,7 @@ pub(crate) fn find_run(
     let mut found = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let pk: i64 = row.get(0).ctx(action)?;
-        found.push((pk, codec::run_from_row(row, 1, cutoff)?));
+        found.push((pk, codec::run_from_row(row, cutoff)?));
     }
     drop(rows);
     if let (RunSelector::Id(prefix), [_, _, ..]) = (selector, found.as_slice()) {
@@ -334,9 +335,29 @@ pub(crate) fn find_run(
                 |row| row.get(0),
             )
             .ctx(action)?;
+        let mut newest = tx
+            .prepare_cached(
+                "SELECT label, run_id FROM runs WHERE run_id >= ?1 AND run_id < ?2
+                 ORDER BY started_at DESC, id DESC LIMIT ?3",
+            )
+            .ctx(action)?;
+        let candidates = newest
+            .query_map(
+                params![values[0], values[1], AMBIGUOUS_CANDIDATES_SHOWN as i64],
+                |row| {
+                    Ok(RunCandidate {
+                        label: row.get("label")?,
+                        run_id: row.get("run_id")?,
+                    })
+                },
+            )
+            .ctx(action)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx(action)?;
         return Err(StoreError::AmbiguousRun {
             prefix: prefix.clone(),
             count: usize::try_from(count).unwrap_or(usize::MAX),
+            candidates,
         });
     }
     Ok(found.into_iter().next())

@@ -318,7 +318,7 @@ pub(crate) fn gc(
     let mut doomed = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let pk: i64 = row.get(0).ctx(action)?;
-        doomed.push((pk, codec::run_from_row(row, 1, cutoff)?));
+        doomed.push((pk, codec::run_from_row(row, cutoff)?));
     }
     drop(rows);
     // Beats have no foreign key (one lookup less per insert): delete them first.
