@@ -51,9 +51,10 @@ impl Ctx<'_> {
 
     pub(crate) fn log_path(&self, index: usize) -> PathBuf {
         let planned = &self.plan.beats[index];
-        self.run_dir
-            .join(path_safe(&planned.movement))
-            .join(format!("{}.log", path_safe(&planned.name)))
+        self.run_dir.join(baton_model::layout::beat_log_relative(
+            &planned.movement,
+            &planned.name,
+        ))
     }
 
     /// The output of beat `index` into its log at `log_path`, made (with its
@@ -525,7 +526,7 @@ fn report_file_for(ctx: &Ctx<'_>, index: usize, attempt: u32) -> std::io::Result
     if ctx.run_dir_ok {
         // In the run's log folder, which exists (a movement's folder is made only
         // with its first log); absolute: the beat may `cd` before it appends.
-        let path = std::path::absolute(ctx.run_dir.join(format!("beat-{index}.output")))?;
+        let path = std::path::absolute(baton_model::layout::beat_output_file(&ctx.run_dir, index))?;
         if attempt > 1 {
             // A retry starts from nothing (read_report removed what it read).
             let _ = std::fs::remove_file(&path);
@@ -678,22 +679,4 @@ fn human(d: Duration) -> String {
 
 fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// A name made safe as one path component.
-pub(crate) fn path_safe(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match safe.as_str() {
-        "" | "." | ".." => format!("_{safe}"),
-        _ => safe,
-    }
 }

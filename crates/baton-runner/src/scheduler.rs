@@ -46,7 +46,7 @@ use baton_model::{
 };
 use jiff::Timestamp;
 
-use crate::beat::{self, Ctx, Ran, path_safe};
+use crate::beat::{self, Ctx, Ran};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::hints::HistoryHints;
 use crate::output::{Emit, Masker};
@@ -211,7 +211,7 @@ pub fn run_plan(
         .filter_map(|name| std::env::var(name).ok())
         .collect();
     // Normally made already, when the run's label was claimed.
-    let run_dir = opts.logs_dir.join(path_safe(&opts.run.label));
+    let run_dir = baton_model::layout::run_dir(&opts.logs_dir, &opts.run.label);
     let ctx = Ctx {
         pipeline,
         plan,

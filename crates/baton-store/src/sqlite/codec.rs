@@ -303,14 +303,11 @@ fn canonical_suffix<'c>(
     rest.strip_prefix(status.as_str())?.strip_prefix(':')
 }
 
-/// The directory of a conventional log path `{dir}/{label}/{movement}/{beat}.log`.
+/// The directory of a conventional log path `{dir}/{label}/{movement}/{beat}.log`
+/// (names encoded by [`baton_model::layout`]).
 fn log_dir<'p>(path: &'p str, label: &str, movement: &str, beat: &str) -> Option<&'p str> {
-    let rest = path
-        .strip_suffix(".log")?
-        .strip_suffix(beat)?
-        .strip_suffix('/')?;
-    let rest = rest.strip_suffix(movement)?.strip_suffix('/')?;
-    let dir = rest.strip_suffix(label)?.strip_suffix('/')?;
+    let tail = baton_model::layout::beat_log_tail(label, movement, beat);
+    let dir = path.strip_suffix(tail.as_str())?.strip_suffix('/')?;
     (!dir.is_empty()).then_some(dir)
 }
 
@@ -685,7 +682,10 @@ pub(crate) fn beat_from_row(row: &Row<'_>) -> Result<BeatRecord> {
         (Some(path), _) => Some(path.into_owned()),
         (None, Some(dir)) => {
             let label: String = row.get(17).map_err(sql)?;
-            Some(format!("{dir}/{label}/{movement}/{beat}.log"))
+            Some(format!(
+                "{dir}/{}",
+                baton_model::layout::beat_log_tail(&label, &movement, &beat)
+            ))
         }
         (None, None) => None,
     };

@@ -16,10 +16,11 @@ pub fn archive_run(
     manifest: &ArtifactManifest,
 ) -> anyhow::Result<PathBuf> {
     let label = &report.run.label;
-    let dir = state.archive().join(label);
+    let layout = state.layout();
+    let dir = layout.run_archive(label);
     fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    copy_tree(&state.logs().join(label), &dir.join("logs"))?;
-    copy_tree(&state.telemetry().join(label), &dir.join("telemetry"))?;
+    copy_tree(&layout.run_logs(label), &dir.join("logs"))?;
+    copy_tree(&layout.run_telemetry(label), &dir.join("telemetry"))?;
     // The artifacts this run produced, as its manifest lists them.
     for file in manifest.beats.iter().flat_map(|b| &b.files) {
         let source = pipeline.root.join(&file.path);
