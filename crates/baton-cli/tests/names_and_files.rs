@@ -63,3 +63,41 @@ fn beats_whose_names_differ_only_in_odd_characters_keep_their_own_logs() {
         );
     }
 }
+
+#[test]
+fn a_control_character_in_a_beat_name_fails_validation_with_its_position() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: m\n    beats:\n      - { name: \"lint\\0fmt\", run: 'true' }\n      - { name: \"x\\ny\", run: 'true' }\n",
+    ));
+    let out = project.baton(&["validate"]).output().expect("validate");
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(":7:17: beat name 'lint\\u{0}fmt'"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("B108"), "{stdout}");
+    // The newline is shown escaped: the report keeps one line per problem.
+    assert!(stdout.contains("beat name 'x\\ny'"), "{stdout}");
+    assert!(!stdout.contains('\0'), "{stdout}");
+    // And `run` refuses it before anything runs.
+    project
+        .baton(&["run", "--output", "quiet"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn a_raw_escape_in_a_warning_is_printed_escaped() {
+    let project = Project::with_pipeline(&pipeline(
+        "  - name: m\n    beats:\n      - { name: b, run: \"printf 'metric.x\\\\033[31m=1\\\\n' >> \\\"$BATON_OUTPUT\\\"\" }\n",
+    ));
+    let out = project
+        .baton(&["run", "--output", "quiet"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("metric.x\\u{1b}[31m=1"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

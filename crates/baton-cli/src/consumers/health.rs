@@ -39,7 +39,7 @@ impl RecordingHealth {
         if entry.1 == 0 && !quiet {
             eprintln!(
                 "baton: warning: {what} not recorded: {}; the run goes on",
-                entry.0
+                baton_model::escape::escape_control(&entry.0)
             );
         }
         entry.1 += 1;
