@@ -304,6 +304,7 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
         details.cache_key = run.key.map(|(_, key)| key.key);
         details.cache_miss_reason = run.miss_reason;
     }
+    crate::masking::mask_beat_strings(&ctx.masker, &mut measured, &mut details);
     measured.artifacts = Some(details.artifacts.clone());
 
     // A beat that wrote nothing has no log file, and its record no log.
@@ -489,7 +490,8 @@ pub(crate) fn run_rollbacks(
         let started_at = Timestamp::now();
         let result = ctx.spawner.run(&request, &output, &cancel);
         let (status, reason) = classify(&result, beat.timeout, &cancel);
-        let reason = reason.filter(|_| status != BeatStatus::Success);
+        let mut reason = reason.filter(|_| status != BeatStatus::Success);
+        crate::masking::mask_option(&ctx.masker, &mut reason);
         if let Some(reason) = &reason {
             output.note(&format!("rollback {}: {reason}", status.as_str()));
         }
