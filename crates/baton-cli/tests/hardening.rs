@@ -130,3 +130,71 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+/// A pipeline whose first beat appends to `$BATON_OUTPUT` under `set -e` (the
+/// README's pattern) and whose second prints and fails, allowed to.
+const REPORTS_AND_FAILS: &str = "  - name: m\n    beats:\n      - name: report\n        run: |\n          set -e\n          echo hello\n          echo 'metric.x=1' >> \"$BATON_OUTPUT\"\n          echo done\n      - name: boom\n        allow_failure: true\n        run: 'echo some output; exit 3'\n";
+
+/// How this machine lets a test mount a small tmpfs in a private mount namespace
+/// (gone with the process, whatever happens): `unshare -m` as root, `unshare -rm`
+/// with user namespaces; `None` when neither may mount.
+fn private_mount_namespace(dir: &std::path::Path) -> Option<[&'static str; 2]> {
+    let probe = "mount -t tmpfs -o size=64k tmpfs \"$1\" && umount \"$1\"";
+    [["unshare", "-m"], ["unshare", "-rm"]]
+        .into_iter()
+        .find(|prefix| {
+            std::process::Command::new(prefix[0])
+                .args(&prefix[1..])
+                .args(["sh", "-c", probe, "sh"])
+                .arg(dir)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+#[test]
+fn a_full_state_directory_changes_neither_the_exit_code_nor_points_at_missing_logs() {
+    let healthy = Project::with_pipeline(&pipeline(REPORTS_AND_FAILS));
+    let healthy_out = healthy
+        .baton(&["run", "--output", "quiet"])
+        .output()
+        .expect("run");
+    assert_eq!(healthy_out.status.code(), Some(0));
+
+    let project = Project::with_pipeline(&pipeline(REPORTS_AND_FAILS));
+    let state = project.join(".baton");
+    std::fs::create_dir(&state).expect("mkdir .baton");
+    let Some(unshare) = private_mount_namespace(&state) else {
+        eprintln!("skipped: this machine does not let the test mount a tmpfs (unshare -m / -rm)");
+        return;
+    };
+    // A 64 KiB tmpfs on .baton, filled to the last byte, then the run.
+    let script = "mount -t tmpfs -o size=64k tmpfs .baton || exit 97\n\
+                  dd if=/dev/zero of=.baton/fill bs=4k 2>/dev/null\n\
+                  exec \"$0\" run --output quiet";
+    let out = std::process::Command::new(unshare[0])
+        .args(&unshare[1..])
+        .args(["sh", "-c", script])
+        .arg(assert_cmd::cargo::cargo_bin("baton"))
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .expect("baton under unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(97), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device"),
+        "not full? {stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        healthy_out.status.code(),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("✗ boom: exit 3"), "{stdout}");
+    // Its log could not be written: the summary points at none.
+    assert!(!stdout.contains("(log: "), "{stdout}");
+}

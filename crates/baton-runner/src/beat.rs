@@ -41,6 +41,9 @@ pub(crate) struct Ctx<'a> {
     /// folder) is made at its first byte of output, its `$BATON_OUTPUT` file in
     /// this folder.
     pub(crate) run_dir_ok: bool,
+    /// Whether the run's log folder takes writes (it may exist on a full disk):
+    /// when it does not, `$BATON_OUTPUT` goes to the temporary directory.
+    pub(crate) run_dir_writable: bool,
 }
 
 impl Ctx<'_> {
@@ -522,10 +525,11 @@ pub(crate) fn run_rollbacks(
 
 /// Where an attempt's `$BATON_OUTPUT` goes: a path in the run's log folder, which
 /// the beat creates by appending to it (most beats never do, and files that are
-/// never made cost nothing); when that folder could not be made, a new empty file
-/// in the temporary directory, so that the beat's own append still works.
+/// never made cost nothing); when that folder could not be made or takes no writes
+/// (a full or read-only disk), a new empty file in the temporary directory, so
+/// that the beat's own append still works.
 fn report_file_for(ctx: &Ctx<'_>, index: usize, attempt: u32) -> std::io::Result<PathBuf> {
-    if ctx.run_dir_ok {
+    if ctx.run_dir_writable {
         // In the run's log folder, which exists (a movement's folder is made only
         // with its first log); absolute: the beat may `cd` before it appends.
         let path = std::path::absolute(baton_model::layout::beat_output_file(&ctx.run_dir, index))?;

@@ -212,6 +212,7 @@ pub fn run_plan(
         .collect();
     // Normally made already, when the run's label was claimed.
     let run_dir = baton_model::layout::run_dir(&opts.logs_dir, &opts.run.label);
+    let run_dir_ok = std::fs::create_dir_all(&run_dir).is_ok();
     let ctx = Ctx {
         pipeline,
         plan,
@@ -219,7 +220,8 @@ pub fn run_plan(
         spawner,
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
-        run_dir_ok: std::fs::create_dir_all(&run_dir).is_ok(),
+        run_dir_writable: run_dir_ok && crate::output::takes_writes(&run_dir),
+        run_dir_ok,
         run_dir,
     };
     let (tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
