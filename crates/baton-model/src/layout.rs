@@ -105,6 +105,18 @@ impl StateLayout {
         run_dir(&self.archive(), run_label)
     }
 
+    /// `archive/<run>/logs`, `archive/<run>/telemetry` and `archive/<run>/artifacts`:
+    /// where level ff copies the run's logs, its telemetry files and its artifacts
+    /// (under their paths relative to the pipeline root).
+    pub fn run_archive_parts(&self, run_label: &str) -> ArchiveParts {
+        let dir = self.run_archive(run_label);
+        ArchiveParts {
+            logs: dir.join("logs"),
+            telemetry: dir.join("telemetry"),
+            artifacts: dir.join("artifacts"),
+        }
+    }
+
     /// `telemetry/<run>/artifacts.json`.
     pub fn artifact_manifest(&self, run_label: &str) -> PathBuf {
         self.run_telemetry(run_label)
@@ -119,6 +131,14 @@ impl StateLayout {
             self.run_archive(run_label),
         ]
     }
+}
+
+/// The folders of one archived run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveParts {
+    pub logs: PathBuf,
+    pub telemetry: PathBuf,
+    pub artifacts: PathBuf,
 }
 
 /// `<state>/logs`.
