@@ -45,7 +45,7 @@ impl Cache {
     /// The cache of a state directory (`.baton`): `<state_dir>/cache/`, created if
     /// needed, its index opened and migrated.
     pub fn open(state_dir: &Path) -> Result<Self> {
-        Self::open_dir(&state_dir.join("cache"))
+        Self::open_dir(&baton_model::layout::cache_dir(state_dir))
     }
 
     /// The cache in `dir` itself.

@@ -313,7 +313,7 @@ impl Walk<'_> {
                 let could_match = depth.saturating_add(2) <= self.max_depth;
                 if could_match
                     && name != ".git"
-                    && name != ".baton"
+                    && name != baton_model::layout::STATE_DIR_NAME
                     && !rules.is_ignored(&path, true)
                 {
                     subdirs.push(path);

@@ -1,9 +1,10 @@
 //! Where baton keeps its state for a pipeline: `.baton/` next to the pipeline file
-//! (or `$BATON_DIR`), with the history store, logs and telemetry files.
+//! (or `$BATON_DIR`). Every path under it comes from [`baton_model::layout`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use baton_model::layout::{self, StateLayout};
 use baton_store::{HistoryStore, SqliteStore};
 
 #[derive(Debug, Clone)]
@@ -14,10 +15,10 @@ pub struct StateDir {
 impl StateDir {
     /// The state directory for a pipeline whose beats run in `pipeline_root`.
     pub fn for_pipeline(pipeline_root: &Path) -> Self {
-        let root = std::env::var_os("BATON_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| pipeline_root.join(".baton"));
-        Self { root }
+        let env = std::env::var_os(layout::STATE_DIR_ENV);
+        Self {
+            root: layout::state_dir(pipeline_root, env.as_deref()),
+        }
     }
 
     /// The state directory of the pipeline file at `path`.
@@ -25,20 +26,21 @@ impl StateDir {
         Self::for_pipeline(&baton_config::pipeline_root(path))
     }
 
+    /// The paths under this state directory.
+    pub fn layout(&self) -> StateLayout {
+        StateLayout::new(&self.root)
+    }
+
     pub fn history_db(&self) -> PathBuf {
-        self.root.join("history.db")
+        self.layout().history_db()
     }
 
     pub fn logs(&self) -> PathBuf {
-        self.root.join("logs")
+        self.layout().logs()
     }
 
     pub fn telemetry(&self) -> PathBuf {
-        self.root.join("telemetry")
-    }
-
-    pub fn archive(&self) -> PathBuf {
-        self.root.join("archive")
+        self.layout().telemetry()
     }
 
     pub fn open_store(&self) -> Result<Arc<dyn HistoryStore>, baton_store::StoreError> {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use baton_model::escape::escape_control;
 use serde::Serialize;
 
 use crate::tree::Pos;
@@ -64,6 +65,8 @@ pub enum Code {
     BadGlob,
     /// B107 a value outside its allowed range or set.
     BadValue,
+    /// B108 a pipeline, movement or beat name with a control character.
+    ControlCharInName,
     /// B201 two beats with the same name.
     DuplicateBeat,
     /// B202 `needs` names no beat.
@@ -100,6 +103,7 @@ impl Code {
             Self::BadLevel => "B105",
             Self::BadGlob => "B106",
             Self::BadValue => "B107",
+            Self::ControlCharInName => "B108",
             Self::DuplicateBeat => "B201",
             Self::UnknownNeed => "B202",
             Self::ForwardNeed => "B203",
@@ -126,6 +130,7 @@ impl Code {
             Self::BadLevel => "bad-level",
             Self::BadGlob => "bad-glob",
             Self::BadValue => "bad-value",
+            Self::ControlCharInName => "control-character-in-name",
             Self::DuplicateBeat => "duplicate-beat",
             Self::UnknownNeed => "unknown-need",
             Self::ForwardNeed => "forward-need",
@@ -179,11 +184,14 @@ impl Diagnostic {
         self
     }
 
-    /// `file:line:col: message` (the position is left out when there is none).
+    /// `file:line:col: message` (the position is left out when there is none),
+    /// control characters escaped for a terminal.
     pub fn located(&self, file: &str) -> String {
+        let message = escape_control(&self.message);
+        let file = escape_control(file);
         match (self.line, self.column) {
-            (Some(l), Some(c)) => format!("{file}:{l}:{c}: {}", self.message),
-            _ => format!("{file}: {}", self.message),
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}: {message}"),
+            _ => format!("{file}: {message}"),
         }
     }
 }

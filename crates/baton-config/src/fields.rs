@@ -98,6 +98,31 @@ impl Reader {
         }
     }
 
+    /// A pipeline, movement or beat name (`what`): a string without control
+    /// characters, which would be echoed into terminals and logs (B108; the name
+    /// is still returned so that the rest of the file is checked).
+    pub fn name(&mut self, node: &Node, what: &str) -> Option<String> {
+        let name = self.string(node, "name")?;
+        if let Some(c) = baton_model::escape::first_control(&name) {
+            self.report(
+                Diagnostic::new(
+                    Code::ControlCharInName,
+                    Severity::Critical,
+                    Some(node.pos),
+                    format!(
+                        "{what} name '{}' holds the control character U+{:04X}",
+                        baton_model::escape::escape_control(&name),
+                        u32::from(c)
+                    ),
+                )
+                .fix(format!(
+                    "remove control characters (tabs, newlines, escapes, NUL) from the {what} name"
+                )),
+            );
+        }
+        Some(name)
+    }
+
     pub fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),

@@ -19,6 +19,7 @@ use baton_model::Pipeline;
 
 pub use diagnostic::{Code, Diagnostic, Severity, conformity_band, conformity_score};
 pub use duration::{format_duration, parse_duration};
+pub use source::special_file;
 
 /// The default pipeline file name, and the others looked for in a directory.
 pub const DEFAULT_FILE_NAMES: &[&str] = &["baton.yaml", "baton.yml", "baton.json"];

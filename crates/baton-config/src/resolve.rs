@@ -163,7 +163,7 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
         );
     }
     let name = match top.get("name") {
-        Some((_, n)) => r.string(n, "name").unwrap_or_default(),
+        Some((_, n)) => r.name(n, "pipeline").unwrap_or_default(),
         None => {
             r.report(
                 Diagnostic::new(
@@ -351,7 +351,7 @@ fn read_movement(
 ) -> Option<DraftMovement> {
     let map = r.mapping(node, "a movement", MOVEMENT_FIELDS, &[("steps", "beats")])?;
     let name = match map.get("name") {
-        Some((_, n)) => r.string(n, "name").unwrap_or_default(),
+        Some((_, n)) => r.name(n, "movement").unwrap_or_default(),
         None => format!("movement-{}", index + 1),
     };
     let parallel = map
@@ -388,7 +388,7 @@ fn read_beat(
 ) -> Option<DraftBeat> {
     let map = r.mapping(node, "a beat", BEAT_FIELDS, &[])?;
     let (name_pos, name) = match map.get("name") {
-        Some((_, n)) => (n.pos, r.string(n, "name").unwrap_or_default()),
+        Some((_, n)) => (n.pos, r.name(n, "beat").unwrap_or_default()),
         None => {
             r.report(
                 Diagnostic::new(

@@ -1,5 +1,6 @@
 //! Reading a pipeline file from disk with the checks that come before parsing:
-//! missing, empty, too large, binary, byte-order mark, invalid UTF-8.
+//! missing, not a regular file (a FIFO would block), empty, too large, binary,
+//! byte-order mark, invalid UTF-8.
 
 use std::fs;
 use std::io::Read;
@@ -36,6 +37,14 @@ pub fn read_source(path: &Path) -> Result<String, Unreadable> {
             None,
             "is a directory, not a pipeline file".into(),
             "pass the file",
+        ));
+    }
+    if let Some(kind) = special_kind(&meta) {
+        // Never opened: opening a FIFO waits for a writer, a device may never end.
+        return Err(fail(
+            None,
+            format!("is {kind}, not a regular file"),
+            "pass a regular pipeline file",
         ));
     }
     if meta.len() > MAX_FILE_BYTES {
@@ -84,6 +93,31 @@ pub fn read_source(path: &Path) -> Result<String, Unreadable> {
         let offset = e.utf8_error().valid_up_to();
         let pos = pos_of(e.as_bytes(), offset);
         fail(Some(pos), "invalid UTF-8".into(), "save the file as UTF-8")
+    })
+}
+
+/// What the file at `path` is when it exists and is neither a regular file nor a
+/// directory (`a FIFO (named pipe)`, ...): not something to read a pipeline from.
+pub fn special_file(path: &Path) -> Option<&'static str> {
+    special_kind(&fs::metadata(path).ok()?)
+}
+
+fn special_kind(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_file() || kind.is_dir() {
+        return None;
+    }
+    Some(if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else {
+        "a special file"
     })
 }
 

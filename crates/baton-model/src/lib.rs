@@ -4,10 +4,14 @@
 //! produces and the runner consumes; [`record`] holds what a run leaves behind
 //! (run and beat records with their SLIs, SLO, SLA verdict and shape); [`event`] is
 //! the typed stream the scheduler emits and every consumer reads; [`artifact`] is
-//! the per-run artifact manifest (`artifacts.json`).
+//! the per-run artifact manifest (`artifacts.json`); [`layout`] owns every path
+//! under the state directory and the encoding of names into file names; [`escape`]
+//! makes user strings safe to print.
 
 pub mod artifact;
+pub mod escape;
 pub mod event;
+pub mod layout;
 pub mod pipeline;
 pub mod record;
 

@@ -8,7 +8,7 @@ use baton_model::{
 use serde::{Deserialize, Serialize};
 
 /// File name of the run report inside `telemetry/<run-label>/`.
-pub const REPORT_FILE_NAME: &str = "build-sli-slo-sla-report.json";
+pub use baton_model::layout::REPORT_FILE_NAME;
 
 /// One run with its beats, judged: the content of `build-sli-slo-sla-report.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

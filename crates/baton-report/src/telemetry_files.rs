@@ -7,15 +7,15 @@
 //! ```
 //!
 //! Each file is written to a temporary sibling and renamed into place, so a reader
-//! never sees a half-written file. Names are sanitized so a beat or label can never
-//! escape `<dir>`.
+//! never sees a half-written file. Paths come from [`baton_model::layout`]: a beat
+//! or label can never escape `<dir>`, and two names never share a file.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatRecord, RECORD_FORMAT_VERSION, RunRecord};
+use baton_model::{BeatRecord, RECORD_FORMAT_VERSION, RunRecord, layout};
 use serde::Serialize;
 
 use crate::report::{REPORT_FILE_NAME, RunReport};
@@ -68,43 +68,14 @@ pub fn write_report(dir: &Path, report: &RunReport) -> io::Result<()> {
     write_json_atomically(&run_dir.join(REPORT_FILE_NAME), report)
 }
 
-/// `<dir>/<run-label>`, the label sanitized.
+/// `<dir>/<run-label>`, the label encoded as [`baton_model::layout::file_name`] says.
 pub fn run_dir(dir: &Path, run_label: &str) -> PathBuf {
-    dir.join(sanitize(run_label))
+    layout::run_dir(dir, run_label)
 }
 
 /// `movement-<n>/beat-<n>-<name>.json` relative to the run directory.
 pub fn beat_relative_path(record: &BeatRecord) -> PathBuf {
-    let movement = format!("movement-{}", u64::from(record.movement_index) + 1);
-    let file = format!(
-        "beat-{}-{}.json",
-        u64::from(record.beat_index) + 1,
-        sanitize(&record.beat)
-    );
-    Path::new(&movement).join(file)
-}
-
-/// A name made safe for one path component: ASCII letters, digits, `-`, `_` and
-/// `.` are kept, runs of anything else become one `-`; no leading dot or dash, no
-/// trailing dash; at most 100 bytes; never empty.
-pub fn sanitize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-            out.push(c);
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-        if out.len() >= 100 {
-            break;
-        }
-    }
-    let trimmed = out.trim_start_matches(['.', '-']).trim_end_matches('-');
-    if trimmed.is_empty() {
-        "unnamed".to_string()
-    } else {
-        trimmed.to_string()
-    }
+    layout::beat_telemetry_relative(record.movement_index, record.beat_index, &record.beat)
 }
 
 fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
@@ -134,31 +105,4 @@ fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::R
         let _ = fs::remove_file(&tmp);
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sanitize_keeps_safe_names() {
-        assert_eq!(sanitize("load-build-context"), "load-build-context");
-        assert_eq!(
-            sanitize("buildMusicalConductorPackage"),
-            "buildMusicalConductorPackage"
-        );
-        assert_eq!(sanitize("build-20251126-123456"), "build-20251126-123456");
-        assert_eq!(sanitize("v1.2_x"), "v1.2_x");
-    }
-
-    #[test]
-    fn sanitize_neutralizes_paths_and_odd_characters() {
-        assert_eq!(sanitize("../../etc/passwd"), "etc-passwd");
-        assert_eq!(sanitize(".."), "unnamed");
-        assert_eq!(sanitize(""), "unnamed");
-        assert_eq!(sanitize("/"), "unnamed");
-        assert_eq!(sanitize("build web (arm64)"), "build-web-arm64");
-        assert_eq!(sanitize("tëst"), "t-st");
-        assert!(sanitize(&"x".repeat(500)).len() <= 100);
-    }
 }

@@ -5,6 +5,7 @@
 //! laying the table out (measuring ANSI-coloured text instead, its
 //! `custom_styling` feature, made the summary of 34 beats cost 0.2 ms).
 
+use baton_model::escape::escape_control;
 use std::fmt::Write as _;
 
 use baton_model::{BeatRecord, BeatStatus, CacheState, RunStatus, SlaStatus};
@@ -59,7 +60,8 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 .log_path
                 .as_deref()
                 .map_or_else(|| " (no output)".to_owned(), |l| format!(" (log: {l})"));
-            let _ = writeln!(out, "  ✗ {}: {how}{why}{log}", b.beat);
+            let line = format!("  ✗ {}: {how}{why}{log}", b.beat);
+            let _ = writeln!(out, "{}", escape_control(&line));
         }
     }
 
@@ -71,7 +73,8 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
             rolled_back.len()
         );
         for (b, r) in rolled_back {
-            let _ = writeln!(out, "  ↺ {}: {}", b.beat, format::rollback(r));
+            let line = format!("  ↺ {}: {}", b.beat, format::rollback(r));
+            let _ = writeln!(out, "{}", escape_control(&line));
         }
     }
 

@@ -28,7 +28,7 @@ fn writes_the_designed_layout() {
         [
             "build-sli-slo-sla-report.json",
             "movement-1/beat-1-load-build-context.json",
-            "movement-1/beat-2-lint-fmt.json",
+            "movement-1/beat-2-lint%20%7C%20fmt.json",
             "movement-2/beat-1-codegen.json",
             "movement-3/beat-1-compile.json",
             "movement-3/beat-2-unit-tests.json",
@@ -83,7 +83,7 @@ fn hostile_names_stay_inside_the_directory() {
     assert!(files.iter().all(|p| p.starts_with(dir.path())));
     assert!(
         dir.path()
-            .join("escape/movement-3/beat-2-etc-passwd.json")
+            .join("%2E.%2F..%2Fescape/movement-3/beat-2-%2E.%2F..%2F..%2Fetc%2Fpasswd.json")
             .is_file()
     );
 }

@@ -41,6 +41,9 @@ pub(crate) struct Ctx<'a> {
     /// folder) is made at its first byte of output, its `$BATON_OUTPUT` file in
     /// this folder.
     pub(crate) run_dir_ok: bool,
+    /// Whether the run's log folder takes writes (it may exist on a full disk):
+    /// when it does not, `$BATON_OUTPUT` goes to the temporary directory.
+    pub(crate) run_dir_writable: bool,
 }
 
 impl Ctx<'_> {
@@ -51,9 +54,10 @@ impl Ctx<'_> {
 
     pub(crate) fn log_path(&self, index: usize) -> PathBuf {
         let planned = &self.plan.beats[index];
-        self.run_dir
-            .join(path_safe(&planned.movement))
-            .join(format!("{}.log", path_safe(&planned.name)))
+        self.run_dir.join(baton_model::layout::beat_log_relative(
+            &planned.movement,
+            &planned.name,
+        ))
     }
 
     /// The output of beat `index` into its log at `log_path`, made (with its
@@ -303,6 +307,7 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
         details.cache_key = run.key.map(|(_, key)| key.key);
         details.cache_miss_reason = run.miss_reason;
     }
+    crate::masking::mask_beat_strings(&ctx.masker, &mut measured, &mut details);
     measured.artifacts = Some(details.artifacts.clone());
 
     // A beat that wrote nothing has no log file, and its record no log.
@@ -488,7 +493,8 @@ pub(crate) fn run_rollbacks(
         let started_at = Timestamp::now();
         let result = ctx.spawner.run(&request, &output, &cancel);
         let (status, reason) = classify(&result, beat.timeout, &cancel);
-        let reason = reason.filter(|_| status != BeatStatus::Success);
+        let mut reason = reason.filter(|_| status != BeatStatus::Success);
+        crate::masking::mask_option(&ctx.masker, &mut reason);
         if let Some(reason) = &reason {
             output.note(&format!("rollback {}: {reason}", status.as_str()));
         }
@@ -519,13 +525,14 @@ pub(crate) fn run_rollbacks(
 
 /// Where an attempt's `$BATON_OUTPUT` goes: a path in the run's log folder, which
 /// the beat creates by appending to it (most beats never do, and files that are
-/// never made cost nothing); when that folder could not be made, a new empty file
-/// in the temporary directory, so that the beat's own append still works.
+/// never made cost nothing); when that folder could not be made or takes no writes
+/// (a full or read-only disk), a new empty file in the temporary directory, so
+/// that the beat's own append still works.
 fn report_file_for(ctx: &Ctx<'_>, index: usize, attempt: u32) -> std::io::Result<PathBuf> {
-    if ctx.run_dir_ok {
+    if ctx.run_dir_writable {
         // In the run's log folder, which exists (a movement's folder is made only
         // with its first log); absolute: the beat may `cd` before it appends.
-        let path = std::path::absolute(ctx.run_dir.join(format!("beat-{index}.output")))?;
+        let path = std::path::absolute(baton_model::layout::beat_output_file(&ctx.run_dir, index))?;
         if attempt > 1 {
             // A retry starts from nothing (read_report removed what it read).
             let _ = std::fs::remove_file(&path);
@@ -678,22 +685,4 @@ fn human(d: Duration) -> String {
 
 fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// A name made safe as one path component.
-pub(crate) fn path_safe(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match safe.as_str() {
-        "" | "." | ".." => format!("_{safe}"),
-        _ => safe,
-    }
 }

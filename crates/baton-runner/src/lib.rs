@@ -15,6 +15,7 @@ pub mod direct;
 pub mod hints;
 pub mod junit;
 pub mod leftovers;
+mod masking;
 pub mod output;
 pub mod plan;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

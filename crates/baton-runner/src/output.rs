@@ -147,6 +147,15 @@ pub enum OutputError {
     },
 }
 
+/// Whether `dir` takes a small write now: a probe file is written (a page, what
+/// appending a line needs) and removed. A full or read-only file system fails it.
+pub fn takes_writes(dir: &Path) -> bool {
+    let probe = dir.join(format!(".baton-probe-{}", std::process::id()));
+    let written = File::create(&probe).and_then(|mut f| f.write_all(&[0; 4096]));
+    let _ = fs::remove_file(&probe);
+    written.is_ok()
+}
+
 /// Where a beat's events go: the scheduler's bounded channel, or a test's vector.
 pub type Emit = dyn Fn(RunEvent) + Send + Sync;
 
@@ -259,9 +268,10 @@ impl BeatOutput {
         self.shared.log_path.as_deref()
     }
 
-    /// Whether anything was written to the log (the file exists, unless it could
-    /// not be made: [`BeatOutput::finish`] says so). A beat that printed nothing,
-    /// and had no note from baton, has no log.
+    /// Whether anything was written to the log. After [`BeatOutput::finish`], also
+    /// that the log file exists and holds something: a log that could not be made,
+    /// or that nothing reached (a full disk), is not written. A beat that printed
+    /// nothing, and had no note from baton, has no log.
     pub fn log_written(&self) -> bool {
         self.shared
             .log
@@ -299,7 +309,21 @@ impl BeatOutput {
             log.error.get_or_insert(err);
             log.file = None;
         }
-        match (log.error.take(), &self.shared.log_path) {
+        let error = log.error.take();
+        if error.is_some()
+            && let Some(path) = &self.shared.log_path
+            && fs::metadata(path).is_ok_and(|m| m.len() == 0)
+        {
+            // Nothing reached it (a full disk): no record points at an empty file.
+            let _ = fs::remove_file(path);
+        }
+        if error.is_some()
+            && let Some(path) = &self.shared.log_path
+            && !path.exists()
+        {
+            log.written = false;
+        }
+        match (error, &self.shared.log_path) {
             (Some(source), Some(path)) => Err(OutputError::Log {
                 path: path.clone(),
                 source,

@@ -46,7 +46,7 @@ use baton_model::{
 };
 use jiff::Timestamp;
 
-use crate::beat::{self, Ctx, Ran, path_safe};
+use crate::beat::{self, Ctx, Ran};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::hints::HistoryHints;
 use crate::output::{Emit, Masker};
@@ -211,7 +211,8 @@ pub fn run_plan(
         .filter_map(|name| std::env::var(name).ok())
         .collect();
     // Normally made already, when the run's label was claimed.
-    let run_dir = opts.logs_dir.join(path_safe(&opts.run.label));
+    let run_dir = baton_model::layout::run_dir(&opts.logs_dir, &opts.run.label);
+    let run_dir_ok = std::fs::create_dir_all(&run_dir).is_ok();
     let ctx = Ctx {
         pipeline,
         plan,
@@ -219,7 +220,8 @@ pub fn run_plan(
         spawner,
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
-        run_dir_ok: std::fs::create_dir_all(&run_dir).is_ok(),
+        run_dir_writable: run_dir_ok && crate::output::takes_writes(&run_dir),
+        run_dir_ok,
         run_dir,
     };
     let (tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);

@@ -20,12 +20,7 @@ pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
     let removed = history.store.gc(&policy)?;
     let mut left_behind = 0;
     for run in &removed {
-        for dir in [
-            history.state.logs(),
-            history.state.telemetry(),
-            history.state.archive(),
-        ] {
-            let path = dir.join(&run.label);
+        for path in history.state.layout().run_dirs(&run.label) {
             if path.exists()
                 && let Err(err) = std::fs::remove_dir_all(&path)
             {

@@ -19,6 +19,9 @@ pub struct History {
 
 pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
     let path = baton_config::locate(args.file.as_deref());
+    if let Some(kind) = baton_config::special_file(&path) {
+        crate::usage_bail!("{}: is {kind}, not a regular file", path.display());
+    }
     if args.file.is_some() && !path.exists() {
         crate::usage_bail!("failed to find the pipeline file {}", path.display());
     }

@@ -37,7 +37,10 @@ impl RecordingHealth {
             .entry(what.to_owned())
             .or_insert_with(|| (message.into(), 0));
         if entry.1 == 0 && !quiet {
-            crate::notice::warning(format!("{what} not recorded: {}; the run goes on", entry.0));
+            crate::notice::warning(format!(
+                "{what} not recorded: {}; the run goes on",
+                baton_model::escape::escape_control(&entry.0)
+            ));
         }
         entry.1 += 1;
     }

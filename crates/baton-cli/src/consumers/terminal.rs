@@ -4,6 +4,7 @@
 mod echo;
 mod grouped;
 
+use baton_model::escape::escape_control;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -100,7 +101,8 @@ impl Terminal {
     /// Print `baton: {text}` on stderr without tearing the progress bars (and
     /// without panicking when stderr is gone: the run still has to be recorded).
     fn warn_line(&self, text: &str) {
-        let write = || crate::notice::note(text);
+        let text = escape_control(text);
+        let write = || crate::notice::note(&text);
         match &self.progress {
             Some(p) => p.multi.suspend(write),
             None => write(),
@@ -233,7 +235,7 @@ impl Terminal {
         let why = record
             .reason
             .as_deref()
-            .map(|r| format!(" — {r}"))
+            .map(|r| format!(" — {}", escape_control(r)))
             .unwrap_or_default();
         let word = self.status_word(status);
         self.line(format!(

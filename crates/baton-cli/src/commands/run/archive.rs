@@ -16,14 +16,16 @@ pub fn archive_run(
     manifest: &ArtifactManifest,
 ) -> anyhow::Result<PathBuf> {
     let label = &report.run.label;
-    let dir = state.archive().join(label);
+    let layout = state.layout();
+    let dir = layout.run_archive(label);
     fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-    copy_tree(&state.logs().join(label), &dir.join("logs"))?;
-    copy_tree(&state.telemetry().join(label), &dir.join("telemetry"))?;
+    let parts = layout.run_archive_parts(label);
+    copy_tree(&layout.run_logs(label), &parts.logs)?;
+    copy_tree(&layout.run_telemetry(label), &parts.telemetry)?;
     // The artifacts this run produced, as its manifest lists them.
     for file in manifest.beats.iter().flat_map(|b| &b.files) {
         let source = pipeline.root.join(&file.path);
-        let target = dir.join("artifacts").join(&file.path);
+        let target = parts.artifacts.join(&file.path);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
         }

@@ -240,9 +240,7 @@ fn save_manifest(
         return;
     }
     let manifest = outcome.artifact_manifest();
-    let manifest_path =
-        baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
-            .join("artifacts.json");
+    let manifest_path = state.layout().artifact_manifest(&report.run.label);
     if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
         health.report("artifacts.json", baton_cache::error_chain(&err));
     }
@@ -298,7 +296,7 @@ fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
     let local = now.to_zoned(local_time_zone());
     RunRecord {
         run_id: uuid::Uuid::now_v7(),
-        label: format!("build-{}", local.strftime("%Y%m%d-%H%M%S")),
+        label: baton_model::layout::run_label_base(&local),
         pipeline_id: pipeline.history_key().to_string(),
         pipeline_name: pipeline.name.clone(),
         // Absolute, so that `artifacts verify` finds the files from any directory.
@@ -372,17 +370,13 @@ fn skip_summary(plan: &baton_runner::Plan) -> String {
 /// Labels have one-second resolution; runs started in the same second get `-2`,
 /// `-3`... Claiming the log folder with `create_dir` makes this safe across processes.
 fn claim_label(state: &StateDir, base: &str) -> String {
-    let logs = state.logs();
-    if std::fs::create_dir_all(&logs).is_err() {
+    let layout = state.layout();
+    if std::fs::create_dir_all(layout.logs()).is_err() {
         return base.to_string();
     }
     for n in 1..1000 {
-        let label = if n == 1 {
-            base.to_string()
-        } else {
-            format!("{base}-{n}")
-        };
-        match std::fs::create_dir(logs.join(&label)) {
+        let label = baton_model::layout::run_label_candidate(base, n);
+        match std::fs::create_dir(layout.run_logs(&label)) {
             Ok(()) => return label,
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(_) => break,
@@ -428,8 +422,8 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
     }
     out.push_str("\ncache (inputs as they are now):\n");
     let cache = state
-        .root
-        .join("cache")
+        .layout()
+        .cache()
         .is_dir()
         .then(|| baton_runner::Cache::open(&state.root));
     let shell = baton_runner::Shell::for_pipeline(pipeline);

@@ -2,25 +2,25 @@
 //! `{dir}/{run label}/{movement}/{beat}.log` is stored as its `{dir}` alone (the
 //! row already holds the rest) and rebuilt from it on reading.
 
-/// The directory of a conventional log path `{dir}/{label}/{movement}/{beat}.log`.
+/// The directory of a conventional log path `{dir}/{label}/{movement}/{beat}.log`
+/// (names encoded by [`baton_model::layout`]).
 pub(super) fn log_dir<'p>(
     path: &'p str,
     label: &str,
     movement: &str,
     beat: &str,
 ) -> Option<&'p str> {
-    let rest = path
-        .strip_suffix(".log")?
-        .strip_suffix(beat)?
-        .strip_suffix('/')?;
-    let rest = rest.strip_suffix(movement)?.strip_suffix('/')?;
-    let dir = rest.strip_suffix(label)?.strip_suffix('/')?;
+    let tail = baton_model::layout::beat_log_tail(label, movement, beat);
+    let dir = path.strip_suffix(tail.as_str())?.strip_suffix('/')?;
     (!dir.is_empty()).then_some(dir)
 }
 
 /// The conventional log path in `dir`, the inverse of [`log_dir`].
 pub(super) fn conventional_log_path(dir: &str, label: &str, movement: &str, beat: &str) -> String {
-    format!("{dir}/{label}/{movement}/{beat}.log")
+    format!(
+        "{dir}/{}",
+        baton_model::layout::beat_log_tail(label, movement, beat)
+    )
 }
 
 #[cfg(test)]
