@@ -9,4 +9,4 @@ pub mod anomaly;
 pub mod stats;
 
 pub use anomaly::{Anomaly, AnomalyRule, detect, detect_before, detect_outcomes};
-pub use stats::{is_decisive, median, success_rate};
+pub use stats::{median, success_rate};
