@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use baton_cache::error_chain;
-use baton_model::BeatHistory;
+use baton_model::{BeatHistory, Recording};
 use baton_runner::HistoryHints;
 use baton_store::HistoryStore;
 
@@ -88,7 +88,7 @@ impl History {
         let store = match state.open_store() {
             Ok(store) => store,
             Err(err) => {
-                self.health.report("history", error_chain(&err));
+                self.health.report(Recording::History, error_chain(&err));
                 return;
             }
         };

@@ -12,7 +12,7 @@ pub mod pipeline;
 pub mod record;
 
 pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
-pub use event::{OutputStream, RunEvent};
+pub use event::{OutputStream, Recording, RunEvent};
 pub use pipeline::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
     SlaThresholds, SloTarget,

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use baton_cache::error_chain;
 use baton_model::{
-    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy,
-    RollbackRecord, RunEvent,
+    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, Recording, RetryOn,
+    RetryPolicy, RollbackRecord, RunEvent,
 };
 use jiff::Timestamp;
 
@@ -276,7 +276,7 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
     let cache = ctx.opts.cache.as_deref();
     if let Err(err) = output.finish() {
         emit(RunEvent::RecordingFailed {
-            what: "logs".into(),
+            what: Recording::Logs,
             message: format!("beat '{}': {}", beat.name, error_chain(&err)),
         });
     }
@@ -494,7 +494,7 @@ pub(crate) fn run_rollbacks(
         }
         if let Err(err) = output.finish() {
             emit(RunEvent::RecordingFailed {
-                what: "logs".into(),
+                what: Recording::Logs,
                 message: format!("beat '{}': {}", beat.name, error_chain(&err)),
             });
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatRecord, RunEvent, RunRecord};
+use baton_model::{BeatRecord, Recording, RunEvent, RunRecord};
 
 use super::Consumer;
 use super::health::RecordingHealth;
@@ -81,7 +81,7 @@ impl TelemetryFiles {
     fn note(&self, written: std::io::Result<()>) {
         if let Err(err) = written {
             self.health
-                .report("telemetry files", format!("{}: {err}", self.dir.display()));
+                .report(Recording::TelemetryFiles, format!("{}: {err}", self.dir.display()));
         }
     }
 }

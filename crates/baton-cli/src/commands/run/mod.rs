@@ -11,7 +11,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use baton_config::Severity;
-use baton_model::{GitInfo, Level, Pipeline, RunEvent, RunRecord, RunStatus, SlaStatus};
+use baton_model::{
+    GitInfo, Level, Pipeline, Recording, RunEvent, RunRecord, RunStatus, SlaStatus,
+};
 use baton_report::RunReport;
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 
@@ -171,7 +173,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             && report_file.join().is_err()
         {
             health.report(
-                "telemetry files",
+                Recording::TelemetryFiles,
                 "internal error: writing the report file panicked",
             );
         }
@@ -219,7 +221,7 @@ impl GitLater {
 fn save_report(state: &StateDir, report: &RunReport, health: &RecordingHealth) {
     if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), report) {
         health.report(
-            "telemetry files",
+            Recording::TelemetryFiles,
             format!("{}: {err}", state.telemetry().display()),
         );
     }
@@ -244,12 +246,12 @@ fn save_manifest(
         baton_report::telemetry_files::run_dir(&state.telemetry(), &report.run.label)
             .join("artifacts.json");
     if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
-        health.report("artifacts.json", baton_cache::error_chain(&err));
+        health.report(Recording::ArtifactsFile, baton_cache::error_chain(&err));
     }
     if let Some(store) = history.store()
         && let Err(err) = store.save_artifacts(&manifest)
     {
-        health.report("the artifact manifest", baton_cache::error_chain(&err));
+        health.report(Recording::ArtifactManifest, baton_cache::error_chain(&err));
     }
 }
 
@@ -263,7 +265,7 @@ fn archive(
 ) {
     match archive::archive_run(pipeline, state, report, &outcome.artifact_manifest()) {
         Ok(dir) => eprintln!("baton: archived the run to {}", dir.display()),
-        Err(err) => health.report("the archive", format!("{err:#}")),
+        Err(err) => health.report(Recording::Archive, format!("{err:#}")),
     }
 }
 
