@@ -1,6 +1,7 @@
 //! One beat of a run: its attempts through the [`Spawner`] (with retries and the
 //! step cache), its `$BATON_OUTPUT` report, its log, and its record; and the
-//! rollback commands of a failed movement. [`crate::scheduler`] decides when.
+//! rollback commands of a failed movement. [`crate::scheduler`] decides when;
+//! [`crate::context`] holds what every beat shares.
 //!
 //! A beat is run in two halves: [`run_beat`] up to the end of its last attempt
 //! (its duration ends there), and [`end_beat`] for the rest (log closed, cache
@@ -14,111 +15,18 @@ use std::time::{Duration, Instant};
 
 use baton_cache::error_chain;
 use baton_model::{
-    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, Recording, RetryOn,
-    RetryPolicy, RollbackRecord, RunEvent,
+    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy,
+    RollbackRecord, RunEvent,
 };
 use jiff::Timestamp;
 
 use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
-use crate::output::{BeatOutput, Emit, Masker};
-use crate::plan::Plan;
-use crate::record::{Measured, RecordContext, build_unjudged};
-use crate::scheduler::RunOptions;
-use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
+use crate::context::Ctx;
+use crate::output::{BeatOutput, Emit};
+use crate::record::{Measured, build_unjudged};
+use crate::spawner::{SpawnRequest, SpawnResult};
 use crate::{baton_output, trace};
-
-/// What every beat thread shares.
-pub(crate) struct Ctx<'a> {
-    pub(crate) pipeline: &'a Pipeline,
-    pub(crate) plan: &'a Plan,
-    pub(crate) opts: &'a RunOptions,
-    pub(crate) spawner: &'a dyn Spawner,
-    pub(crate) cancel: &'a CancelToken,
-    pub(crate) masker: Arc<Masker>,
-    pub(crate) run_dir: PathBuf,
-    /// Whether the run's log folder exists: each beat's log (and its movement's
-    /// folder) is made at its first byte of output, its `$BATON_OUTPUT` file in
-    /// this folder.
-    pub(crate) run_dir_ok: bool,
-}
-
-impl Ctx<'_> {
-    pub(crate) fn spec(&self, index: usize) -> &BeatSpec {
-        let planned = &self.plan.beats[index];
-        &self.pipeline.movements[planned.movement_index].beats[planned.beat_index]
-    }
-
-    pub(crate) fn log_path(&self, index: usize) -> PathBuf {
-        let planned = &self.plan.beats[index];
-        self.run_dir
-            .join(path_safe(&planned.movement))
-            .join(format!("{}.log", path_safe(&planned.name)))
-    }
-
-    /// The output of beat `index` into its log at `log_path`, made (with its
-    /// folder) at the first byte written.
-    pub(crate) fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
-        let folder = if self.run_dir_ok {
-            Ok(())
-        } else {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "the run's log folder {} could not be made",
-                    self.run_dir.display()
-                ),
-            ))
-        };
-        BeatOutput::open_prepared(
-            &self.spec(index).name,
-            Some((log_path, folder)),
-            Arc::clone(&self.masker),
-            Arc::clone(emit),
-        )
-    }
-
-    pub(crate) fn record_context<'b>(
-        &'b self,
-        index: usize,
-        log_path: Option<&'b str>,
-    ) -> RecordContext<'b> {
-        let planned = &self.plan.beats[index];
-        RecordContext {
-            run_id: self.opts.run.run_id,
-            pipeline: self.pipeline,
-            movement_index: planned.movement_index,
-            beat_index: planned.beat_index,
-            // Judged against the history by `run_plan`, on the consumers' side: a
-            // worker never waits for the history to load.
-            history: None,
-            log_path,
-        }
-    }
-
-    /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
-    /// own environment), `BATON_RUN_ID` and `BATON_BEAT`; `TRACEPARENT` is added
-    /// per attempt.
-    fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = beat
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for name in &beat.secrets {
-            match std::env::var(name) {
-                Ok(value) => env.push((name.clone(), value)),
-                Err(_) => warn(format!(
-                    "beat '{}': secret {name} is not set in baton's environment",
-                    beat.name
-                )),
-            }
-        }
-        env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
-        env.push(("BATON_BEAT".into(), beat.name.clone()));
-        env
-    }
-}
 
 /// Runs beat `index` (from the cache, or every attempt) up to the end of its last
 /// attempt; [`end_beat`] finishes it. `on_started` is called (it may be called
@@ -678,22 +586,4 @@ fn human(d: Duration) -> String {
 
 fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// A name made safe as one path component.
-pub(crate) fn path_safe(name: &str) -> String {
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match safe.as_str() {
-        "" | "." | ".." => format!("_{safe}"),
-        _ => safe,
-    }
 }
