@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use baton_cache::error_chain;
 use baton_model::{
-    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy,
-    RollbackRecord, RunEvent,
+    BeatDetails, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy, RollbackRecord,
+    RunEvent,
 };
 use jiff::Timestamp;
 
@@ -24,7 +24,7 @@ use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::context::Ctx;
 use crate::output::{BeatOutput, Emit};
-use crate::record::{Measured, build_unjudged};
+use crate::record::{Measured, UnjudgedRecord, build_unjudged};
 use crate::spawner::{SpawnRequest, SpawnResult};
 use crate::{baton_output, trace};
 
@@ -166,7 +166,7 @@ impl Ran {
 
 /// Finishes what [`run_beat`] ran: closes its log, stores it in the cache, lists
 /// its artifacts, and builds its record.
-pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, BeatDetails) {
+pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (UnjudgedRecord, BeatDetails) {
     let beat = ctx.spec(index);
     let Ran {
         output,
@@ -215,7 +215,6 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
 
     // A beat that wrote nothing has no log file, and its record no log.
     let log = output.log_written().then(|| log_path.display().to_string());
-    // Judged by the scheduler (against the history, once it is loaded).
     let (record, problems) = build_unjudged(&ctx.record_context(index, log.as_deref()), &measured);
     for problem in problems {
         warn(format!("beat '{}': {problem}", beat.name));
@@ -230,7 +229,7 @@ pub(crate) fn panicked(
     index: usize,
     started_at: Timestamp,
     panic: &(dyn std::any::Any + Send),
-) -> (BeatRecord, BeatDetails) {
+) -> (UnjudgedRecord, BeatDetails) {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -240,10 +239,9 @@ pub(crate) fn panicked(
     measured.reason = Some(format!(
         "internal error: the beat's thread panicked: {what}"
     ));
-    // Judged by `run_plan`, like every record of a run.
     let (record, _) = build_unjudged(&ctx.record_context(index, None), &measured);
     let details = BeatDetails {
-        beat: record.beat.clone(),
+        beat: record.beat().to_owned(),
         ..BeatDetails::default()
     };
     (record, details)
@@ -345,12 +343,14 @@ fn run_attempts(
     }
 }
 
-/// Runs the rollback commands of `beats` in this order, into their logs.
+/// Runs the rollback commands of `beats` in this order, into their logs; each
+/// beat's record, with its rollback, goes to `rolled_back`.
 pub(crate) fn run_rollbacks(
     ctx: &Ctx<'_>,
     beats: &[usize],
-    records: &mut [Option<BeatRecord>],
+    records: &mut [Option<UnjudgedRecord>],
     emit: Arc<Emit>,
+    rolled_back: &dyn Fn(usize, UnjudgedRecord),
 ) {
     let warn = |message: String| {
         emit(RunEvent::Warning {
@@ -406,9 +406,10 @@ pub(crate) fn run_rollbacks(
                 message: format!("beat '{}': {}", beat.name, error_chain(&err)),
             });
         }
-        let Some(record) = records.get_mut(index).and_then(Option::as_mut) else {
+        let Some(unjudged) = records.get_mut(index).and_then(Option::as_mut) else {
             continue;
         };
+        let record = unjudged.fields_mut();
         if record.log_path.is_none() && output.log_written() {
             record.log_path = Some(log_path.display().to_string());
         }
@@ -419,9 +420,7 @@ pub(crate) fn run_rollbacks(
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
             reason,
         });
-        emit(RunEvent::RollbackFinished {
-            record: Box::new(record.clone()),
-        });
+        rolled_back(index, unjudged.clone());
     }
 }
 

@@ -75,9 +75,6 @@ impl Ctx<'_> {
             pipeline: self.pipeline,
             movement_index: planned.movement_index,
             beat_index: planned.beat_index,
-            // Judged against the history by `run_plan`, on the consumers' side: a
-            // worker never waits for the history to load.
-            history: None,
             log_path,
         }
     }

@@ -80,8 +80,10 @@ impl TelemetryFiles {
 
     fn note(&self, written: std::io::Result<()>) {
         if let Err(err) = written {
-            self.health
-                .report(Recording::TelemetryFiles, format!("{}: {err}", self.dir.display()));
+            self.health.report(
+                Recording::TelemetryFiles,
+                format!("{}: {err}", self.dir.display()),
+            );
         }
     }
 }

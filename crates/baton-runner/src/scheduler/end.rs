@@ -4,19 +4,25 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use baton_model::{BeatDetails, RunEvent, RunStatus};
+use baton_model::{BeatDetails, RunEvent, RunRecord, RunStatus};
 use jiff::Timestamp;
 
-use super::events::Events;
+use super::events::{Events, Told};
 use super::pool::Finished;
 use crate::beat;
 use crate::cancel::CancelLevel;
 use crate::context::Ctx;
-use crate::options::RunOutcome;
-use crate::record::skipped_record;
+use crate::record::{UnjudgedRecord, skipped_record};
+
+/// The run, finished, and every planned beat's record and details in plan order.
+pub(super) struct Ended {
+    pub(super) run: RunRecord,
+    pub(super) records: Vec<UnjudgedRecord>,
+    pub(super) details: Vec<BeatDetails>,
+}
 
 /// Ends the run whose beats the pool `finished`, and tells it finished.
-pub(super) fn end_run(ctx: &Ctx<'_>, events: &Events, finished: Finished) -> RunOutcome {
+pub(super) fn end_run(ctx: &Ctx<'_>, events: &Events, finished: Finished) -> Ended {
     let (plan, opts) = (ctx.plan, ctx.opts);
     let mut run = opts.run.clone();
     let Finished {
@@ -35,7 +41,10 @@ pub(super) fn end_run(ctx: &Ctx<'_>, events: &Events, finished: Finished) -> Run
             .copied()
             .filter(|&i| plan.beats[i].movement_index == m && ctx.spec(i).rollback.is_some())
             .collect();
-        let rollbacks = || beat::run_rollbacks(ctx, &to_undo, &mut records, events.emitter());
+        let rolled_back = |index, record| events.tell(Told::RolledBack { index, record });
+        let rollbacks = || {
+            beat::run_rollbacks(ctx, &to_undo, &mut records, events.emitter(), &rolled_back);
+        };
         if catch_unwind(AssertUnwindSafe(rollbacks)).is_err() {
             events.send(RunEvent::Warning {
                 message: "internal error: the rollbacks panicked".into(),
@@ -68,8 +77,9 @@ pub(super) fn end_run(ctx: &Ctx<'_>, events: &Events, finished: Finished) -> Run
     for (i, slot) in records.iter_mut().enumerate() {
         if slot.is_none() {
             let record = skipped_record(&ctx.record_context(i, None), reason, now);
-            events.send(RunEvent::BeatFinished {
-                record: Box::new(record.clone()),
+            events.tell(Told::Finished {
+                index: i,
+                record: record.clone(),
             });
             *slot = Some(record);
         }
@@ -97,7 +107,7 @@ pub(super) fn end_run(ctx: &Ctx<'_>, events: &Events, finished: Finished) -> Run
     run.finished_at = Some(finished);
     run.heartbeat_at = finished;
     events.send(RunEvent::RunFinished { run: run.clone() });
-    RunOutcome {
+    Ended {
         run,
         records: records.into_iter().flatten().collect(),
         details,

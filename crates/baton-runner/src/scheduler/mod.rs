@@ -34,14 +34,13 @@ mod end;
 mod events;
 mod pool;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use baton_model::{BeatRecord, Pipeline, RunEvent, Shape, SlaVerdict};
+use baton_model::{BeatRecord, Pipeline, RunEvent};
 
 use crate::cancel::{CancelLevel, CancelToken};
 use crate::context::{Ctx, path_safe};
@@ -49,9 +48,9 @@ use crate::hints::HistoryHints;
 use crate::options::{RunOptions, RunOutcome};
 use crate::output::Masker;
 use crate::plan::Plan;
-use crate::record::judge_record;
+use crate::record::UnjudgedRecord;
 use crate::spawner::Spawner;
-use events::Events;
+use events::{Events, Told};
 
 /// Events waiting for the consumer; a beat producing more waits (its pipe fills).
 pub(crate) const EVENT_QUEUE: usize = 256;
@@ -63,7 +62,8 @@ pub(crate) const EVENT_QUEUE: usize = 256;
 /// own, so that a consumer taking its time (the history store, the telemetry
 /// files) never delays the start of the next beat. The history hints are only
 /// waited for there: each beat's record is judged against them (SLA verdict,
-/// shape) on the consumers' thread before `sink` sees it, and in the outcome. A
+/// shape) on the consumers' thread before `sink` sees it (see [`judge`]), and
+/// the outcome holds the records as told. A
 /// panic in `sink` stops new beats at once and reaches the caller once the
 /// running beats have ended.
 pub fn run_plan(
@@ -92,7 +92,7 @@ pub fn run_plan(
         run_dir_ok: std::fs::create_dir_all(&run_dir).is_ok(),
         run_dir,
     };
-    let (tx, events_rx) = mpsc::sync_channel::<RunEvent>(EVENT_QUEUE);
+    let (tx, events_rx) = mpsc::sync_channel::<Told>(EVENT_QUEUE);
     let events = Events {
         tx,
         gone: Arc::new(AtomicBool::new(false)),
@@ -106,12 +106,12 @@ pub fn run_plan(
             // Set as soon as a consumer panics, not at the next failed send: a
             // worker may be about to start the next beat.
             let _gone_on_panic = SetOnPanic(gone);
-            // Each beat's verdict and shape as told, for the outcome's copy.
-            let mut judged: HashMap<String, (SlaVerdict, Shape)> = HashMap::new();
+            // Each beat's record as told, by its place in the plan, for the outcome.
+            let mut judged: Vec<Option<BeatRecord>> = vec![None; plan.beats.len()];
             let mut stopping = StopWatch::new(cancel);
             loop {
-                let mut event = match events_rx.recv_timeout(STOP_POLL) {
-                    Ok(event) => event,
+                let told = match events_rx.recv_timeout(STOP_POLL) {
+                    Ok(told) => told,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         if let Some(stop) = stopping.changed() {
                             sink(stop);
@@ -125,42 +125,49 @@ pub fn run_plan(
                 if let Some(stop) = stopping.changed() {
                     sink(stop);
                 }
-                let (RunEvent::BeatFinished { record } | RunEvent::RollbackFinished { record }) =
-                    &mut event
-                else {
-                    stopping.saw(&event);
-                    sink(event);
-                    continue;
+                let event = match told {
+                    Told::Event(event) => event,
+                    Told::Finished { index, record } => {
+                        let record = judge(pipeline, history, record, &mut judged[index]);
+                        RunEvent::BeatFinished { record }
+                    }
+                    Told::RolledBack { index, record } => {
+                        let record = judge(pipeline, history, record, &mut judged[index]);
+                        RunEvent::RollbackFinished { record }
+                    }
                 };
-                judge(pipeline, history, record);
-                judged.insert(
-                    record.beat.clone(),
-                    (record.sla.clone(), record.shape.clone()),
-                );
                 stopping.saw(&event);
                 sink(event);
             }
             judged
         });
         // Its end drops the last sender: the consumers' loop then ends.
-        let mut outcome = schedule(ctx, events);
-        let mut judged = match consumers.join() {
+        let ended = schedule(ctx, events);
+        let judged = match consumers.join() {
             Ok(judged) => judged,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        for record in &mut outcome.records {
-            match judged.remove(&record.beat) {
-                Some((sla, shape)) => (record.sla, record.shape) = (sla, shape),
-                None => judge(pipeline, history, record),
-            }
+        // Every record was told (the consumers saw the run to its end), so each
+        // is there as judged; were one not, it is judged here the same way.
+        let records = ended
+            .records
+            .into_iter()
+            .zip(judged)
+            .map(|(unjudged, told)| {
+                told.unwrap_or_else(|| *judge(pipeline, history, unjudged, &mut None))
+            })
+            .collect();
+        RunOutcome {
+            run: ended.run,
+            records,
+            details: ended.details,
         }
-        outcome
     })
 }
 
 /// The scheduling of [`run_plan`]: tells the run started, runs the beats (see
 /// [`pool`]), then ends the run (see [`end`]), telling everything in order.
-fn schedule(ctx: &Ctx<'_>, events: Events) -> RunOutcome {
+fn schedule(ctx: &Ctx<'_>, events: Events) -> end::Ended {
     events.send(RunEvent::RunStarted {
         run: ctx.opts.run.clone(),
         planned_beats: ctx.plan.beats.iter().map(|b| b.name.clone()).collect(),
@@ -214,11 +221,20 @@ impl<'a> StopWatch<'a> {
     }
 }
 
-/// Judges a record built by a worker against its beat's history, waiting for the
-/// history to load: the workers build records without it, so that no beat waits
-/// for the history store to open (see [`judge_record`]).
-fn judge(pipeline: &Pipeline, history: &HistoryHints, record: &mut BeatRecord) {
-    judge_record(pipeline, history.wait().get(&record.beat), record);
+/// The one place a run's records are judged: a record built by a worker, against
+/// its beat's history, waiting for the history to load (the workers build records
+/// without it, so that no beat waits for the history store to open). The judged
+/// record is kept in `told` for the outcome.
+fn judge(
+    pipeline: &Pipeline,
+    history: &HistoryHints,
+    record: UnjudgedRecord,
+    told: &mut Option<BeatRecord>,
+) -> Box<BeatRecord> {
+    let beat_history = history.wait().get(record.beat());
+    let record = record.judge(pipeline, beat_history);
+    *told = Some(record.clone());
+    Box::new(record)
 }
 
 /// Sets its flag when dropped by a panic's unwinding.

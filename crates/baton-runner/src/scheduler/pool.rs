@@ -8,15 +8,16 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use baton_model::{BeatDetails, BeatRecord, BeatStatus, RunEvent};
+use baton_model::{BeatDetails, BeatStatus, RunEvent};
 use jiff::Timestamp;
 
 use super::EVENT_QUEUE;
-use super::events::Events;
+use super::events::{Events, Told};
 use crate::beat::{self, Ran};
 use crate::context::Ctx;
 use crate::output::Emit;
 use crate::plan::Plan;
+use crate::record::UnjudgedRecord;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -40,7 +41,7 @@ struct Board {
     /// Worker threads started, and how many of them wait for a ready beat.
     workers: usize,
     idle: usize,
-    records: Vec<Option<BeatRecord>>,
+    records: Vec<Option<UnjudgedRecord>>,
     details: Vec<Option<BeatDetails>>,
     succeeded_in_order: Vec<usize>,
     failed_movement: Option<usize>,
@@ -127,7 +128,7 @@ impl Team<'_, '_> {
 
     /// Whether finishing a beat from the next one's `on_started` would be quick:
     /// telling it need not wait for the consumers (records never wait for the
-    /// history: see [`judge`]). Else the next beat's process would go unwatched
+    /// history: the consumers' thread judges them). Else the next beat's process would go unwatched
     /// meanwhile (its exit seen late, its timeout and Ctrl-C held up).
     fn can_pipeline(&self) -> bool {
         self.events.in_flight() < EVENT_QUEUE / 2
@@ -151,7 +152,7 @@ impl Drop for AbortOnPanic<'_, '_, '_> {
 /// (`None` for a beat that did not run), the successful beats in the order they
 /// ended, and the first movement in which a beat failed for good.
 pub(super) struct Finished {
-    pub(super) records: Vec<Option<BeatRecord>>,
+    pub(super) records: Vec<Option<UnjudgedRecord>>,
     pub(super) details: Vec<Option<BeatDetails>>,
     pub(super) succeeded_in_order: Vec<usize>,
     pub(super) failed_movement: Option<usize>,
@@ -318,7 +319,7 @@ fn run_after(team: &Team<'_, '_>, index: usize, prev: Ending) -> Option<Ending> 
 }
 
 /// [`beat::end_beat`], a panic turned into a failed beat.
-fn end(team: &Team<'_, '_>, ending: Ending) -> (BeatRecord, BeatDetails) {
+fn end(team: &Team<'_, '_>, ending: Ending) -> (UnjudgedRecord, BeatDetails) {
     let ctx = team.ctx;
     let started_at = ending.ran.started_at();
     catch_unwind(AssertUnwindSafe(|| {
@@ -328,7 +329,7 @@ fn end(team: &Team<'_, '_>, ending: Ending) -> (BeatRecord, BeatDetails) {
 }
 
 /// Puts beat `index`'s record on the board and tells it.
-fn finish(team: &Team<'_, '_>, index: usize, (record, details): (BeatRecord, BeatDetails)) {
+fn finish(team: &Team<'_, '_>, index: usize, (record, details): (UnjudgedRecord, BeatDetails)) {
     let ctx = team.ctx;
     let mut board = team.board();
     if board.state[index] == State::Exited {
@@ -336,16 +337,17 @@ fn finish(team: &Team<'_, '_>, index: usize, (record, details): (BeatRecord, Bea
     }
     board.running -= 1;
     board.state[index] = State::Done;
-    if record.status == BeatStatus::Success {
+    if record.status() == BeatStatus::Success {
         board.succeeded_in_order.push(index);
-    } else if record.status.is_failure() && !ctx.spec(index).allow_failure {
+    } else if record.status().is_failure() && !ctx.spec(index).allow_failure {
         board
             .failed_movement
             .get_or_insert(ctx.plan.beats[index].movement_index);
     }
     // Told under the lock: a beat that needs this one starts after it is told.
-    team.events.send(RunEvent::BeatFinished {
-        record: Box::new(record.clone()),
+    team.events.tell(Told::Finished {
+        index,
+        record: record.clone(),
     });
     board.records[index] = Some(record);
     board.details[index] = Some(details);

@@ -11,9 +11,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use baton_config::Severity;
-use baton_model::{
-    GitInfo, Level, Pipeline, Recording, RunEvent, RunRecord, RunStatus, SlaStatus,
-};
+use baton_model::{GitInfo, Level, Pipeline, Recording, RunEvent, RunRecord, RunStatus, SlaStatus};
 use baton_report::RunReport;
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 
