@@ -7,11 +7,13 @@
 //! the per-run artifact manifest (`artifacts.json`).
 
 pub mod artifact;
+pub mod duration;
 pub mod event;
 pub mod pipeline;
 pub mod record;
 
 pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
+pub use duration::{format_duration, format_duration_ms};
 pub use event::{OutputStream, Recording, RunEvent};
 pub use pipeline::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,

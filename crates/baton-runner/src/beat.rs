@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use baton_cache::error_chain;
 use baton_model::{
     BeatDetails, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy, RollbackRecord,
-    RunEvent,
+    RunEvent, format_duration,
 };
 use jiff::Timestamp;
 
@@ -333,7 +333,7 @@ fn run_attempts(
         output.note(&format!(
             "attempt {attempt} {}; retrying in {}",
             measured.reason.as_deref().unwrap_or(status.as_str()),
-            human(delay)
+            format_duration(delay)
         ));
         if !sleep_unless_cancelled(delay, ctx.cancel) {
             measured.status = BeatStatus::Cancelled;
@@ -505,7 +505,7 @@ fn classify(
     }
     if result.timed_out {
         let after = timeout
-            .map(|t| format!(" after {}", human(t)))
+            .map(|t| format!(" after {}", format_duration(t)))
             .unwrap_or_default();
         let killed = if result.signal == Some(libc::SIGKILL) {
             ", killed after the grace period"
@@ -566,20 +566,6 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGPIPE => " (SIGPIPE)",
         libc::SIGBUS => " (SIGBUS)",
         _ => "",
-    }
-}
-
-/// `1.5s`, `250ms`, `2m`.
-fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
