@@ -203,9 +203,9 @@ fn consecutive_failures(current: &BeatRecord, history: &[BeatOutcome]) -> Option
     })
 }
 
-/// Milliseconds as seconds with two decimals: `12.45s`.
+/// Milliseconds as every duration reads (see [`baton_model::format_duration`]).
 fn seconds(ms: f64) -> String {
-    format!("{:.2}s", ms / 1000.0)
+    baton_model::format_duration_ms(ms.round() as u64)
 }
 
 #[cfg(test)]
@@ -368,7 +368,7 @@ pub(crate) mod tests {
         assert_eq!(slow.threshold, 2000.0);
         assert_eq!(
             slow.message,
-            "took 10.00s, over 2x the median 1.00s of its last 3 successful runs (10.0x)"
+            "took 10s, over 2x the median 1s of its last 3 successful runs (10.0x)"
         );
     }
 
