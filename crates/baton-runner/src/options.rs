@@ -16,7 +16,7 @@ use crate::spawner::Shell;
 /// How a run is carried out.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The run being made, with status running; finished by [`run_plan`].
+    /// The run being made, with status running; finished by [`crate::run_plan`].
     pub run: RunRecord,
     /// At most this many beats at once (`-j`; at least 1).
     pub jobs: usize,

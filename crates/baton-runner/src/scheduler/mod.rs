@@ -62,7 +62,7 @@ pub(crate) const EVENT_QUEUE: usize = 256;
 /// own, so that a consumer taking its time (the history store, the telemetry
 /// files) never delays the start of the next beat. The history hints are only
 /// waited for there: each beat's record is judged against them (SLA verdict,
-/// shape) on the consumers' thread before `sink` sees it (see [`judge`]), and
+/// shape) on the consumers' thread before `sink` sees it (in one place, `judge`), and
 /// the outcome holds the records as told. A
 /// panic in `sink` stops new beats at once and reaches the caller once the
 /// running beats have ended.
