@@ -7,7 +7,7 @@
 //! - [`AnomalyRule::ConsecutiveFailures`]: 3 or more failures in a row, the current
 //!   run included.
 //!
-//! Only decisive runs count (see [`is_decisive`]): a skipped or cancelled run
+//! Only judged runs count (see [`BeatStatus::is_judged`]): a skipped or cancelled run
 //! neither counts as a run nor breaks a streak, and a skipped or cancelled current
 //! run raises no anomaly at all.
 
@@ -16,7 +16,7 @@ use std::fmt;
 use baton_model::{BeatOutcome, BeatRecord, BeatStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{is_decisive, median};
+use crate::stats::median;
 
 /// Runs (current included) the success rate is computed over.
 pub const SUCCESS_RATE_WINDOW: usize = 10;
@@ -103,7 +103,7 @@ pub fn detect_before(current: &BeatRecord, newest_first: &[BeatOutcome]) -> Vec<
 
 /// [`detect`] over the outcomes of the earlier runs (all the rules read).
 pub fn detect_outcomes(current: &BeatRecord, history: &[BeatOutcome]) -> Vec<Anomaly> {
-    if !is_decisive(current.status) {
+    if !current.status.is_judged() {
         return Vec::new();
     }
     [
@@ -118,7 +118,7 @@ pub fn detect_outcomes(current: &BeatRecord, history: &[BeatOutcome]) -> Vec<Ano
 
 fn low_success_rate(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomaly> {
     let window: Vec<BeatStatus> = std::iter::once(current.status)
-        .chain(history.iter().map(|r| r.status).filter(|&s| is_decisive(s)))
+        .chain(history.iter().map(|r| r.status).filter(|s| s.is_judged()))
         .take(SUCCESS_RATE_WINDOW)
         .collect();
     if window.len() < SUCCESS_RATE_MIN_RUNS {
@@ -185,7 +185,7 @@ fn consecutive_failures(current: &BeatRecord, history: &[BeatOutcome]) -> Option
     }
     let earlier = history
         .iter()
-        .filter(|r| is_decisive(r.status))
+        .filter(|r| r.status.is_judged())
         .take_while(|r| r.status.is_failure())
         .count();
     let streak = 1 + earlier;
@@ -203,9 +203,9 @@ fn consecutive_failures(current: &BeatRecord, history: &[BeatOutcome]) -> Option
     })
 }
 
-/// Milliseconds as seconds with two decimals: `12.45s`.
+/// Milliseconds as every duration reads (see [`baton_model::format_duration`]).
 fn seconds(ms: f64) -> String {
-    format!("{:.2}s", ms / 1000.0)
+    baton_model::format_duration_ms(ms.round() as u64)
 }
 
 #[cfg(test)]
@@ -368,7 +368,7 @@ pub(crate) mod tests {
         assert_eq!(slow.threshold, 2000.0);
         assert_eq!(
             slow.message,
-            "took 10.00s, over 2x the median 1.00s of its last 3 successful runs (10.0x)"
+            "took 10s, over 2x the median 1s of its last 3 successful runs (10.0x)"
         );
     }
 

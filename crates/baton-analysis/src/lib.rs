@@ -14,4 +14,4 @@ pub mod stats;
 pub mod trends;
 
 pub use anomaly::{Anomaly, AnomalyRule, detect, detect_before, detect_outcomes};
-pub use stats::{is_decisive, median, success_rate};
+pub use stats::{median, success_rate};

@@ -18,22 +18,12 @@ pub fn median(values: &[u64]) -> Option<f64> {
     }
 }
 
-/// Whether a record says something about the beat's health: it ran to an outcome
-/// (success, failure or timeout). Skipped beats did not run and cancelled ones were
-/// stopped from outside, so both are left out of rates and streaks.
-pub fn is_decisive(status: BeatStatus) -> bool {
-    matches!(
-        status,
-        BeatStatus::Success | BeatStatus::Failure | BeatStatus::Timeout
-    )
-}
-
-/// Fraction (0.0..=1.0) of decisive records that succeeded; `None` when none of
-/// them is decisive (see [`is_decisive`]).
+/// Fraction (0.0..=1.0) of judged records that succeeded; `None` when none of
+/// them is judged (see [`BeatStatus::is_judged`]).
 pub fn success_rate(records: &[BeatRecord]) -> Option<f64> {
     let (runs, successes) = records
         .iter()
-        .filter(|r| is_decisive(r.status))
+        .filter(|r| r.status.is_judged())
         .fold((0usize, 0usize), |(runs, ok), r| {
             (runs + 1, ok + usize::from(r.status == BeatStatus::Success))
         });
@@ -72,7 +62,7 @@ mod tests {
     }
 
     #[test]
-    fn success_rate_of_nothing_decisive_is_none() {
+    fn success_rate_of_nothing_judged_is_none() {
         assert_eq!(success_rate(&[]), None);
         assert_eq!(success_rate(&[record(BeatStatus::Skipped, 0)]), None);
     }

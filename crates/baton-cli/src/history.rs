@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use baton_cache::error_chain;
-use baton_model::BeatHistory;
-use baton_runner::HistoryHints;
+use baton_model::{BeatHistory, Recording};
+use baton_runner::{HintsLoader, HistoryHints};
 use baton_store::HistoryStore;
 
 use crate::consumers::health::RecordingHealth;
@@ -32,6 +32,8 @@ pub struct History {
 }
 
 struct Pending {
+    /// Dropped unset, it leaves the hints loaded and empty.
+    hints: HintsLoader,
     state: StateDir,
     pipeline_id: String,
     beats: Vec<String>,
@@ -57,10 +59,12 @@ impl History {
         beats: Vec<String>,
         health: RecordingHealth,
     ) -> Arc<Self> {
+        let (hints, loader) = HistoryHints::loading();
         Arc::new(Self {
             store: OnceLock::new(),
-            hints: HistoryHints::loading(),
+            hints,
             pending: Mutex::new(Some(Pending {
+                hints: loader,
                 state,
                 pipeline_id,
                 beats,
@@ -78,31 +82,37 @@ impl History {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(p) = pending {
-            // Set on every path, a panic included: readers wait for these.
+            // Set on every path, a panic included: readers wait for it.
             let _settle = Settle(self);
-            self.load(&p.state, &p.pipeline_id, &p.beats);
+            self.load(p);
         }
     }
 
-    fn load(&self, state: &StateDir, pipeline_id: &str, beats: &[String]) {
+    fn load(&self, pending: Pending) {
+        let Pending {
+            hints: loader,
+            state,
+            pipeline_id,
+            beats,
+        } = pending;
         let store = match state.open_store() {
             Ok(store) => store,
             Err(err) => {
-                self.health.report("history", error_chain(&err));
+                self.health.report(Recording::History, error_chain(&err));
                 return;
             }
         };
         let _ = self.store.set(Some(Arc::clone(&store)));
         let names: Vec<&str> = beats.iter().map(String::as_str).collect();
         let hints = store
-            .beat_history_hints(pipeline_id, &names)
+            .beat_history_hints(&pipeline_id, &names)
             .unwrap_or_else(|err| {
                 crate::notice::warning(format!(
                     "could not read the history ({err}); no ETAs, anomalies or shape comparison this run"
                 ));
                 HashMap::new()
             });
-        self.hints.set(hints);
+        loader.set(hints);
     }
 
     /// The store, once it is open; `None` when there is none.
@@ -124,13 +134,13 @@ impl History {
     }
 }
 
-/// Leaves the store and the hints set, empty if loading them stopped early.
+/// Leaves the store set, to none if opening it stopped early (the hints see to
+/// themselves: see [`HintsLoader`]).
 struct Settle<'a>(&'a History);
 
 impl Drop for Settle<'_> {
     fn drop(&mut self) {
         let _ = self.0.store.set(None);
-        self.0.hints.set(HashMap::new());
     }
 }
 

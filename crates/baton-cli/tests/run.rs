@@ -248,7 +248,8 @@ fn the_store_cannot_be_written_the_run_still_passes_and_strict_exits_4() {
         .baton(&["run", "--output", "quiet", "--strict"])
         .assert()
         .code(4)
-        .stderr(contains("--strict: not recorded: history: "));
+        .stderr(contains("--strict: not recorded: the state folder: "))
+        .stderr(contains("; history: "));
 }
 
 #[test]

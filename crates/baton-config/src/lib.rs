@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use baton_model::Pipeline;
 
 pub use diagnostic::{Code, Diagnostic, Severity, conformity_band, conformity_score};
-pub use duration::{format_duration, parse_duration};
+pub use duration::parse_duration;
 pub use source::special_file;
 
 /// The default pipeline file name, and the others looked for in a directory.

@@ -7,11 +7,10 @@ use std::str::FromStr;
 
 use baton_model::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
-    SlaThresholds, SloTarget,
+    SlaThresholds, SloTarget, format_duration,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
-use crate::duration::format_duration;
 use crate::fields::{Reader, suggest};
 use crate::tree::{Node, Pos, Value};
 

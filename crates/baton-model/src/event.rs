@@ -53,12 +53,54 @@ pub enum RunEvent {
         message: String,
     },
     /// Something the run produced could not be kept (a log file, say). The run goes
-    /// on; the CLI warns once and `--strict` turns it into exit 4.
+    /// on; the CLI warns once per kind and `--strict` turns it into exit 4.
     RecordingFailed {
-        what: String,
+        what: Recording,
         message: String,
     },
     RunFinished {
         run: RunRecord,
     },
+}
+
+/// What of a run could not be recorded ([`RunEvent::RecordingFailed`]): one kind
+/// per place a run keeps something, in the order a user would look for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recording {
+    /// The state folder (`.baton/`) itself: then nothing else is kept either.
+    StateFolder,
+    /// The history store: the run, its beats, its heartbeat.
+    History,
+    /// A beat's log file.
+    Logs,
+    /// The telemetry files: a beat's file or the run's report.
+    TelemetryFiles,
+    /// The run's `artifacts.json`.
+    ArtifactsFile,
+    /// The artifact manifest in the history store.
+    ArtifactManifest,
+    /// The level-ff archive of the run.
+    Archive,
+}
+
+impl Recording {
+    /// How a warning names it: `logs not recorded: ...`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StateFolder => "the state folder",
+            Self::History => "history",
+            Self::Logs => "logs",
+            Self::TelemetryFiles => "telemetry files",
+            Self::ArtifactsFile => "artifacts.json",
+            Self::ArtifactManifest => "the artifact manifest",
+            Self::Archive => "the archive",
+        }
+    }
+}
+
+impl std::fmt::Display for Recording {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -9,6 +9,7 @@
 //! makes user strings safe to print.
 
 pub mod artifact;
+pub mod duration;
 pub mod escape;
 pub mod event;
 pub mod layout;
@@ -16,7 +17,8 @@ pub mod pipeline;
 pub mod record;
 
 pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
-pub use event::{OutputStream, RunEvent};
+pub use duration::{format_duration, format_duration_ms};
+pub use event::{OutputStream, Recording, RunEvent};
 pub use pipeline::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
     SlaThresholds, SloTarget,

@@ -194,8 +194,10 @@ pub enum BeatStatus {
 
 impl BeatStatus {
     /// Whether the beat ran to an end of its own (success, failure or timeout):
-    /// only then is it judged against its SLO and its shape compared. A cancelled
-    /// beat was cut short and a skipped one never ran.
+    /// only then is it judged against its SLO, its shape compared, and its run
+    /// counted in statistics and anomaly rules (success rates, streaks). A
+    /// cancelled beat was cut short and a skipped one never ran. The one test of
+    /// this kind: use it rather than matching statuses.
     pub fn is_judged(self) -> bool {
         matches!(self, Self::Success | Self::Failure | Self::Timeout)
     }

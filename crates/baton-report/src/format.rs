@@ -21,22 +21,10 @@ pub fn sla_detail(b: &BeatRecord) -> String {
     signed_percent(sla.duration_breach_percent)
 }
 
-/// A duration for humans: `350ms`, `1.23s`, `45.60s`, `2m05s`, `1h02m03s`.
+/// A duration for humans: `350ms`, `1.23s`, `2m05s` (see
+/// [`baton_model::format_duration`], the one formatter).
 pub fn duration_ms(ms: u64) -> String {
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let centis = ms.saturating_add(5) / 10;
-    if centis < 6_000 {
-        return format!("{}.{:02}s", centis / 100, centis % 100);
-    }
-    let secs = ms.saturating_add(500) / 1_000;
-    let (h, m, s) = (secs / 3_600, secs % 3_600 / 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m:02}m{s:02}s")
-    } else {
-        format!("{m}m{s:02}s")
-    }
+    baton_model::format_duration_ms(ms)
 }
 
 /// A byte count in decimal units (the memory buckets use them too): `512 B`,
@@ -139,22 +127,6 @@ pub fn status_with_attempts(b: &BeatRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration_ms(0), "0ms");
-        assert_eq!(duration_ms(999), "999ms");
-        assert_eq!(duration_ms(1_000), "1.00s");
-        assert_eq!(duration_ms(1_234), "1.23s");
-        assert_eq!(duration_ms(1_235), "1.24s");
-        assert_eq!(duration_ms(45_600), "45.60s");
-        assert_eq!(duration_ms(59_994), "59.99s");
-        assert_eq!(duration_ms(59_995), "1m00s");
-        assert_eq!(duration_ms(125_000), "2m05s");
-        assert_eq!(duration_ms(3_599_400), "59m59s");
-        assert_eq!(duration_ms(3_723_000), "1h02m03s");
-        assert_eq!(duration_ms(u64::MAX), "5124095576030h25m51s");
-    }
 
     #[test]
     fn byte_counts() {

@@ -1,6 +1,7 @@
 //! One beat of a run: its attempts through the [`Spawner`] (with retries and the
 //! step cache), its `$BATON_OUTPUT` report, its log, and its record; and the
-//! rollback commands of a failed movement. [`crate::scheduler`] decides when.
+//! rollback commands of a failed movement. [`crate::scheduler`] decides when;
+//! [`crate::context`] holds what every beat shares.
 //!
 //! A beat is run in two halves: [`run_beat`] up to the end of its last attempt
 //! (its duration ends there), and [`end_beat`] for the rest (log closed, cache
@@ -14,115 +15,18 @@ use std::time::{Duration, Instant};
 
 use baton_cache::error_chain;
 use baton_model::{
-    BeatDetails, BeatRecord, BeatSpec, BeatStatus, CacheState, Pipeline, RetryOn, RetryPolicy,
-    RollbackRecord, RunEvent,
+    BeatDetails, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy, RollbackRecord,
+    RunEvent, format_duration,
 };
 use jiff::Timestamp;
 
 use crate::cache_step::{self, Before, ToRun};
 use crate::cancel::{CancelLevel, CancelToken};
-use crate::output::{BeatOutput, Emit, Masker};
-use crate::plan::Plan;
-use crate::record::{Measured, RecordContext, build_unjudged};
-use crate::scheduler::RunOptions;
-use crate::spawner::{SpawnRequest, SpawnResult, Spawner};
+use crate::context::Ctx;
+use crate::output::{BeatOutput, Emit};
+use crate::record::{Measured, UnjudgedRecord, build_unjudged};
+use crate::spawner::{SpawnRequest, SpawnResult};
 use crate::{baton_output, trace};
-
-/// What every beat thread shares.
-pub(crate) struct Ctx<'a> {
-    pub(crate) pipeline: &'a Pipeline,
-    pub(crate) plan: &'a Plan,
-    pub(crate) opts: &'a RunOptions,
-    pub(crate) spawner: &'a dyn Spawner,
-    pub(crate) cancel: &'a CancelToken,
-    pub(crate) masker: Arc<Masker>,
-    pub(crate) run_dir: PathBuf,
-    /// Whether the run's log folder exists: each beat's log (and its movement's
-    /// folder) is made at its first byte of output, its `$BATON_OUTPUT` file in
-    /// this folder.
-    pub(crate) run_dir_ok: bool,
-    /// Whether the run's log folder takes writes (it may exist on a full disk):
-    /// when it does not, `$BATON_OUTPUT` goes to the temporary directory.
-    pub(crate) run_dir_writable: bool,
-}
-
-impl Ctx<'_> {
-    pub(crate) fn spec(&self, index: usize) -> &BeatSpec {
-        let planned = &self.plan.beats[index];
-        &self.pipeline.movements[planned.movement_index].beats[planned.beat_index]
-    }
-
-    pub(crate) fn log_path(&self, index: usize) -> PathBuf {
-        let planned = &self.plan.beats[index];
-        self.run_dir.join(baton_model::layout::beat_log_relative(
-            &planned.movement,
-            &planned.name,
-        ))
-    }
-
-    /// The output of beat `index` into its log at `log_path`, made (with its
-    /// folder) at the first byte written.
-    pub(crate) fn output(&self, index: usize, log_path: &Path, emit: &Arc<Emit>) -> BeatOutput {
-        let folder = if self.run_dir_ok {
-            Ok(())
-        } else {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "the run's log folder {} could not be made",
-                    self.run_dir.display()
-                ),
-            ))
-        };
-        BeatOutput::open_prepared(
-            &self.spec(index).name,
-            Some((log_path, folder)),
-            Arc::clone(&self.masker),
-            Arc::clone(emit),
-        )
-    }
-
-    pub(crate) fn record_context<'b>(
-        &'b self,
-        index: usize,
-        log_path: Option<&'b str>,
-    ) -> RecordContext<'b> {
-        let planned = &self.plan.beats[index];
-        RecordContext {
-            run_id: self.opts.run.run_id,
-            pipeline: self.pipeline,
-            movement_index: planned.movement_index,
-            beat_index: planned.beat_index,
-            // Judged against the history by `run_plan`, on the consumers' side: a
-            // worker never waits for the history to load.
-            history: None,
-            log_path,
-        }
-    }
-
-    /// The environment baton adds for `beat`: its `env`, its secrets (from baton's
-    /// own environment), `BATON_RUN_ID` and `BATON_BEAT`; `TRACEPARENT` is added
-    /// per attempt.
-    fn env(&self, beat: &BeatSpec, warn: &dyn Fn(String)) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = beat
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        for name in &beat.secrets {
-            match std::env::var(name) {
-                Ok(value) => env.push((name.clone(), value)),
-                Err(_) => warn(format!(
-                    "beat '{}': secret {name} is not set in baton's environment",
-                    beat.name
-                )),
-            }
-        }
-        env.push(("BATON_RUN_ID".into(), self.opts.run.run_id.to_string()));
-        env.push(("BATON_BEAT".into(), beat.name.clone()));
-        env
-    }
-}
 
 /// Runs beat `index` (from the cache, or every attempt) up to the end of its last
 /// attempt; [`end_beat`] finishes it. `on_started` is called (it may be called
@@ -262,7 +166,7 @@ impl Ran {
 
 /// Finishes what [`run_beat`] ran: closes its log, stores it in the cache, lists
 /// its artifacts, and builds its record.
-pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, BeatDetails) {
+pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (UnjudgedRecord, BeatDetails) {
     let beat = ctx.spec(index);
     let Ran {
         output,
@@ -280,7 +184,7 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
     let cache = ctx.opts.cache.as_deref();
     if let Err(err) = output.finish() {
         emit(RunEvent::RecordingFailed {
-            what: "logs".into(),
+            what: Recording::Logs,
             message: format!("beat '{}': {}", beat.name, error_chain(&err)),
         });
     }
@@ -312,7 +216,6 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (BeatRecord, Be
 
     // A beat that wrote nothing has no log file, and its record no log.
     let log = output.log_written().then(|| log_path.display().to_string());
-    // Judged by the scheduler (against the history, once it is loaded).
     let (record, problems) = build_unjudged(&ctx.record_context(index, log.as_deref()), &measured);
     for problem in problems {
         warn(format!("beat '{}': {problem}", beat.name));
@@ -327,7 +230,7 @@ pub(crate) fn panicked(
     index: usize,
     started_at: Timestamp,
     panic: &(dyn std::any::Any + Send),
-) -> (BeatRecord, BeatDetails) {
+) -> (UnjudgedRecord, BeatDetails) {
     let what = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
@@ -337,10 +240,9 @@ pub(crate) fn panicked(
     measured.reason = Some(format!(
         "internal error: the beat's thread panicked: {what}"
     ));
-    // Judged by `run_plan`, like every record of a run.
     let (record, _) = build_unjudged(&ctx.record_context(index, None), &measured);
     let details = BeatDetails {
-        beat: record.beat.clone(),
+        beat: record.beat().to_owned(),
         ..BeatDetails::default()
     };
     (record, details)
@@ -432,7 +334,7 @@ fn run_attempts(
         output.note(&format!(
             "attempt {attempt} {}; retrying in {}",
             measured.reason.as_deref().unwrap_or(status.as_str()),
-            human(delay)
+            format_duration(delay)
         ));
         if !sleep_unless_cancelled(delay, ctx.cancel) {
             measured.status = BeatStatus::Cancelled;
@@ -442,12 +344,14 @@ fn run_attempts(
     }
 }
 
-/// Runs the rollback commands of `beats` in this order, into their logs.
+/// Runs the rollback commands of `beats` in this order, into their logs; each
+/// beat's record, with its rollback, goes to `rolled_back`.
 pub(crate) fn run_rollbacks(
     ctx: &Ctx<'_>,
     beats: &[usize],
-    records: &mut [Option<BeatRecord>],
+    records: &mut [Option<UnjudgedRecord>],
     emit: Arc<Emit>,
+    rolled_back: &dyn Fn(usize, UnjudgedRecord),
 ) {
     let warn = |message: String| {
         emit(RunEvent::Warning {
@@ -500,13 +404,14 @@ pub(crate) fn run_rollbacks(
         }
         if let Err(err) = output.finish() {
             emit(RunEvent::RecordingFailed {
-                what: "logs".into(),
+                what: Recording::Logs,
                 message: format!("beat '{}': {}", beat.name, error_chain(&err)),
             });
         }
-        let Some(record) = records.get_mut(index).and_then(Option::as_mut) else {
+        let Some(unjudged) = records.get_mut(index).and_then(Option::as_mut) else {
             continue;
         };
+        let record = unjudged.fields_mut();
         if record.log_path.is_none() && output.log_written() {
             record.log_path = Some(log_path.display().to_string());
         }
@@ -517,9 +422,7 @@ pub(crate) fn run_rollbacks(
             duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
             reason,
         });
-        emit(RunEvent::RollbackFinished {
-            record: Box::new(record.clone()),
-        });
+        rolled_back(index, unjudged.clone());
     }
 }
 
@@ -605,7 +508,7 @@ fn classify(
     }
     if result.timed_out {
         let after = timeout
-            .map(|t| format!(" after {}", human(t)))
+            .map(|t| format!(" after {}", format_duration(t)))
             .unwrap_or_default();
         let killed = if result.signal == Some(libc::SIGKILL) {
             ", killed after the grace period"
@@ -666,20 +569,6 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGPIPE => " (SIGPIPE)",
         libc::SIGBUS => " (SIGBUS)",
         _ => "",
-    }
-}
-
-/// `1.5s`, `250ms`, `2m`.
-fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
     }
 }
 

@@ -4,45 +4,44 @@
 //! consumers' side, so that no beat (nor its record) waits for them.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use baton_model::BeatHistory;
 
+type Hints = HashMap<String, BeatHistory>;
+
 /// Hints by beat name, loaded once. The default is loaded and empty (no history).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct HistoryHints {
-    loaded: OnceLock<HashMap<String, BeatHistory>>,
+    loaded: Arc<OnceLock<Hints>>,
 }
 
 impl HistoryHints {
     /// Hints that are already known.
-    pub fn loaded(hints: HashMap<String, BeatHistory>) -> Self {
+    pub fn loaded(hints: Hints) -> Self {
         Self {
-            loaded: OnceLock::from(hints),
+            loaded: Arc::new(OnceLock::from(hints)),
         }
     }
 
-    /// Hints still to come through [`HistoryHints::set`]. Whoever loads them must
-    /// set them on every path, failures and panics included (set an empty map),
-    /// or the consumers wait forever for the first beat's record.
-    pub fn loading() -> Self {
-        Self {
-            loaded: OnceLock::new(),
-        }
-    }
-
-    /// Fills them in; only the first call counts.
-    pub fn set(&self, hints: HashMap<String, BeatHistory>) {
-        let _ = self.loaded.set(hints);
+    /// Hints still to come, and the one way to fill them in: the [`HintsLoader`].
+    /// A loader dropped without [`HintsLoader::set`] (a failure, a panic) leaves
+    /// them loaded and empty, so whoever waits for them never waits forever.
+    pub fn loading() -> (Self, HintsLoader) {
+        let loaded = Arc::new(OnceLock::new());
+        let loader = HintsLoader {
+            target: Arc::clone(&loaded),
+        };
+        (Self { loaded }, loader)
     }
 
     /// The hints, waiting until they are loaded.
-    pub fn wait(&self) -> &HashMap<String, BeatHistory> {
+    pub fn wait(&self) -> &Hints {
         self.loaded.wait()
     }
 
     /// The hints if they are loaded already.
-    pub fn get(&self) -> Option<&HashMap<String, BeatHistory>> {
+    pub fn get(&self) -> Option<&Hints> {
         self.loaded.get()
     }
 }
@@ -53,13 +52,32 @@ impl Default for HistoryHints {
     }
 }
 
+/// What fills in [`HistoryHints::loading`]'s hints, once.
+#[derive(Debug)]
+pub struct HintsLoader {
+    target: Arc<OnceLock<Hints>>,
+}
+
+impl HintsLoader {
+    pub fn set(self, hints: Hints) {
+        let _ = self.target.set(hints);
+    }
+}
+
+impl Drop for HintsLoader {
+    fn drop(&mut self) {
+        // A no-op after `set`.
+        let _ = self.target.set(HashMap::new());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_reader_waits_until_the_hints_are_set_and_the_first_set_wins() {
-        let hints = HistoryHints::loading();
+    fn a_reader_waits_until_the_hints_are_set() {
+        let (hints, loader) = HistoryHints::loading();
         assert!(hints.get().is_none());
         std::thread::scope(|scope| {
             let reader = scope.spawn(|| hints.wait().len());
@@ -68,11 +86,21 @@ mod tests {
             assert!(!reader.is_finished(), "the reader waits");
             let mut first = HashMap::new();
             first.insert("build".to_owned(), BeatHistory::default());
-            hints.set(first);
-            hints.set(HashMap::new());
+            loader.set(first);
             assert_eq!(reader.join().expect("reader"), 1);
         });
         assert_eq!(hints.get().map(HashMap::len), Some(1));
+    }
+
+    #[test]
+    fn a_loader_dropped_unset_leaves_the_hints_loaded_and_empty() {
+        let (hints, loader) = HistoryHints::loading();
+        let failed = std::thread::spawn(move || {
+            let _loader = loader;
+            panic!("the history store failed to open");
+        });
+        assert!(failed.join().is_err());
+        assert_eq!(hints.wait().len(), 0);
     }
 
     #[test]

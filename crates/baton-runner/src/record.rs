@@ -1,6 +1,8 @@
 //! Building a [`BeatRecord`]: what the attempts measured, what the beat reported
-//! on `$BATON_OUTPUT`, what it left on disk (artifacts, JUnit reports), judged
-//! against its SLO (SLA verdict) and fingerprinted (shape).
+//! on `$BATON_OUTPUT`, what it left on disk (artifacts, JUnit reports), as an
+//! [`UnjudgedRecord`] (on the beat's worker); then judged against its SLO (SLA
+//! verdict) and fingerprinted (shape) by [`UnjudgedRecord::judge`] (on the
+//! consumers' thread, once the history is loaded).
 //!
 //! Across retries: `duration_ms` is the wall time from the first attempt's start to
 //! the last one's end (backoff included: what the pipeline paid), CPU times are
@@ -47,7 +49,7 @@ pub struct Measured {
     /// report decide.
     pub cache_state: Option<CacheState>,
     /// The beat's outputs as collected (or restored) by the runner; `None` has
-    /// [`build_record`] count them itself.
+    /// [`build_unjudged`] count them itself.
     pub artifacts: Option<Vec<ArtifactEntry>>,
 }
 
@@ -72,33 +74,55 @@ impl Measured {
     }
 }
 
-/// Where a beat sits and what is known of its past.
+/// Where a beat sits.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordContext<'a> {
     pub run_id: Uuid,
     pub pipeline: &'a Pipeline,
     pub movement_index: usize,
     pub beat_index: usize,
-    pub history: Option<&'a BeatHistory>,
     pub log_path: Option<&'a str>,
 }
 
-/// The complete record of a beat that ran, and problems worth a warning (bad globs,
-/// unreadable JUnit reports, ...). Artifacts and reports are looked for under the
-/// pipeline root.
-pub fn build_record(ctx: &RecordContext<'_>, measured: &Measured) -> (BeatRecord, Vec<String>) {
-    let (mut record, problems) = build_unjudged(ctx, measured);
-    judge(ctx, &mut record);
-    (record, problems)
+/// A beat's record as its worker builds it: complete but for the two parts that
+/// depend on earlier runs, the SLA verdict and the shape. The only way to a
+/// [`BeatRecord`] is [`UnjudgedRecord::judge`], which takes the beat's history
+/// as a required argument: a worker never waits for the history to load, and
+/// no record reaches a consumer unjudged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnjudgedRecord(BeatRecord);
+
+impl UnjudgedRecord {
+    pub fn beat(&self) -> &str {
+        &self.0.beat
+    }
+
+    pub fn status(&self) -> BeatStatus {
+        self.0.status
+    }
+
+    /// The record, judged against the beat's `history` (`None`: no earlier run):
+    /// its SLA verdict (the rolling cache hit rate) and its shape (`evolved`).
+    pub fn judge(self, pipeline: &Pipeline, history: Option<&BeatHistory>) -> BeatRecord {
+        let mut record = self.0;
+        judge(pipeline, history, &mut record);
+        record
+    }
+
+    /// The record's fields for the runner to complete (a rollback, its log);
+    /// never its verdict nor its shape, which only [`UnjudgedRecord::judge`] sets.
+    pub(crate) fn fields_mut(&mut self) -> &mut BeatRecord {
+        &mut self.0
+    }
 }
 
-/// [`build_record`] without the SLA verdict and the shape, for a caller that
-/// judges the record later with [`judge_record`] (the scheduler does, once the
-/// history is loaded).
-pub(crate) fn build_unjudged(
+/// The record of a beat that ran, to be judged, and problems worth a warning
+/// (bad globs, unreadable JUnit reports, ...). Artifacts and reports are looked
+/// for under the pipeline root.
+pub fn build_unjudged(
     ctx: &RecordContext<'_>,
     measured: &Measured,
-) -> (BeatRecord, Vec<String>) {
+) -> (UnjudgedRecord, Vec<String>) {
     let movement = &ctx.pipeline.movements[ctx.movement_index];
     let beat = &movement.beats[ctx.beat_index];
     let mut problems = Vec::new();
@@ -150,16 +174,16 @@ pub(crate) fn build_unjudged(
     record.artifacts_count = artifacts_count;
     record.artifacts_bytes = artifacts_bytes;
     record.tests = tests;
-    (record, problems)
+    (UnjudgedRecord(record), problems)
 }
 
 /// The record of a beat that did not run: status skipped, zeros, duration 0.
-/// Unjudged: `run_plan` judges every record of a run (a skipped beat's verdict is
-/// the default, and its shape is not compared).
-pub fn skipped_record(ctx: &RecordContext<'_>, reason: &str, at: Timestamp) -> BeatRecord {
+/// Judged like any other (a skipped beat's verdict is the default, and its shape
+/// is not compared).
+pub fn skipped_record(ctx: &RecordContext<'_>, reason: &str, at: Timestamp) -> UnjudgedRecord {
     let mut measured = Measured::new(at, BeatStatus::Skipped);
     measured.reason = Some(reason.to_owned());
-    base_record(ctx, &measured, CacheState::Skip)
+    UnjudgedRecord(base_record(ctx, &measured, CacheState::Skip))
 }
 
 fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -> BeatRecord {
@@ -200,16 +224,9 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
     }
 }
 
-/// Fills the SLA verdict and the shape from the record's SLIs.
-fn judge(ctx: &RecordContext<'_>, record: &mut BeatRecord) {
-    judge_record(ctx.pipeline, ctx.history, record);
-}
-
-/// Judges `record` (of `pipeline`) again against the beat's `history`: its SLA
-/// verdict (the rolling cache hit rate) and its shape (`evolved`) are the only
-/// parts of a record that depend on earlier runs, and they are wholly recomputed,
-/// so a record built before the history was loaded comes out as if built after.
-pub fn judge_record(pipeline: &Pipeline, history: Option<&BeatHistory>, record: &mut BeatRecord) {
+/// Fills the SLA verdict and the shape of `record` (of `pipeline`) from its SLIs
+/// and the beat's `history`.
+fn judge(pipeline: &Pipeline, history: Option<&BeatHistory>, record: &mut BeatRecord) {
     let mut states: Vec<CacheState> = history
         .map(|h| h.recent_cache_states.clone())
         .unwrap_or_default();
@@ -266,19 +283,24 @@ mod tests {
             .build()
     }
 
-    fn ctx<'a>(
-        p: &'a Pipeline,
-        beat_index: usize,
-        history: Option<&'a BeatHistory>,
-    ) -> RecordContext<'a> {
+    fn ctx(p: &Pipeline, beat_index: usize) -> RecordContext<'_> {
         RecordContext {
             run_id: Uuid::nil(),
             pipeline: p,
             movement_index: 0,
             beat_index,
-            history,
             log_path: Some("logs/x.log"),
         }
+    }
+
+    /// Built and judged, as the scheduler does.
+    fn build_record(
+        ctx: &RecordContext<'_>,
+        history: Option<&BeatHistory>,
+        measured: &Measured,
+    ) -> (BeatRecord, Vec<String>) {
+        let (unjudged, problems) = build_unjudged(ctx, measured);
+        (unjudged.judge(ctx.pipeline, history), problems)
     }
 
     fn measured(status: BeatStatus, ms: u64) -> Measured {
@@ -292,7 +314,7 @@ mod tests {
     fn errors_default_to_the_status() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = pipeline(dir.path());
-        let (ok, problems) = build_record(&ctx(&p, 0, None), &measured(BeatStatus::Success, 1200));
+        let (ok, problems) = build_record(&ctx(&p, 0), None, &measured(BeatStatus::Success, 1200));
         assert!(problems.is_empty());
         assert_eq!(ok.errors_count, 0);
         assert_eq!(ok.duration_bucket, "1-5s");
@@ -302,7 +324,7 @@ mod tests {
             ok.shape.canonical,
             "m0:b0:1-5s:success:a0:eclean:mem<50MB:skip"
         );
-        let (failed, _) = build_record(&ctx(&p, 0, None), &measured(BeatStatus::Timeout, 10));
+        let (failed, _) = build_record(&ctx(&p, 0), None, &measured(BeatStatus::Timeout, 10));
         assert_eq!(failed.errors_count, 1);
         assert_eq!(failed.sla.errors_status, SlaStatus::Breach);
     }
@@ -322,7 +344,7 @@ mod tests {
         fs::write(root.join("dist/js/b"), "678").expect("write");
         let p = pipeline(root);
         let (record, problems) =
-            build_record(&ctx(&p, 1, None), &measured(BeatStatus::Failure, 10));
+            build_record(&ctx(&p, 1), None, &measured(BeatStatus::Failure, 10));
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(record.errors_count, 3);
         assert_eq!(record.tests.map(|t| (t.total, t.skipped)), Some((9, 3)));
@@ -331,7 +353,7 @@ mod tests {
         let mut m = measured(BeatStatus::Success, 10);
         m.report =
             baton_output::parse("errors=0\nartifacts=7\ncache=hit\nmetric.x=1.5\ncost_usd=0.25").0;
-        let (record, _) = build_record(&ctx(&p, 1, None), &m);
+        let (record, _) = build_record(&ctx(&p, 1), None, &m);
         assert_eq!(record.errors_count, 0);
         assert_eq!((record.artifacts_count, record.artifacts_bytes), (7, 8));
         assert_eq!(record.cache_state, CacheState::Hit);
@@ -351,7 +373,7 @@ mod tests {
         };
         let mut m = measured(BeatStatus::Success, 100);
         m.report.cache = Some(CacheState::Hit);
-        let (record, _) = build_record(&ctx(&p, 2, Some(&history)), &m);
+        let (record, _) = build_record(&ctx(&p, 2), Some(&history), &m);
         // Generation: cache target 0.80; 2 hits out of 4 is below it.
         assert_eq!(record.sla.cache_hit_rate, Some(0.5));
         assert_eq!(record.sla.cache_status, SlaStatus::Warning);
@@ -370,11 +392,8 @@ mod tests {
     #[test]
     fn skipped_records_are_zeroed() {
         let p = pipeline(std::path::Path::new("."));
-        let record = skipped_record(
-            &ctx(&p, 1, None),
-            "an earlier beat failed",
-            Timestamp::UNIX_EPOCH,
-        );
+        let record = skipped_record(&ctx(&p, 1), "an earlier beat failed", Timestamp::UNIX_EPOCH)
+            .judge(&p, None);
         assert_eq!(record.status, BeatStatus::Skipped);
         assert_eq!(record.reason.as_deref(), Some("an earlier beat failed"));
         assert_eq!(

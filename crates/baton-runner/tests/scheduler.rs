@@ -721,7 +721,7 @@ fn beats_do_not_wait_for_the_history_and_their_records_are_judged_against_it() {
     let (_logs, plan, opts) = planned(&pipeline);
     // The history store is slow to open: its hints arrive only once every beat
     // has started (or after 5 s, when the beats wait for them).
-    let hints = baton_runner::HistoryHints::loading();
+    let (hints, loader) = baton_runner::HistoryHints::loading();
     let mut earlier = HashMap::new();
     earlier.insert(
         "a".to_owned(),
@@ -732,25 +732,26 @@ fn beats_do_not_wait_for_the_history_and_their_records_are_judged_against_it() {
     );
     let mut events = Vec::new();
     let (outcome, all_started_first) = thread::scope(|scope| {
-        let loader = scope.spawn(|| {
+        let fake = &fake;
+        let loading = scope.spawn(move || {
             let deadline = Instant::now() + Duration::from_secs(5);
             while fake.starts().len() < 3 && Instant::now() < deadline {
                 thread::sleep(Duration::from_millis(2));
             }
             let all_started = fake.starts().len() == 3;
-            hints.set(earlier);
+            loader.set(earlier);
             all_started
         });
         let outcome = baton_runner::run_plan(
             &pipeline,
             &plan,
             &opts,
-            &fake,
+            fake,
             &hints,
             &mut |e| events.push(e),
             &CancelToken::new(),
         );
-        (outcome, loader.join().expect("loader"))
+        (outcome, loading.join().expect("loader"))
     });
     assert!(
         all_started_first,

@@ -88,7 +88,7 @@ fn row(beat: &BeatSpec) -> [String; 6] {
         }
         .to_owned(),
         beat.timeout
-            .map_or_else(|| "-".to_owned(), baton_config::format_duration),
+            .map_or_else(|| "-".to_owned(), baton_model::format_duration),
     ]
 }
 

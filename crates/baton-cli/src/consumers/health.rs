@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use baton_model::RunEvent;
+use baton_model::{Recording, RunEvent};
 
 use super::Consumer;
 
@@ -21,20 +21,20 @@ pub struct RecordingHealth {
 #[derive(Debug, Default)]
 struct Failures {
     /// The first failure of each kind, and how many there were.
-    by_kind: BTreeMap<String, (String, usize)>,
+    by_kind: BTreeMap<Recording, (String, usize)>,
     /// The state folder itself could not be made: that one warning says it all.
     quiet: bool,
 }
 
 impl RecordingHealth {
-    /// Notes that `what` (`history`, `logs`, ...) could not be recorded; the first
-    /// time for that kind, warns on stderr.
-    pub fn report(&self, what: &str, message: impl Into<String>) {
+    /// Notes that `what` could not be recorded; the first time for that kind,
+    /// warns on stderr.
+    pub fn report(&self, what: Recording, message: impl Into<String>) {
         let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let quiet = failures.quiet;
         let entry = failures
             .by_kind
-            .entry(what.to_owned())
+            .entry(what)
             .or_insert_with(|| (message.into(), 0));
         if entry.1 == 0 && !quiet {
             crate::notice::warning(format!(
@@ -58,7 +58,7 @@ impl RecordingHealth {
             ));
             failures.quiet = true;
             failures.by_kind.insert(
-                "the state folder".into(),
+                Recording::StateFolder,
                 (format!("{}: {err}", dir.display()), 1),
             );
         }
@@ -81,7 +81,7 @@ impl RecordingHealth {
 impl Consumer for RecordingHealth {
     fn handle(&mut self, event: &RunEvent) {
         if let RunEvent::RecordingFailed { what, message } = event {
-            self.report(what, message.clone());
+            self.report(*what, message.clone());
         }
     }
 }
@@ -94,9 +94,9 @@ mod tests {
     fn each_kind_is_listed_once_with_its_count() {
         let health = RecordingHealth::default();
         let other_thread = health.clone();
-        health.report("logs", "beat 'a': disk full");
-        other_thread.report("logs", "beat 'b': disk full");
-        health.report("history", "locked");
+        health.report(Recording::Logs, "beat 'a': disk full");
+        other_thread.report(Recording::Logs, "beat 'b': disk full");
+        health.report(Recording::History, "locked");
         assert_eq!(
             health.failures(),
             ["history: locked", "logs: beat 'a': disk full (and 1 more)"]
@@ -107,11 +107,11 @@ mod tests {
     fn a_state_folder_that_cannot_be_made_is_one_failure() {
         let health = RecordingHealth::default();
         health.check_state_dir(Path::new("/dev/null/baton"));
-        health.report("history", "cannot open");
+        health.report(Recording::History, "cannot open");
         let failures = health.failures();
         assert_eq!(failures.len(), 2, "{failures:?}");
         assert!(
-            failures[1].starts_with("the state folder: /dev/null/baton"),
+            failures[0].starts_with("the state folder: /dev/null/baton"),
             "{failures:?}"
         );
     }

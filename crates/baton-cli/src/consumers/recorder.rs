@@ -9,7 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use baton_cache::error_chain;
-use baton_model::RunEvent;
+use baton_model::{Recording, RunEvent};
 use baton_store::HistoryStore;
 use uuid::Uuid;
 
@@ -68,7 +68,7 @@ impl Recorder {
 
 fn note_failure<T>(health: &RecordingHealth, what: &str, result: baton_store::Result<T>) {
     if let Err(err) = result {
-        health.report("history", format!("{what}: {}", error_chain(&err)));
+        health.report(Recording::History, format!("{what}: {}", error_chain(&err)));
     }
 }
 

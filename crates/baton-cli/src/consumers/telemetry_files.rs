@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatRecord, BeatStatus, RunEvent, RunRecord};
+use baton_model::{BeatRecord, Recording, RunEvent, RunRecord};
 
 use super::Consumer;
 use super::health::RecordingHealth;
@@ -51,7 +51,7 @@ impl TelemetryFiles {
             return;
         };
         let anomalies = match self.history.hints_of(&record.beat) {
-            Some(hints) if record.status != BeatStatus::Skipped => {
+            Some(hints) if record.status.is_judged() => {
                 baton_analysis::detect_before(record, &hints.recent_outcomes)
             }
             _ => Vec::new(),
@@ -80,8 +80,10 @@ impl TelemetryFiles {
 
     fn note(&self, written: std::io::Result<()>) {
         if let Err(err) = written {
-            self.health
-                .report("telemetry files", format!("{}: {err}", self.dir.display()));
+            self.health.report(
+                Recording::TelemetryFiles,
+                format!("{}: {err}", self.dir.display()),
+            );
         }
     }
 }

@@ -353,13 +353,12 @@ fn eta_text(usual: Duration, elapsed: Duration) -> String {
     }
 }
 
-/// `4s`, `2m05s`, `1h02m`.
+/// Whole seconds as every duration reads: `4s`, `2m05s`, `1h02m00s`.
 fn whole_seconds(secs: impl Into<u128>) -> String {
-    let secs: u128 = secs.into();
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3_600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3_600, secs % 3_600 / 60),
+    match u64::try_from(secs.into()).unwrap_or(u64::MAX) {
+        // Not `0ms`: the clock counts whole seconds.
+        0 => "0s".to_owned(),
+        secs => baton_model::format_duration(Duration::from_secs(secs)),
     }
 }
 

@@ -162,31 +162,19 @@ pub(crate) fn hints(
         }
         let previous_shape = got.previous_shape.flatten();
         got.caches.reverse();
-        got.successes.sort_unstable();
+        let successes: Vec<u64> = got.successes.iter().map(|d| d.unsigned_abs()).collect();
         out.insert(
             name.to_owned(),
             BeatHistory {
                 previous_shape,
                 recent_cache_states: got.caches,
-                median_duration_ms: median(&got.successes).map(|m| m.max(0).unsigned_abs()),
+                // Whole milliseconds: the mean of two middle values rounds down.
+                median_duration_ms: baton_analysis::median(&successes).map(|m| m as u64),
                 recent_outcomes: got.outcomes,
             },
         );
     }
     Ok(out)
-}
-
-/// Median of sorted values; the mean of the middle two for an even count.
-fn median(sorted: &[i64]) -> Option<i64> {
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    if n % 2 == 1 {
-        return Some(sorted[n / 2]);
-    }
-    let (a, b) = (i128::from(sorted[n / 2 - 1]), i128::from(sorted[n / 2]));
-    i64::try_from((a + b) / 2).ok()
 }
 
 /// The run query of [`list_runs`] and its parameters.
@@ -714,14 +702,5 @@ mod tests {
                 assert!(!text.contains("TEMP B-TREE"), "{sql}\n=> {text}");
             }
         }
-    }
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&[]), None);
-        assert_eq!(median(&[5]), Some(5));
-        assert_eq!(median(&[1, 3, 9]), Some(3));
-        assert_eq!(median(&[1, 3, 5, 9]), Some(4));
-        assert_eq!(median(&[i64::MAX - 1, i64::MAX]), Some(i64::MAX - 1));
     }
 }

@@ -1,17 +1,18 @@
 //! `baton run`: plan, run with every consumer attached, judge, record, summarise.
 //!
 //! The runner emits one event stream; the terminal view and the history recorder
-//! consume it. After the run, anomalies are computed from the history, the report
-//! and telemetry files are written, and the exit code is decided. A failing store
-//! or telemetry directory never changes the outcome unless `--strict` was given.
-
-mod archive;
+//! consume it. After the run, [`baton_finish`] makes the report (with the
+//! anomalies the telemetry files found), writes the run's files and gives the
+//! verdict, which this maps to the summary, warnings and the exit code. A failing
+//! store or telemetry directory never changes the outcome unless `--strict` was
+//! given.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 
 use baton_config::Severity;
-use baton_model::{GitInfo, Level, Pipeline, RunEvent, RunRecord, RunStatus, SlaStatus};
+use baton_finish::{Gate, Keep, Verdict};
+use baton_model::{GitInfo, Level, Pipeline, Recording, RunEvent, RunRecord, RunStatus, SlaStatus};
 use baton_report::RunReport;
 use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 
@@ -153,42 +154,53 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let anomalies = files
         .map(|files| files.finish(&outcome.records))
         .unwrap_or_default();
-    let report = RunReport::new(outcome.run.clone(), outcome.records.clone(), anomalies);
-    // The report file (the largest) is written on a thread of its own while the
-    // summary is printed and the artifact manifest saved.
-    std::thread::scope(|scope| {
-        let report_file =
-            (!args.no_telemetry).then(|| scope.spawn(|| save_report(&state, &report, &health)));
+    let report = baton_finish::report(&outcome, anomalies);
+    let dirs = state.layout();
+    // The run's files are written on a thread of their own while the summary is
+    // printed.
+    let kept = std::thread::scope(|scope| {
+        let kept = (!args.no_telemetry).then(|| {
+            scope.spawn(|| {
+                let keep = Keep {
+                    pipeline: &pipeline,
+                    dirs: &dirs,
+                    store: history.store().map(|s| &**s),
+                    archive: level == Level::Ff,
+                };
+                baton_finish::keep(&keep, &report, &outcome)
+            })
+        });
         print_summary(&report, args.output);
         for (beat, reason) in outcome.cache_miss_reasons() {
             stdout(&format!("cache miss {beat}: {reason}\n"));
         }
         append_step_summary(&report);
-        if !args.no_telemetry {
-            save_manifest(&state, &history, &report, &outcome, &health);
-        }
-        if let Some(report_file) = report_file
-            && report_file.join().is_err()
-        {
-            health.report(
-                "telemetry files",
-                "internal error: writing the report file panicked",
-            );
-        }
-        if level == Level::Ff && !args.no_telemetry {
-            archive(&pipeline, &state, &report, &outcome, &health);
-        }
+        kept.map(|k| k.join())
     });
+    match kept {
+        Some(Ok(kept)) => {
+            for failure in kept.not_recorded {
+                health.report(failure.what, failure.message);
+            }
+            if let Some(dir) = kept.archived {
+                crate::notice::note(format!("archived the run to {}", dir.display()));
+            }
+        }
+        Some(Err(_)) => health.report(
+            Recording::TelemetryFiles,
+            "internal error: writing the run's files panicked",
+        ),
+        None => {}
+    }
     // Dropped first: its heartbeat thread is joined, and no failure comes later.
     drop(recorder);
 
-    Ok(exit_for(
-        &pipeline,
-        &outcome.run,
-        &report,
-        args,
-        &health.failures(),
-    ))
+    let gate = Gate {
+        fail_on: args.fail_on.map(SlaStatus::from),
+        strict: args.strict,
+    };
+    let verdict = baton_finish::verdict(&pipeline, &report, &gate, &health.failures());
+    Ok(exit_for(verdict))
 }
 
 /// The git commit, branch and author of the run, asked on a thread of its own so
@@ -212,56 +224,6 @@ impl GitLater {
             self.info = thread.join().unwrap_or_default();
         }
         self.info.clone()
-    }
-}
-
-/// Writes the run's report file.
-fn save_report(state: &StateDir, report: &RunReport, health: &RecordingHealth) {
-    if let Err(err) = baton_report::telemetry_files::write_report(&state.telemetry(), report) {
-        health.report(
-            "telemetry files",
-            format!("{}: {err}", state.telemetry().display()),
-        );
-    }
-}
-
-/// Writes the run's `artifacts.json` and records its artifact manifest. A run
-/// without artifacts has neither (`baton artifacts verify` reads that as "none"):
-/// a file and a store write saved.
-fn save_manifest(
-    state: &StateDir,
-    history: &History,
-    report: &RunReport,
-    outcome: &baton_runner::RunOutcome,
-    health: &RecordingHealth,
-) {
-    // The same test as `artifacts verify`'s for "no manifest, no artifacts".
-    if outcome.records.iter().all(|r| r.artifacts_count == 0) {
-        return;
-    }
-    let manifest = outcome.artifact_manifest();
-    let manifest_path = state.layout().artifact_manifest(&report.run.label);
-    if let Err(err) = baton_cache::write_manifest(&manifest_path, &manifest) {
-        health.report("artifacts.json", baton_cache::error_chain(&err));
-    }
-    if let Some(store) = history.store()
-        && let Err(err) = store.save_artifacts(&manifest)
-    {
-        health.report("the artifact manifest", baton_cache::error_chain(&err));
-    }
-}
-
-/// Level ff: archives the run (its files must be written first).
-fn archive(
-    pipeline: &Pipeline,
-    state: &StateDir,
-    report: &RunReport,
-    outcome: &baton_runner::RunOutcome,
-    health: &RecordingHealth,
-) {
-    match archive::archive_run(pipeline, state, report, &outcome.artifact_manifest()) {
-        Ok(dir) => crate::notice::note(format!("archived the run to {}", dir.display())),
-        Err(err) => health.report("the archive", format!("{err:#}")),
     }
 }
 
@@ -471,54 +433,24 @@ fn append_step_summary(report: &RunReport) {
     }
 }
 
-fn allowed_to_fail(pipeline: &Pipeline, beat: &str) -> bool {
-    pipeline
-        .beat(beat)
-        .is_some_and(|(_, spec)| spec.allow_failure)
-}
-
-fn exit_for(
-    pipeline: &Pipeline,
-    run: &RunRecord,
-    report: &RunReport,
-    args: &RunArgs,
-    telemetry_failures: &[String],
-) -> Exit {
-    match run.status {
-        RunStatus::Cancelled => {
-            return Exit::Interrupted {
-                signal: baton_runner::first_interrupt_signal(),
-            };
-        }
-        RunStatus::Failure => return Exit::BeatFailed,
-        _ => {}
-    }
-    if let Some(fail_on) = args.fail_on {
-        let threshold: SlaStatus = fail_on.into();
-        let worst = report
-            .beats
-            .iter()
-            // A beat allowed to fail does not trip the gate with its failure; a
-            // cancelled or skipped one is not judged.
-            .filter(|b| b.status.is_judged())
-            .filter(|b| !(b.status.is_failure() && allowed_to_fail(pipeline, &b.beat)))
-            .map(|b| b.sla.overall_status)
-            .max()
-            .unwrap_or_default();
-        if worst >= threshold {
+/// The exit code of a run's verdict, and what it says on stderr.
+fn exit_for(verdict: Verdict) -> Exit {
+    match verdict {
+        Verdict::Passed => Exit::Success,
+        Verdict::Cancelled => Exit::Interrupted {
+            signal: baton_runner::first_interrupt_signal(),
+        },
+        Verdict::BeatFailed => Exit::BeatFailed,
+        Verdict::SlaGateFailed { worst, threshold } => {
             crate::notice::note(format!(
                 "SLA gate failed: worst verdict is {worst} (--fail-on {})",
                 threshold.as_str()
             ));
-            return Exit::SlaGate;
+            Exit::SlaGate
+        }
+        Verdict::NotRecorded { failures } => {
+            crate::notice::error(format!("--strict: not recorded: {}", failures.join("; ")));
+            Exit::Internal
         }
     }
-    if args.strict && !telemetry_failures.is_empty() {
-        crate::notice::error(format!(
-            "--strict: not recorded: {}",
-            telemetry_failures.join("; ")
-        ));
-        return Exit::Internal;
-    }
-    Exit::Success
 }

@@ -1,0 +1,101 @@
+//! What a run is asked to do ([`RunOptions`]) and how it ended ([`RunOutcome`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use baton_cache::{Cache, CacheMode};
+use baton_model::{
+    ARTIFACT_MANIFEST_VERSION, ArtifactManifest, BeatArtifacts, BeatDetails, BeatRecord,
+    CacheState, RunRecord, RunStatus,
+};
+
+use crate::spawner::Shell;
+
+/// How a run is carried out.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run being made, with status running; finished by [`crate::run_plan`].
+    pub run: RunRecord,
+    /// At most this many beats at once (`-j`; at least 1).
+    pub jobs: usize,
+    /// Logs go to `<logs_dir>/<run label>/<movement>/<beat>.log`.
+    pub logs_dir: PathBuf,
+    pub shell: Shell,
+    /// Between SIGTERM and SIGKILL when a beat times out.
+    pub kill_grace: Duration,
+    /// The step cache; `None` runs every beat (cache state skip).
+    pub cache: Option<Arc<Cache>>,
+    /// `--no-cache` / `--cache-only`.
+    pub cache_mode: CacheMode,
+}
+
+impl RunOptions {
+    /// Defaults: as many jobs as cores, the detected shell, a 5 s kill grace.
+    pub fn new(run: RunRecord, logs_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            run,
+            jobs: default_jobs(),
+            logs_dir: logs_dir.into(),
+            shell: Shell::detect(),
+            kill_grace: Duration::from_secs(5),
+            cache: None,
+            cache_mode: CacheMode::Normal,
+        }
+    }
+}
+
+/// The number of cores, the default for `-j`.
+pub fn default_jobs() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// How a run ended: the finished run record and one record per planned beat, in
+/// plan order, each with its details (cache key, miss reason, artifacts) at the
+/// same index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    pub run: RunRecord,
+    pub records: Vec<BeatRecord>,
+    pub details: Vec<BeatDetails>,
+}
+
+impl RunOutcome {
+    pub fn status(&self) -> RunStatus {
+        self.run.status
+    }
+
+    /// The run's artifacts: the content of `artifacts.json`. Beats without
+    /// artifacts are left out.
+    pub fn artifact_manifest(&self) -> ArtifactManifest {
+        ArtifactManifest {
+            format_version: ARTIFACT_MANIFEST_VERSION,
+            run_id: self.run.run_id,
+            run_label: self.run.label.clone(),
+            pipeline_id: self.run.pipeline_id.clone(),
+            beats: self
+                .records
+                .iter()
+                .zip(&self.details)
+                .filter(|(_, d)| !d.artifacts.is_empty())
+                .map(|(r, d)| BeatArtifacts {
+                    movement: r.movement.clone(),
+                    beat: r.beat.clone(),
+                    files: d.artifacts.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// `(beat, reason)` for each cache miss that had an earlier entry: one line
+    /// each for the run summary.
+    pub fn cache_miss_reasons(&self) -> Vec<(&str, &str)> {
+        self.records
+            .iter()
+            .zip(&self.details)
+            .filter(|(r, _)| matches!(r.cache_state, CacheState::Miss))
+            .filter_map(|(r, d)| Some((r.beat.as_str(), d.cache_miss_reason.as_deref()?)))
+            .collect()
+    }
+}
