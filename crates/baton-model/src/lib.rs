@@ -4,11 +4,13 @@
 //! produces and the runner consumes; [`record`] holds what a run leaves behind
 //! (run and beat records with their SLIs, SLO, SLA verdict and shape); [`event`] is
 //! the typed stream the scheduler emits and every consumer reads; [`artifact`] is
-//! the per-run artifact manifest (`artifacts.json`).
+//! the per-run artifact manifest (`artifacts.json`); [`plan`] is a planned run
+//! (what runs, in which order, what is skipped and why).
 
 pub mod artifact;
 pub mod event;
 pub mod pipeline;
+pub mod plan;
 pub mod record;
 
 pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
@@ -17,6 +19,7 @@ pub use pipeline::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
     SlaThresholds, SloTarget,
 };
+pub use plan::{Plan, PlannedBeat, SkipReason, SkippedBeat};
 pub use record::{
     BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo,
     RollbackRecord, RunRecord, RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,

@@ -12,6 +12,7 @@ mod beat;
 pub mod cache_step;
 pub mod cancel;
 pub mod direct;
+mod graph;
 pub mod hints;
 pub mod junit;
 pub mod leftovers;
