@@ -15,7 +15,7 @@
 //! or an earlier movement, without cycles (`validate` reports those, with their
 //! line:col). A need that names no beat is ignored here; a cycle (possible only in
 //! a pipeline built by hand) is [`PlanError::Cycle`]. The order itself is worked
-//! out in [`crate::graph`]; `baton_report::dry_run` shows the plan.
+//! out in `graph.rs`; `baton_report::dry_run` shows the plan.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 

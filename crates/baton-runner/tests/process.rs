@@ -573,16 +573,15 @@ fn a_process_in_its_own_session_outlives_its_beat_every_time() {
     for name in (0..EACH).flat_map(|i| [format!("bg-{i}"), format!("fork-{i}")]) {
         let file = dir.path().join(format!("{name}.pid"));
         // A daemon that survived writes its pid, maybe after the run ended.
-        let mut pid = None;
-        loop {
-            pid = fs::read_to_string(&file)
+        let pid = loop {
+            let pid = fs::read_to_string(&file)
                 .ok()
                 .and_then(|s| s.trim().parse::<libc::pid_t>().ok());
             if pid.is_some() || std::time::Instant::now() > deadline {
-                break;
+                break pid;
             }
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
         match pid {
             Some(pid) => {
                 survivors.0.push(pid);
