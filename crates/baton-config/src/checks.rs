@@ -1,7 +1,7 @@
 //! Semantic checks over a whole draft: names, dependencies, cycles, outputs that
 //! collide, credentials in plain sight. Each finding points at the beat concerned.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -266,66 +266,173 @@ fn check_cycles(draft: &Draft, r: &mut Reader) {
 
 /// Two beats of a parallel movement with no `needs` path between them may run at
 /// once; if their outputs overlap, one can clobber the other's artifacts.
+///
+/// Near-linear in the number of globs and beats: overlapping outputs are found
+/// through an index of literal prefixes (see [`overlapping_outputs`]), and only
+/// the beats they pair up are checked for a `needs` path.
 fn check_overlapping_outputs(draft: &Draft, r: &mut Reader) {
     for movement in draft.movements.iter().filter(|m| m.parallel) {
         let beats = &movement.beats;
-        let ancestors = ancestors_within(beats);
-        for i in 0..beats.len() {
-            for j in (i + 1)..beats.len() {
-                let same_name = beats[i].spec.name == beats[j].spec.name;
-                if same_name || ancestors[i].contains(&j) || ancestors[j].contains(&i) {
-                    continue;
-                }
-                let overlap = beats[i].spec.outputs.iter().find_map(|a| {
-                    beats[j]
-                        .spec
-                        .outputs
-                        .iter()
-                        .find(|b| globs_overlap(a, b))
-                        .map(|b| (a, b))
-                });
-                if let Some((a, b)) = overlap {
-                    r.report(
-                        Diagnostic::new(
-                            Code::OverlappingOutputs,
-                            Severity::Major,
-                            beats[j].outputs_pos,
-                            format!(
-                                "beats '{}' and '{}' may run at the same time and both write '{}' / '{}'",
-                                beats[i].spec.name, beats[j].spec.name, a, b
-                            ),
-                        )
-                        .fix(format!("give them separate output folders, or add needs: [{}] to '{}'", beats[i].spec.name, beats[j].spec.name)),
-                    );
-                }
+        let outputs: Vec<&[String]> = beats.iter().map(|b| b.spec.outputs.as_slice()).collect();
+        let pairs = overlapping_outputs(&outputs);
+        if pairs.is_empty() {
+            continue;
+        }
+        let needs = NeedsWithin::new(beats);
+        for ((i, j), (a, b)) in pairs {
+            if beats[i].spec.name == beats[j].spec.name
+                || needs.reaches(i, j)
+                || needs.reaches(j, i)
+            {
+                continue;
             }
+            let (a, b) = (&outputs[i][a], &outputs[j][b]);
+            r.report(
+                Diagnostic::new(
+                    Code::OverlappingOutputs,
+                    Severity::Major,
+                    beats[j].outputs_pos,
+                    format!(
+                        "beats '{}' and '{}' may run at the same time and both write '{}' / '{}'",
+                        beats[i].spec.name, beats[j].spec.name, a, b
+                    ),
+                )
+                .fix(format!(
+                    "give them separate output folders, or add needs: [{}] to '{}'",
+                    beats[i].spec.name, beats[j].spec.name
+                )),
+            );
         }
     }
 }
 
-/// For each beat, the beats of the same movement it (transitively) needs.
-fn ancestors_within(beats: &[DraftBeat]) -> Vec<BTreeSet<usize>> {
-    let index: HashMap<&str, usize> = beats
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.spec.name.as_str(), i))
-        .collect();
-    (0..beats.len())
-        .map(|start| {
-            let mut seen = BTreeSet::new();
-            let mut stack = vec![start];
-            while let Some(i) = stack.pop() {
-                for need in &beats[i].spec.needs {
-                    if let Some(&j) = index.get(need.as_str())
-                        && seen.insert(j)
-                    {
-                        stack.push(j);
-                    }
+/// For every two beats `i < j` (indices into `outputs`) with overlapping outputs
+/// ([`globs_overlap`]), the first overlapping pair of their globs: the first glob
+/// of `i` that overlaps one of `j`, and the first of `j` it overlaps.
+///
+/// Two globs overlap exactly when their literal prefixes are equal, or one is a
+/// wildcard glob whose prefix is empty or, without trailing slashes, a whole
+/// directory of the other's prefix. So the globs are indexed by prefix, and each
+/// glob looks up the directories above it: the cost grows with the number of globs
+/// times their depth, plus the pairs found, not with the product of the globs.
+fn overlapping_outputs(outputs: &[&[String]]) -> BTreeMap<(usize, usize), (usize, usize)> {
+    // For each key, the first glob of each beat under it: (beat, glob index).
+    type Firsts = BTreeMap<usize, usize>;
+    let mut by_prefix: HashMap<String, Firsts> = HashMap::new();
+    let mut wild_by_dir: HashMap<String, Firsts> = HashMap::new();
+    let mut match_all: Firsts = BTreeMap::new();
+    let mut prefixes: Vec<Vec<(String, bool)>> = Vec::with_capacity(outputs.len());
+    for (beat, globs) in outputs.iter().enumerate() {
+        let mut of_beat = Vec::with_capacity(globs.len());
+        for (g, glob) in globs.iter().enumerate() {
+            let (prefix, wild) = literal_prefix(glob);
+            by_prefix
+                .entry(prefix.clone())
+                .or_default()
+                .entry(beat)
+                .or_insert(g);
+            if wild {
+                if prefix.is_empty() {
+                    match_all.entry(beat).or_insert(g);
+                } else {
+                    let dir = prefix.trim_end_matches('/').to_owned();
+                    wild_by_dir.entry(dir).or_default().entry(beat).or_insert(g);
                 }
             }
-            seen
-        })
-        .collect()
+            of_beat.push((prefix, wild));
+        }
+        prefixes.push(of_beat);
+    }
+
+    let mut pairs: BTreeMap<(usize, usize), (usize, usize)> = BTreeMap::new();
+    let mut found = |one: (usize, usize), other: (usize, usize)| {
+        if one.0 == other.0 {
+            return;
+        }
+        let ((i, a), (j, b)) = if one.0 < other.0 {
+            (one, other)
+        } else {
+            (other, one)
+        };
+        let first = pairs.entry((i, j)).or_insert((a, b));
+        *first = (*first).min((a, b));
+    };
+    // Equal prefixes always overlap.
+    for firsts in by_prefix.values() {
+        for (&i, &a) in firsts {
+            for (&j, &b) in firsts.range(i + 1..) {
+                found((i, a), (j, b));
+            }
+        }
+    }
+    // A glob under a wildcard glob's directory, or any glob and a wildcard glob
+    // with no literal prefix: the first such glob of each beat is enough.
+    let mut under: HashMap<(usize, &str), usize> = HashMap::new();
+    for (beat, of_beat) in prefixes.iter().enumerate() {
+        for (g, (prefix, _)) in of_beat.iter().enumerate() {
+            for (slash, _) in prefix.match_indices('/') {
+                under.entry((beat, &prefix[..slash])).or_insert(g);
+            }
+        }
+        if !of_beat.is_empty() {
+            for (&i, &a) in &match_all {
+                found((i, a), (beat, 0));
+            }
+        }
+    }
+    for ((beat, dir), g) in under {
+        if let Some(firsts) = wild_by_dir.get(dir) {
+            for (&i, &a) in firsts {
+                found((i, a), (beat, g));
+            }
+        }
+    }
+    pairs
+}
+
+/// The `needs` between the beats of one movement, to ask whether one beat
+/// (transitively) needs another.
+struct NeedsWithin {
+    needs: Vec<Vec<usize>>,
+}
+
+impl NeedsWithin {
+    fn new(beats: &[DraftBeat]) -> Self {
+        let index: HashMap<&str, usize> = beats
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.spec.name.as_str(), i))
+            .collect();
+        let needs = beats
+            .iter()
+            .map(|b| {
+                b.spec
+                    .needs
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        Self { needs }
+    }
+
+    /// Whether `from` needs `to`, directly or through other beats.
+    fn reaches(&self, from: usize, to: usize) -> bool {
+        let mut seen = vec![false; self.needs.len()];
+        let mut stack = vec![from];
+        while let Some(i) = stack.pop() {
+            for &j in &self.needs[i] {
+                if j == to {
+                    return true;
+                }
+                if !seen[j] {
+                    seen[j] = true;
+                    stack.push(j);
+                }
+            }
+        }
+        false
+    }
 }
 
 /// Whether two output globs can match a common path: compared on their literal
@@ -370,6 +477,66 @@ mod tests {
         assert!(!globs_overlap("dist/a/**", "dist/b/**"));
         assert!(!globs_overlap("dist/a.js", "dist/b.js"));
         assert!(!globs_overlap("build/**", "dist/**"));
+    }
+
+    #[test]
+    fn the_index_of_outputs_finds_what_comparing_every_two_globs_finds() {
+        let globs = [
+            "dist/**",
+            "dist/app.js",
+            "dist/sub/**",
+            "dist/a/**",
+            "dist/b/**",
+            "./dist/x",
+            "build/**",
+            "*.log",
+            "out/",
+            "out//*",
+            "/abs/*",
+            "//*",
+            "a/b/c/d.txt",
+            "a/*/x",
+            "a/b/**",
+            "a/b",
+            "{x,y}",
+            "dist/b.js",
+            "dist/app.js",
+        ];
+        // Beats of one to three globs each, in many combinations.
+        let beats: Vec<Vec<String>> = (0..globs.len())
+            .flat_map(|i| {
+                [
+                    vec![globs[i].to_owned()],
+                    vec![
+                        globs[i].to_owned(),
+                        globs[(i * 7 + 3) % globs.len()].to_owned(),
+                    ],
+                    vec![
+                        globs[(i * 5 + 1) % globs.len()].to_owned(),
+                        globs[(i * 3 + 2) % globs.len()].to_owned(),
+                        globs[i].to_owned(),
+                    ],
+                    Vec::new(),
+                ]
+            })
+            .collect();
+        let outputs: Vec<&[String]> = beats.iter().map(Vec::as_slice).collect();
+        let mut expected = BTreeMap::new();
+        for i in 0..beats.len() {
+            for j in (i + 1)..beats.len() {
+                let first = beats[i].iter().enumerate().find_map(|(a, x)| {
+                    beats[j]
+                        .iter()
+                        .position(|y| globs_overlap(x, y))
+                        .map(|b| (a, b))
+                });
+                if let Some(first) = first {
+                    expected.insert((i, j), first);
+                }
+            }
+        }
+        assert!(expected.len() > 100);
+        assert_eq!(overlapping_outputs(&outputs), expected);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! the typed stream the scheduler emits and every consumer reads; [`artifact`] is
 //! the per-run artifact manifest (`artifacts.json`); [`layout`] owns every path
 //! under the state directory and the encoding of names into file names; [`escape`]
-//! makes user strings safe to print.
+//! makes user strings safe to print; [`plan`] is a planned run
+//! (what runs, in which order, what is skipped and why).
 
 pub mod artifact;
 pub mod duration;
@@ -14,6 +15,7 @@ pub mod escape;
 pub mod event;
 pub mod layout;
 pub mod pipeline;
+pub mod plan;
 pub mod record;
 
 pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, BeatArtifacts};
@@ -23,6 +25,7 @@ pub use pipeline::{
     BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
     SlaThresholds, SloTarget,
 };
+pub use plan::{Plan, PlannedBeat, SkipReason, SkippedBeat};
 pub use record::{
     BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo,
     RollbackRecord, RunRecord, RunStatus, Shape, SlaStatus, SlaVerdict, TestCounts,

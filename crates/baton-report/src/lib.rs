@@ -6,8 +6,10 @@
 //! - [`text`], [`markdown`], [`json`]: one run, for a terminal, a CI summary page,
 //!   or a program;
 //! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;
+//! - [`dry_run`]: a planned run for `baton run --dry-run`;
 //! - [`format`](mod@format): the human formatting every renderer shares (durations, bytes, ...).
 
+pub mod dry_run;
 pub mod format;
 pub mod history;
 pub mod json;
@@ -17,6 +19,7 @@ pub mod shape_log;
 pub mod telemetry_files;
 pub mod text;
 
+pub use dry_run::render_dry_run;
 pub use history::{HistoryRow, render_history_table};
 pub use json::render_json;
 pub use markdown::render_markdown;

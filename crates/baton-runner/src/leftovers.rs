@@ -1,7 +1,8 @@
 //! Processes a cancelled run leaves behind outside its beats' process groups.
 //!
-//! Each beat runs in its own process group, and whatever is left in that group when
-//! the beat ends is killed. A process that starts its own session (`setsid`, a
+//! Each beat runs in its own process group, and whatever is still in that group
+//! shortly after the beat ends is killed (see [`crate::process::LEAVE_GRACE`]). A
+//! process that starts its own session (`setsid`, a
 //! daemon) leaves the group: after a normal run that is how a beat starts a service
 //! on purpose, but a cancelled run must leave nothing behind. Every process a beat
 //! starts inherits `BATON_RUN_ID`, so when a run is cancelled the processes of this

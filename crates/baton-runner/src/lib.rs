@@ -13,6 +13,7 @@ pub mod cache_step;
 pub mod cancel;
 mod context;
 pub mod direct;
+mod graph;
 pub mod hints;
 pub mod junit;
 pub mod leftovers;

@@ -9,14 +9,20 @@
 //! A beat whose need does not run (skipped by level or `--from`) still runs: the
 //! need is taken as done. When every beat `--only` names is above the run's level,
 //! planning fails and names the `--level` that would run them; an empty name (a
-//! stray comma) is an error. The plan serializes to JSON for
-//! `--dry-run --format json`.
+//! stray comma) is an error.
+//!
+//! The pipeline is one `baton_config` accepted: its needs name beats of the same
+//! or an earlier movement, without cycles (`validate` reports those, with their
+//! line:col). A need that names no beat is ignored here; a cycle (possible only in
+//! a pipeline built by hand) is [`PlanError::Cycle`]. The order itself is worked
+//! out in `graph.rs`; `baton_report::dry_run` shows the plan.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fmt::{self, Write as _};
 
+pub use baton_model::plan::{Plan, PlannedBeat, SkipReason, SkippedBeat};
 use baton_model::{Level, Pipeline};
-use serde::Serialize;
+
+use crate::graph;
 
 /// What the user asked to run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,70 +33,6 @@ pub struct Selection {
     pub only: Vec<String>,
     /// `--from`: the name of the first movement to run.
     pub from: Option<String>,
-}
-
-/// A beat that will run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlannedBeat {
-    pub movement_index: usize,
-    /// Index of the beat inside its movement.
-    pub beat_index: usize,
-    pub movement: String,
-    pub name: String,
-    pub level: Level,
-    /// Indices into [`Plan::beats`] of the beats this one waits for.
-    pub deps: Vec<usize>,
-    /// 0-based wave: the beats of one wave can start together once the earlier
-    /// waves are done (the longest chain of dependencies before it).
-    pub wave: usize,
-}
-
-/// Why a beat does not run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SkipReason {
-    /// Its `level` is above the run's level.
-    AboveLevel { beat_level: Level, run_level: Level },
-    /// `--only` was given and neither names it nor needs it.
-    NotSelected,
-    /// It sits in a movement before the `--from` movement.
-    BeforeFrom { from: String },
-}
-
-impl fmt::Display for SkipReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::AboveLevel {
-                beat_level,
-                run_level,
-            } => write!(
-                f,
-                "level {beat_level} is above the run level {run_level}; --level {beat_level} would include it"
-            ),
-            Self::NotSelected => f.write_str("not selected by --only"),
-            Self::BeforeFrom { from } => write!(f, "before --from {from}"),
-        }
-    }
-}
-
-/// A beat that will not run, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SkippedBeat {
-    pub movement_index: usize,
-    pub beat_index: usize,
-    pub movement: String,
-    pub name: String,
-    pub reason: SkipReason,
-}
-
-/// The beats that run, in plan order (file order), with their dependencies, and
-/// the beats that do not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Plan {
-    pub pipeline: String,
-    pub level: Level,
-    pub beats: Vec<PlannedBeat>,
-    pub skipped: Vec<SkippedBeat>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,12 +47,8 @@ pub enum PlanError {
         name: String,
         suggestion: Option<String>,
     },
-    #[error("failed to resolve the needs of beat '{beat}': there is no beat named '{need}'{}", hint(.suggestion))]
-    UnknownNeed {
-        beat: String,
-        need: String,
-        suggestion: Option<String>,
-    },
+    /// Only for a pipeline that did not come through `baton_config` (which reports
+    /// cycles with their line:col): the beats that wait for each other.
     #[error("failed to order the beats: their needs form a cycle ({})", .beats.join(" -> "))]
     Cycle { beats: Vec<String> },
     #[error("failed to select beats: --only has an empty name (a stray comma?)")]
@@ -148,14 +86,11 @@ fn hint(suggestion: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-/// "did you mean 'x'?" for the candidate closest to `name`, when one is close.
+/// "did you mean 'x'?" for the candidate closest to `name`, when one is close: the
+/// metric `validate` uses for misspelt keys and needs.
 fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!("did you mean '{c}'?"))
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    baton_config::fields::suggest(name, &candidates).map(|c| format!("did you mean '{c}'?"))
 }
 
 /// Plans a run of `pipeline` for `sel`.
@@ -184,7 +119,7 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
         },
     };
 
-    // Every `needs` must name a beat.
+    // Where each beat is; the first of duplicated names wins.
     let position: HashMap<&str, (usize, usize)> = pipeline
         .movements
         .iter()
@@ -195,20 +130,8 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
                 .enumerate()
                 .map(move |(b, beat)| (beat.name.as_str(), (m, b)))
         })
-        .rev() // the first of duplicated names wins
+        .rev()
         .collect();
-    for (_, beat) in pipeline.beats() {
-        for need in &beat.needs {
-            if !position.contains_key(need.as_str()) {
-                return Err(PlanError::UnknownNeed {
-                    beat: beat.name.clone(),
-                    need: need.clone(),
-                    // The beat itself is never what it meant to need.
-                    suggestion: did_you_mean(need, beat_names().filter(|n| *n != beat.name)),
-                });
-            }
-        }
-    }
 
     // --only: the named beats and, transitively, what they need.
     let selected: Option<BTreeSet<(usize, usize)>> = if sel.only.is_empty() {
@@ -284,6 +207,7 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
                         name: beat.name.clone(),
                         level: beat.level,
                         deps: Vec::new(),
+                        after: Vec::new(),
                         wave: 0,
                     });
                 }
@@ -301,19 +225,33 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
                 continue;
             };
             let mut deps: BTreeSet<usize> = previous_movement.iter().copied().collect();
+            // Of them, those of its own movement: each of those waits for the whole
+            // barrier, which waits for every earlier beat that runs, so when there
+            // are any, what a reader needs to see is among them.
+            let mut within: BTreeSet<usize> = BTreeSet::new();
             if !movement.parallel {
-                deps.extend(previous_in_movement);
+                within.extend(previous_in_movement);
             }
             for need in &beat.needs {
-                if let Some(&q) = position
+                if let Some((&(nm, _), &q)) = position
                     .get(need.as_str())
-                    .and_then(|pos| planned_index.get(pos))
+                    .and_then(|pos| Some((pos, planned_index.get(pos)?)))
                 {
                     deps.insert(q);
+                    if nm == m {
+                        within.insert(q);
+                    }
                 }
             }
+            deps.extend(within.iter().copied());
             deps.remove(&p);
+            within.remove(&p);
             beats[p].deps = deps.into_iter().collect();
+            beats[p].after = if within.is_empty() {
+                beats[p].deps.clone()
+            } else {
+                within.into_iter().collect()
+            };
             previous_in_movement = Some(p);
             this_movement.push(p);
         }
@@ -346,183 +284,20 @@ pub fn plan(pipeline: &Pipeline, sel: &Selection) -> Result<Plan, PlanError> {
         }
     }
 
-    assign_waves(&mut beats)?;
+    let deps: Vec<Vec<usize>> = beats.iter().map(|b| b.deps.clone()).collect();
+    let waves = graph::waves(&deps).map_err(|cycle| PlanError::Cycle {
+        beats: cycle.iter().map(|&i| beats[i].name.clone()).collect(),
+    })?;
+    for (i, beat) in beats.iter_mut().enumerate() {
+        beat.wave = waves[i];
+        beat.after = graph::reduced(&beat.after, &deps, &waves);
+    }
     Ok(Plan {
         pipeline: pipeline.name.clone(),
         level: sel.level,
         beats,
         skipped,
     })
-}
-
-/// Sets each beat's wave (longest dependency chain before it); fails on a cycle.
-fn assign_waves(beats: &mut [PlannedBeat]) -> Result<(), PlanError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Open,
-        Done,
-    }
-    let mut mark = vec![Mark::New; beats.len()];
-    let mut wave = vec![0usize; beats.len()];
-    for start in 0..beats.len() {
-        if mark[start] != Mark::New {
-            continue;
-        }
-        // Iterative depth-first search: (beat, next dependency to visit).
-        let mut stack = vec![(start, 0usize)];
-        mark[start] = Mark::Open;
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            if let Some(&dep) = beats[node].deps.get(*next) {
-                *next += 1;
-                match mark[dep] {
-                    Mark::New => {
-                        mark[dep] = Mark::Open;
-                        stack.push((dep, 0));
-                    }
-                    Mark::Open => {
-                        let from = stack.iter().position(|(n, _)| *n == dep).unwrap_or(0);
-                        let mut cycle: Vec<String> = stack[from..]
-                            .iter()
-                            .map(|(n, _)| beats[*n].name.clone())
-                            .collect();
-                        cycle.push(beats[dep].name.clone());
-                        // Read as "a waits for c, which waits for b, which waits for a".
-                        return Err(PlanError::Cycle { beats: cycle });
-                    }
-                    Mark::Done => {}
-                }
-            } else {
-                wave[node] = beats[node]
-                    .deps
-                    .iter()
-                    .map(|&d| wave[d] + 1)
-                    .max()
-                    .unwrap_or(0);
-                mark[node] = Mark::Done;
-                stack.pop();
-            }
-        }
-    }
-    for (beat, w) in beats.iter_mut().zip(wave) {
-        beat.wave = w;
-    }
-    Ok(())
-}
-
-impl Plan {
-    /// Index into [`Plan::beats`] of the beat named `name`.
-    pub fn index_of(&self, name: &str) -> Option<usize> {
-        self.beats.iter().position(|b| b.name == name)
-    }
-
-    /// The beats grouped by wave: each group can start together.
-    pub fn waves(&self) -> Vec<Vec<usize>> {
-        let count = self.beats.iter().map(|b| b.wave + 1).max().unwrap_or(0);
-        let mut waves = vec![Vec::new(); count];
-        for (i, beat) in self.beats.iter().enumerate() {
-            waves[beat.wave].push(i);
-        }
-        waves
-    }
-
-    /// Direct dependencies of beat `i` without those another dependency already
-    /// implies: what a reader needs to see.
-    pub fn direct_deps(&self, i: usize) -> Vec<usize> {
-        reduced(&self.beats[i].deps, &self.ancestors())
-    }
-
-    fn ancestors(&self) -> Vec<BTreeSet<usize>> {
-        let mut order: Vec<usize> = (0..self.beats.len()).collect();
-        order.sort_by_key(|&i| self.beats[i].wave);
-        let mut ancestors = vec![BTreeSet::new(); self.beats.len()];
-        for i in order {
-            let mut set = BTreeSet::new();
-            for &d in &self.beats[i].deps {
-                set.insert(d);
-                set.extend(ancestors[d].iter().copied());
-            }
-            ancestors[i] = set;
-        }
-        ancestors
-    }
-
-    /// A readable plan for `--dry-run`: the waves in order (beats of one wave can
-    /// start together), each beat's level and what it waits for, then the skipped
-    /// beats and why.
-    pub fn render_dry_run(&self) -> String {
-        let mut out = String::new();
-        let waves = self.waves();
-        let _ = writeln!(
-            out,
-            "plan for '{}' at level {}: {} {} in {} {}, {} skipped",
-            self.pipeline,
-            self.level,
-            self.beats.len(),
-            plural(self.beats.len(), "beat", "beats"),
-            waves.len(),
-            plural(waves.len(), "wave", "waves"),
-            self.skipped.len(),
-        );
-        let width = self
-            .beats
-            .iter()
-            .map(|b| b.movement.len() + b.name.len() + 1)
-            .chain(
-                self.skipped
-                    .iter()
-                    .map(|b| b.movement.len() + b.name.len() + 1),
-            )
-            .max()
-            .unwrap_or(0);
-        let ancestors = self.ancestors();
-        for (w, group) in waves.iter().enumerate() {
-            let together = if group.len() > 1 {
-                format!(" ({} beats can start together)", group.len())
-            } else {
-                String::new()
-            };
-            let _ = writeln!(out, "\nwave {}{together}", w + 1);
-            for &i in group {
-                let beat = &self.beats[i];
-                let direct: Vec<&str> = reduced(&beat.deps, &ancestors)
-                    .into_iter()
-                    .map(|d| self.beats[d].name.as_str())
-                    .collect();
-                let qualified = format!("{}/{}", beat.movement, beat.name);
-                let after = if direct.is_empty() {
-                    String::new()
-                } else {
-                    format!("  after {}", direct.join(", "))
-                };
-                let _ = writeln!(
-                    out,
-                    "  {qualified:<width$}  level {:<2}{after}",
-                    beat.level.as_str()
-                );
-            }
-        }
-        if !self.skipped.is_empty() {
-            let _ = writeln!(out, "\nskipped");
-            for beat in &self.skipped {
-                let qualified = format!("{}/{}", beat.movement, beat.name);
-                let _ = writeln!(out, "  {qualified:<width$}  {}", beat.reason);
-            }
-        }
-        out
-    }
-}
-
-/// `deps` without those that another of them already waits for.
-fn reduced(deps: &[usize], ancestors: &[BTreeSet<usize>]) -> Vec<usize> {
-    deps.iter()
-        .copied()
-        .filter(|&d| !deps.iter().any(|&e| e != d && ancestors[e].contains(&d)))
-        .collect()
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
 
 #[cfg(test)]
@@ -813,35 +588,17 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_need_is_never_said_to_mean_its_own_beat() {
+    fn a_need_that_names_no_beat_is_left_to_validation() {
+        // `validate` reports it with its line:col (baton_config::checks).
         let pipeline = PipelineBuilder::new("bad")
-            .movement("m", true, vec![beat("compile").needs(&["compil"])])
+            .movement("m", true, vec![beat("a"), beat("b").needs(&["compil"])])
             .build();
-        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
-        assert_eq!(
-            err,
-            PlanError::UnknownNeed {
-                beat: "compile".into(),
-                need: "compil".into(),
-                suggestion: None
-            }
-        );
-        let pipeline = PipelineBuilder::new("bad")
-            .movement(
-                "m",
-                true,
-                vec![beat("compile"), beat("link").needs(&["compil"])],
-            )
-            .build();
-        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
-        assert!(
-            err.to_string().ends_with("(did you mean 'compile'?)"),
-            "{err}"
-        );
+        let plan = plan(&pipeline, &Selection::default()).expect("plans");
+        assert_eq!(deps_of(&plan, "b"), Vec::<String>::new());
     }
 
     #[test]
-    fn unknown_needs_and_cycles_are_errors() {
+    fn a_cycle_in_a_pipeline_built_by_hand_is_an_error() {
         let pipeline = PipelineBuilder::new("bad")
             .movement(
                 "m",
@@ -854,39 +611,27 @@ mod tests {
             )
             .build();
         let err = plan(&pipeline, &Selection::default()).expect_err("cycle");
-        assert!(
-            matches!(err, PlanError::Cycle { ref beats } if beats.len() == 4),
-            "{err}"
-        );
-        let pipeline = PipelineBuilder::new("bad")
-            .movement("m", true, vec![beat("a").needs(&["bb"])])
-            .build();
-        let err = plan(&pipeline, &Selection::default()).expect_err("unknown need");
-        assert!(
-            err.to_string()
-                .starts_with("failed to resolve the needs of beat 'a'"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "failed to order the beats: their needs form a cycle (a -> c -> b -> a)"
         );
     }
 
     #[test]
-    fn dry_run_shows_waves_levels_and_skips() {
-        let text = plan(&sample(), &Selection::default())
-            .expect("plans")
-            .render_dry_run();
-        assert!(
-            text.starts_with("plan for 'demo' at level mf: 7 beats in 6 waves, 1 skipped"),
-            "{text}"
-        );
-        assert!(
-            text.contains("wave 3 (2 beats can start together)"),
-            "{text}"
-        );
-        assert!(text.contains("build/package"), "{text}");
-        // Reduced dependencies: package waits for compile, which implies lint and fmt.
-        assert!(text.contains("after compile\n"), "{text}");
-        assert!(text.contains("test/e2e"), "{text}");
-        assert!(text.contains("level f is above the run level mf"), "{text}");
+    fn after_lists_the_dependencies_a_reader_needs_to_see() {
+        let plan = plan(&sample(), &Selection::default()).expect("plans");
+        let after = |name: &str| {
+            let i = plan.index_of(name).expect("planned");
+            names(&plan, &plan.beats[i].after)
+        };
+        assert_eq!(after("lint"), Vec::<String>::new());
+        assert_eq!(after("fmt"), ["lint"]);
+        // The barrier: fmt waits for lint, so lint is implied.
+        assert_eq!(after("compile"), ["fmt"]);
+        // package waits for compile, which implies lint and fmt.
+        assert_eq!(after("package"), ["compile"]);
+        assert_eq!(after("unit"), ["docs", "package"]);
+        assert_eq!(after("ship"), ["unit"]);
     }
 
     #[test]
@@ -896,6 +641,7 @@ mod tests {
         assert_eq!(json["level"], "mf");
         assert_eq!(json["beats"][1]["name"], "fmt");
         assert_eq!(json["beats"][1]["deps"], serde_json::json!([0]));
+        assert_eq!(json["beats"][1]["after"], serde_json::json!([0]));
         assert_eq!(json["skipped"][0]["reason"]["kind"], "above_level");
         assert_eq!(json["skipped"][0]["reason"]["beat_level"], "f");
     }

@@ -14,12 +14,14 @@
 //!   (`std::process::Child::wait` is never used).
 //! - Timeout: SIGTERM to the process group, SIGKILL after the grace period.
 //! - Cancellation: graceful forwards SIGINT to the process group, kill sends SIGKILL.
-//! - When the beat's main process ends, whatever is left in its process group is
-//!   killed (SIGKILL): **a beat that forks into the background is killed when it
-//!   ends**, so nothing outlives the run. A process that moved itself to another
-//!   process group or session (`setsid`) escapes this; if it still holds the beat's
-//!   output open, baton stops reading it after [`ProcessSpawner::output_grace`] and
-//!   says so in [`SpawnResult::output_abandoned`].
+//! - When the beat's main process ends, whatever is left in its process group after
+//!   [`LEAVE_GRACE`] (100 ms, ended early once the group is empty) is killed
+//!   (SIGKILL): **a beat that forks into the background is killed when it ends**,
+//!   so nothing outlives the run. A process that moved itself to another process
+//!   group or session (`setsid`) within that grace escapes this (see
+//!   [`LEAVE_GRACE`] for the exact rule); if it still holds the beat's output open,
+//!   baton stops reading it after [`ProcessSpawner::output_grace`] and says so in
+//!   [`SpawnResult::output_abandoned`].
 //! - A beat that closes its stdout early simply ends that stream.
 //!
 //! While a consumer is slow the loop waits in [`StreamWriter::write`] (the event
@@ -375,12 +377,17 @@ impl Watch {
         unsafe { libc::poll(&mut fd, 1, 0) == 1 }
     }
 
-    /// The child exited at `at`: kill what is left of its group, reap it.
+    /// The child exited at `at`: reap it, then stop what is left of its group.
     fn reaped(&mut self, at: Instant, deadline: Option<Instant>, result: &mut SpawnResult) {
-        // The main process is gone: nothing else of the beat may stay behind.
-        kill_group(self.pid, libc::SIGKILL);
         self.exit = None;
         let reaped = reap(self.pid);
+        // The main process is gone: nothing else of the beat may stay behind, but
+        // what is on its way out of the group (`setsid`) gets to leave first.
+        match reaped {
+            Ok(_) => end_group(self.pid),
+            // Not reaped here: the group id is only known to be ours at once.
+            Err(_) => kill_group(self.pid, libc::SIGKILL),
+        }
         // It may have exited on its own just before the deadline passed and SIGTERM
         // was sent: that is not a timeout.
         if let Some(deadline) = deadline
@@ -528,6 +535,49 @@ fn reap(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
             return Err(err);
         }
     }
+}
+
+/// How long the processes left in a beat's process group after its main process
+/// ended get to leave the group (`setsid`) or end before the group is killed.
+///
+/// The rule: when the beat's main process ends, baton checks its process group
+/// every 2 ms; as soon as the group is empty the beat is over; once
+/// [`LEAVE_GRACE`] has passed, whatever is still in the group is killed (SIGKILL).
+/// A process that is in a session of its own by then (`setsid cmd &`, `setsid -f
+/// cmd`, a daemon) outlives the beat; one that is still in the group does not
+/// (`cmd &`). A beat whose group is empty when it ends waits for nothing.
+pub const LEAVE_GRACE: Duration = Duration::from_millis(100);
+/// How often the group is checked during [`LEAVE_GRACE`].
+const LEAVE_POLL: Duration = Duration::from_millis(2);
+
+/// Ends the process group `pgid` of a reaped beat: waits up to [`LEAVE_GRACE`] for
+/// its members to leave it or end, then kills those still in it.
+///
+/// Only called once the group's leader is reaped: from then on `kill(-pgid, 0)`
+/// succeeds only while the group has members (the group's id, the leader's pid,
+/// cannot be given to a new process while the group exists), and a zombie leader
+/// would otherwise count as one.
+fn end_group(pgid: libc::pid_t) {
+    if !group_has_members(pgid) {
+        return;
+    }
+    let deadline = Instant::now() + LEAVE_GRACE;
+    while Instant::now() < deadline {
+        std::thread::sleep(LEAVE_POLL);
+        if !group_has_members(pgid) {
+            return;
+        }
+    }
+    kill_group(pgid, libc::SIGKILL);
+}
+
+/// Whether the process group `pgid` still has a member this process may signal.
+fn group_has_members(pgid: libc::pid_t) -> bool {
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 sends nothing; it only checks the group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
 }
 
 /// Sends `signal` to the process group `pgid` (an error such as "no such process

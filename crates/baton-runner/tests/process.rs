@@ -510,3 +510,88 @@ fn a_chain_of_beats_is_told_in_order_one_beat_after_the_other() {
         );
     }
 }
+
+/// Whether `pid` runs now (not a zombie).
+fn running(pid: libc::pid_t) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let exists = unsafe { libc::kill(pid, 0) } == 0;
+    exists
+        && fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+        })
+}
+
+/// Kills the recorded pids when the test ends, passed or not.
+struct KillOnDrop(Vec<libc::pid_t>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+#[test]
+fn a_process_in_its_own_session_outlives_its_beat_every_time() {
+    // `setsid cmd &` and `setsid -f cmd` as a beat's last command: the process that
+    // calls setsid may not have done so yet when the beat's shell exits; it gets
+    // to (process::LEAVE_GRACE), every time. Each writes its pid once in its own
+    // session.
+    const EACH: usize = 20;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let daemon =
+        |file: &str| format!("sh -c 'echo $$ > {file}; exec sleep 30' </dev/null >/dev/null 2>&1");
+    let mut beats = Vec::new();
+    for i in 0..EACH {
+        beats.push(
+            beat(&format!("bg-{i}")).run(&format!("setsid {} &", daemon(&format!("bg-{i}.pid")))),
+        );
+        beats.push(
+            beat(&format!("fork-{i}"))
+                .run(&format!("setsid -f {}", daemon(&format!("fork-{i}.pid")))),
+        );
+    }
+    let pipeline = PipelineBuilder::new("p")
+        .root(dir.path())
+        .movement("m", true, beats)
+        .build();
+    let plan = plan(&pipeline, &Selection::default()).expect("plans");
+    let opts = RunOptions::new(run_record(LABEL), dir.path().join(".baton/logs"));
+    let (outcome, _events) = run_collecting(
+        &pipeline,
+        &plan,
+        &opts,
+        &ProcessSpawner::default(),
+        &CancelToken::new(),
+    );
+    let mut survivors = KillOnDrop(Vec::new());
+    let mut lost = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    for name in (0..EACH).flat_map(|i| [format!("bg-{i}"), format!("fork-{i}")]) {
+        let file = dir.path().join(format!("{name}.pid"));
+        // A daemon that survived writes its pid, maybe after the run ended.
+        let pid = loop {
+            let pid = fs::read_to_string(&file)
+                .ok()
+                .and_then(|s| s.trim().parse::<libc::pid_t>().ok());
+            if pid.is_some() || std::time::Instant::now() > deadline {
+                break pid;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match pid {
+            Some(pid) => {
+                survivors.0.push(pid);
+                if !running(pid) {
+                    lost.push(name);
+                }
+            }
+            None => lost.push(name),
+        }
+    }
+    assert_eq!(outcome.status(), RunStatus::Success);
+    assert!(lost.is_empty(), "killed with their beat: {lost:?}");
+}

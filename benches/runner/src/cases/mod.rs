@@ -6,6 +6,7 @@ use anyhow::{Result, bail};
 
 use crate::suite::{Case, Ctx};
 
+mod big_pipeline;
 mod cache_cold;
 mod cache_hit;
 mod overhead;
@@ -29,6 +30,7 @@ pub fn all() -> Vec<Box<dyn Case>> {
         Box::new(store::Store),
         Box::new(cache_hit::CacheHit),
         Box::new(cache_cold::CacheCold),
+        Box::new(big_pipeline::BigPipeline),
     ]
 }
 

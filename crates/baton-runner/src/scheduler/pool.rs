@@ -3,7 +3,7 @@
 //! next ready one itself; the first worker is the thread that called
 //! [`crate::run_plan`].
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -43,6 +43,13 @@ struct Board {
     idle: usize,
     records: Vec<Option<UnjudgedRecord>>,
     details: Vec<Option<BeatDetails>>,
+    /// For each beat, how many of its dependencies are not done yet.
+    unmet: Vec<usize>,
+    /// For each beat, the beats that depend on it.
+    dependents: Vec<Vec<usize>>,
+    /// The pending beats with every dependency done, in plan order: finding what
+    /// can start does not walk every beat (a run of n beats would cost n²).
+    ready: BTreeSet<usize>,
     succeeded_in_order: Vec<usize>,
     failed_movement: Option<usize>,
     /// A worker panicked outside a beat: every worker stops.
@@ -50,8 +57,19 @@ struct Board {
 }
 
 impl Board {
-    fn new(beats: usize) -> Self {
+    fn new(plan: &Plan) -> Self {
+        let beats = plan.beats.len();
+        let unmet: Vec<usize> = plan.beats.iter().map(|b| b.deps.len()).collect();
+        let mut dependents = vec![Vec::new(); beats];
+        for (i, beat) in plan.beats.iter().enumerate() {
+            for &d in &beat.deps {
+                dependents[d].push(i);
+            }
+        }
         Self {
+            ready: (0..beats).filter(|&i| unmet[i] == 0).collect(),
+            unmet,
+            dependents,
             state: vec![State::Pending; beats],
             running: 0,
             exited: 0,
@@ -68,42 +86,51 @@ impl Board {
 
     /// Claims every pending beat whose dependencies are done, while fewer than
     /// `jobs` beats are claimed or running.
-    fn claim_ready(&mut self, plan: &Plan, jobs: usize) {
-        for i in 0..self.state.len() {
-            if self.running - self.exited >= jobs {
+    fn claim_ready(&mut self, jobs: usize) {
+        while self.running - self.exited < jobs {
+            let Some(i) = self.ready.pop_first() else {
                 return;
-            }
-            if self.is_ready(plan, i, None) {
-                self.state[i] = State::Running;
-                self.running += 1;
-                self.claimed.push_back(i);
-            }
+            };
+            self.state[i] = State::Running;
+            self.running += 1;
+            self.claimed.push_back(i);
         }
     }
 
     /// Claims the one pending beat that would be ready were the exited beat
     /// `exited` done, for the worker finishing `exited` to start. None when more
     /// than one would be: those start together, once `exited` is done.
-    fn claim_one_after(&mut self, plan: &Plan, jobs: usize, exited: usize) -> Option<usize> {
+    fn claim_one_after(&mut self, jobs: usize, exited: usize) -> Option<usize> {
         if self.running - self.exited >= jobs {
             return None;
         }
-        let mut ready = (0..self.state.len()).filter(|&i| self.is_ready(plan, i, Some(exited)));
-        let i = ready.next()?;
-        if ready.next().is_some() {
+        let mut waiting_only_for_it = self.dependents[exited]
+            .iter()
+            .copied()
+            .filter(|&i| self.state[i] == State::Pending && self.unmet[i] == 1);
+        let i = match (self.ready.first().copied(), waiting_only_for_it.next()) {
+            (Some(i), None) | (None, Some(i)) => i,
+            _ => return None,
+        };
+        if waiting_only_for_it.next().is_some() || self.ready.len() > 1 {
             return None;
         }
+        self.ready.remove(&i);
         self.state[i] = State::Running;
         self.running += 1;
         Some(i)
     }
 
-    fn is_ready(&self, plan: &Plan, i: usize, exited: Option<usize>) -> bool {
-        self.state[i] == State::Pending
-            && plan.beats[i]
-                .deps
-                .iter()
-                .all(|&d| self.state[d] == State::Done || Some(d) == exited)
+    /// Beat `index` is done: what waited only for it is ready.
+    fn done(&mut self, index: usize) {
+        self.state[index] = State::Done;
+        for k in 0..self.dependents[index].len() {
+            let i = self.dependents[index][k];
+            self.unmet[i] -= 1;
+            if self.unmet[i] == 0 && self.state[i] == State::Pending {
+                self.ready.insert(i);
+            }
+        }
     }
 }
 
@@ -165,7 +192,7 @@ pub(super) fn run_beats(ctx: &Ctx<'_>, events: &Events) -> Finished {
         ctx,
         events: events.clone(),
         jobs: ctx.opts.jobs.max(1),
-        board: Mutex::new(Board::new(ctx.plan.beats.len())),
+        board: Mutex::new(Board::new(ctx.plan)),
         changed: Condvar::new(),
     };
     thread::scope(|scope| work(&team, scope));
@@ -199,7 +226,6 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
     team: &'scope Team<'c, 'a>,
     scope: &'scope thread::Scope<'scope, '_>,
 ) {
-    let plan = team.ctx.plan;
     let _abort_on_panic = AbortOnPanic(team);
     let mut board = team.board();
     // A beat of this worker's that exited and is still to be finished.
@@ -212,7 +238,7 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
             let next = if team.stopping(&board) || !team.can_pipeline() {
                 None
             } else {
-                board.claim_one_after(plan, team.jobs, prev.index)
+                board.claim_one_after(team.jobs, prev.index)
             };
             drop(board);
             match next {
@@ -223,7 +249,7 @@ fn work<'scope, 'c: 'scope, 'a: 'scope>(
             continue;
         }
         if !team.stopping(&board) {
-            board.claim_ready(plan, team.jobs);
+            board.claim_ready(team.jobs);
         }
         let Some(index) = board.claimed.pop_front() else {
             if board.running == 0 {
@@ -336,7 +362,7 @@ fn finish(team: &Team<'_, '_>, index: usize, (record, details): (UnjudgedRecord,
         board.exited -= 1;
     }
     board.running -= 1;
-    board.state[index] = State::Done;
+    board.done(index);
     if record.status() == BeatStatus::Success {
         board.succeeded_in_order.push(index);
     } else if record.status().is_failure() && !ctx.spec(index).allow_failure {

@@ -56,7 +56,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Usage);
     }
     if args.dry_run {
-        stdout(&plan.render_dry_run());
+        stdout(&baton_report::render_dry_run(&plan));
         stdout(&dry_run_notes(&pipeline, &plan, args.jobs));
         return Ok(Exit::Success);
     }
@@ -94,8 +94,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let cacheable = plan
         .beats
         .iter()
-        .filter_map(|b| pipeline.beat(&b.name))
-        .any(|(_, spec)| baton_cache::is_cacheable(spec));
+        .any(|b| baton_cache::is_cacheable(b.spec(&pipeline)));
     if cacheable {
         match baton_runner::Cache::open(&state.root) {
             Ok(cache) => opts.cache = Some(Arc::new(cache)),
@@ -295,10 +294,7 @@ fn local_time_zone() -> jiff::tz::TimeZone {
 /// A beat whose need is skipped (by level or `--from`) runs without it: say so.
 fn warn_about_skipped_needs(pipeline: &Pipeline, plan: &baton_runner::Plan) {
     for planned in &plan.beats {
-        let Some((_, spec)) = pipeline.beat(&planned.name) else {
-            continue;
-        };
-        for need in &spec.needs {
+        for need in &planned.spec(pipeline).needs {
             if let Some(skipped) = plan.skipped.iter().find(|s| &s.name == need) {
                 crate::notice::warning(format!(
                     "beat '{}' needs '{need}', which does not run ({}); it runs without it",
@@ -376,8 +372,8 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
     let cacheable: Vec<_> = plan
         .beats
         .iter()
-        .filter_map(|b| pipeline.beat(&b.name))
-        .filter(|(_, spec)| baton_cache::is_cacheable(spec))
+        .map(|b| b.spec(pipeline))
+        .filter(|spec| baton_cache::is_cacheable(spec))
         .collect();
     if cacheable.is_empty() {
         return out;
@@ -389,7 +385,7 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
         .is_dir()
         .then(|| baton_runner::Cache::open(&state.root));
     let shell = baton_runner::Shell::for_pipeline(pipeline);
-    for (_, spec) in cacheable {
+    for spec in cacheable {
         let verdict = match &cache {
             None => "miss: no cache yet".to_owned(),
             Some(Err(err)) => format!("unknown: the cache cannot be read ({err})"),
