@@ -34,7 +34,7 @@ impl Quality {
 /// sorted by length and packed [`REGRESSION_BEATS_PER_PIPELINE`] to a pipeline,
 /// its runs 3-7 minutes apart; each beat covers the pipeline's first runs. Every
 /// miss has new inputs (a new key), every hit restores the last miss's key.
-/// Flaky-scenario beats go [`FLAKY_BEATS_PER_PIPELINE`] to a pipeline of
+/// Flaky-scenario beats, shuffled, go [`FLAKY_BEATS_PER_PIPELINE`] to a pipeline of
 /// [`FLAKY_RUNS`] runs, 6 a day (every 4 hours, up to 30 minutes late) over the
 /// 10 days before `end`'s day, with the pipeline's outage day if it has one.
 pub fn build(seed: u64, sizes: &Sizes, end: Timestamp) -> Quality {
@@ -105,7 +105,11 @@ pub fn build(seed: u64, sizes: &Sizes, end: Timestamp) -> Quality {
         ))
         .unwrap_or(end);
     let mut flaky = Vec::new();
-    let specs = generate::flaky_specs(seed, sizes);
+    // Shuffled, so that a pipeline's beats mix the cells: breakages at the end of
+    // the history spread over pipelines instead of failing every beat of a run
+    // (which is an outage, not a breakage).
+    let mut specs = generate::flaky_specs(seed, sizes);
+    Rng::derive(seed, 0x5FF1_E000_0000).shuffle(&mut specs);
     for (n, chunk) in specs.chunks(FLAKY_BEATS_PER_PIPELINE).enumerate() {
         let index = pipelines.len();
         let outage = generate::outage_days(seed, n);
@@ -196,6 +200,22 @@ mod tests {
         for p in &q.pipelines {
             assert!(p.starts.windows(2).all(|w| w[0] < w[1]), "{}", p.name);
             assert!(p.starts.last().is_some_and(|t| *t < end));
+        }
+        // Only outage days fail every beat of a run.
+        for p in q
+            .pipelines
+            .iter()
+            .filter(|p| p.name.starts_with("signals-flaky"))
+        {
+            let n: usize = p.name.rsplit('-').next().unwrap().parse().unwrap();
+            let outage = generate::outage_days(1, n);
+            for (run, out) in outage.iter().enumerate() {
+                let all_failed = p
+                    .tracks
+                    .iter()
+                    .all(|t| t.events[run].outcome != generate::Outcome::Passed);
+                assert_eq!(all_failed, *out, "{} run {run}", p.name);
+            }
         }
         // Most flaky-labelled beats at 20% left evidence.
         let strong: Vec<_> = q
