@@ -4,6 +4,7 @@
 //! types, so the format cannot drift from baton's own), plus two fields the records
 //! do not have yet: `input_identity` (`"inputs:<hex>"`) and `restored` (a cache hit).
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -16,7 +17,9 @@ use baton_telemetry::buckets::duration_bucket;
 use baton_telemetry::shape::{ShapeInput, shape_of};
 use baton_telemetry::sla::evaluate_sla;
 use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
+use serde::Serialize;
+#[cfg(test)]
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::generate::Outcome;
@@ -243,35 +246,61 @@ pub fn beat_record(
 pub enum Fields {
     /// Everything baton's records hold (what `baton export` writes).
     Full,
-    /// The import format's minimum: [`MINIMAL_RUN_FIELDS`], [`MINIMAL_BEAT_FIELDS`]
-    /// and `input_identity`, `restored`; about a quarter of the bytes.
+    /// The import format's minimum: run_id, pipeline_id, pipeline_name, started_at
+    /// and status of the run; beat, movement, movement_index, beat_index, status,
+    /// duration_ms, started_at and cache_state of each beat, with `input_identity`
+    /// and `restored`; about a quarter of the bytes.
     Minimal,
 }
 
-/// What a run needs in the import format.
-pub const MINIMAL_RUN_FIELDS: [&str; 5] = [
-    "run_id",
-    "pipeline_id",
-    "pipeline_name",
-    "started_at",
-    "status",
-];
-/// What a beat needs in the import format, with its cache state (known here).
-pub const MINIMAL_BEAT_FIELDS: [&str; 8] = [
-    "beat",
-    "movement",
-    "movement_index",
-    "beat_index",
-    "status",
-    "duration_ms",
-    "started_at",
-    "cache_state",
-];
+/// The minimal beat object: the required fields, borrowed from a real record (a
+/// test checks their names and values against the record's own serialization).
+#[derive(Serialize)]
+struct MinimalBeat<'a> {
+    beat: &'a str,
+    movement: &'a str,
+    movement_index: u32,
+    beat_index: u32,
+    status: BeatStatus,
+    duration_ms: u64,
+    started_at: Timestamp,
+    cache_state: CacheState,
+}
 
-/// Keeps only `keep` of a serialized record's fields.
-fn retain(value: &mut Value, keep: &[&str]) {
-    if let Value::Object(map) = value {
-        map.retain(|k, _| keep.contains(&k.as_str()));
+impl<'a> From<&'a BeatRecord> for MinimalBeat<'a> {
+    fn from(r: &'a BeatRecord) -> Self {
+        Self {
+            beat: &r.beat,
+            movement: &r.movement,
+            movement_index: r.movement_index,
+            beat_index: r.beat_index,
+            status: r.status,
+            duration_ms: r.duration_ms,
+            started_at: r.started_at,
+            cache_state: r.cache_state,
+        }
+    }
+}
+
+/// The minimal run object, likewise.
+#[derive(Serialize)]
+struct MinimalRun<'a> {
+    run_id: Uuid,
+    pipeline_id: &'a str,
+    pipeline_name: &'a str,
+    started_at: Timestamp,
+    status: RunStatus,
+}
+
+impl<'a> From<&'a RunRecord> for MinimalRun<'a> {
+    fn from(r: &'a RunRecord) -> Self {
+        Self {
+            run_id: r.run_id,
+            pipeline_id: &r.pipeline_id,
+            pipeline_name: &r.pipeline_name,
+            started_at: r.started_at,
+            status: r.status,
+        }
     }
 }
 
@@ -280,36 +309,47 @@ pub fn input_identity(key: u64) -> String {
     format!("inputs:{key:016x}")
 }
 
-/// A beat record as an object of the import format: the record's own fields, then
-/// `input_identity` and `restored` (inserted, so they replace the record's own once
-/// [`BeatRecord`] has them).
-pub fn beat_value(record: &BeatRecord, key: u64, restored: bool, fields: Fields) -> Result<Value> {
-    let mut value = serde_json::to_value(record).context("failed to serialize a beat record")?;
-    if fields == Fields::Minimal {
-        retain(&mut value, &MINIMAL_BEAT_FIELDS);
+/// Appends a beat record to `out` as an object of the import format: the record's
+/// fields (all, or the minimal ones), then `input_identity` and `restored`
+/// unless the record already has them (once [`BeatRecord`] gains those fields,
+/// [`beat_record`] sets them and nothing is added twice).
+pub fn push_beat(
+    out: &mut String,
+    record: &BeatRecord,
+    key: u64,
+    restored: bool,
+    fields: Fields,
+) -> Result<()> {
+    let json = match fields {
+        Fields::Full => serde_json::to_string(record),
+        Fields::Minimal => serde_json::to_string(&MinimalBeat::from(record)),
     }
-    if let Value::Object(map) = &mut value {
-        map.insert(
-            "input_identity".to_owned(),
-            Value::String(input_identity(key)),
-        );
-        map.insert("restored".to_owned(), Value::Bool(restored));
+    .context("failed to serialize a beat record")?;
+    let body = json
+        .strip_suffix('}')
+        .context("a beat record is not a JSON object")?;
+    out.push_str(body);
+    if !body.contains("\"input_identity\":") {
+        let _ = write!(out, ",\"input_identity\":\"{}\"", input_identity(key));
     }
-    Ok(value)
+    if !body.contains("\"restored\":") {
+        let _ = write!(out, ",\"restored\":{restored}");
+    }
+    out.push('}');
+    Ok(())
 }
 
-/// One line of the import format (without its newline).
-pub fn run_line(run: &RunRecord, beats: Vec<Value>, fields: Fields) -> Result<String> {
-    let mut run = serde_json::to_value(run).context("failed to serialize a run record")?;
-    if fields == Fields::Minimal {
-        retain(&mut run, &MINIMAL_RUN_FIELDS);
+/// One line of the import format (without its newline): `beats` is the objects
+/// [`push_beat`] wrote, comma-separated.
+pub fn run_line(run: &RunRecord, beats: &str, fields: Fields) -> Result<String> {
+    let run = match fields {
+        Fields::Full => serde_json::to_string(run),
+        Fields::Minimal => serde_json::to_string(&MinimalRun::from(run)),
     }
-    let line = json!({
-        "format_version": FORMAT_VERSION,
-        "run": run,
-        "beats": beats,
-    });
-    serde_json::to_string(&line).context("failed to serialize a run")
+    .context("failed to serialize a run record")?;
+    Ok(format!(
+        "{{\"format_version\":{FORMAT_VERSION},\"run\":{run},\"beats\":[{beats}]}}"
+    ))
 }
 
 /// What writing a history produced.
@@ -341,7 +381,8 @@ pub fn write_pipelines(
     for pipeline in pipelines {
         let ids = pipeline.run_ids(rng);
         for (run, (&run_id, &started_at)) in ids.iter().zip(&pipeline.starts).enumerate() {
-            let mut beats = Vec::new();
+            let mut beats = String::new();
+            let mut count = 0;
             let (mut longest, mut failed) = (0, false);
             for (index, track) in pipeline.tracks.iter().enumerate() {
                 let Some(event) = track.events.get(run) else {
@@ -359,12 +400,15 @@ pub fn write_pipelines(
                     event,
                     fields,
                 );
-                beats.push(beat_value(&record, event.key, event.hit, fields)?);
+                if count > 0 {
+                    beats.push(',');
+                }
+                push_beat(&mut beats, &record, event.key, event.hit, fields)?;
+                count += 1;
             }
-            if beats.is_empty() {
+            if count == 0 {
                 continue;
             }
-            let count = beats.len();
             let record = run_record(
                 run_id,
                 &pipeline.id,
@@ -373,7 +417,7 @@ pub fn write_pipelines(
                 longest,
                 failed,
             );
-            let line = run_line(&record, beats, fields)?;
+            let line = run_line(&record, &beats, fields)?;
             out.write_all(line.as_bytes())?;
             out.write_all(b"\n")?;
             written.add(&line, count);
@@ -386,6 +430,26 @@ pub fn write_pipelines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a run needs in the import format.
+    const MINIMAL_RUN_FIELDS: [&str; 5] = [
+        "run_id",
+        "pipeline_id",
+        "pipeline_name",
+        "started_at",
+        "status",
+    ];
+    /// What a beat needs in the import format, with its cache state (known here).
+    const MINIMAL_BEAT_FIELDS: [&str; 8] = [
+        "beat",
+        "movement",
+        "movement_index",
+        "beat_index",
+        "status",
+        "duration_ms",
+        "started_at",
+        "cache_state",
+    ];
 
     fn event(outcome: Outcome, hit: bool) -> Event {
         Event {

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::generate::Outcome;
 use super::history::{
-    Event, Fields, Written, beat_record, beat_value, pipeline_id, run_id, run_line, run_record,
+    Event, Fields, Written, beat_record, pipeline_id, push_beat, run_id, run_line, run_record,
 };
 use super::rng::Rng;
 
@@ -94,7 +94,7 @@ pub fn write(out: &mut impl Write, seed: u64, runs: usize, end: Timestamp) -> Re
         for run in 0..count {
             let started_at = first + SignedDuration::from_secs(GAP_S * run as i64);
             let run_id = run_id(started_at, &mut rng);
-            let mut values = Vec::with_capacity(BEATS);
+            let mut values = String::with_capacity(BEATS * 1100);
             let (mut longest, mut failed) = (0, false);
             for (index, beat) in beats.iter_mut().enumerate() {
                 let event = next_event(beat, run, &mut rng);
@@ -109,10 +109,13 @@ pub fn write(out: &mut impl Write, seed: u64, runs: usize, end: Timestamp) -> Re
                     &event,
                     Fields::Full,
                 );
-                values.push(beat_value(&record, event.key, event.hit, Fields::Full)?);
+                if index > 0 {
+                    values.push(',');
+                }
+                push_beat(&mut values, &record, event.key, event.hit, Fields::Full)?;
             }
             let record = run_record(run_id, &id, &name, started_at, longest, failed);
-            let line = run_line(&record, values, Fields::Full)?;
+            let line = run_line(&record, &values, Fields::Full)?;
             out.write_all(line.as_bytes())
                 .and_then(|()| out.write_all(b"\n"))
                 .context("failed to write the speed history")?;
