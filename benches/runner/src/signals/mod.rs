@@ -122,27 +122,45 @@ impl Case for Signals {
         }
         let has = |verb: &str| verbs.contains(&verb);
 
-        let quality = Quality::run(self, ctx, &work, &mut result, &has)?;
+        // A failure of baton (an import that exits non-zero, JSON that does not
+        // parse) fails the case but keeps every figure obtained before it.
+        let mut errors = Vec::new();
+        let (mut quality, history) = Quality::prepare(self, ctx, &work, &mut result)?;
+        if has("import") {
+            if let Err(err) = quality.drive(ctx, &work, &mut result, &has, &history) {
+                errors.push(format!("on the quality history: {err:#}"));
+            }
+        } else {
+            result.note("the quality history was not imported: no `baton import`");
+        }
         quality.report(ctx, &mut result);
-        if has("import") || self.keep.is_some() {
-            self.speed(ctx, &work, &mut result, &has)?;
+        if (has("import") || self.keep.is_some())
+            && let Err(err) = self.speed(ctx, &work, &mut result, &has)
+        {
+            errors.push(format!("on the speed history: {err:#}"));
         }
         speed_targets(ctx, &mut result);
 
         if !missing.is_empty() {
-            result.error = Some(format!(
-                "this baton lacks {}: `{} {} --help` exits 2 with \"unrecognized subcommand\". \
-                 The signals benchmark drives `baton import`, `regressions`, `flaky` and \
-                 `trends`; build baton from a branch that has them or pass --baton PATH \
-                 (the baselines are scored anyway)",
-                missing
-                    .iter()
-                    .map(|v| format!("`{v}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                ctx.baton.display(),
-                missing[0]
-            ));
+            errors.insert(
+                0,
+                format!(
+                    "this baton lacks {}: `{} {} --help` exits 2 with \"unrecognized \
+                     subcommand\". The signals benchmark drives `baton import`, `regressions`, \
+                     `flaky` and `trends`; build baton from a branch that has them or pass \
+                     --baton PATH (the baselines are scored anyway)",
+                    missing
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    ctx.baton.display(),
+                    missing[0]
+                ),
+            );
+        }
+        if !errors.is_empty() {
+            result.error = Some(errors.join("; "));
         }
         Ok(result)
     }
@@ -207,14 +225,21 @@ struct Quality {
     flaky_on_passing: Option<Rate>,
 }
 
+/// The written quality history: where it is, its size, where each run id is.
+struct Written {
+    path: PathBuf,
+    beats: usize,
+    runs: RunIndex,
+}
+
 impl Quality {
-    fn run(
+    /// Generates and writes the history, and scores the baselines on it.
+    fn prepare(
         case: &Signals,
         ctx: &Ctx,
         work: &Path,
         result: &mut CaseResult,
-        has: &dyn Fn(&str) -> bool,
-    ) -> Result<Self> {
+    ) -> Result<(Self, Written)> {
         let sizes = if ctx.plan.quick {
             Sizes::quick()
         } else {
@@ -287,28 +312,45 @@ impl Quality {
             ));
         }
 
-        let mut quality = Self {
+        let quality = Self {
             sizes,
             data,
             methods,
             flaky: None,
             flaky_on_passing: None,
         };
-        if !has("import") {
-            result.note("the quality history was not imported: no `baton import`");
-            return Ok(quality);
-        }
+        let history = Written {
+            path,
+            beats: written.beats,
+            runs,
+        };
+        Ok((quality, history))
+    }
+
+    /// Imports the history into a fresh store, runs the reads and scores their JSON.
+    fn drive(
+        &mut self,
+        ctx: &Ctx,
+        work: &Path,
+        result: &mut CaseResult,
+        has: &dyn Fn(&str) -> bool,
+        history: &Written,
+    ) -> Result<()> {
+        let quality = self;
+        let runs = &history.runs;
         let state = work.join("quality-store");
         std::fs::create_dir_all(&state)?;
-        let path_arg = path.to_string_lossy().into_owned();
-        let import = baton_at(ctx, work, &state, &["import", &path_arg], IMPORT_TIMEOUT);
+        let path_arg = history.path.to_string_lossy().into_owned();
+        let import =
+            baton_at(ctx, work, &state, &["import", &path_arg], IMPORT_TIMEOUT).capture_stdout();
         eprintln!("  signals: `baton import` of the quality history");
         let outcome = measure(&import)?;
         result.sides.push(SideResult::new(
-            &format!("baton import ({} records, quality)", written.beats),
+            &format!("baton import ({} records, quality)", history.beats),
             import.to_string(),
             vec![outcome.sample],
         )?);
+        note_import_summary(result, "quality", &outcome.stdout);
         let ids = quality.data.pipeline_ids();
         if has("regressions") {
             let spec = baton_at(
@@ -327,7 +369,7 @@ impl Quality {
                 vec![outcome.sample],
             )?);
             let out = score::parse_regressions(&outcome.stdout)?;
-            let detections = score::baton_detections(&out, &quality.data.regression, &ids, &runs);
+            let detections = score::baton_detections(&out, &quality.data.regression, &ids, runs);
             if detections.unmapped > 0 {
                 result.note(format!(
                     "{} of baton's change points name a first run that is not a miss of \
@@ -421,7 +463,7 @@ impl Quality {
                 vec![outcome.sample],
             )?);
         }
-        Ok(quality)
+        Ok(())
     }
 
     fn report(&self, ctx: &Ctx, result: &mut CaseResult) {
@@ -824,12 +866,55 @@ impl Quality {
                 })
             })
             .collect();
+        let flaky_cells: Vec<serde_json::Value> = self
+            .flaky
+            .iter()
+            .flat_map(|(_, verdicts)| {
+                let labels = &self.data.flaky;
+                generate::FAIL_PROBS.iter().flat_map(move |&p| {
+                    generate::REPEATS.iter().map(move |&r| {
+                        let f = |l: &score::FlakyBeatLabel| {
+                            l.spec.fail_prob == p
+                                && l.spec.repeats == r
+                                && l.spec.breakage == generate::Breakage::None
+                        };
+                        let verdict = |name: &str| Rate {
+                            count: labels
+                                .iter()
+                                .zip(verdicts)
+                                .filter(|(l, v)| f(l) && v.as_deref() == Some(name))
+                                .count(),
+                            of: labels.iter().filter(|l| f(l)).count(),
+                        };
+                        json!({
+                            "fail_prob": p, "repeats": r,
+                            "flaky": verdict("flaky"), "broken": verdict("broken"),
+                            "healthy": verdict("healthy"),
+                            "with_evidence": labels.iter().filter(|l| f(l) && l.evidence).count(),
+                        })
+                    })
+                })
+            })
+            .collect();
         json!({
             "sizes": self.sizes,
             "regressions": methods,
             "flaky": self.flaky.as_ref().map(|(s, _)| s),
+            "flaky_by_cell": flaky_cells,
             "flaky_verdicts_on_passing_beats": self.flaky_on_passing,
         })
+    }
+}
+
+/// Notes the last line `baton import` printed (its summary of imported, already
+/// present and rejected lines): a rejected line changes every score.
+fn note_import_summary(result: &mut CaseResult, which: &str, stdout: &str) {
+    if let Some(last) = stdout.lines().rev().find(|l| !l.trim().is_empty()) {
+        let last: String = last.chars().take(300).collect();
+        result.note(format!(
+            "`baton import` of the {which} history said: {}",
+            last.trim()
+        ));
     }
 }
 
@@ -958,9 +1043,11 @@ impl Signals {
         let state = work.join("speed-store");
         std::fs::create_dir_all(&state)?;
         let path_arg = path.to_string_lossy().into_owned();
-        let import = baton_at(ctx, work, &state, &["import", &path_arg], IMPORT_TIMEOUT);
+        let import =
+            baton_at(ctx, work, &state, &["import", &path_arg], IMPORT_TIMEOUT).capture_stdout();
         eprintln!("  signals: `baton import` of the speed history");
         let outcome = measure(&import)?;
+        note_import_summary(result, "speed", &outcome.stdout);
         let import_name = format!("baton import ({} records)", written.beats);
         result.sides.push(SideResult::new(
             &import_name,
