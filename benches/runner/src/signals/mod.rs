@@ -66,7 +66,11 @@ const SPEED_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The verbs the case drives, as `baton VERB --help` checks them.
 const VERBS: [&str; 4] = ["import", "regressions", "flaky", "trends"];
 
-#[derive(Debug, Clone, Default)]
+/// The seed of the published figures.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// The case. `Signals::default()` is what `cases::all()` would list.
+#[derive(Debug, Clone)]
 pub struct Signals {
     /// Seed of every generated history.
     pub seed: u64,
@@ -74,6 +78,16 @@ pub struct Signals {
     pub speed_runs: Option<usize>,
     /// Keep the generated histories and labels here instead of a temporary directory.
     pub keep: Option<PathBuf>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            seed: DEFAULT_SEED,
+            speed_runs: None,
+            keep: None,
+        }
+    }
 }
 
 impl Case for Signals {
@@ -513,7 +527,7 @@ impl Quality {
                      change, in the beat cut 6 (or 12) misses after it; every before-length \
                      (10, 20, 40 misses) and hit rate (0, 0.5, 0.9) pooled. The delay is the \
                      shortest cut (3, 6, 9, 12 misses after) that was detected, over the \
-                     series detected by 12.",
+                     series detected at some cut (n).",
                     generate::HIT_TOLERANCE
                 )),
             });

@@ -299,7 +299,7 @@ impl RegressionScore {
     }
 
     /// Median of the shortest cut detected, over the series matching `filter` that
-    /// were detected by the longest cut; with how many that is.
+    /// were detected at some cut; with how many that is.
     pub fn median_delay(
         &self,
         series: &[Series],
