@@ -231,6 +231,21 @@ impl Report {
             for n in &case.notes {
                 let _ = writeln!(md, "- note: {}", one_line(n));
             }
+            for table in &case.tables {
+                let _ = writeln!(md, "\n{}\n", table.title);
+                let _ = writeln!(md, "| {} |", table.header.join(" | "));
+                let _ = writeln!(md, "|{}", " --- |".repeat(table.header.len()));
+                for row in &table.rows {
+                    let cells: Vec<String> = row.iter().map(|c| one_line(c)).collect();
+                    let _ = writeln!(md, "| {} |", cells.join(" | "));
+                }
+                if let Some(note) = &table.note {
+                    let _ = writeln!(md, "\n{}", one_line(note));
+                }
+            }
+            if !case.tables.is_empty() {
+                md.push('\n');
+            }
             if let Some(err) = &case.error {
                 let _ = writeln!(md, "- **error**: {}", one_line(err));
             }

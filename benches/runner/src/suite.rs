@@ -224,6 +224,8 @@ pub enum Unit {
     #[serde(rename = "mb_per_second")]
     MbPerSecond,
     Count,
+    /// A proportion (0.85) shown as a percentage (85.0%).
+    Share,
 }
 
 impl Unit {
@@ -236,6 +238,7 @@ impl Unit {
             Self::PerSecond => format!("{value:.0}/s"),
             Self::MbPerSecond => format!("{value:.0} MB/s"),
             Self::Count => format!("{value:.0}"),
+            Self::Share => format!("{:.1}%", value * 100.0),
         }
     }
 }
@@ -390,8 +393,24 @@ pub struct CaseResult {
     pub metrics: Vec<Metric>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
+    /// Tables of figures that are not timings (the signal-quality scores).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
+    /// Raw figures behind the tables, for results.json.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
     pub error: Option<String>,
     pub elapsed_s: f64,
+}
+
+/// A table a case reports beside its measurements (rendered as Markdown).
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl CaseResult {
@@ -404,6 +423,8 @@ impl CaseResult {
             metrics: Vec::new(),
             targets: Vec::new(),
             notes: Vec::new(),
+            tables: Vec::new(),
+            details: None,
             error: None,
             elapsed_s: 0.0,
         }
