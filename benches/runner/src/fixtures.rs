@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 /// A movement of a generated pipeline.
 #[derive(Debug, Clone)]
-pub struct MovementSpec {
+pub(crate) struct MovementSpec {
     pub name: String,
     pub beat_type: &'static str,
     pub parallel: bool,
@@ -19,7 +19,7 @@ pub struct MovementSpec {
 
 /// The six movements of the build symphony with its 34 beats (4, 4, 14, 3, 4, 5),
 /// every beat running `command`.
-pub fn symphony_layout(command: impl Fn(usize) -> String) -> Vec<MovementSpec> {
+pub(crate) fn symphony_layout(command: impl Fn(usize) -> String) -> Vec<MovementSpec> {
     let layout: [(&str, &'static str, usize); 6] = [
         ("validation", "validation", 4),
         ("manifests", "generation", 4),
@@ -46,7 +46,7 @@ pub fn symphony_layout(command: impl Fn(usize) -> String) -> Vec<MovementSpec> {
 }
 
 /// A pipeline file: beats are named `<movement>-<n>` (n counts across the pipeline).
-pub fn pipeline_yaml(name: &str, movements: &[MovementSpec]) -> String {
+pub(crate) fn pipeline_yaml(name: &str, movements: &[MovementSpec]) -> String {
     pipeline_yaml_with(name, None, movements, |_| Vec::new())
 }
 
@@ -54,7 +54,7 @@ pub fn pipeline_yaml(name: &str, movements: &[MovementSpec]) -> String {
 /// per beat: `beat_keys(i)` (i counts beats from 0 across the pipeline) returns
 /// `(key, value)` pairs written as is after `type:`, such as
 /// `("inputs", "[\"src/p00/**\"]")` or `("cache", "true")`.
-pub fn pipeline_yaml_with(
+pub(crate) fn pipeline_yaml_with(
     name: &str,
     shell: Option<&str>,
     movements: &[MovementSpec],
@@ -90,12 +90,12 @@ pub fn pipeline_yaml_with(
 }
 
 /// A double-quoted YAML string.
-pub fn yaml_quote(s: &str) -> String {
+pub(crate) fn yaml_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// A shell script running `n` times `sh -c true`, one after the other.
-pub fn shell_script(n: usize) -> String {
+pub(crate) fn shell_script(n: usize) -> String {
     let mut s = String::from("#!/bin/sh\nset -e\n");
     for _ in 0..n {
         s.push_str("sh -c true\n");
@@ -105,7 +105,7 @@ pub fn shell_script(n: usize) -> String {
 
 /// A Makefile of `n` phony targets chained by prerequisites, each running
 /// `sh -c true`; `all` builds the last one.
-pub fn makefile(n: usize) -> String {
+pub(crate) fn makefile(n: usize) -> String {
     let names: Vec<String> = (1..=n).map(|i| format!("t{i}")).collect();
     let mut s = format!(".PHONY: all {}\nall: t{n}\n", names.join(" "));
     for i in 1..=n {
@@ -121,7 +121,7 @@ pub fn makefile(n: usize) -> String {
 
 /// A justfile of `n` recipes chained by dependencies, each running `sh -c true`;
 /// the default recipe runs the last one.
-pub fn justfile(n: usize) -> String {
+pub(crate) fn justfile(n: usize) -> String {
     let mut s = format!("default: r{n}\n\n");
     for i in 1..=n {
         let dep = if i > 1 {
@@ -134,13 +134,13 @@ pub fn justfile(n: usize) -> String {
     s
 }
 
-pub fn write(path: &Path, content: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, content: &str) -> Result<()> {
     fs::write(path, content).with_context(|| format!("failed to write {}", path.display()))
 }
 
 /// Copies a directory tree, skipping entries named in `skip` (such as `.baton`).
 /// Symbolic links are recreated, not followed.
-pub fn copy_dir(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
+pub(crate) fn copy_dir(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
     fs::create_dir_all(dst).with_context(|| format!("failed to create {}", dst.display()))?;
     let entries = fs::read_dir(src).with_context(|| format!("failed to read {}", src.display()))?;
     for entry in entries {

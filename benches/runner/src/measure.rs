@@ -25,7 +25,7 @@ use serde::Serialize;
 
 /// A command to measure: what to run, where, and with which environment.
 #[derive(Debug, Clone)]
-pub struct CmdSpec {
+pub(crate) struct CmdSpec {
     pub program: OsString,
     pub args: Vec<OsString>,
     pub cwd: PathBuf,
@@ -37,7 +37,7 @@ pub struct CmdSpec {
 }
 
 impl CmdSpec {
-    pub fn new(program: impl Into<OsString>, cwd: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(program: impl Into<OsString>, cwd: impl Into<PathBuf>) -> Self {
         Self {
             program: program.into(),
             args: Vec::new(),
@@ -49,12 +49,12 @@ impl CmdSpec {
         }
     }
 
-    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
@@ -63,22 +63,22 @@ impl CmdSpec {
         self
     }
 
-    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+    pub(crate) fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
         self.env.push((key.to_owned(), value.into()));
         self
     }
 
-    pub fn env_remove(mut self, key: &str) -> Self {
+    pub(crate) fn env_remove(mut self, key: &str) -> Self {
         self.env_remove.push(key.to_owned());
         self
     }
 
-    pub fn capture_stdout(mut self) -> Self {
+    pub(crate) fn capture_stdout(mut self) -> Self {
         self.capture_stdout = true;
         self
     }
 
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -125,7 +125,7 @@ impl fmt::Display for CmdSpec {
 /// The error of a command killed for outliving its timeout (as opposed to one that
 /// failed): `err.is::<TimedOut>()` tells them apart.
 #[derive(Debug, Clone, Copy)]
-pub struct TimedOut;
+pub(crate) struct TimedOut;
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,7 +137,7 @@ impl std::error::Error for TimedOut {}
 
 /// One measured execution.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub wall_ms: f64,
     pub cpu_user_ms: f64,
     pub cpu_sys_ms: f64,
@@ -146,20 +146,20 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn cpu_ms(&self) -> f64 {
+    pub(crate) fn cpu_ms(&self) -> f64 {
         self.cpu_user_ms + self.cpu_sys_ms
     }
 }
 
 /// A measured execution and, when asked for, what it wrote to stdout.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub sample: Sample,
     pub stdout: String,
 }
 
 /// Runs `spec` once, measures it, and fails unless it exits 0.
-pub fn measure(spec: &CmdSpec) -> Result<Outcome> {
+pub(crate) fn measure(spec: &CmdSpec) -> Result<Outcome> {
     let mut cmd = spec.command();
     cmd.stdout(if spec.capture_stdout {
         Stdio::piped()

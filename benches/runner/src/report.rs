@@ -9,7 +9,7 @@ use crate::stats::Stat;
 use crate::suite::{CaseResult, Plan, Unit, Verdict, format_ms};
 
 #[derive(Debug, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub generated_at: String,
     pub mode: &'static str,
     pub plan: Plan,
@@ -24,20 +24,20 @@ pub struct Report {
 }
 
 /// The 1-minute load average (Linux).
-pub fn load_average() -> Option<f64> {
+pub(crate) fn load_average() -> Option<f64> {
     let text = std::fs::read_to_string("/proc/loadavg").ok()?;
     text.split_whitespace().next()?.parse().ok()
 }
 
 #[derive(Debug, Serialize)]
-pub struct Binary {
+pub(crate) struct Binary {
     pub path: String,
     pub version: Option<String>,
     pub commit: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct Machine {
+pub(crate) struct Machine {
     pub cores: usize,
     pub cpu: Option<String>,
     pub memory_bytes: Option<u64>,
@@ -45,7 +45,7 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -69,7 +69,7 @@ impl Machine {
         }
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("{} cores", self.cores);
         if let Some(m) = self.memory_bytes {
             let _ = write!(s, ", {:.1} GiB RAM", m as f64 / (1u64 << 30) as f64);
@@ -85,7 +85,7 @@ impl Machine {
 }
 
 impl Report {
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         let mut md = String::new();
         let rounds = if self.plan.quick {
             "quick mode: one run per side, no warm-up (a smoke run: figures are indicative)"

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// Summary of one quantity over a side's samples.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Stat {
+pub(crate) struct Stat {
     pub median: f64,
     pub p25: f64,
     pub p75: f64,
@@ -14,7 +14,7 @@ pub struct Stat {
 
 impl Stat {
     /// `None` for an empty slice.
-    pub fn of(values: &[f64]) -> Option<Self> {
+    pub(crate) fn of(values: &[f64]) -> Option<Self> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         if v.is_empty() {
             return None;
@@ -39,7 +39,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 /// Median of a slice (`None` when empty).
-pub fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     Stat::of(values).map(|s| s.median)
 }
 

@@ -13,7 +13,7 @@ use crate::stats::{Stat, median};
 
 /// How many times to run each side.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub rounds: usize,
     pub warmup: bool,
     pub quick: bool,
@@ -22,7 +22,7 @@ pub struct Plan {
 impl Plan {
     /// Cheap cases (a few milliseconds per execution) take more rounds for a stable
     /// median; quick mode always runs once.
-    pub fn scaled(self, factor: usize) -> Self {
+    pub(crate) fn scaled(self, factor: usize) -> Self {
         if self.quick {
             self
         } else {
@@ -36,7 +36,7 @@ impl Plan {
 
 /// What every case gets: the binary under test, the workspace, the plan.
 #[derive(Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub baton: PathBuf,
     pub root: PathBuf,
     pub target_dir: PathBuf,
@@ -50,7 +50,7 @@ pub struct Ctx {
 impl Ctx {
     /// A baton command with the environment every baton side uses: no progress view,
     /// state next to the pipeline (no inherited `$BATON_DIR`), no CI step summary.
-    pub fn baton(&self, cwd: impl Into<PathBuf>) -> CmdSpec {
+    pub(crate) fn baton(&self, cwd: impl Into<PathBuf>) -> CmdSpec {
         CmdSpec::new(&self.baton, cwd)
             .env("BATON_NO_PROGRESS", "1")
             .env_remove("BATON_DIR")
@@ -58,7 +58,7 @@ impl Ctx {
     }
 
     /// Whether this baton build has the verb (`&["shape", "log"]` for a nested one).
-    pub fn has_verb(&self, verb: &[&str]) -> bool {
+    pub(crate) fn has_verb(&self, verb: &[&str]) -> bool {
         Command::new(&self.baton)
             .args(verb)
             .arg("--help")
@@ -70,7 +70,7 @@ impl Ctx {
     }
 
     /// Whether `baton VERB --help` mentions `needle` (a flag such as `--no-telemetry`).
-    pub fn help_mentions(&self, verb: &[&str], needle: &str) -> bool {
+    pub(crate) fn help_mentions(&self, verb: &[&str], needle: &str) -> bool {
         Command::new(&self.baton)
             .args(verb)
             .arg("--help")
@@ -84,13 +84,13 @@ impl Ctx {
 
 /// One side of a case: a named command.
 #[derive(Debug, Clone)]
-pub struct Side {
+pub(crate) struct Side {
     pub name: String,
     pub spec: CmdSpec,
 }
 
 impl Side {
-    pub fn new(name: impl Into<String>, spec: CmdSpec) -> Self {
+    pub(crate) fn new(name: impl Into<String>, spec: CmdSpec) -> Self {
         Self {
             name: name.into(),
             spec,
@@ -100,17 +100,17 @@ impl Side {
 
 /// Runs one warm-up of each side (unless the plan says not to), then `rounds` rounds
 /// of A B C A B C ..., so slow drifts of the machine hit every side alike.
-pub fn run_alternating(label: &str, sides: &[Side], plan: Plan) -> Result<Vec<SideResult>> {
+pub(crate) fn run_alternating(label: &str, sides: &[Side], plan: Plan) -> Result<Vec<SideResult>> {
     run_alternating_within(label, sides, plan, None)
 }
 
 /// Fewest rounds a time budget may cut a full run down to.
-pub const MIN_ROUNDS: usize = 3;
+pub(crate) const MIN_ROUNDS: usize = 3;
 
 /// [`run_alternating`], but starts no new round once `budget` has been spent (counting
 /// the warm-up) and at least [`MIN_ROUNDS`] are done: keeps slow cases bounded. The
 /// sides' sample counts tell how many rounds ran.
-pub fn run_alternating_within(
+pub(crate) fn run_alternating_within(
     label: &str,
     sides: &[Side],
     plan: Plan,
@@ -144,7 +144,7 @@ pub fn run_alternating_within(
 
 /// A side's samples and their summaries.
 #[derive(Debug, Clone, Serialize)]
-pub struct SideResult {
+pub(crate) struct SideResult {
     pub name: String,
     pub command: String,
     pub wall_ms: Stat,
@@ -154,7 +154,7 @@ pub struct SideResult {
 }
 
 impl SideResult {
-    pub fn new(name: &str, command: String, samples: Vec<Sample>) -> Result<Self> {
+    pub(crate) fn new(name: &str, command: String, samples: Vec<Sample>) -> Result<Self> {
         let of = |f: fn(&Sample) -> f64| Stat::of(&samples.iter().map(f).collect::<Vec<_>>());
         let (Some(wall_ms), Some(cpu_ms), Some(peak_rss_bytes)) = (
             of(|s| s.wall_ms),
@@ -176,7 +176,7 @@ impl SideResult {
 
 /// Ratios of one side (the subject, baton) to one baseline.
 #[derive(Debug, Clone, Serialize)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     pub subject: String,
     pub baseline: String,
     /// Ratio of the medians: subject / baseline.
@@ -189,7 +189,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    pub fn new(subject: &SideResult, baseline: &SideResult) -> Self {
+    pub(crate) fn new(subject: &SideResult, baseline: &SideResult) -> Self {
         let paired: Vec<f64> = subject
             .samples
             .iter()
@@ -214,7 +214,7 @@ impl Comparison {
 /// Units of metrics and targets; they decide how a value is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Unit {
+pub(crate) enum Unit {
     Ms,
     Bytes,
     Ratio,
@@ -229,7 +229,7 @@ pub enum Unit {
 }
 
 impl Unit {
-    pub fn format(self, value: f64) -> String {
+    pub(crate) fn format(self, value: f64) -> String {
         match self {
             Self::Ms => format_ms(value),
             Self::Bytes => format!("{:.1} MB", value / 1e6),
@@ -244,7 +244,7 @@ impl Unit {
 }
 
 /// Milliseconds, as seconds above one second.
-pub fn format_ms(ms: f64) -> String {
+pub(crate) fn format_ms(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.3} s", ms / 1000.0)
     } else {
@@ -254,7 +254,7 @@ pub fn format_ms(ms: f64) -> String {
 
 /// A derived figure of a case (overhead per beat, insert throughput, ...).
 #[derive(Debug, Clone, Serialize)]
-pub struct Metric {
+pub(crate) struct Metric {
     pub name: String,
     pub value: f64,
     pub unit: Unit,
@@ -263,7 +263,7 @@ pub struct Metric {
 /// Whether a target was met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Met,
     NotMet,
     /// The figure could not be measured (a side was skipped, a verb is missing).
@@ -273,7 +273,7 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Met => "met",
             Self::NotMet => "not met",
@@ -285,7 +285,7 @@ impl Verdict {
 
 /// A target of a case: `measured <= limit` (or `<`, `>=`).
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     pub what: String,
     pub measured: Option<f64>,
     pub op: &'static str,
@@ -297,7 +297,12 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn at_most(what: impl Into<String>, measured: Option<f64>, limit: f64, unit: Unit) -> Self {
+    pub(crate) fn at_most(
+        what: impl Into<String>,
+        measured: Option<f64>,
+        limit: f64,
+        unit: Unit,
+    ) -> Self {
         Self::new(
             what.into(),
             measured,
@@ -308,7 +313,7 @@ impl Target {
         )
     }
 
-    pub fn at_least(
+    pub(crate) fn at_least(
         what: impl Into<String>,
         measured: Option<f64>,
         limit: f64,
@@ -324,7 +329,12 @@ impl Target {
         )
     }
 
-    pub fn below(what: impl Into<String>, measured: Option<f64>, limit: f64, unit: Unit) -> Self {
+    pub(crate) fn below(
+        what: impl Into<String>,
+        measured: Option<f64>,
+        limit: f64,
+        unit: Unit,
+    ) -> Self {
         Self::new(
             what.into(),
             measured,
@@ -361,14 +371,19 @@ impl Target {
 
     /// A target whose figure could not be obtained because the thing measured failed
     /// (a query that did not finish in its timeout): not met.
-    pub fn failed(what: impl Into<String>, limit: f64, unit: Unit, why: impl Into<String>) -> Self {
+    pub(crate) fn failed(
+        what: impl Into<String>,
+        limit: f64,
+        unit: Unit,
+        why: impl Into<String>,
+    ) -> Self {
         let mut t = Self::new(what.into(), None, "<=", limit, unit, Some(false));
         t.note = Some(why.into());
         t
     }
 
     /// Marks a measured target as not judged, with the reason.
-    pub fn not_applicable(mut self, why: impl Into<String>) -> Self {
+    pub(crate) fn not_applicable(mut self, why: impl Into<String>) -> Self {
         if self.measured.is_some() {
             self.verdict = Verdict::NotApplicable;
             self.note = Some(why.into());
@@ -376,7 +391,7 @@ impl Target {
         self
     }
 
-    pub fn with_note(mut self, note: impl Into<String>) -> Self {
+    pub(crate) fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self
     }
@@ -384,7 +399,7 @@ impl Target {
 
 /// Everything a case reports.
 #[derive(Debug, Clone, Serialize)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub name: String,
     pub about: String,
     /// The first side is the subject (baton); the others are its baselines.
@@ -405,7 +420,7 @@ pub struct CaseResult {
 
 /// A table a case reports beside its measurements (rendered as Markdown).
 #[derive(Debug, Clone, Serialize)]
-pub struct Table {
+pub(crate) struct Table {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -414,7 +429,7 @@ pub struct Table {
 }
 
 impl CaseResult {
-    pub fn new(name: &str, about: &str) -> Self {
+    pub(crate) fn new(name: &str, about: &str) -> Self {
         Self {
             name: name.to_owned(),
             about: about.to_owned(),
@@ -431,7 +446,7 @@ impl CaseResult {
     }
 
     /// Adds sides and compares the first with each of the others.
-    pub fn with_sides(mut self, sides: Vec<SideResult>) -> Self {
+    pub(crate) fn with_sides(mut self, sides: Vec<SideResult>) -> Self {
         if let Some((subject, baselines)) = sides.split_first() {
             self.comparisons
                 .extend(baselines.iter().map(|b| Comparison::new(subject, b)));
@@ -440,15 +455,15 @@ impl CaseResult {
         self
     }
 
-    pub fn side(&self, name: &str) -> Option<&SideResult> {
+    pub(crate) fn side(&self, name: &str) -> Option<&SideResult> {
         self.sides.iter().find(|s| s.name == name)
     }
 
-    pub fn comparison(&self, baseline: &str) -> Option<&Comparison> {
+    pub(crate) fn comparison(&self, baseline: &str) -> Option<&Comparison> {
         self.comparisons.iter().find(|c| c.baseline == baseline)
     }
 
-    pub fn metric(&mut self, name: impl Into<String>, value: f64, unit: Unit) {
+    pub(crate) fn metric(&mut self, name: impl Into<String>, value: f64, unit: Unit) {
         self.metrics.push(Metric {
             name: name.into(),
             value,
@@ -456,12 +471,12 @@ impl CaseResult {
         });
     }
 
-    pub fn note(&mut self, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
     }
 
     /// Notes when a time budget cut the rounds short.
-    pub fn note_budget(&mut self, plan: Plan, budget: Duration) {
+    pub(crate) fn note_budget(&mut self, plan: Plan, budget: Duration) {
         let rounds = self
             .sides
             .iter()
@@ -480,7 +495,7 @@ impl CaseResult {
 
 /// A benchmark case. Add one by writing a file under `cases/` and listing it in
 /// [`crate::cases::all`].
-pub trait Case {
+pub(crate) trait Case {
     /// The name `--only` selects it by.
     fn name(&self) -> &'static str;
     /// One line: what it measures against what.

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 /// The first executable named `name` on `PATH`.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -22,7 +22,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Runs cargo in the workspace with its output on stderr (stdout is the report).
-pub fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+pub(crate) fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("$ cargo {}", args.join(" "));
     let status = Command::new(&cargo)
@@ -40,7 +40,7 @@ pub fn cargo(root: &Path, args: &[&str]) -> Result<()> {
 
 /// Builds `package`'s example program `example` in release mode and returns the
 /// path of its binary.
-pub fn release_example(
+pub(crate) fn release_example(
     ctx_root: &Path,
     target_dir: &Path,
     package: &str,
@@ -55,7 +55,7 @@ pub fn release_example(
 
 /// `just`, from `PATH` or `~/.cargo/bin`; with `install`, `cargo install just` first
 /// when it is nowhere to be found.
-pub fn just(root: &Path, install: bool) -> Result<Option<PathBuf>> {
+pub(crate) fn just(root: &Path, install: bool) -> Result<Option<PathBuf>> {
     let cargo_bin = || {
         let home = std::env::var_os("CARGO_HOME")
             .map(PathBuf::from)
@@ -73,7 +73,7 @@ pub fn just(root: &Path, install: bool) -> Result<Option<PathBuf>> {
 }
 
 /// The first line a program prints for `--version`, if it runs.
-pub fn version_of(program: &Path) -> Option<String> {
+pub(crate) fn version_of(program: &Path) -> Option<String> {
     let out = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())

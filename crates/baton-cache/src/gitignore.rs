@@ -23,13 +23,13 @@ pub(crate) struct IgnoreStack {
 
 impl IgnoreStack {
     /// No rules at all (outputs, or outside a repository).
-    pub fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self::default()
     }
 
     /// The rules in force inside `dir` (absolute), and whether `dir` itself, or a
     /// directory above it inside the repository, is ignored.
-    pub fn at(dir: &Path, problems: &mut Vec<String>) -> (Self, bool) {
+    pub(crate) fn at(dir: &Path, problems: &mut Vec<String>) -> (Self, bool) {
         let Some(repo) = dir.ancestors().find(|a| a.join(".git").exists()) else {
             return (Self::none(), false);
         };
@@ -57,7 +57,7 @@ impl IgnoreStack {
     }
 
     /// The rules inside `dir`, a subdirectory: these and `dir/.gitignore`.
-    pub fn child(&self, dir: &Path, problems: &mut Vec<String>) -> Self {
+    pub(crate) fn child(&self, dir: &Path, problems: &mut Vec<String>) -> Self {
         let mut child = self.clone();
         if child.active {
             child.push_file(dir, &dir.join(".gitignore"), problems);
@@ -66,7 +66,7 @@ impl IgnoreStack {
     }
 
     /// Whether `path` (absolute, under the directories entered) is ignored.
-    pub fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
+    pub(crate) fn is_ignored(&self, path: &Path, is_dir: bool) -> bool {
         for rules in self.layers.iter().rev() {
             match rules.matched(path, is_dir) {
                 Match::Ignore(_) => return true,

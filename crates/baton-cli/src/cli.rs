@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// `baton --version`: the version and the commit it was built from (see build.rs).
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BATON_COMMIT"), ")");
+pub(crate) const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("BATON_COMMIT"), ")");
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,13 +15,13 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BATON_C
     version = VERSION,
     about = "Run build and CI pipelines and measure every step."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Check a pipeline file and report every problem with its position.
     Validate(ValidateArgs),
     /// Print the JSON Schema of the pipeline file (for editors).
@@ -55,7 +56,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// The pipeline file (default: baton.yaml in the current directory).
     pub file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
@@ -63,14 +64,14 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CacheCommand {
+pub(crate) enum CacheCommand {
     /// Why a beat would miss now, or what changed between two runs' keys.
     Explain(CacheExplainArgs),
     /// Cache entries, least recently used first.
@@ -82,7 +83,7 @@ pub enum CacheCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct CacheExplainArgs {
+pub(crate) struct CacheExplainArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     pub beat: String,
@@ -97,7 +98,7 @@ pub struct CacheExplainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CacheLsArgs {
+pub(crate) struct CacheLsArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     #[arg(long, value_enum, default_value_t)]
@@ -105,7 +106,7 @@ pub struct CacheLsArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CachePruneArgs {
+pub(crate) struct CachePruneArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Keep at most this much (e.g. 5GB, 500MB, 1GiB).
@@ -114,13 +115,13 @@ pub struct CachePruneArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ArtifactsCommand {
+pub(crate) enum ArtifactsCommand {
     /// Re-hash a run's artifacts on disk and list what changed or vanished.
     Verify(ArtifactsVerifyArgs),
 }
 
 #[derive(Debug, Args)]
-pub struct ArtifactsVerifyArgs {
+pub(crate) struct ArtifactsVerifyArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// A run id (or prefix), label (build-...) or `latest`.
@@ -132,14 +133,14 @@ pub struct ArtifactsVerifyArgs {
 
 /// Where the history is: the pipeline file's `.baton/` (or `$BATON_DIR`).
 #[derive(Debug, Clone, Args)]
-pub struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// The pipeline file whose history to read (default: baton.yaml here).
     #[arg(long, short = 'f', value_name = "FILE")]
     pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
+pub(crate) struct HistoryArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Only runs of this pipeline (name or id).
@@ -158,7 +159,7 @@ pub struct HistoryArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// A run id (or prefix), label (build-...) or `latest`.
@@ -169,7 +170,7 @@ pub struct ShowArgs {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
+pub(crate) enum ReportFormat {
     #[default]
     Text,
     Json,
@@ -177,7 +178,7 @@ pub enum ReportFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// A run id (or prefix), label (build-...) or `latest`.
@@ -191,7 +192,7 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ShapeCommand {
+pub(crate) enum ShapeCommand {
     /// A beat's shape history with durations and SLA status side by side.
     Log(ShapeLogArgs),
     /// Record why a beat's shape changed.
@@ -201,7 +202,7 @@ pub enum ShapeCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct ShapeLogArgs {
+pub(crate) struct ShapeLogArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     pub beat: String,
@@ -212,7 +213,7 @@ pub struct ShapeLogArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ShapeAnnotateArgs {
+pub(crate) struct ShapeAnnotateArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     pub beat: String,
@@ -225,7 +226,7 @@ pub struct ShapeAnnotateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ShapeExportArgs {
+pub(crate) struct ShapeExportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Where to write (default: shape-evolutions.json; `-` for stdout).
@@ -235,7 +236,7 @@ pub struct ShapeExportArgs {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("policy").required(true).args(["keep_runs", "older_than"])))]
-pub struct GcArgs {
+pub(crate) struct GcArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Keep the newest N runs of each pipeline.
@@ -247,7 +248,7 @@ pub struct GcArgs {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum OutputMode {
+pub(crate) enum OutputMode {
     /// Lines as they come, prefixed with the beat name when beats run in parallel.
     #[default]
     Prefixed,
@@ -294,7 +295,7 @@ impl From<FailOn> for baton_model::SlaStatus {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The pipeline file (default: baton.yaml in the current directory).
     pub file: Option<PathBuf>,
     /// Dynamic level: p < mf < f < ff.
@@ -338,7 +339,7 @@ fn trimmed(text: &str) -> Result<String, Infallible> {
 }
 
 /// `-j N`: how many beats may run at once, 1 to 65535.
-pub fn parse_jobs(text: &str) -> Result<u16, String> {
+pub(crate) fn parse_jobs(text: &str) -> Result<u16, String> {
     let text = text.trim();
     match text.parse::<u64>() {
         Ok(0) => Err("-j/--jobs must be at least 1 (got 0)".to_owned()),
@@ -351,14 +352,14 @@ pub fn parse_jobs(text: &str) -> Result<u16, String> {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum TextOrJson {
+pub(crate) enum TextOrJson {
     #[default]
     Text,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The pipeline file (default: baton.yaml in the current directory).
     pub file: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
@@ -369,7 +370,7 @@ pub struct ValidateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// Directory to initialise (default: the current directory).
     #[arg(long, default_value = ".")]
     pub dir: PathBuf,

@@ -45,7 +45,7 @@ impl From<Exit> for ExitCode {
 /// `ExpectedError` is the model). `main` asks [`exit_for_error`]; an error that is
 /// none of these is an internal one (exit 4).
 #[derive(Debug, thiserror::Error)]
-pub enum ExpectedError {
+pub(crate) enum ExpectedError {
     /// A problem with what the user asked for (a run that does not exist, a bad
     /// value): exit 2.
     #[error("{0}")]
@@ -53,7 +53,7 @@ pub enum ExpectedError {
 }
 
 impl ExpectedError {
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             Self::Usage(_) => Exit::Usage,
         }
@@ -62,7 +62,7 @@ impl ExpectedError {
 
 /// The exit code of an error a verb returned: the first error in its chain that
 /// says what it means decides; anything else is internal.
-pub fn exit_for_error(err: &anyhow::Error) -> Exit {
+pub(crate) fn exit_for_error(err: &anyhow::Error) -> Exit {
     for cause in err.chain() {
         if let Some(expected) = cause.downcast_ref::<ExpectedError>() {
             return expected.exit();

@@ -21,7 +21,7 @@ use baton_store::HistoryStore;
 use crate::consumers::health::RecordingHealth;
 use crate::state::StateDir;
 
-pub struct History {
+pub(crate) struct History {
     /// `None`: no telemetry, or the store failed to open.
     store: OnceLock<Option<Arc<dyn HistoryStore>>>,
     hints: HistoryHints,
@@ -41,7 +41,7 @@ struct Pending {
 
 impl History {
     /// No history at all (`--no-telemetry`).
-    pub fn none() -> Arc<Self> {
+    pub(crate) fn none() -> Arc<Self> {
         Arc::new(Self {
             store: OnceLock::from(None),
             hints: HistoryHints::loaded(HashMap::new()),
@@ -53,7 +53,7 @@ impl History {
     /// The store of `state` and the hints of `beats` of pipeline `pipeline_id`,
     /// loaded by the first caller of [`History::load_now`], [`History::store`] or
     /// [`History::hints_of`].
-    pub fn when_needed(
+    pub(crate) fn when_needed(
         state: StateDir,
         pipeline_id: String,
         beats: Vec<String>,
@@ -75,7 +75,7 @@ impl History {
 
     /// Opens the store and loads the hints on this thread, unless that is done or
     /// under way (then whoever reads them waits).
-    pub fn load_now(&self) {
+    pub(crate) fn load_now(&self) {
         let pending = self
             .pending
             .lock()
@@ -116,19 +116,19 @@ impl History {
     }
 
     /// The store, once it is open; `None` when there is none.
-    pub fn store(&self) -> Option<&Arc<dyn HistoryStore>> {
+    pub(crate) fn store(&self) -> Option<&Arc<dyn HistoryStore>> {
         self.load_now();
         self.store.wait().as_ref()
     }
 
     /// The hints as the runner reads them: waiting on them waits for a
     /// [`History::load_now`] (`baton run` calls it at the run's first event).
-    pub fn hints(&self) -> &HistoryHints {
+    pub(crate) fn hints(&self) -> &HistoryHints {
         &self.hints
     }
 
     /// One beat's hints, waiting for them.
-    pub fn hints_of(&self, beat: &str) -> Option<&BeatHistory> {
+    pub(crate) fn hints_of(&self, beat: &str) -> Option<&BeatHistory> {
         self.load_now();
         self.hints.wait().get(beat)
     }

@@ -8,7 +8,7 @@ use std::io::Write;
 
 /// What a line on stderr is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `baton: error: ...`
     Error,
     /// `baton: warning: ...`
@@ -19,7 +19,7 @@ pub enum Kind {
 
 /// The text of a line without its newline, for writers that must print it
 /// themselves (the terminal view, around its progress bars).
-pub fn text(kind: Kind, message: impl Display) -> String {
+pub(crate) fn text(kind: Kind, message: impl Display) -> String {
     match kind {
         Kind::Error => format!("baton: error: {message}"),
         Kind::Warning => format!("baton: warning: {message}"),
@@ -28,23 +28,23 @@ pub fn text(kind: Kind, message: impl Display) -> String {
 }
 
 /// Writes one line on stderr.
-pub fn emit(kind: Kind, message: impl Display) {
+pub(crate) fn emit(kind: Kind, message: impl Display) {
     let line = text(kind, message);
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// `baton: error: {message}` on stderr.
-pub fn error(message: impl Display) {
+pub(crate) fn error(message: impl Display) {
     emit(Kind::Error, message);
 }
 
 /// `baton: warning: {message}` on stderr.
-pub fn warning(message: impl Display) {
+pub(crate) fn warning(message: impl Display) {
     emit(Kind::Warning, message);
 }
 
 /// `baton: {message}` on stderr.
-pub fn note(message: impl Display) {
+pub(crate) fn note(message: impl Display) {
     emit(Kind::Note, message);
 }
 

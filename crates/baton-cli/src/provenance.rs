@@ -10,7 +10,7 @@ use baton_model::{CiInfo, GitInfo};
 /// one: [`in_git_work_tree`]), if git is installed: one `git log` (a git process,
 /// about 1.7 ms here: `baton run` asks it on a thread of its own, off the beats'
 /// path).
-pub fn git_info(dir: &Path) -> Option<GitInfo> {
+pub(crate) fn git_info(dir: &Path) -> Option<GitInfo> {
     let out = Command::new("git")
         .args(["log", "-1", "--format=%H%n%D%n%an <%ae>"])
         .current_dir(dir)
@@ -25,7 +25,7 @@ pub fn git_info(dir: &Path) -> Option<GitInfo> {
 
 /// Whether `dir` or a folder above it has a `.git` (or `GIT_DIR` points git
 /// elsewhere): outside a repository baton does not start git at all.
-pub fn in_git_work_tree(dir: &Path) -> bool {
+pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
     if std::env::var_os("GIT_DIR").is_some() {
         return true;
     }
@@ -57,7 +57,7 @@ fn parse_git_log(text: &str) -> Option<GitInfo> {
     })
 }
 
-pub fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -67,7 +67,7 @@ pub fn host_name() -> String {
 }
 
 /// The CI provider from its well-known variables, given a variable lookup.
-pub fn detect_ci(var: impl Fn(&str) -> Option<String>) -> Option<CiInfo> {
+pub(crate) fn detect_ci(var: impl Fn(&str) -> Option<String>) -> Option<CiInfo> {
     let is = |name: &str| var(name).is_some_and(|v| !v.is_empty() && v != "false");
     let provider = |name: &str, run_id: Option<String>| {
         Some(CiInfo {

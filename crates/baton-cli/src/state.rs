@@ -8,13 +8,13 @@ use baton_model::layout::{self, StateLayout};
 use baton_store::{HistoryStore, SqliteStore};
 
 #[derive(Debug, Clone)]
-pub struct StateDir {
+pub(crate) struct StateDir {
     pub root: PathBuf,
 }
 
 impl StateDir {
     /// The state directory for a pipeline whose beats run in `pipeline_root`.
-    pub fn for_pipeline(pipeline_root: &Path) -> Self {
+    pub(crate) fn for_pipeline(pipeline_root: &Path) -> Self {
         let env = std::env::var_os(layout::STATE_DIR_ENV);
         Self {
             root: layout::state_dir(pipeline_root, env.as_deref()),
@@ -22,28 +22,28 @@ impl StateDir {
     }
 
     /// The state directory of the pipeline file at `path`.
-    pub fn for_pipeline_file(path: &Path) -> Self {
+    pub(crate) fn for_pipeline_file(path: &Path) -> Self {
         Self::for_pipeline(&baton_config::pipeline_root(path))
     }
 
     /// The paths under this state directory.
-    pub fn layout(&self) -> StateLayout {
+    pub(crate) fn layout(&self) -> StateLayout {
         StateLayout::new(&self.root)
     }
 
-    pub fn history_db(&self) -> PathBuf {
+    pub(crate) fn history_db(&self) -> PathBuf {
         self.layout().history_db()
     }
 
-    pub fn logs(&self) -> PathBuf {
+    pub(crate) fn logs(&self) -> PathBuf {
         self.layout().logs()
     }
 
-    pub fn telemetry(&self) -> PathBuf {
+    pub(crate) fn telemetry(&self) -> PathBuf {
         self.layout().telemetry()
     }
 
-    pub fn open_store(&self) -> Result<Arc<dyn HistoryStore>, baton_store::StoreError> {
+    pub(crate) fn open_store(&self) -> Result<Arc<dyn HistoryStore>, baton_store::StoreError> {
         Ok(Arc::new(SqliteStore::open(self.history_db())?))
     }
 }

@@ -16,7 +16,7 @@ use crate::fixtures::{self, shell_script};
 use crate::measure::CmdSpec;
 use crate::suite::{Case, CaseResult, Ctx, Side, Target, Unit, run_alternating_within};
 
-pub const NAME: &str = "big-pipeline";
+pub(super) const NAME: &str = "big-pipeline";
 /// Issue 13: validate and dry-run under 1 s and 100 MB.
 const TARGET_MS: f64 = 1000.0;
 const TARGET_RSS: f64 = 100e6;
@@ -25,7 +25,7 @@ const TARGET_GROWTH: f64 = 1.5;
 const BUDGET: Duration = Duration::from_secs(240);
 
 #[derive(Debug)]
-pub struct BigPipeline;
+pub(super) struct BigPipeline;
 
 /// A parallel movement whose beats each need the one before, or a sequential one.
 fn chain_yaml(beats: usize, parallel: bool) -> String {

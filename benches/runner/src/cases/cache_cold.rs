@@ -18,7 +18,7 @@ use crate::tools::release_example;
 const TARGET_MB_S: f64 = 500.0;
 
 #[derive(Debug)]
-pub struct CacheCold;
+pub(super) struct CacheCold;
 
 impl Case for CacheCold {
     fn name(&self) -> &'static str {

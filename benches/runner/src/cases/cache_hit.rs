@@ -33,7 +33,7 @@ const HITS: &str = "baton run (all hits)";
 const NO_CACHE: &str = "baton run --no-cache";
 
 #[derive(Debug)]
-pub struct CacheHit;
+pub(super) struct CacheHit;
 
 impl Case for CacheHit {
     fn name(&self) -> &'static str {

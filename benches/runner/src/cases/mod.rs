@@ -16,11 +16,11 @@ mod startup;
 mod store;
 mod telemetry;
 
-pub use store::{FULL_RUNS as STORE_FULL_RUNS, QUICK_RUNS as STORE_QUICK_RUNS};
+pub(crate) use store::{FULL_RUNS as STORE_FULL_RUNS, QUICK_RUNS as STORE_QUICK_RUNS};
 
 /// Every case, in the order the suite runs them. `peak-rss-34` follows
 /// `overhead-34` because it reads that case's measurements.
-pub fn all() -> Vec<Box<dyn Case>> {
+pub(crate) fn all() -> Vec<Box<dyn Case>> {
     vec![
         Box::new(overhead::Overhead),
         Box::new(peak_rss::PeakRss),

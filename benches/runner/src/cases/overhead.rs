@@ -20,8 +20,8 @@ use crate::measure::CmdSpec;
 use crate::suite::{Case, CaseResult, Ctx, Side, Target, Unit, run_alternating};
 use crate::tools::{find_on_path, just};
 
-pub const NAME: &str = "overhead-34";
-pub const BATON: &str = "baton run";
+pub(super) const NAME: &str = "overhead-34";
+pub(super) const BATON: &str = "baton run";
 const NO_TELEMETRY: &str = "baton run --no-telemetry";
 const SH_SHELL: &str = "baton run (shell: sh -c)";
 const BEATS: usize = 34;
@@ -29,10 +29,10 @@ const BEATS: usize = 34;
 const TARGET_RATIO: f64 = 1.3;
 
 #[derive(Debug)]
-pub struct Overhead;
+pub(super) struct Overhead;
 
 /// The temp directory with the 34-beat pipeline and the baton side that runs it.
-pub fn baton_side(ctx: &Ctx) -> Result<(TempDir, Side)> {
+pub(super) fn baton_side(ctx: &Ctx) -> Result<(TempDir, Side)> {
     let dir = tempfile::Builder::new()
         .prefix("baton-bench-overhead-")
         .tempdir()?;

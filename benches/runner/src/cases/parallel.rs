@@ -16,7 +16,7 @@ const SLEEP_S: f64 = 0.5;
 const TARGET_RATIO: f64 = 1.03;
 
 #[derive(Debug)]
-pub struct Parallel;
+pub(super) struct Parallel;
 
 impl Case for Parallel {
     fn name(&self) -> &'static str {

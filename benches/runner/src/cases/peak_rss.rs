@@ -13,7 +13,7 @@ use crate::suite::{Case, CaseResult, Ctx, SideResult, Target, Unit, run_alternat
 const TARGET_BYTES: f64 = 20e6;
 
 #[derive(Debug)]
-pub struct PeakRss;
+pub(super) struct PeakRss;
 
 impl Case for PeakRss {
     fn name(&self) -> &'static str {

@@ -9,7 +9,7 @@ use crate::suite::{Case, CaseResult, Ctx, Side, run_alternating};
 use crate::tools::find_on_path;
 
 #[derive(Debug)]
-pub struct Startup;
+pub(super) struct Startup;
 
 impl Case for Startup {
     fn name(&self) -> &'static str {

@@ -16,9 +16,9 @@ use crate::suite::{
 use crate::tools::release_example;
 
 /// Runs of the full store: about 1M beat records of a 34-beat pipeline.
-pub const FULL_RUNS: usize = 30_000;
+pub(crate) const FULL_RUNS: usize = 30_000;
 /// Runs of quick mode's store: enough to check the case works.
-pub const QUICK_RUNS: usize = 300;
+pub(crate) const QUICK_RUNS: usize = 300;
 const BEATS_PER_RUN: usize = 34;
 /// A beat of fill_store's synthetic pipeline.
 const BEAT: &str = "build-step-3";
@@ -49,7 +49,7 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const QUERY_BUDGET: Duration = Duration::from_secs(120);
 
 #[derive(Debug)]
-pub struct Store;
+pub(super) struct Store;
 
 impl Case for Store {
     fn name(&self) -> &'static str {

@@ -20,7 +20,7 @@ const BUDGET: Duration = Duration::from_secs(180);
 const TARGET_PERCENT: f64 = 1.0;
 
 #[derive(Debug)]
-pub struct Telemetry;
+pub(super) struct Telemetry;
 
 impl Case for Telemetry {
     fn name(&self) -> &'static str {

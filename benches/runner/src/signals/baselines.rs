@@ -19,19 +19,19 @@ use super::rng::Rng;
 
 /// A change point: the series is different from `index` on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Found {
+pub(super) struct Found {
     pub index: usize,
     pub slower: bool,
 }
 
 /// Perfherder's windows and thresholds.
-pub const T_WINDOW: usize = 12;
-pub const T_MIN_SIDE: usize = 3;
-pub const T_THRESHOLD: f64 = 7.0;
-pub const T_MIN_CHANGE: f64 = 0.02;
+pub(super) const T_WINDOW: usize = 12;
+pub(super) const T_MIN_SIDE: usize = 3;
+pub(super) const T_THRESHOLD: f64 = 7.0;
+pub(super) const T_MIN_CHANGE: f64 = 0.02;
 
 /// The t-test rule over `x` (oldest first).
-pub fn t_test(x: &[f64]) -> Vec<Found> {
+pub(super) fn t_test(x: &[f64]) -> Vec<Found> {
     let n = x.len();
     if n < 2 * T_MIN_SIDE {
         return Vec::new();
@@ -89,12 +89,12 @@ fn welch(m1: f64, v1: f64, n1: usize, m2: f64, v2: f64, n2: usize) -> f64 {
 }
 
 /// E-divisive's settings.
-pub const E_MIN_SEGMENT: usize = 3;
-pub const E_ALPHA: f64 = 0.05;
-pub const E_PERMUTATIONS: usize = 199;
+pub(super) const E_MIN_SEGMENT: usize = 3;
+pub(super) const E_ALPHA: f64 = 0.05;
+pub(super) const E_PERMUTATIONS: usize = 199;
 
 /// E-divisive means over `x` (oldest first); `seed` drives the permutations.
-pub fn e_divisive(x: &[f64], seed: u64) -> Vec<Found> {
+pub(super) fn e_divisive(x: &[f64], seed: u64) -> Vec<Found> {
     let n = x.len();
     if n < 2 * E_MIN_SEGMENT {
         return Vec::new();

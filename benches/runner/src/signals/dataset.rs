@@ -12,12 +12,12 @@ use super::score::{FlakyBeatLabel, RegressionLabel};
 use baton_model::BeatType;
 
 /// Regression beats per generated pipeline (beats of similar length together).
-pub const REGRESSION_BEATS_PER_PIPELINE: usize = 100;
+pub(super) const REGRESSION_BEATS_PER_PIPELINE: usize = 100;
 /// Seconds between two runs of a regression-scenario pipeline.
 const REGRESSION_GAP_S: (i64, i64) = (180, 420);
 
 #[derive(Debug)]
-pub struct Quality {
+pub(super) struct Quality {
     pub series: Vec<Series>,
     pub regression: Vec<RegressionLabel>,
     pub flaky: Vec<FlakyBeatLabel>,
@@ -25,7 +25,7 @@ pub struct Quality {
 }
 
 impl Quality {
-    pub fn pipeline_ids(&self) -> Vec<String> {
+    pub(super) fn pipeline_ids(&self) -> Vec<String> {
         self.pipelines.iter().map(|p| p.id.clone()).collect()
     }
 }
@@ -37,7 +37,7 @@ impl Quality {
 /// Flaky-scenario beats, shuffled, go [`FLAKY_BEATS_PER_PIPELINE`] to a pipeline of
 /// [`FLAKY_RUNS`] runs, 6 a day (every 4 hours, up to 30 minutes late) over the
 /// 10 days before `end`'s day, with the pipeline's outage day if it has one.
-pub fn build(seed: u64, sizes: &Sizes, end: Timestamp) -> Quality {
+pub(super) fn build(seed: u64, sizes: &Sizes, end: Timestamp) -> Quality {
     let mut rng = Rng::derive(seed, 0x91BE_11AE_0000);
     let series: Vec<Series> = generate::series_specs(sizes)
         .iter()

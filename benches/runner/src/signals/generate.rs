@@ -9,28 +9,28 @@
 use super::rng::Rng;
 
 /// Misses before the change.
-pub const BEFORE: [usize; 3] = [10, 20, 40];
+pub(super) const BEFORE: [usize; 3] = [10, 20, 40];
 /// Misses after the change at which every changed or stationary series is cut, each
 /// cut a beat of its own: recall "within 6" reads the 6-run cut, the delay is the
 /// shortest cut that is detected.
-pub const AFTER: [usize; 4] = [3, 6, 9, 12];
+pub(super) const AFTER: [usize; 4] = [3, 6, 9, 12];
 /// The longest cut: hard negatives are only written at this length.
-pub const AFTER_MAX: usize = 12;
+pub(super) const AFTER_MAX: usize = 12;
 /// Lognormal noise of the durations (0.05 is the target's level).
-pub const SIGMAS: [f64; 4] = [0.03, 0.05, 0.08, 0.15];
+pub(super) const SIGMAS: [f64; 4] = [0.03, 0.05, 0.08, 0.15];
 /// Probability that a run is a cache hit (restored, 5-20% of a miss).
-pub const HIT_PROBS: [f64; 3] = [0.0, 0.5, 0.9];
+pub(super) const HIT_PROBS: [f64; 3] = [0.0, 0.5, 0.9];
 /// Relative slowdowns of the misses.
-pub const SHIFTS: [f64; 4] = [0.05, 0.10, 0.20, 0.50];
+pub(super) const SHIFTS: [f64; 4] = [0.05, 0.10, 0.20, 0.50];
 /// Misses a ramp takes to reach its full shift (linear: 1/5, 2/5, ... of it).
-pub const RAMP_RUNS: usize = 5;
+pub(super) const RAMP_RUNS: usize = 5;
 /// A detection this close (in miss runs) to the true change is a hit.
-pub const HIT_TOLERANCE: usize = 2;
+pub(super) const HIT_TOLERANCE: usize = 2;
 
 /// How a shift arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Form {
+pub(super) enum Form {
     Step,
     Ramp,
 }
@@ -38,7 +38,7 @@ pub enum Form {
 /// Series that change nothing a user should be told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HardNegative {
+pub(super) enum HardNegative {
     /// The cache hit rate jumps (0.1 to 0.8 or back) with no slowdown of the misses.
     HitRate,
     /// The noise triples (or drops to a third) around the same median.
@@ -50,9 +50,9 @@ pub enum HardNegative {
 }
 
 impl HardNegative {
-    pub const ALL: [Self; 4] = [Self::HitRate, Self::Variance, Self::Outlier, Self::Banding];
+    pub(super) const ALL: [Self; 4] = [Self::HitRate, Self::Variance, Self::Outlier, Self::Banding];
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::HitRate => "hit rate changes",
             Self::Variance => "variance changes",
@@ -74,7 +74,7 @@ impl HardNegative {
 /// What a series is, as the scorer needs to know it.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Kind {
+pub(super) enum Kind {
     /// No change: only noise, 1-3% outliers and a slow drift.
     Stationary,
     /// The misses get `shift` slower from miss `before` on.
@@ -105,7 +105,7 @@ impl Kind {
 
 /// One labelled series before it is cut.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct SeriesSpec {
+pub(super) struct SeriesSpec {
     pub id: usize,
     pub kind: Kind,
     /// Misses before the change (for series with no change: where one would be).
@@ -116,7 +116,7 @@ pub struct SeriesSpec {
 
 /// One run of a series.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
+pub(super) struct Point {
     pub duration_ms: u64,
     /// A cache hit (restored).
     pub hit: bool,
@@ -124,14 +124,14 @@ pub struct Point {
 
 /// A generated series, `before + AFTER_MAX` misses long, with its hits between them.
 #[derive(Debug, Clone)]
-pub struct Series {
+pub(super) struct Series {
     pub spec: SeriesSpec,
     pub points: Vec<Point>,
 }
 
 impl Series {
     /// The runs up to and including the miss `after` misses past the change.
-    pub fn cut(&self, after: usize) -> &[Point] {
+    pub(super) fn cut(&self, after: usize) -> &[Point] {
         let wanted = self.spec.before + after;
         let mut misses = 0;
         for (i, p) in self.points.iter().enumerate() {
@@ -146,13 +146,13 @@ impl Series {
     }
 
     /// The beat names of its cuts: `step20-00042-a06`.
-    pub fn beat_name(&self, after: usize) -> String {
+    pub(super) fn beat_name(&self, after: usize) -> String {
         format!("{}-{:05}-a{after:02}", self.spec.kind.tag(), self.spec.id)
     }
 
     /// The cuts written for it: every cut for changed and stationary series, the
     /// longest only for hard negatives.
-    pub fn cuts(&self) -> &'static [usize] {
+    pub(super) fn cuts(&self) -> &'static [usize] {
         match self.spec.kind {
             Kind::Hard { .. } => &[AFTER_MAX],
             _ => &AFTER,
@@ -161,7 +161,7 @@ impl Series {
 }
 
 /// Durations of the misses of `points`, in order (what the in-process baselines see).
-pub fn miss_durations(points: &[Point]) -> Vec<f64> {
+pub(super) fn miss_durations(points: &[Point]) -> Vec<f64> {
     points
         .iter()
         .filter(|p| !p.hit)
@@ -171,7 +171,7 @@ pub fn miss_durations(points: &[Point]) -> Vec<f64> {
 
 /// How many series per cell.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Sizes {
+pub(super) struct Sizes {
     /// Per (before, sigma, shift, form) cell of changed series.
     pub changed: usize,
     /// Per (before, sigma) cell of stationary series (false alarms need more).
@@ -185,7 +185,7 @@ pub struct Sizes {
 }
 
 impl Sizes {
-    pub fn full() -> Self {
+    pub(super) fn full() -> Self {
         Self {
             changed: 20,
             stationary: 60,
@@ -196,7 +196,7 @@ impl Sizes {
     }
 
     /// One series per cell: every cell runs, the rates are indicative.
-    pub fn quick() -> Self {
+    pub(super) fn quick() -> Self {
         Self {
             changed: 1,
             stationary: 2,
@@ -210,7 +210,7 @@ impl Sizes {
 /// Every series spec, cells in a fixed order; the cache-hit probability goes round
 /// (0, 0.5, 0.9, 0, ...) over the series of a cell, starting one further in each
 /// cell, so each probability gets a third of every kind of series.
-pub fn series_specs(sizes: &Sizes) -> Vec<SeriesSpec> {
+pub(super) fn series_specs(sizes: &Sizes) -> Vec<SeriesSpec> {
     let mut specs = Vec::new();
     let mut cells = 0;
     let mut push = |kind: Kind, before: usize, sigma: f64, count: usize| {
@@ -253,7 +253,7 @@ pub fn series_specs(sizes: &Sizes) -> Vec<SeriesSpec> {
 /// drift of at most 3% end to end, outliers of 1.5-4x in 1-3% of the runs. Hits:
 /// 5-20% of the base with the same noise, untouched by the change. The first run is
 /// always a miss (a cold cache).
-pub fn series(seed: u64, spec: &SeriesSpec) -> Series {
+pub(super) fn series(seed: u64, spec: &SeriesSpec) -> Series {
     let mut rng = Rng::derive(seed, 0x5E21_E500_0000 + spec.id as u64);
     let total_misses = spec.before + AFTER_MAX;
     let base = (rng.range(30_000f64.ln(), 300_000f64.ln())).exp();
@@ -342,28 +342,28 @@ pub fn series(seed: u64, spec: &SeriesSpec) -> Series {
 // ---------------------------------------------------------------- flaky beats
 
 /// Per-key failure probabilities of the flaky scenario.
-pub const FAIL_PROBS: [f64; 5] = [0.0, 0.01, 0.02, 0.05, 0.20];
+pub(super) const FAIL_PROBS: [f64; 5] = [0.0, 0.01, 0.02, 0.05, 0.20];
 /// Executed runs per input identity.
-pub const REPEATS: [usize; 5] = [1, 2, 3, 4, 5];
+pub(super) const REPEATS: [usize; 5] = [1, 2, 3, 4, 5];
 /// Runs of every flaky-scenario pipeline (6 a day for 10 days).
-pub const FLAKY_RUNS: usize = 60;
-pub const FLAKY_RUNS_PER_DAY: usize = 6;
+pub(super) const FLAKY_RUNS: usize = 60;
+pub(super) const FLAKY_RUNS_PER_DAY: usize = 6;
 /// Beats per flaky-scenario pipeline.
-pub const FLAKY_BEATS_PER_PIPELINE: usize = 20;
+pub(super) const FLAKY_BEATS_PER_PIPELINE: usize = 20;
 
 /// The truth about a beat of the flaky scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FlakyLabel {
+pub(super) enum FlakyLabel {
     Flaky,
     Broken,
     Healthy,
 }
 
 impl FlakyLabel {
-    pub const ALL: [Self; 3] = [Self::Flaky, Self::Broken, Self::Healthy];
+    pub(super) const ALL: [Self; 3] = [Self::Flaky, Self::Broken, Self::Healthy];
 
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Flaky => "flaky",
             Self::Broken => "broken",
@@ -375,7 +375,7 @@ impl FlakyLabel {
 /// What happens to a beat besides its background failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Breakage {
+pub(super) enum Breakage {
     None,
     /// The last `runs` executed runs are a new key failing every time: still broken.
     Open {
@@ -390,7 +390,7 @@ pub enum Breakage {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct FlakySpec {
+pub(super) struct FlakySpec {
     pub id: usize,
     /// Per-run failure probability of every key (the background).
     pub fail_prob: f64,
@@ -406,7 +406,7 @@ pub struct FlakySpec {
 /// the keys fail at random (p > 0) and each key runs at least twice (so the same
 /// inputs can both pass and fail); otherwise **healthy** (p = 0, or every key runs
 /// once, or a breakage that was fixed). Outage runs change no label.
-pub fn flaky_label(fail_prob: f64, repeats: usize, breakage: Breakage) -> FlakyLabel {
+pub(super) fn flaky_label(fail_prob: f64, repeats: usize, breakage: Breakage) -> FlakyLabel {
     if matches!(breakage, Breakage::Open { .. }) {
         FlakyLabel::Broken
     } else if fail_prob > 0.0 && repeats >= 2 {
@@ -419,7 +419,7 @@ pub fn flaky_label(fail_prob: f64, repeats: usize, breakage: Breakage) -> FlakyL
 /// Every flaky-scenario beat: `sizes.flaky` per (p, repeats) cell, then
 /// `sizes.broken` open and `sizes.broken` fixed breakages on a background drawn
 /// from the grid.
-pub fn flaky_specs(seed: u64, sizes: &Sizes) -> Vec<FlakySpec> {
+pub(super) fn flaky_specs(seed: u64, sizes: &Sizes) -> Vec<FlakySpec> {
     let mut specs = Vec::new();
     for &fail_prob in &FAIL_PROBS {
         for &repeats in &REPEATS {
@@ -462,7 +462,7 @@ pub fn flaky_specs(seed: u64, sizes: &Sizes) -> Vec<FlakySpec> {
 
 /// How a beat ended in one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(super) enum Outcome {
     Passed,
     Failed,
     TimedOut,
@@ -470,7 +470,7 @@ pub enum Outcome {
 
 /// One run of a flaky-scenario beat.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Attempt {
+pub(super) struct Attempt {
     /// The input identity (an index the writer turns into `inputs:<hex>`).
     pub key: u64,
     pub outcome: Outcome,
@@ -481,7 +481,7 @@ pub struct Attempt {
 /// (every beat of the run fails, its key unchanged); the other runs are "executed"
 /// runs and count for the repeats and the breakage. Keys are unique per beat
 /// (`id << 20 | n`). A tenth of the failures are timeouts.
-pub fn flaky_attempts(seed: u64, spec: &FlakySpec, outage: &[bool]) -> Vec<Attempt> {
+pub(super) fn flaky_attempts(seed: u64, spec: &FlakySpec, outage: &[bool]) -> Vec<Attempt> {
     let mut rng = Rng::derive(seed, 0xF1A4_7000_0000 + spec.id as u64);
     let base = rng.range(5_000.0, 60_000.0);
     let executed = outage.iter().filter(|o| !**o).count();
@@ -541,7 +541,7 @@ pub fn flaky_attempts(seed: u64, spec: &FlakySpec, outage: &[bool]) -> Vec<Attem
 
 /// The outage mask of a flaky-scenario pipeline: half of them lose one whole day
 /// (not the first), every run of it failing.
-pub fn outage_days(seed: u64, pipeline: usize) -> Vec<bool> {
+pub(super) fn outage_days(seed: u64, pipeline: usize) -> Vec<bool> {
     let mut rng = Rng::derive(seed, 0x0DA7_E000_0000 + pipeline as u64);
     let days = FLAKY_RUNS / FLAKY_RUNS_PER_DAY;
     let day = rng.chance(0.5).then(|| rng.int(1, days - 2));

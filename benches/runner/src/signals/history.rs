@@ -26,13 +26,13 @@ use super::generate::Outcome;
 use super::rng::Rng;
 
 /// The import format's version.
-pub const FORMAT_VERSION: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 1;
 /// The one movement of every generated pipeline (its beats run side by side).
-pub const MOVEMENT: &str = "signals";
+pub(super) const MOVEMENT: &str = "signals";
 
 /// One beat in one run.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Event {
+pub(super) struct Event {
     pub duration_ms: u64,
     pub outcome: Outcome,
     /// Restored from the step cache.
@@ -44,7 +44,7 @@ pub struct Event {
 /// A beat of a generated pipeline: its events cover the pipeline's first
 /// `events.len()` runs (a beat may stop before the pipeline does).
 #[derive(Debug, Clone)]
-pub struct Track {
+pub(super) struct Track {
     pub name: String,
     pub beat_type: BeatType,
     pub events: Vec<Event>,
@@ -52,7 +52,7 @@ pub struct Track {
 
 /// A generated pipeline: its identity, the start of each run, its beats.
 #[derive(Debug, Clone)]
-pub struct Pipeline {
+pub(super) struct Pipeline {
     pub id: String,
     pub name: String,
     pub starts: Vec<Timestamp>,
@@ -61,13 +61,13 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Run ids, one per start: UUIDv7 of the start time, the random bits from `rng`.
-    pub fn run_ids(&self, rng: &mut Rng) -> Vec<Uuid> {
+    pub(super) fn run_ids(&self, rng: &mut Rng) -> Vec<Uuid> {
         self.starts.iter().map(|t| run_id(*t, rng)).collect()
     }
 }
 
 /// A UUIDv7 for a run started at `at`.
-pub fn run_id(at: Timestamp, rng: &mut Rng) -> Uuid {
+pub(super) fn run_id(at: Timestamp, rng: &mut Rng) -> Uuid {
     let mut bytes = [0u8; 10];
     bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
     bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes()[..2]);
@@ -76,7 +76,7 @@ pub fn run_id(at: Timestamp, rng: &mut Rng) -> Uuid {
 }
 
 /// A pipeline id: a random (v4-style) UUID from `rng`.
-pub fn pipeline_id(rng: &mut Rng) -> String {
+pub(super) fn pipeline_id(rng: &mut Rng) -> String {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
     bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
@@ -86,7 +86,7 @@ pub fn pipeline_id(rng: &mut Rng) -> String {
 }
 
 /// Start times of `runs` runs ending before `end`, `min_s..max_s` seconds apart.
-pub fn spaced_starts(
+pub(super) fn spaced_starts(
     end: Timestamp,
     runs: usize,
     min_s: i64,
@@ -107,12 +107,12 @@ pub fn spaced_starts(
 }
 
 /// `build-YYYYMMDD-HHMMSS`.
-pub fn run_label(at: Timestamp) -> String {
+pub(super) fn run_label(at: Timestamp) -> String {
     at.strftime("build-%Y%m%d-%H%M%S").to_string()
 }
 
 /// A run record: everything optional left out, the status from its beats.
-pub fn run_record(
+pub(super) fn run_record(
     run_id: Uuid,
     pipeline_id: &str,
     pipeline_name: &str,
@@ -147,7 +147,7 @@ pub fn run_record(
 /// by baton's own functions; no artifacts, tests or metrics). With
 /// [`Fields::Minimal`] the SLA and shape, which are not written, stay at their
 /// defaults.
-pub fn beat_record(
+pub(super) fn beat_record(
     run_id: Uuid,
     beat_index: u32,
     beat: &str,
@@ -243,7 +243,7 @@ pub fn beat_record(
 /// Which fields a written record keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Fields {
+pub(super) enum Fields {
     /// Everything baton's records hold (what `baton export` writes).
     Full,
     /// The import format's minimum: run_id, pipeline_id, pipeline_name, started_at
@@ -305,7 +305,7 @@ impl<'a> From<&'a RunRecord> for MinimalRun<'a> {
 }
 
 /// The input identity of a key.
-pub fn input_identity(key: u64) -> String {
+pub(super) fn input_identity(key: u64) -> String {
     format!("inputs:{key:016x}")
 }
 
@@ -313,7 +313,7 @@ pub fn input_identity(key: u64) -> String {
 /// fields (all, or the minimal ones), then `input_identity` and `restored`
 /// unless the record already has them (once [`BeatRecord`] gains those fields,
 /// [`beat_record`] sets them and nothing is added twice).
-pub fn push_beat(
+pub(super) fn push_beat(
     out: &mut String,
     record: &BeatRecord,
     key: u64,
@@ -341,7 +341,7 @@ pub fn push_beat(
 
 /// One line of the import format (without its newline): `beats` is the objects
 /// [`push_beat`] wrote, comma-separated.
-pub fn run_line(run: &RunRecord, beats: &str, fields: Fields) -> Result<String> {
+pub(super) fn run_line(run: &RunRecord, beats: &str, fields: Fields) -> Result<String> {
     let run = match fields {
         Fields::Full => serde_json::to_string(run),
         Fields::Minimal => serde_json::to_string(&MinimalRun::from(run)),
@@ -354,14 +354,14 @@ pub fn run_line(run: &RunRecord, beats: &str, fields: Fields) -> Result<String> 
 
 /// What writing a history produced.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
-pub struct Written {
+pub(super) struct Written {
     pub runs: usize,
     pub beats: usize,
     pub bytes: u64,
 }
 
 impl Written {
-    pub fn add(&mut self, line: &str, beats: usize) {
+    pub(super) fn add(&mut self, line: &str, beats: usize) {
         self.runs += 1;
         self.beats += beats;
         self.bytes += line.len() as u64 + 1;
@@ -370,7 +370,7 @@ impl Written {
 
 /// Writes `pipelines` as JSON Lines, run by run; returns every run's id (per
 /// pipeline, per run) and the totals.
-pub fn write_pipelines(
+pub(super) fn write_pipelines(
     out: &mut impl Write,
     pipelines: &[Pipeline],
     fields: Fields,

@@ -67,11 +67,11 @@ const SPEED_READ_TIMEOUT: Duration = Duration::from_secs(60);
 const VERBS: [&str; 4] = ["import", "regressions", "flaky", "trends"];
 
 /// The seed of the published figures.
-pub const DEFAULT_SEED: u64 = 1;
+pub(crate) const DEFAULT_SEED: u64 = 1;
 
 /// The case. `Signals::default()` is what `cases::all()` would list.
 #[derive(Debug, Clone)]
-pub struct Signals {
+pub(crate) struct Signals {
     /// Seed of every generated history.
     pub seed: u64,
     /// Runs of the speed history (default 100,000; 2,000 quick).

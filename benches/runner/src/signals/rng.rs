@@ -5,14 +5,14 @@
 /// SplitMix64 (Steele, Lea and Flood 2014): 64 bits of state, passes BigCrush,
 /// and any seed (0 included) is a good one.
 #[derive(Debug, Clone)]
-pub struct Rng {
+pub(super) struct Rng {
     state: u64,
     /// The second normal of the last Box-Muller pair.
     spare: Option<f64>,
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(super) fn new(seed: u64) -> Self {
         Self {
             state: seed,
             spare: None,
@@ -21,12 +21,12 @@ impl Rng {
 
     /// An independent stream for a part of the generator: the same `(seed, stream)`
     /// always gives the same draws, whatever else was drawn before.
-    pub fn derive(seed: u64, stream: u64) -> Self {
+    pub(super) fn derive(seed: u64, stream: u64) -> Self {
         let mut mix = Self::new(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
         Self::new(mix.next_u64())
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(super) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -35,17 +35,17 @@ impl Rng {
     }
 
     /// Uniform in [0, 1), 53 bits.
-    pub fn uniform(&mut self) -> f64 {
+    pub(super) fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform in [low, high).
-    pub fn range(&mut self, low: f64, high: f64) -> f64 {
+    pub(super) fn range(&mut self, low: f64, high: f64) -> f64 {
         low + (high - low) * self.uniform()
     }
 
     /// Uniform integer in `low..=high`.
-    pub fn int(&mut self, low: usize, high: usize) -> usize {
+    pub(super) fn int(&mut self, low: usize, high: usize) -> usize {
         debug_assert!(low <= high);
         let span = (high - low + 1) as u64;
         // Multiply-shift: bias below 2^-32 for the spans used here.
@@ -53,12 +53,12 @@ impl Rng {
     }
 
     /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
+    pub(super) fn chance(&mut self, p: f64) -> bool {
         self.uniform() < p
     }
 
     /// Standard normal (Box-Muller, both values of a pair used).
-    pub fn normal(&mut self) -> f64 {
+    pub(super) fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare.take() {
             return z;
         }
@@ -70,12 +70,12 @@ impl Rng {
     }
 
     /// A lognormal factor with median 1: `exp(N(0, sigma))`.
-    pub fn lognormal(&mut self, sigma: f64) -> f64 {
+    pub(super) fn lognormal(&mut self, sigma: f64) -> f64 {
         (sigma * self.normal()).exp()
     }
 
     /// Fisher-Yates shuffle.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+    pub(super) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             let j = self.int(0, i);
             items.swap(i, j);

@@ -15,13 +15,13 @@ use super::history::Event;
 
 /// `baton regressions --all --format json`, the fields scored.
 #[derive(Debug, Deserialize)]
-pub struct RegressionsOut {
+pub(super) struct RegressionsOut {
     pub format_version: u32,
     pub beats: Vec<RegressionBeat>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct RegressionBeat {
+pub(super) struct RegressionBeat {
     pub pipeline_id: String,
     pub beat: String,
     pub cache_state: String,
@@ -30,32 +30,32 @@ pub struct RegressionBeat {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ChangePointOut {
+pub(super) struct ChangePointOut {
     pub direction: String,
     pub first_run: FirstRun,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FirstRun {
+pub(super) struct FirstRun {
     pub run_id: String,
 }
 
 /// `baton flaky --all --format json`, the fields scored.
 #[derive(Debug, Deserialize)]
-pub struct FlakyOut {
+pub(super) struct FlakyOut {
     pub format_version: u32,
     pub beats: Vec<FlakyBeatOut>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct FlakyBeatOut {
+pub(super) struct FlakyBeatOut {
     pub pipeline_id: String,
     pub beat: String,
     pub verdict: String,
 }
 
 /// Parses a verb's output, checking its format version.
-pub fn parse_regressions(text: &str) -> Result<RegressionsOut> {
+pub(super) fn parse_regressions(text: &str) -> Result<RegressionsOut> {
     let out: RegressionsOut =
         serde_json::from_str(text).context("`baton regressions` printed unexpected JSON")?;
     if out.format_version != 1 {
@@ -67,7 +67,7 @@ pub fn parse_regressions(text: &str) -> Result<RegressionsOut> {
     Ok(out)
 }
 
-pub fn parse_flaky(text: &str) -> Result<FlakyOut> {
+pub(super) fn parse_flaky(text: &str) -> Result<FlakyOut> {
     let out: FlakyOut =
         serde_json::from_str(text).context("`baton flaky` printed unexpected JSON")?;
     if out.format_version != 1 {
@@ -83,7 +83,7 @@ pub fn parse_flaky(text: &str) -> Result<FlakyOut> {
 
 /// A cut of a series written as a beat: where it is and which runs are its misses.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegressionLabel {
+pub(super) struct RegressionLabel {
     pub series: usize,
     pub after: usize,
     pub pipeline: usize,
@@ -94,7 +94,7 @@ pub struct RegressionLabel {
 
 /// A beat of the flaky scenario.
 #[derive(Debug, Clone, Serialize)]
-pub struct FlakyBeatLabel {
+pub(super) struct FlakyBeatLabel {
     pub spec: FlakySpec,
     pub pipeline: usize,
     pub beat: String,
@@ -106,7 +106,7 @@ pub struct FlakyBeatLabel {
 }
 
 impl FlakyBeatLabel {
-    pub fn new(
+    pub(super) fn new(
         spec: FlakySpec,
         pipeline: usize,
         beat: String,
@@ -143,7 +143,7 @@ impl FlakyBeatLabel {
 }
 
 /// Where each run id is: (pipeline, run).
-pub type RunIndex = HashMap<String, (usize, usize)>;
+pub(super) type RunIndex = HashMap<String, (usize, usize)>;
 
 // ---------------------------------------------------------------- detections
 
@@ -151,7 +151,7 @@ pub type RunIndex = HashMap<String, (usize, usize)>;
 /// change points by position in the beat's miss series; `None` when it said
 /// nothing about the beat (absent from its output).
 #[derive(Debug, Clone, Serialize)]
-pub struct Detections {
+pub(super) struct Detections {
     pub method: String,
     pub beats: Vec<Option<Vec<Found>>>,
     /// Change points whose first run is not one of the beat's misses.
@@ -159,7 +159,7 @@ pub struct Detections {
 }
 
 /// baton's change points, mapped back to positions in each beat's miss series.
-pub fn baton_detections(
+pub(super) fn baton_detections(
     out: &RegressionsOut,
     labels: &[RegressionLabel],
     pipeline_ids: &[String],
@@ -213,23 +213,23 @@ struct Seen {
 
 /// A rate and what it rests on.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct Rate {
+pub(super) struct Rate {
     pub count: usize,
     pub of: usize,
 }
 
 impl Rate {
-    pub fn value(self) -> Option<f64> {
+    pub(super) fn value(self) -> Option<f64> {
         (self.of > 0).then(|| self.count as f64 / self.of as f64)
     }
 
-    pub fn percent(self) -> String {
+    pub(super) fn percent(self) -> String {
         self.value()
             .map_or("–".to_owned(), |v| format!("{:.0}%", v * 100.0))
     }
 
     /// With one decimal, for false alarms.
-    pub fn percent1(self) -> String {
+    pub(super) fn percent1(self) -> String {
         self.value()
             .map_or("–".to_owned(), |v| format!("{:.1}%", v * 100.0))
     }
@@ -237,7 +237,7 @@ impl Rate {
 
 /// A method's results, to filter and count.
 #[derive(Debug, Clone)]
-pub struct RegressionScore {
+pub(super) struct RegressionScore {
     pub method: String,
     seen: Vec<Seen>,
     /// Beats the method reported on (the baselines: all).
@@ -246,7 +246,11 @@ pub struct RegressionScore {
 }
 
 impl RegressionScore {
-    pub fn new(detections: &Detections, series: &[Series], labels: &[RegressionLabel]) -> Self {
+    pub(super) fn new(
+        detections: &Detections,
+        series: &[Series],
+        labels: &[RegressionLabel],
+    ) -> Self {
         let mut seen: Vec<Seen> = series
             .iter()
             .enumerate()
@@ -278,7 +282,7 @@ impl RegressionScore {
     }
 
     /// Share of the changed series matching `filter` detected within `after` misses.
-    pub fn recall(
+    pub(super) fn recall(
         &self,
         series: &[Series],
         after: usize,
@@ -300,7 +304,7 @@ impl RegressionScore {
 
     /// Median of the shortest cut detected, over the series matching `filter` that
     /// were detected at some cut; with how many that is.
-    pub fn median_delay(
+    pub(super) fn median_delay(
         &self,
         series: &[Series],
         filter: impl Fn(&Series) -> bool,
@@ -327,7 +331,7 @@ impl RegressionScore {
 
     /// Share of the beats (every cut) of the series matching `filter` with any change
     /// point: false alarms when the filter picks series with no change.
-    pub fn alarms(&self, series: &[Series], filter: impl Fn(&Series) -> bool) -> Rate {
+    pub(super) fn alarms(&self, series: &[Series], filter: impl Fn(&Series) -> bool) -> Rate {
         let mut rate = Rate { count: 0, of: 0 };
         for s in &self.seen {
             if !filter(&series[s.series]) {
@@ -343,19 +347,19 @@ impl RegressionScore {
 }
 
 /// Filters the tables use.
-pub fn is_step(shift: f64) -> impl Fn(&Series) -> bool {
+pub(super) fn is_step(shift: f64) -> impl Fn(&Series) -> bool {
     move |s| matches!(s.spec.kind, Kind::Change { shift: x, form: Form::Step } if x == shift)
 }
 
-pub fn is_ramp(shift: f64) -> impl Fn(&Series) -> bool {
+pub(super) fn is_ramp(shift: f64) -> impl Fn(&Series) -> bool {
     move |s| matches!(s.spec.kind, Kind::Change { shift: x, form: Form::Ramp } if x == shift)
 }
 
-pub fn is_stationary(s: &Series) -> bool {
+pub(super) fn is_stationary(s: &Series) -> bool {
     s.spec.kind == Kind::Stationary
 }
 
-pub fn is_hard(negative: Option<HardNegative>) -> impl Fn(&Series) -> bool {
+pub(super) fn is_hard(negative: Option<HardNegative>) -> impl Fn(&Series) -> bool {
     move |s| match s.spec.kind {
         Kind::Hard { negative: n } => negative.is_none_or(|want| want == n),
         _ => false,
@@ -365,7 +369,7 @@ pub fn is_hard(negative: Option<HardNegative>) -> impl Fn(&Series) -> bool {
 // ---------------------------------------------------------------- flaky scores
 
 /// A verdict as the scorer counts it.
-pub fn verdict_of(
+pub(super) fn verdict_of(
     out: &FlakyOut,
     pipeline_ids: &[String],
     labels: &[FlakyBeatLabel],
@@ -392,14 +396,14 @@ pub fn verdict_of(
 
 /// Precision and recall of one class.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct ClassScore {
+pub(super) struct ClassScore {
     pub precision: Rate,
     pub recall: Rate,
 }
 
 /// The flaky verdicts against the labels.
 #[derive(Debug, Clone, Serialize)]
-pub struct FlakyScore {
+pub(super) struct FlakyScore {
     /// (label, verdict) -> count; a beat missing from the output counts as "missing".
     pub confusion: BTreeMap<String, BTreeMap<String, usize>>,
     pub classes: BTreeMap<String, ClassScore>,
@@ -411,7 +415,7 @@ pub struct FlakyScore {
     pub target_last_five_passed: Rate,
 }
 
-pub fn score_flaky(labels: &[FlakyBeatLabel], verdicts: &[Option<String>]) -> FlakyScore {
+pub(super) fn score_flaky(labels: &[FlakyBeatLabel], verdicts: &[Option<String>]) -> FlakyScore {
     let verdict = |i: usize| verdicts[i].as_deref().unwrap_or("missing");
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for (i, l) in labels.iter().enumerate() {
@@ -462,7 +466,7 @@ fn is_target(l: &FlakyBeatLabel) -> bool {
 }
 
 /// Recall of the flaky verdict over the flaky-labelled beats matching `filter`.
-pub fn flaky_recall(
+pub(super) fn flaky_recall(
     labels: &[FlakyBeatLabel],
     verdicts: &[Option<String>],
     filter: impl Fn(&FlakyBeatLabel) -> bool,

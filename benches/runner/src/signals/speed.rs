@@ -15,11 +15,11 @@ use super::history::{
 use super::rng::Rng;
 
 /// Runs of the full benchmark's speed history (x 10 beats = 1M records).
-pub const FULL_RUNS: usize = 100_000;
+pub(super) const FULL_RUNS: usize = 100_000;
 /// Runs in quick mode.
-pub const QUICK_RUNS: usize = 2_000;
-pub const PIPELINES: usize = 10;
-pub const BEATS: usize = 10;
+pub(super) const QUICK_RUNS: usize = 2_000;
+pub(super) const PIPELINES: usize = 10;
+pub(super) const BEATS: usize = 10;
 /// Seconds between two runs of one pipeline (10,000 runs: about a week).
 const GAP_S: i64 = 60;
 
@@ -78,7 +78,12 @@ fn models(rng: &mut Rng, runs: usize, pipeline: u64) -> Vec<BeatModel> {
 
 /// Writes `runs` runs over [`PIPELINES`] pipelines (one after the other, runs a
 /// minute apart, ending before `end`).
-pub fn write(out: &mut impl Write, seed: u64, runs: usize, end: Timestamp) -> Result<Written> {
+pub(super) fn write(
+    out: &mut impl Write,
+    seed: u64,
+    runs: usize,
+    end: Timestamp,
+) -> Result<Written> {
     let mut written = Written::default();
     let per_pipeline = runs.div_ceil(PIPELINES);
     for p in 0..PIPELINES {

@@ -9,7 +9,7 @@ use super::reading;
 use crate::cli::{ArtifactsCommand, ArtifactsVerifyArgs, TextOrJson};
 use crate::exit::Exit;
 
-pub fn run(cmd: &ArtifactsCommand) -> anyhow::Result<Exit> {
+pub(crate) fn run(cmd: &ArtifactsCommand) -> anyhow::Result<Exit> {
     match cmd {
         ArtifactsCommand::Verify(args) => verify(args),
     }

@@ -10,7 +10,7 @@ use crate::cli::{CacheCommand, CacheExplainArgs, CacheLsArgs, CachePruneArgs, Te
 use crate::exit::Exit;
 use crate::state::StateDir;
 
-pub fn run(cmd: &CacheCommand) -> anyhow::Result<Exit> {
+pub(crate) fn run(cmd: &CacheCommand) -> anyhow::Result<Exit> {
     match cmd {
         CacheCommand::Explain(args) => explain(args),
         CacheCommand::Ls(args) => ls(args),

@@ -9,7 +9,7 @@ use clap::CommandFactory;
 use crate::cli::{Cli, CompletionsArgs};
 use crate::exit::Exit;
 
-pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
+pub(crate) fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "baton", &mut out);
@@ -20,7 +20,7 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Success)
 }
 
-pub fn man() -> anyhow::Result<Exit> {
+pub(crate) fn man() -> anyhow::Result<Exit> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)

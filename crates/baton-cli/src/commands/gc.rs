@@ -7,7 +7,7 @@ use super::reading;
 use crate::cli::GcArgs;
 use crate::exit::Exit;
 
-pub fn run(args: &GcArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &GcArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let policy = match (args.keep_runs, &args.older_than) {
         (Some(n), _) => GcPolicy::KeepRuns(n),

@@ -8,7 +8,7 @@ use super::reading;
 use crate::cli::{HistoryArgs, TextOrJson};
 use crate::exit::Exit;
 
-pub fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let status = match &args.status {
         Some(s) => match s.parse::<RunStatus>() {

@@ -25,7 +25,7 @@ struct ListedBeat<'a> {
     timeout_ms: Option<u128>,
 }
 
-pub fn run(args: &ListArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &ListArgs) -> anyhow::Result<Exit> {
     let path = baton_config::locate(args.file.as_deref());
     let loaded = baton_config::load(&path);
     let file = loaded.display_path();

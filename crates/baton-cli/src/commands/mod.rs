@@ -1,17 +1,17 @@
 //! One module per verb.
 
-pub mod artifacts;
-pub mod cache;
-pub mod completions;
-pub mod gc;
-pub mod history;
-pub mod init;
-pub mod list;
-pub mod report;
-pub mod run;
-pub mod schema;
-pub mod shape;
-pub mod show;
-pub mod validate;
+pub(crate) mod artifacts;
+pub(crate) mod cache;
+pub(crate) mod completions;
+pub(crate) mod gc;
+pub(crate) mod history;
+pub(crate) mod init;
+pub(crate) mod list;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod schema;
+pub(crate) mod shape;
+pub(crate) mod show;
+pub(crate) mod validate;
 
-pub mod reading;
+pub(crate) mod reading;

@@ -10,14 +10,14 @@ use baton_store::{HistoryStore, RunSelector};
 use crate::cli::StoreArgs;
 use crate::state::StateDir;
 
-pub struct History {
+pub(crate) struct History {
     pub store: Arc<dyn HistoryStore>,
     pub state: StateDir,
     /// The pipeline file's history key when a pipeline file is there to read.
     pub pipeline_id: Option<String>,
 }
 
-pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
+pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
     let path = baton_config::locate(args.file.as_deref());
     if let Some(kind) = baton_config::special_file(&path) {
         crate::usage_bail!("{}: is {kind}, not a regular file", path.display());
@@ -44,7 +44,10 @@ pub fn open(args: &StoreArgs) -> anyhow::Result<History> {
 }
 
 /// The run a selector names, with its beats, or a clear error.
-pub fn load_run(history: &History, selector: &str) -> anyhow::Result<(RunRecord, Vec<BeatRecord>)> {
+pub(crate) fn load_run(
+    history: &History,
+    selector: &str,
+) -> anyhow::Result<(RunRecord, Vec<BeatRecord>)> {
     let parsed: RunSelector = selector.parse().unwrap_or(RunSelector::Latest);
     let parsed = match (parsed, &history.pipeline_id) {
         (RunSelector::Latest, Some(id)) => RunSelector::LatestOf(id.clone()),
@@ -57,7 +60,7 @@ pub fn load_run(history: &History, selector: &str) -> anyhow::Result<(RunRecord,
 }
 
 /// A run's report, with the anomaly rules evaluated against the history before it.
-pub fn report_for(
+pub(crate) fn report_for(
     history: &History,
     run: RunRecord,
     beats: Vec<BeatRecord>,
@@ -68,7 +71,7 @@ pub fn report_for(
 
 /// The anomaly rules for each beat that ran, over that beat's earlier records (the
 /// ones that started before it: a run's report reads the same later as it did then).
-pub fn anomalies(
+pub(crate) fn anomalies(
     store: &dyn HistoryStore,
     pipeline_id: &str,
     beats: &[BeatRecord],
@@ -82,7 +85,7 @@ pub fn anomalies(
 
 /// The anomalies of one beat record against the records of that beat that started
 /// before it (none for a skipped beat).
-pub fn anomalies_of(
+pub(crate) fn anomalies_of(
     store: &dyn HistoryStore,
     pipeline_id: &str,
     record: &BeatRecord,

@@ -6,7 +6,7 @@ use super::reading;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::exit::Exit;
 
-pub fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let (run, beats) = reading::load_run(&history, &args.run)?;
     let report = reading::report_for(&history, run, beats)?;

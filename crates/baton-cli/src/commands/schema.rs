@@ -2,7 +2,7 @@
 
 use crate::exit::Exit;
 
-pub fn run() -> anyhow::Result<Exit> {
+pub(crate) fn run() -> anyhow::Result<Exit> {
     print!("{}", baton_config::schema::PIPELINE_SCHEMA);
     Ok(Exit::Success)
 }

@@ -7,7 +7,7 @@ use super::reading;
 use crate::cli::{ShapeAnnotateArgs, ShapeCommand, ShapeExportArgs, ShapeLogArgs, TextOrJson};
 use crate::exit::Exit;
 
-pub fn run(cmd: &ShapeCommand) -> anyhow::Result<Exit> {
+pub(crate) fn run(cmd: &ShapeCommand) -> anyhow::Result<Exit> {
     match cmd {
         ShapeCommand::Log(args) => log(args),
         ShapeCommand::Annotate(args) => annotate(args),

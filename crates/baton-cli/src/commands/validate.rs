@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::cli::{TextOrJson, ValidateArgs};
 use crate::exit::Exit;
 
-pub fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<Exit> {
     let path = baton_config::locate(args.file.as_deref());
     let loaded = baton_config::load(&path);
     let failing = if args.strict {

@@ -14,7 +14,7 @@ use super::Consumer;
 /// A cheap, cloneable handle: the recorder's heartbeat thread and the report
 /// writer's thread report into the same list.
 #[derive(Debug, Clone, Default)]
-pub struct RecordingHealth {
+pub(crate) struct RecordingHealth {
     inner: Arc<Mutex<Failures>>,
 }
 
@@ -29,7 +29,7 @@ struct Failures {
 impl RecordingHealth {
     /// Notes that `what` could not be recorded; the first time for that kind,
     /// warns on stderr.
-    pub fn report(&self, what: Recording, message: impl Into<String>) {
+    pub(crate) fn report(&self, what: Recording, message: impl Into<String>) {
         let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let quiet = failures.quiet;
         let entry = failures
@@ -48,7 +48,7 @@ impl RecordingHealth {
     /// Makes the state folder (`.baton`) if it is missing. When that fails nothing
     /// of the run can be kept: one warning says so, and the failures that follow
     /// are only counted (for `--strict`).
-    pub fn check_state_dir(&self, dir: &Path) {
+    pub(crate) fn check_state_dir(&self, dir: &Path) {
         if let Err(err) = std::fs::create_dir_all(dir) {
             let mut failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             crate::notice::warning(format!(
@@ -65,7 +65,7 @@ impl RecordingHealth {
     }
 
     /// One line per kind of failure: `logs: beat 'x': failed to ... (and 3 more)`.
-    pub fn failures(&self) -> Vec<String> {
+    pub(crate) fn failures(&self) -> Vec<String> {
         let failures = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         failures
             .by_kind

@@ -2,28 +2,28 @@
 //! the telemetry files and the recording health.
 //! Each sees every [`RunEvent`] in order; none can change the run's outcome.
 
-pub mod health;
-pub mod recorder;
-pub mod telemetry_files;
-pub mod terminal;
+pub(crate) mod health;
+pub(crate) mod recorder;
+pub(crate) mod telemetry_files;
+pub(crate) mod terminal;
 
 use baton_model::RunEvent;
 
-pub trait Consumer: Send {
+pub(crate) trait Consumer: Send {
     fn handle(&mut self, event: &RunEvent);
 }
 
 /// Hands every event to each consumer in turn.
-pub struct Fanout<'a> {
+pub(crate) struct Fanout<'a> {
     consumers: Vec<&'a mut dyn Consumer>,
 }
 
 impl<'a> Fanout<'a> {
-    pub fn new(consumers: Vec<&'a mut dyn Consumer>) -> Self {
+    pub(crate) fn new(consumers: Vec<&'a mut dyn Consumer>) -> Self {
         Self { consumers }
     }
 
-    pub fn handle(&mut self, event: RunEvent) {
+    pub(crate) fn handle(&mut self, event: RunEvent) {
         for consumer in &mut self.consumers {
             consumer.handle(&event);
         }

@@ -20,7 +20,7 @@ use crate::history::History;
 /// How often a running run tells the store it is alive (stale after 30 s).
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
-pub struct Recorder {
+pub(crate) struct Recorder {
     history: Arc<History>,
     health: RecordingHealth,
     heartbeat: Option<Heartbeat>,
@@ -33,7 +33,7 @@ struct Heartbeat {
 }
 
 impl Recorder {
-    pub fn new(history: Arc<History>, health: RecordingHealth) -> Self {
+    pub(crate) fn new(history: Arc<History>, health: RecordingHealth) -> Self {
         Self {
             history,
             health,

@@ -15,7 +15,7 @@ use super::Consumer;
 use super::health::RecordingHealth;
 use crate::history::History;
 
-pub struct TelemetryFiles {
+pub(crate) struct TelemetryFiles {
     /// The telemetry root (`.baton/telemetry`).
     dir: PathBuf,
     /// Each beat's latest outcomes before this run, in its history hints; a beat
@@ -27,7 +27,7 @@ pub struct TelemetryFiles {
 }
 
 impl TelemetryFiles {
-    pub fn new(dir: PathBuf, history: Arc<History>, health: RecordingHealth) -> Self {
+    pub(crate) fn new(dir: PathBuf, history: Arc<History>, health: RecordingHealth) -> Self {
         Self {
             dir,
             history,
@@ -38,7 +38,7 @@ impl TelemetryFiles {
     }
 
     /// The anomalies found, in the order of `records`.
-    pub fn finish(mut self, records: &[BeatRecord]) -> Vec<Anomaly> {
+    pub(crate) fn finish(mut self, records: &[BeatRecord]) -> Vec<Anomaly> {
         records
             .iter()
             .filter_map(|r| self.anomalies.remove(&r.beat))

@@ -18,7 +18,7 @@ use owo_colors::OwoColorize;
 use super::Consumer;
 use crate::cli::OutputMode;
 
-pub struct Terminal {
+pub(crate) struct Terminal {
     mode: OutputMode,
     /// Prefix output lines with the beat name (beats can run at the same time).
     prefix: bool,
@@ -42,7 +42,7 @@ struct Progress {
 type EtaMs = dyn Fn(&str) -> Option<u64> + Send;
 
 impl Terminal {
-    pub fn new(
+    pub(crate) fn new(
         mode: OutputMode,
         prefix: bool,
         beat_names: &[String],

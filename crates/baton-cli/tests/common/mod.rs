@@ -8,23 +8,23 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use tempfile::TempDir;
 
-pub struct Project {
+pub(crate) struct Project {
     dir: TempDir,
 }
 
 impl Project {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
 
     /// A project whose `baton.yaml` has the given text.
-    pub fn with_pipeline(yaml: &str) -> Self {
+    pub(crate) fn with_pipeline(yaml: &str) -> Self {
         Self::new().file("baton.yaml", yaml)
     }
 
-    pub fn file(self, name: &str, contents: impl AsRef<[u8]>) -> Self {
+    pub(crate) fn file(self, name: &str, contents: impl AsRef<[u8]>) -> Self {
         let path = self.dir.path().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("mkdir");
@@ -33,20 +33,20 @@ impl Project {
         self
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    pub fn read(&self, name: &str) -> String {
+    pub(crate) fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.join(name)).unwrap_or_default()
     }
 
     /// `baton show latest --format json`: the latest run with its beats.
-    pub fn latest_json(&self) -> serde_json::Value {
+    pub(crate) fn latest_json(&self) -> serde_json::Value {
         let out = self
             .baton(&["show", "latest", "--format", "json"])
             .output()
@@ -60,7 +60,7 @@ impl Project {
     }
 
     /// `baton ARGS...` run in the project directory.
-    pub fn baton(&self, args: &[&str]) -> Command {
+    pub(crate) fn baton(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("baton").expect("baton binary");
         cmd.current_dir(self.path())
             .args(args)
@@ -71,6 +71,6 @@ impl Project {
 }
 
 /// The repository root (for examples/ and tests/fixtures/).
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }

@@ -15,13 +15,13 @@ use baton_report::RunReport;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-pub const RUN_ID: &str = "019abf3c-5e10-7000-8000-000000000001";
+pub(crate) const RUN_ID: &str = "019abf3c-5e10-7000-8000-000000000001";
 
-pub fn ts(s: &str) -> Timestamp {
+pub(crate) fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
-pub fn run() -> RunRecord {
+pub(crate) fn run() -> RunRecord {
     RunRecord {
         run_id: RUN_ID.parse().unwrap(),
         label: "build-20251126-123456".into(),
@@ -117,7 +117,7 @@ fn beat(
     }
 }
 
-pub fn beats() -> Vec<BeatRecord> {
+pub(crate) fn beats() -> Vec<BeatRecord> {
     use BeatStatus::*;
     use BeatType::*;
     let mut load = beat(
@@ -222,7 +222,7 @@ pub fn beats() -> Vec<BeatRecord> {
     vec![unit, load, compile, lint, codegen, deploy]
 }
 
-pub fn anomalies() -> Vec<Anomaly> {
+pub(crate) fn anomalies() -> Vec<Anomaly> {
     vec![
         Anomaly {
             beat: "compile".into(),
@@ -243,10 +243,10 @@ pub fn anomalies() -> Vec<Anomaly> {
     ]
 }
 
-pub fn report() -> RunReport {
+pub(crate) fn report() -> RunReport {
     RunReport::new(run(), beats(), anomalies())
 }
 
-pub fn uuid_nil() -> Uuid {
+pub(crate) fn uuid_nil() -> Uuid {
     Uuid::nil()
 }

@@ -7,7 +7,7 @@ use baton_model::{Pipeline, RunEvent};
 use baton_runner::{CancelToken, Plan, RunOptions, RunOutcome, Spawner, run_plan};
 
 /// Runs `plan` through `spawner` without history, keeping every event.
-pub fn run_collecting(
+pub(crate) fn run_collecting(
     pipeline: &Pipeline,
     plan: &Plan,
     opts: &RunOptions,
@@ -28,7 +28,7 @@ pub fn run_collecting(
 }
 
 /// The messages of the warning events, in order.
-pub fn warnings(events: &[RunEvent]) -> Vec<&str> {
+pub(crate) fn warnings(events: &[RunEvent]) -> Vec<&str> {
     events
         .iter()
         .filter_map(|e| match e {

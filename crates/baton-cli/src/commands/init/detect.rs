@@ -5,20 +5,20 @@ use std::fs;
 use std::path::Path;
 
 #[derive(Debug, Default)]
-pub struct Proposal {
+pub(crate) struct Proposal {
     pub movements: Vec<ProposedMovement>,
     found: Vec<&'static str>,
 }
 
 #[derive(Debug)]
-pub struct ProposedMovement {
+pub(crate) struct ProposedMovement {
     pub name: &'static str,
     pub parallel: bool,
     pub beats: Vec<ProposedBeat>,
 }
 
 #[derive(Debug)]
-pub struct ProposedBeat {
+pub(crate) struct ProposedBeat {
     pub name: String,
     pub beat_type: &'static str,
     pub run: String,
@@ -26,11 +26,11 @@ pub struct ProposedBeat {
 }
 
 impl Proposal {
-    pub fn beat_count(&self) -> usize {
+    pub(crate) fn beat_count(&self) -> usize {
         self.movements.iter().map(|m| m.beats.len()).sum()
     }
 
-    pub fn sources(&self) -> String {
+    pub(crate) fn sources(&self) -> String {
         if self.found.is_empty() {
             "a template".into()
         } else {
@@ -67,7 +67,7 @@ fn beat(name: &str, beat_type: &'static str, run: &str, inputs: &[&str]) -> Prop
     }
 }
 
-pub fn detect(dir: &Path) -> Proposal {
+pub(crate) fn detect(dir: &Path) -> Proposal {
     let mut p = Proposal::default();
     if dir.join("Cargo.toml").is_file() {
         p.found.push("Cargo.toml");

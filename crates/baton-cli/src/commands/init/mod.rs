@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::cli::InitArgs;
 use crate::exit::Exit;
 
-pub use detect::{Proposal, detect};
+pub(crate) use detect::{Proposal, detect};
 
 /// Where init puts the JSON Schema for editors, relative to the pipeline file.
 const SCHEMA_PATH: &str = ".baton/pipeline.schema.json";
@@ -26,7 +26,7 @@ const ENV_TEMPLATE: &str = "\
 # BATON_TELEMETRY_KEY=
 ";
 
-pub fn run(args: &InitArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &InitArgs) -> anyhow::Result<Exit> {
     let dir = &args.dir;
     let pipeline_path = dir.join("baton.yaml");
     let existing = ["baton.yaml", "baton.yml", "baton.json"]

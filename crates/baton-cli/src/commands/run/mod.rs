@@ -27,7 +27,7 @@ use crate::history::History;
 use crate::provenance;
 use crate::state::StateDir;
 
-pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let level: Level = args.level.into();
     let path = baton_config::locate(args.file.as_deref());
     let Some(pipeline) = load_runnable(&path, level) else {

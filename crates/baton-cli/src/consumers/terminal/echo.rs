@@ -10,14 +10,14 @@
 use std::os::fd::AsRawFd;
 
 /// Sets ECHOCTL back when dropped, if it cleared it; does nothing off a terminal.
-pub struct NoControlEcho {
+pub(super) struct NoControlEcho {
     fd: i32,
     cleared: bool,
 }
 
 impl NoControlEcho {
     /// Turns off the echo of control characters on the terminal behind stdout.
-    pub fn on_stdout() -> Self {
+    pub(super) fn on_stdout() -> Self {
         let fd = std::io::stdout().as_raw_fd();
         // SAFETY: tcgetpgrp and getpgrp only read; fd is open for the process's life.
         let foreground = unsafe { libc::tcgetpgrp(fd) == libc::getpgrp() };

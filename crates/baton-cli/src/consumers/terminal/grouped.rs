@@ -8,39 +8,39 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 
 /// Bytes of a beat's block held in memory before it moves to a temporary file.
-pub const MEMORY_BUDGET: usize = 1024 * 1024;
+pub(super) const MEMORY_BUDGET: usize = 1024 * 1024;
 
 const FILE_BUFFER: usize = 64 * 1024;
 
 /// The blocks of the beats that have printed something and not finished yet.
-pub struct Blocks {
+pub(super) struct Blocks {
     budget: usize,
     held: HashMap<String, Block>,
 }
 
 /// One beat's output so far: each line followed by `\n`.
 #[derive(Default)]
-pub struct Block {
+pub(super) struct Block {
     memory: Vec<u8>,
     file: Option<BufWriter<File>>,
     /// Lines that could not be kept (no temporary file could be made or written).
     lost: Option<Lost>,
 }
 
-pub struct Lost {
+pub(super) struct Lost {
     pub lines: u64,
     pub error: io::Error,
 }
 
 impl Blocks {
-    pub fn new(budget: usize) -> Self {
+    pub(super) fn new(budget: usize) -> Self {
         Self {
             budget,
             held: HashMap::new(),
         }
     }
 
-    pub fn push(&mut self, beat: &str, line: &str) {
+    pub(super) fn push(&mut self, beat: &str, line: &str) {
         // Looked up before inserting: a beat's name is copied once per block, not
         // once per line.
         let block = match self.held.get_mut(beat) {
@@ -51,7 +51,7 @@ impl Blocks {
     }
 
     /// The beat's block, which it no longer holds (empty if it printed nothing).
-    pub fn take(&mut self, beat: &str) -> Block {
+    pub(super) fn take(&mut self, beat: &str) -> Block {
         self.held.remove(beat).unwrap_or_default()
     }
 }
@@ -88,7 +88,7 @@ impl Block {
 
     /// Writes the block's lines to `out`, reading a spilled block back in chunks;
     /// tells the lines it could not keep, if any.
-    pub fn write_to(self, out: &mut impl Write) -> io::Result<Option<Lost>> {
+    pub(super) fn write_to(self, out: &mut impl Write) -> io::Result<Option<Lost>> {
         out.write_all(&self.memory)?;
         if let Some(file) = self.file {
             let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;

@@ -130,7 +130,7 @@ fn is_empty(m: &Cow<'_, BTreeMap<String, f64>>) -> bool {
 mod real {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
         if v.is_finite() {
             s.serialize_f64(*v)
         } else if v.is_nan() {
@@ -149,7 +149,7 @@ mod real {
         Text(String),
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         match Repr::deserialize(d)? {
             Repr::Number(v) => Ok(v),
             Repr::Text(t) => match t.as_str() {
@@ -162,7 +162,7 @@ mod real {
 
     /// Wrapper to serialize through [`serialize`] inside options and maps.
     #[derive(serde::Serialize, Deserialize)]
-    pub struct Real(#[serde(with = "self")] pub f64);
+    pub(super) struct Real(#[serde(with = "self")] pub f64);
 }
 
 mod opt_real {
@@ -170,11 +170,11 @@ mod opt_real {
 
     use super::real::Real;
 
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         v.map(Real).serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         Ok(Option::<Real>::deserialize(d)?.map(|r| r.0))
     }
 }
@@ -188,14 +188,14 @@ mod real_map {
     use super::real::Real;
 
     #[allow(clippy::ptr_arg)] // serde passes the field's own type
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         m: &Cow<'_, BTreeMap<String, f64>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         s.collect_map(m.iter().map(|(k, v)| (k, Real(*v))))
     }
 
-    pub fn deserialize<'de, 'a, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, 'a, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Cow<'a, BTreeMap<String, f64>>, D::Error> {
         let raw = BTreeMap::<String, Real>::deserialize(d)?;
