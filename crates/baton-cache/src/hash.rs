@@ -1,6 +1,6 @@
 //! Content hashes and the thread pool that computes them: BLAKE3 for cache keys
 //! (input files), SHA-256 for artifacts (what `sha256sum` shows), and
-//! [`parallel_map`] that spreads many files over the cores with scoped threads.
+//! `parallel_map` that spreads many files over the cores with scoped threads.
 
 use std::fs::File;
 use std::io::{self, Read};

@@ -8,7 +8,7 @@
 //!   match; `.git` and `.baton` are never entered, symlinked directories are not
 //!   followed, hidden files are included. Non-UTF-8 paths are skipped.
 //! - With [`Gitignore::Respect`] (inputs), files that git ignores (see
-//!   [`crate::gitignore`]) are left out, and ignored directories are not entered,
+//!   `gitignore`) are left out, and ignored directories are not entered,
 //!   unless named explicitly: a glob without wildcards naming a file always
 //!   includes it, and one naming a directory includes the directory even when it
 //!   is ignored (the rules still apply inside it).

@@ -13,7 +13,7 @@
 //! - [`CACHE_FORMAT_VERSION`].
 //!
 //! The components are kept with each entry and by key in the index, so that a miss
-//! can be explained ([`crate::explain`]).
+//! can be explained ([`mod@crate::explain`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -9,9 +9,9 @@
 //! - [`stat_cache`]: unchanged files are not hashed again.
 //! - [`index`]: `.baton/cache/index.db` (stat cache, entries, keys, runs' keys).
 //! - [`entry`]: `.baton/cache/entries/<key>/` (manifest, log, files), stored
-//!   atomically; [`restore`] and [`copy`]: verified restores by reflink or copy.
+//!   atomically; `restore` and `copy`: verified restores by reflink or copy.
 //! - [`lookup`]: hit, expired or miss; restore; store.
-//! - [`explain`] and [`history`]: why a key changed.
+//! - [`mod@explain`] and [`history`]: why a key changed.
 //! - [`maintenance`]: `ls`, `prune`, `clear`.
 //! - [`artifacts`]: per-beat artifact lists, `artifacts.json`, `verify`.
 //!
