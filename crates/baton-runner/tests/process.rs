@@ -24,8 +24,10 @@ use common::run_collecting;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Not a test: the child the measurement tests run. Does nothing unless asked.
+/// Not a test: the child the measurement tests run (they ask for it with
+/// `--ignored --exact`). Does nothing unless asked.
 #[test]
+#[ignore = "a child process of the measurement tests, run only by them"]
 fn child_helper() {
     let Ok(task) = std::env::var("BATON_RUNNER_TEST_CHILD") else {
         return;
@@ -69,7 +71,7 @@ fn cpu_time() -> Duration {
 fn child(task: &str) -> String {
     let exe = std::env::current_exe().expect("test binary path");
     format!(
-        "BATON_RUNNER_TEST_CHILD={task} '{}' --exact child_helper --test-threads=1 --quiet >/dev/null",
+        "BATON_RUNNER_TEST_CHILD={task} '{}' --exact child_helper --ignored --test-threads=1 --quiet >/dev/null",
         exe.display()
     )
 }
