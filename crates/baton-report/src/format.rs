@@ -5,7 +5,8 @@ use baton_model::{BeatRecord, BeatStatus, RollbackRecord, Shape};
 use jiff::Timestamp;
 
 /// What drove a beat's SLA verdict: `+62.0%` (duration against its SLO), or
-/// `cache 40%` / `3 errors` when the cache hit rate or the errors set the verdict.
+/// `cache 40% < 90%` (the rate and its target) / `3 errors` when the cache hit rate
+/// or the errors set the verdict.
 pub fn sla_detail(b: &BeatRecord) -> String {
     let sla = &b.sla;
     if sla.overall_status != sla.duration_status {
@@ -15,7 +16,12 @@ pub fn sla_detail(b: &BeatRecord) -> String {
         if sla.cache_status == sla.overall_status
             && let Some(rate) = sla.cache_hit_rate
         {
-            return format!("cache {:.0}%", rate * 100.0);
+            let target = b
+                .slo
+                .cache_hit_rate
+                .map(|t| format!(" < {:.0}%", t * 100.0))
+                .unwrap_or_default();
+            return format!("cache {:.0}%{target}", rate * 100.0);
         }
     }
     signed_percent(sla.duration_breach_percent)

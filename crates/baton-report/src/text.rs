@@ -94,25 +94,31 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
     if !report.breaches.is_empty() {
         let _ = writeln!(out, "\nSLA breaches ({}):", report.breaches.len());
         for b in &report.breaches {
+            // A failed beat's duration is not judged: only what it is judged by.
+            let duration = (b.duration_status > SlaStatus::Compliant).then(|| {
+                format!(
+                    "{} against an SLO of {} ({}, {})",
+                    format::duration_ms(b.actual_ms),
+                    format::duration_ms(b.slo_ms),
+                    format::ratio(b.ratio),
+                    format::signed_percent(b.duration_breach_percent),
+                )
+            });
+            let errors = (b.errors_status >= SlaStatus::Breach).then(|| {
+                format!(
+                    "{} (SLO {})",
+                    format::count(b.errors_count, "error"),
+                    b.errors_slo
+                )
+            });
+            let because: Vec<String> = duration.into_iter().chain(errors).collect();
             let _ = writeln!(
                 out,
-                "  {} {}: {}, {} against an SLO of {} ({}, {}){}",
+                "  {} {}: {}, {}",
                 paint.sla_marker(b.status),
                 b.beat,
                 paint.paint(b.status.as_str(), sla_tone(b.status)),
-                format::duration_ms(b.actual_ms),
-                format::duration_ms(b.slo_ms),
-                format::ratio(b.ratio),
-                format::signed_percent(b.duration_breach_percent),
-                if b.errors_status >= SlaStatus::Breach {
-                    format!(
-                        ", {} (SLO {})",
-                        format::count(b.errors_count, "error"),
-                        b.errors_slo
-                    )
-                } else {
-                    String::new()
-                }
+                because.join(", ")
             );
         }
     }

@@ -134,6 +134,7 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
                 previous[k] = Some(shape.hash.clone());
                 let slo: SloTarget = ty.default_slo();
                 let sla = evaluate_sla(
+                    status == BeatStatus::Success,
                     duration_ms,
                     errors_count,
                     &slo,

@@ -1,14 +1,23 @@
-//! SLO/SLA evaluation: r = duration / SLO duration against the pipeline's thresholds;
-//! errors above target are a breach; a rolling cache hit rate below target a warning.
+//! SLO/SLA evaluation: r = duration / SLO duration against the pipeline's thresholds
+//! (for a beat that succeeded: a failure is judged by its status and errors, not
+//! by how fast it failed); errors above target are a breach; a rolling cache hit
+//! rate below target is a warning once there are [`CACHE_MIN_RUNS`] runs that used
+//! the cache to rest it on (a cold cache is not a warning).
 
 use baton_model::{CacheState, SlaStatus, SlaThresholds, SlaVerdict, SloTarget};
 
 /// How many of a beat's most recent cache states the rolling hit rate looks at.
 pub const CACHE_WINDOW: usize = 20;
 
+/// Fewest runs that used the cache (hit, miss or expired) in the window before the
+/// hit rate is judged against its target.
+pub const CACHE_MIN_RUNS: usize = 10;
+
 /// Judge one beat. `recent_cache_states` are the beat's latest states, newest
-/// included, at most [`CACHE_WINDOW`] of them are used.
+/// included, at most [`CACHE_WINDOW`] of them are used. The duration verdict
+/// applies only when the beat `succeeded`; otherwise it is compliant (not judged).
 pub fn evaluate_sla(
+    succeeded: bool,
     duration_ms: u64,
     errors_count: u64,
     slo: &SloTarget,
@@ -21,7 +30,7 @@ pub fn evaluate_sla(
     } else {
         0.0
     };
-    let duration_status = if ratio <= thresholds.warning {
+    let duration_status = if !succeeded || ratio <= thresholds.warning {
         SlaStatus::Compliant
     } else if ratio <= thresholds.breach {
         SlaStatus::Warning
@@ -38,8 +47,11 @@ pub fn evaluate_sla(
     let cache_hit_rate = slo
         .cache_hit_rate
         .and_then(|_| rolling_cache_hit_rate(recent_cache_states));
+    let cache_runs = cache_runs(recent_cache_states);
     let cache_status = match (slo.cache_hit_rate, cache_hit_rate) {
-        (Some(target), Some(rate)) if rate < target => SlaStatus::Warning,
+        (Some(target), Some(rate)) if rate < target && cache_runs >= CACHE_MIN_RUNS => {
+            SlaStatus::Warning
+        }
         _ => SlaStatus::Compliant,
     };
     SlaVerdict {
@@ -65,6 +77,12 @@ pub fn rolling_cache_hit_rate(states: &[CacheState]) -> Option<f64> {
     Some(round4(hits as f64 / used.len() as f64))
 }
 
+/// Runs in the window that used the cache (anything but `skip`).
+pub fn cache_runs(states: &[CacheState]) -> usize {
+    let window = &states[states.len().saturating_sub(CACHE_WINDOW)..];
+    window.iter().filter(|s| **s != CacheState::Skip).count()
+}
+
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
@@ -84,7 +102,15 @@ mod tests {
     }
 
     fn status(duration_ms: u64) -> SlaStatus {
-        evaluate_sla(duration_ms, 0, &slo(10), &SlaThresholds::default(), &[]).overall_status
+        evaluate_sla(
+            true,
+            duration_ms,
+            0,
+            &slo(10),
+            &SlaThresholds::default(),
+            &[],
+        )
+        .overall_status
     }
 
     #[test]
@@ -99,14 +125,14 @@ mod tests {
 
     #[test]
     fn breach_percent_is_relative_to_the_slo() {
-        let v = evaluate_sla(13_000, 0, &slo(10), &SlaThresholds::default(), &[]);
+        let v = evaluate_sla(true, 13_000, 0, &slo(10), &SlaThresholds::default(), &[]);
         assert_eq!(v.duration_breach_percent, 30.0);
         assert_eq!(v.duration_ratio, 1.3);
     }
 
     #[test]
     fn errors_above_target_are_a_breach() {
-        let v = evaluate_sla(1, 2, &slo(10), &SlaThresholds::default(), &[]);
+        let v = evaluate_sla(true, 1, 2, &slo(10), &SlaThresholds::default(), &[]);
         assert_eq!(v.errors_status, SlaStatus::Breach);
         assert_eq!(v.overall_status, SlaStatus::Breach);
     }
@@ -117,16 +143,44 @@ mod tests {
             cache_hit_rate: Some(0.9),
             ..slo(10)
         };
-        let states = [
-            CacheState::Hit,
-            CacheState::Miss,
-            CacheState::Hit,
-            CacheState::Skip,
-        ];
-        let v = evaluate_sla(1, 0, &target, &SlaThresholds::default(), &states);
-        assert_eq!(v.cache_hit_rate, Some(0.6667));
+        let mut states = vec![CacheState::Skip];
+        for _ in 0..5 {
+            states.extend([CacheState::Hit, CacheState::Miss]);
+        }
+        let v = evaluate_sla(true, 1, 0, &target, &SlaThresholds::default(), &states);
+        assert_eq!(v.cache_hit_rate, Some(0.5));
         assert_eq!(v.cache_status, SlaStatus::Warning);
         assert_eq!(v.overall_status, SlaStatus::Warning);
+    }
+
+    #[test]
+    fn a_cold_cache_is_not_a_warning() {
+        let target = SloTarget {
+            cache_hit_rate: Some(0.9),
+            ..slo(10)
+        };
+        // Nine runs that used the cache, the first a miss: too few to judge.
+        let mut states = vec![CacheState::Miss];
+        states.extend([CacheState::Hit; 8]);
+        let v = evaluate_sla(true, 1, 0, &target, &SlaThresholds::default(), &states);
+        assert_eq!(v.cache_hit_rate, Some(0.8889));
+        assert_eq!(v.cache_status, SlaStatus::Compliant);
+        states.push(CacheState::Miss);
+        let v = evaluate_sla(true, 1, 0, &target, &SlaThresholds::default(), &states);
+        assert_eq!(v.cache_status, SlaStatus::Warning, "ten runs, 80% < 90%");
+    }
+
+    #[test]
+    fn a_failed_beat_is_not_a_duration_breach() {
+        let v = evaluate_sla(false, 1_340, 1, &slo(180), &SlaThresholds::default(), &[]);
+        assert_eq!(v.duration_status, SlaStatus::Compliant);
+        assert_eq!(v.overall_status, SlaStatus::Breach, "its error is");
+        let v = evaluate_sla(false, 999_000, 0, &slo(10), &SlaThresholds::default(), &[]);
+        assert_eq!(
+            v.duration_status,
+            SlaStatus::Compliant,
+            "a slow failure either"
+        );
     }
 
     #[test]

@@ -182,6 +182,7 @@ pub(super) fn beat_record(
         Fields::Minimal => Default::default(),
         Fields::Full => (
             evaluate_sla(
+                status == BeatStatus::Success,
                 event.duration_ms,
                 errors_count,
                 &slo,
