@@ -345,47 +345,6 @@ mod tests {
         );
     }
 
-    /// A bulk insert's WAL is not left for the next open to read: the background
-    /// checkpointer ends before the store truncates it on close.
-    #[test]
-    fn a_bulk_insert_leaves_no_big_wal_behind() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("history.db");
-        let wal_len =
-            || std::fs::metadata(dir.path().join("history.db-wal")).map_or(0, |m| m.len());
-        let keep = baton_sqlite::WAL_KEEP_BYTES.unsigned_abs();
-        let runs: Vec<_> = (0..500)
-            .map(|i| run("p", at(i * 60), RunStatus::Success))
-            .collect();
-        let beats: Vec<_> = runs
-            .iter()
-            .flat_map(|r| {
-                (0..34).map(move |i| {
-                    beat(
-                        r,
-                        0,
-                        i,
-                        &format!("b{i}"),
-                        BeatStatus::Success,
-                        10,
-                        CacheState::Hit,
-                    )
-                })
-            })
-            .collect();
-        {
-            let store = SqliteStore::open(&path).expect("open");
-            store.record_runs_bulk(&runs).expect("runs");
-            store.record_beats_bulk(&beats).expect("beats");
-            assert!(wal_len() > keep, "the insert should leave a big WAL");
-        }
-        let wal = wal_len();
-        assert!(wal <= keep, "WAL of {wal} bytes left");
-        let store = SqliteStore::open(&path).expect("reopen");
-        let all = store.list_runs(&RunFilter::default()).expect("list");
-        assert_eq!(all.len(), 500);
-    }
-
     /// A store left at each earlier schema version (0 is a new, empty file) opens,
     /// migrates to the current version and keeps its data.
     ///
