@@ -254,6 +254,9 @@ pub(crate) mod tests {
             shape: Shape::default(),
             log_path: None,
             rollback: None,
+            input_identity: None,
+            restored: false,
+            restored_from: None,
         }
     }
 

@@ -149,7 +149,32 @@ pub struct BeatRecord {
     /// The beat's `rollback` command, when it ran because its movement failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
+    // --- what it ran on
+    /// What the beat's inputs were, so runs on the same inputs can be compared (flaky
+    /// detection): `inputs:<hex>` (the cache key of its declared `inputs`), else
+    /// `commit:<sha>` (the git commit of a clean work tree), else none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_identity: Option<String>,
+    /// Restored from the step cache rather than executed.
+    #[serde(default)]
+    pub restored: bool,
+    /// The label of the run whose cache entry was restored, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
 }
+
+/// What `baton show RUN --format json` prints and `baton export` writes one per line:
+/// a run with its beats in plan order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDocument {
+    /// [`RUN_DOCUMENT_VERSION`] when written by this baton.
+    pub format_version: u32,
+    pub run: RunRecord,
+    pub beats: Vec<BeatRecord>,
+}
+
+/// The `format_version` of a [`RunDocument`].
+pub const RUN_DOCUMENT_VERSION: u32 = 1;
 
 /// One run of a beat's `rollback` command (after a later beat of its movement failed
 /// for good).

@@ -221,6 +221,9 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
         shape: Default::default(),
         log_path: ctx.log_path.map(str::to_owned),
         rollback: None,
+        input_identity: None,
+        restored: cache_state == CacheState::Hit,
+        restored_from: None,
     }
 }
 

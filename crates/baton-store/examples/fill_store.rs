@@ -177,6 +177,9 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
                     shape,
                     log_path: Some(format!("logs/{label}/{movement}/{name}.log")),
                     rollback: None,
+                    input_identity: None,
+                    restored: false,
+                    restored_from: None,
                 });
                 offset += duration_ms as i64;
             }

@@ -1,10 +1,9 @@
 //! baton's import format, written from the generator's histories: JSON Lines, one
 //! run per line, `{"format_version":1,"run":{...},"beats":[...]}`, where `run` is a
 //! serialized [`RunRecord`] and each beat a serialized [`BeatRecord`] (the real
-//! types, so the format cannot drift from baton's own), plus two fields the records
-//! do not have yet: `input_identity` (`"inputs:<hex>"`) and `restored` (a cache hit).
+//! types, so the format cannot drift from baton's own); each beat's `input_identity`
+//! (`"inputs:<hex>"`) names its key and `restored` says it was a cache hit.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
@@ -238,6 +237,9 @@ pub(super) fn beat_record(
         shape,
         log_path: None,
         rollback: None,
+        input_identity: Some(input_identity(event.key)),
+        restored: event.hit,
+        restored_from: None,
     }
 }
 
@@ -266,6 +268,8 @@ struct MinimalBeat<'a> {
     duration_ms: u64,
     started_at: Timestamp,
     cache_state: CacheState,
+    input_identity: Option<&'a str>,
+    restored: bool,
 }
 
 impl<'a> From<&'a BeatRecord> for MinimalBeat<'a> {
@@ -279,6 +283,8 @@ impl<'a> From<&'a BeatRecord> for MinimalBeat<'a> {
             duration_ms: r.duration_ms,
             started_at: r.started_at,
             cache_state: r.cache_state,
+            input_identity: r.input_identity.as_deref(),
+            restored: r.restored,
         }
     }
 }
@@ -310,33 +316,15 @@ pub(super) fn input_identity(key: u64) -> String {
     format!("inputs:{key:016x}")
 }
 
-/// Appends a beat record to `out` as an object of the import format: the record's
-/// fields (all, or the minimal ones), then `input_identity` and `restored`
-/// unless the record already has them (once [`BeatRecord`] gains those fields,
-/// [`beat_record`] sets them and nothing is added twice).
-pub(super) fn push_beat(
-    out: &mut String,
-    record: &BeatRecord,
-    key: u64,
-    restored: bool,
-    fields: Fields,
-) -> Result<()> {
+/// Appends a beat record to `out` as an object of the import format (all its
+/// fields, or the minimal ones).
+pub(super) fn push_beat(out: &mut String, record: &BeatRecord, fields: Fields) -> Result<()> {
     let json = match fields {
         Fields::Full => serde_json::to_string(record),
         Fields::Minimal => serde_json::to_string(&MinimalBeat::from(record)),
     }
     .context("failed to serialize a beat record")?;
-    let body = json
-        .strip_suffix('}')
-        .context("a beat record is not a JSON object")?;
-    out.push_str(body);
-    if !body.contains("\"input_identity\":") {
-        let _ = write!(out, ",\"input_identity\":\"{}\"", input_identity(key));
-    }
-    if !body.contains("\"restored\":") {
-        let _ = write!(out, ",\"restored\":{restored}");
-    }
-    out.push('}');
+    out.push_str(&json);
     Ok(())
 }
 
@@ -404,7 +392,7 @@ pub(super) fn write_pipelines(
                 if count > 0 {
                     beats.push(',');
                 }
-                push_beat(&mut beats, &record, event.key, event.hit, fields)?;
+                push_beat(&mut beats, &record, fields)?;
                 count += 1;
             }
             if count == 0 {

@@ -117,7 +117,7 @@ pub(super) fn write(
                 if index > 0 {
                     values.push(',');
                 }
-                push_beat(&mut values, &record, event.key, event.hit, Fields::Full)?;
+                push_beat(&mut values, &record, Fields::Full)?;
             }
             let record = run_record(run_id, &id, &name, started_at, longest, failed);
             let line = run_line(&record, &values, Fields::Full)?;

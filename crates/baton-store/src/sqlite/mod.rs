@@ -348,8 +348,10 @@ mod tests {
     /// A store left at each earlier schema version (0 is a new, empty file) opens,
     /// migrates to the current version and keeps its data.
     ///
-    /// The data of version >= 1 is written with today's write path, which touches
-    /// only version-1 tables; a migration that changes those needs a raw fixture here.
+    /// The data of version >= 1 is written with today's write path into a current
+    /// database, then copied into the old one column by column, leaving out the
+    /// columns later versions added (v4: a beat's input identity and restored flag,
+    /// which read back as none and as "restored when it was a cache hit").
     ///
     /// Each version is tried twice: with the old data checkpointed into the database
     /// file, and with it still in a WAL left behind (as a store leaves it).
@@ -379,10 +381,27 @@ mod tests {
                 schema::migrate_to(&mut conn, from).expect("old schema");
                 assert_eq!(schema::current_version(&conn).expect("version"), from);
                 if from >= 1 {
-                    let tx = conn.transaction().expect("tx");
+                    let scratch = dir.path().join("scratch.db");
+                    let mut current = Connection::open(&scratch).expect("scratch");
+                    schema::migrate_to(&mut current, SCHEMA_VERSION).expect("schema");
+                    let tx = current.transaction().expect("tx");
                     write::upsert_runs(&tx, std::slice::from_ref(&r)).expect("run");
                     write::insert_beats(&tx, std::slice::from_ref(&b), false).expect("beat");
                     tx.commit().expect("commit");
+                    drop(current);
+                    let beat_columns = "id, movement_index, movement, beat_index, started_at, \
+                        status, duration_ms, cpu_user_ms, cpu_sys_ms, peak_rss_bytes, \
+                        cache_state, sla_status, shape_hash, prev_shape_hash, evolved, extra";
+                    conn.execute_batch(&format!(
+                        "ATTACH '{}' AS scratch;
+                         INSERT INTO runs SELECT * FROM scratch.runs;
+                         INSERT INTO series SELECT * FROM scratch.series;
+                         INSERT INTO beats ({beat_columns})
+                             SELECT {beat_columns} FROM scratch.beats;
+                         DETACH scratch;",
+                        scratch.display()
+                    ))
+                    .expect("copy into the old schema");
                 }
             }
             let wal = dir.path().join("history.db-wal");
@@ -402,9 +421,14 @@ mod tests {
                 assert!(loaded.is_none());
                 continue;
             }
+            let expected = BeatRecord {
+                input_identity: None,
+                restored: b.cache_state == CacheState::Hit,
+                ..b.clone()
+            };
             assert_eq!(
                 loaded,
-                Some((r.clone(), vec![b.clone()])),
+                Some((r.clone(), vec![expected])),
                 "data kept from v{from} (left in the WAL: {left_in_wal})"
             );
             // Tables of later versions work.

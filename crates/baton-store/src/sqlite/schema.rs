@@ -130,10 +130,43 @@ CREATE TABLE artifact_manifests (
 );
 "#,
     },
+    // v4: what each beat ran on (its input identity, compact: see codec/values.rs)
+    // and whether it was restored from the step cache. Every earlier cache hit was a
+    // restore.
+    Migration {
+        version: 4,
+        sql: r#"
+ALTER TABLE beats ADD COLUMN input_identity BLOB;
+ALTER TABLE beats ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;
+UPDATE beats SET restored = 1 WHERE cache_state = 0;
+DROP VIEW beat_records;
+CREATE VIEW beat_records AS
+SELECT r.run_id, r.label, s.pipeline_id, b.movement_index, b.movement, b.beat_index,
+       s.beat,
+       CASE b.status WHEN 0 THEN 'success' WHEN 1 THEN 'failure' WHEN 2 THEN 'timeout'
+                     WHEN 3 THEN 'cancelled' ELSE 'skipped' END AS status,
+       b.started_at / 1000000000 AS started_unix, b.duration_ms,
+       b.cpu_user_ms, b.cpu_sys_ms, b.peak_rss_bytes,
+       CASE b.cache_state WHEN 0 THEN 'hit' WHEN 1 THEN 'miss' WHEN 2 THEN 'skip'
+                          ELSE 'expired' END AS cache_state,
+       CASE b.sla_status WHEN 0 THEN 'compliant' WHEN 1 THEN 'warning' WHEN 2 THEN 'breach'
+                         ELSE 'critical' END AS sla_status,
+       CASE typeof(b.shape_hash) WHEN 'blob' THEN lower(hex(b.shape_hash))
+                                 ELSE b.shape_hash END AS shape_hash,
+       b.evolved,
+       CASE typeof(b.input_identity)
+           WHEN 'blob' THEN CASE substr(b.input_identity, 1, 1)
+                                WHEN x'01' THEN 'inputs:' ELSE 'commit:' END
+                            || lower(hex(substr(b.input_identity, 2)))
+           ELSE b.input_identity END AS input_identity,
+       b.restored, b.extra
+FROM beats b JOIN runs r ON r.id = b.run JOIN series s ON s.id = b.series;
+"#,
+    },
 ];
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -12,7 +12,7 @@ use super::canonical::canonical_prefix;
 use super::codes::{beat_status, cache_state, sla_status};
 use super::extra::Extra;
 use super::log_path::conventional_log_path;
-use super::values::{hash_from_sql, ts_from_sql, uint};
+use super::values::{hash_from_sql, identity_from_sql, ts_from_sql, uint};
 use crate::{Result, StoreError};
 
 /// Columns [`beat_from_row`] reads (by these names), for [`BEAT_FROM`].
@@ -23,7 +23,7 @@ pub(crate) const BEAT_COLUMNS: &str = "r.run_id AS run_id, s.beat AS beat,
     b.peak_rss_bytes AS peak_rss_bytes, b.cache_state AS cache_state,
     b.sla_status AS sla_status, b.shape_hash AS shape_hash,
     b.prev_shape_hash AS prev_shape_hash, b.evolved AS evolved, b.extra AS extra,
-    r.label AS label";
+    b.input_identity AS input_identity, b.restored AS restored, r.label AS label";
 
 /// The joins [`BEAT_COLUMNS`] needs.
 pub(crate) const BEAT_FROM: &str =
@@ -72,6 +72,8 @@ beat_columns!(
     prev_shape_hash,
     evolved,
     extra,
+    input_identity,
+    restored,
     label,
 );
 
@@ -126,6 +128,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
         log_path,
         log_dir,
         rollback,
+        restored_from,
     } = extra;
     let hash_of = |column: usize| -> Result<Option<String>> {
         hash_from_sql(row.get_ref(column).map_err(sql)?)
@@ -201,5 +204,8 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
         },
         log_path,
         rollback,
+        input_identity: identity_from_sql(row.get_ref(col.input_identity).map_err(sql)?)?,
+        restored: row.get(col.restored).map_err(sql)?,
+        restored_from: restored_from.map(Cow::into_owned),
     })
 }

@@ -14,7 +14,7 @@ use super::canonical::canonical_suffix;
 use super::codes::{beat_status, cache_state, sla_status};
 use super::extra::Extra;
 use super::log_path::log_dir;
-use super::values::{HashSql, int, ts_to_sql};
+use super::values::{HashSql, identity_to_sql, int, ts_to_sql};
 use crate::error::SqlContext;
 use crate::{Result, StoreError};
 
@@ -22,8 +22,8 @@ use crate::{Result, StoreError};
 pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
     id, movement_index, movement, beat_index, started_at, status, duration_ms, cpu_user_ms,
     cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash,
-    evolved, extra
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    evolved, extra, input_identity, restored
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 /// A beat record turned into column values, ready to bind: the work that needs no
 /// database, so a bulk insert can do it on another thread.
@@ -43,6 +43,8 @@ pub(crate) struct EncodedBeat<'a> {
     hash: HashSql<'a>,
     prev_hash: Option<HashSql<'a>>,
     evolved: bool,
+    input_identity: Option<rusqlite::types::Value>,
+    restored: bool,
     /// Where its `extra` JSON sits in the buffer given to [`encode_beat`].
     extra: std::ops::Range<usize>,
 }
@@ -84,6 +86,9 @@ pub(crate) fn encode_beat<'a>(
         shape,
         log_path,
         rollback,
+        input_identity,
+        restored,
+        restored_from,
     } = beat;
     let SloTarget {
         duration: slo_duration,
@@ -152,6 +157,7 @@ pub(crate) fn encode_beat<'a>(
             .flatten(),
         log_dir: dir.map(Cow::Borrowed),
         rollback: rollback.clone(),
+        restored_from: restored_from.as_deref().map(Cow::Borrowed),
     };
     let start = json.len();
     serde_json::to_writer(&mut *json, &extra).map_err(|e| encode_err(Some(e)))?;
@@ -171,6 +177,8 @@ pub(crate) fn encode_beat<'a>(
         hash: HashSql::new(hash),
         prev_hash: previous_hash.as_deref().map(HashSql::new),
         evolved: *evolved,
+        input_identity: input_identity.as_deref().map(identity_to_sql),
+        restored: *restored,
         extra: start..json.len(),
     })
 }
@@ -209,6 +217,8 @@ pub(crate) fn insert_encoded(
         beat.prev_hash,
         beat.evolved,
         extra,
+        beat.input_identity,
+        beat.restored,
     ])
     .ctx(fail)?;
     Ok(())

@@ -106,6 +106,14 @@ pub(super) struct Extra<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub(super) log_dir: Option<Cow<'a, str>>,
+    /// The label of the run a restored beat came from.
+    #[serde(
+        rename = "rf",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) restored_from: Option<Cow<'a, str>>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -110,9 +110,87 @@ pub(crate) fn hash_from_sql(v: ValueRef<'_>) -> Result<Option<String>> {
     }
 }
 
+/// The kind byte that starts a compact input identity.
+const IDENTITY_KINDS: [(u8, &str); 2] = [(1, "inputs:"), (2, "commit:")];
+
+/// An input identity as stored: `inputs:<hex>` and `commit:<hex>` as a kind byte
+/// and the raw bytes (33 or 21 bytes instead of 71 or 47), anything else as text.
+pub(crate) fn identity_to_sql(identity: &str) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    for (kind, prefix) in IDENTITY_KINDS {
+        if let Some(hex) = identity.strip_prefix(prefix)
+            && let Some(mut bytes) = decode_hex(hex)
+        {
+            bytes.insert(0, kind);
+            return Value::Blob(bytes);
+        }
+    }
+    Value::Text(identity.to_owned())
+}
+
+/// A stored input identity back to its text.
+pub(crate) fn identity_from_sql(v: ValueRef<'_>) -> Result<Option<String>> {
+    let bad = || StoreError::corrupt("an input identity");
+    match v {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob([kind, bytes @ ..]) => {
+            let (_, prefix) = IDENTITY_KINDS
+                .iter()
+                .find(|(k, _)| k == kind)
+                .ok_or_else(bad)?;
+            let hex = hash_from_sql(ValueRef::Blob(bytes))?.unwrap_or_default();
+            Ok(Some(format!("{prefix}{hex}")))
+        }
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(|s| Some(s.to_owned()))
+            .map_err(|_| bad()),
+        _ => Err(bad()),
+    }
+}
+
+/// Lowercase hex of even length to bytes; `None` for anything else (so that the
+/// text reads back exactly as it was written).
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    if hex.is_empty() || hex.len() % 2 != 0 {
+        return None;
+    }
+    hex.as_bytes()
+        .chunks_exact(2)
+        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identities_are_compact_and_read_back_exactly() {
+        use rusqlite::types::Value;
+        let inputs = format!("inputs:{}", "ab".repeat(32));
+        let commit = format!("commit:{}", "0f".repeat(20));
+        for (identity, compact) in [
+            (inputs.as_str(), Some(33)),
+            (commit.as_str(), Some(21)),
+            ("commit:ABC", None),
+            ("inputs:", None),
+            ("something else", None),
+        ] {
+            let stored = identity_to_sql(identity);
+            match (&stored, compact) {
+                (Value::Blob(b), Some(len)) => assert_eq!(b.len(), len, "{identity}"),
+                (Value::Text(_), None) => {}
+                other => panic!("{identity}: stored as {other:?}"),
+            }
+            let back = identity_from_sql(ValueRef::from(&stored)).expect("decode");
+            assert_eq!(back.as_deref(), Some(identity));
+        }
+    }
 
     #[test]
     fn hashes_are_blobs_only_when_lowercase_sha256_hex() {
