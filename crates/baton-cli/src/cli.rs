@@ -139,13 +139,24 @@ pub(crate) struct StoreArgs {
     pub file: Option<PathBuf>,
 }
 
+/// Which pipelines of the history a reading command covers.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct ScopeArgs {
+    /// Only this pipeline (name or id). Default: the pipeline file's, or every
+    /// pipeline when there is no pipeline file.
+    #[arg(long, value_name = "NAME|ID", conflicts_with = "all")]
+    pub pipeline: Option<String>,
+    /// Every pipeline in the history.
+    #[arg(long)]
+    pub all: bool,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Only runs of this pipeline (name or id).
-    #[arg(long)]
-    pub pipeline: Option<String>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// Only runs that include this beat.
     #[arg(long)]
     pub beat: Option<String>,

@@ -21,18 +21,9 @@ pub(crate) fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
         },
         None => None,
     };
-    let pipeline = match &args.pipeline {
-        Some(p) => {
-            let known = history.store.pipelines()?;
-            match known.iter().find(|k| &k.pipeline_id == p || &k.name == p) {
-                Some(k) => Some(k.pipeline_id.clone()),
-                None => crate::usage_bail!("no pipeline named '{p}' in the history"),
-            }
-        }
-        None => None,
-    };
+    let scope = reading::scope(&history, &args.scope)?;
     let filter = RunFilter {
-        pipeline,
+        pipeline: scope.pipeline_id().map(str::to_owned),
         beat: args.beat.clone(),
         status,
         limit: Some(args.limit),

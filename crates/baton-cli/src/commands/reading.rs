@@ -7,7 +7,7 @@ use baton_model::{BeatRecord, RunRecord};
 use baton_report::RunReport;
 use baton_store::{HistoryStore, RunSelector};
 
-use crate::cli::StoreArgs;
+use crate::cli::{ScopeArgs, StoreArgs};
 use crate::state::StateDir;
 
 pub(crate) struct History {
@@ -41,6 +41,44 @@ pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
         state,
         pipeline_id,
     })
+}
+
+/// The pipelines a reading command covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// One pipeline, by id (history key).
+    Pipeline(String),
+    /// Every pipeline in the history.
+    All,
+}
+
+impl Scope {
+    /// The pipeline id, or `None` for every pipeline (what store filters take).
+    pub(crate) fn pipeline_id(&self) -> Option<&str> {
+        match self {
+            Self::Pipeline(id) => Some(id),
+            Self::All => None,
+        }
+    }
+}
+
+/// `--pipeline NAME|ID` (a name or id known to the history), `--all`, or by default
+/// the pipeline file's pipeline, or every pipeline when there is no pipeline file.
+pub(crate) fn scope(history: &History, args: &ScopeArgs) -> anyhow::Result<Scope> {
+    if args.all {
+        return Ok(Scope::All);
+    }
+    match (&args.pipeline, &history.pipeline_id) {
+        (Some(p), _) => {
+            let known = history.store.pipelines()?;
+            match known.iter().find(|k| &k.pipeline_id == p || &k.name == p) {
+                Some(k) => Ok(Scope::Pipeline(k.pipeline_id.clone())),
+                None => crate::usage_bail!("no pipeline named '{p}' in the history"),
+            }
+        }
+        (None, Some(id)) => Ok(Scope::Pipeline(id.clone())),
+        (None, None) => Ok(Scope::All),
+    }
 }
 
 /// The run a selector names, with its beats, or a clear error.
