@@ -27,6 +27,11 @@ impl IgnoreStack {
         Self::default()
     }
 
+    /// Whether any rule can apply (inside a repository, rules not switched off).
+    pub(crate) fn is_active(&self) -> bool {
+        self.active
+    }
+
     /// The rules in force inside `dir` (absolute), and whether `dir` itself, or a
     /// directory above it inside the repository, is ignored.
     pub(crate) fn at(dir: &Path, problems: &mut Vec<String>) -> (Self, bool) {

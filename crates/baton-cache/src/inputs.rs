@@ -7,11 +7,14 @@
 //!   (`src/**/*.rs` walks `src/`), and no deeper than a glob without `**` can
 //!   match; `.git` and `.baton` are never entered, symlinked directories are not
 //!   followed, hidden files are included. Non-UTF-8 paths are skipped.
-//! - With [`Gitignore::Respect`] (inputs), files that git ignores (see
-//!   `gitignore`) are left out, and ignored directories are not entered,
-//!   unless named explicitly: a glob without wildcards naming a file always
-//!   includes it, and one naming a directory includes the directory even when it
-//!   is ignored (the rules still apply inside it).
+//! - With [`Gitignore::Respect`] (inputs), `.gitignore` filters only what a walk
+//!   sweeps up: files that git ignores (see `gitignore`) are left out and ignored
+//!   directories are not entered, below a glob's literal prefix. A glob that names
+//!   a path explicitly is taken at its word: a glob without wildcards naming a file
+//!   always includes it, and when a glob's literal prefix (`dist` in `dist/**`,
+//!   or a directory named without wildcards) is itself ignored or inside an
+//!   ignored directory, everything under it that the glob matches is included and
+//!   no ignore rule applies there. A broad glob (`**/*.rs`) never enters `dist/`.
 //! - With [`Gitignore::Include`] (outputs, usually ignored) nothing is left out.
 
 use std::collections::BTreeMap;
@@ -113,27 +116,42 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
         glob: globs.join(", "),
         source,
     })?;
-    // A base inside another base is walked with it.
+    let respect = gitignore == Gitignore::Respect;
+    // Each base with the rules in force there: an ignored base is taken at its word
+    // (no rules), which a walk from a broader base would not enter.
     bases.sort();
     bases.dedup();
-    let mut kept: Vec<PathBuf> = Vec::new();
+    let mut starts: Vec<(PathBuf, IgnoreStack)> = Vec::new();
     for base in bases {
-        if !kept.iter().any(|k| base.starts_with(k)) {
-            kept.push(base);
+        if let Some(rules) = start_rules(root, &base, respect, &mut resolved.problems) {
+            starts.push((base, rules));
         }
     }
-    let respect = gitignore == Gitignore::Respect;
-    for base in &kept {
+    // A base inside another base with the same treatment is walked with it.
+    let mut kept: Vec<(PathBuf, IgnoreStack)> = Vec::new();
+    for (base, rules) in starts {
+        let covered = kept
+            .iter()
+            .any(|(k, r)| base.starts_with(k) && r.is_active() == rules.is_active());
+        if !covered {
+            kept.push((base, rules));
+        }
+    }
+    for (base, rules) in kept {
         let matches = |rel: &str| set.is_match(rel);
         let walk = Walk {
             root,
             matches: &matches,
             max_depth,
         };
-        walk.base(base, respect, false, &mut resolved);
+        walk.base(&base, rules, &mut resolved);
     }
-    // Named directories are walked on their own: an ignored one is still entered.
+    // Named directories are walked on their own.
     for dir in named_dirs {
+        let Some(rules) = start_rules(root, Path::new(&dir), respect, &mut resolved.problems)
+        else {
+            continue;
+        };
         let prefix = format!("{dir}/");
         let matches = |rel: &str| rel.starts_with(&prefix);
         let walk = Walk {
@@ -141,9 +159,29 @@ pub fn resolve(root: &Path, globs: &[String], gitignore: Gitignore) -> Result<Re
             matches: &matches,
             max_depth: usize::MAX,
         };
-        walk.base(Path::new(&dir), respect, true, &mut resolved);
+        walk.base(Path::new(&dir), rules, &mut resolved);
     }
     Ok(resolved)
+}
+
+/// The ignore rules a walk from `root/base` starts with: none when git-ignored files
+/// are included or when `base` (a non-empty literal prefix) is itself ignored;
+/// `None` when `base` is not a directory.
+fn start_rules(
+    root: &Path,
+    base: &Path,
+    respect: bool,
+    problems: &mut Vec<String>,
+) -> Option<IgnoreStack> {
+    let start = root.join(base);
+    if !start.is_dir() {
+        return None;
+    }
+    if !respect {
+        return Some(IgnoreStack::none());
+    }
+    let (rules, ignored) = IgnoreStack::at(&start, problems);
+    Some(if ignored { IgnoreStack::none() } else { rules })
 }
 
 /// One walk under the root.
@@ -183,21 +221,9 @@ struct QueueState {
 }
 
 impl Walk<'_> {
-    /// Walks `root/base`. `named`: the base was named without wildcards, so it is
-    /// entered even when git ignores it.
-    fn base(&self, base: &Path, respect: bool, named: bool, resolved: &mut Resolved) {
+    /// Walks `root/base` (a directory) with `rules` in force there.
+    fn base(&self, base: &Path, rules: IgnoreStack, resolved: &mut Resolved) {
         let start = self.root.join(base);
-        if !start.is_dir() {
-            return;
-        }
-        let (rules, ignored) = if respect {
-            IgnoreStack::at(&start, &mut resolved.problems)
-        } else {
-            (IgnoreStack::none(), false)
-        };
-        if ignored && !named {
-            return;
-        }
         let first = Task {
             dir: start,
             depth: base.components().count(),
@@ -435,18 +461,23 @@ mod tests {
         }
         let r = resolve(root, &globs(&["**"]), Gitignore::Respect).expect("resolves");
         assert_eq!(names(&r), [".gitignore", "src/a.rs"]);
-        // Named without wildcards: a file, and a directory (rules apply inside it).
+        // Named without wildcards: a file, and an ignored directory (all of it).
         let named = resolve(
             root,
             &globs(&["src/**", "notes.log", "gen"]),
             Gitignore::Respect,
         )
         .expect("resolves");
-        assert_eq!(names(&named), ["gen/out.rs", "notes.log", "src/a.rs"]);
-        // A glob under an ignored directory matches nothing...
+        assert_eq!(
+            names(&named),
+            ["gen/out.rs", "gen/skip.log", "notes.log", "src/a.rs"]
+        );
+        // A glob whose literal prefix is an ignored directory matches what it names,
+        // also beside a broad glob that does not enter it.
         let under = resolve(root, &globs(&["gen/*.rs"]), Gitignore::Respect).expect("ok");
-        assert!(under.files.is_empty(), "{:?}", under.files);
-        // ... unless the file is named.
+        assert_eq!(names(&under), ["gen/out.rs"]);
+        let both = resolve(root, &globs(&["**/*.rs", "gen/**"]), Gitignore::Respect).expect("ok");
+        assert_eq!(names(&both), ["gen/out.rs", "gen/skip.log", "src/a.rs"]);
         let file = resolve(root, &globs(&["gen/out.rs"]), Gitignore::Respect).expect("ok");
         assert_eq!(names(&file), ["gen/out.rs"]);
         // Outputs see everything.

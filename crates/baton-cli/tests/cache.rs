@@ -224,3 +224,60 @@ fn a_dry_run_says_which_beats_the_cache_would_restore() {
         .success()
         .stdout(contains("compile  miss: ").and(contains("src/b.txt")));
 }
+
+/// Issue 18's reproducer: `dist/` is git-ignored, `build` copies `src/a` to
+/// `dist/a`, and a cached `test` reads `dist/**`. A change to `src/a` must reach
+/// `test`'s key (it is keyed on what `dist/` holds when it starts).
+const STALE: &str = "version: 1\nid: 0c6f6a9e-64a4-4a43-9a57-2f1e0d7b8c11\nname: stale\nmovements:\n  - name: build\n    beats:\n      - name: build\n        run: 'mkdir -p dist && cp src/a dist/a'\n        outputs: ['dist/**']\n  - name: test\n    beats:\n      - name: test\n        run: 'cat dist/a'\n        inputs: ['dist/**']\n        cache: true\n";
+
+fn test_state(project: &Project) -> String {
+    let json = project.latest_json();
+    let test = json["beats"]
+        .as_array()
+        .and_then(|beats| beats.iter().find(|b| b["beat"] == "test"))
+        .cloned()
+        .unwrap_or_default();
+    test["cache_state"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn an_input_glob_into_an_ignored_directory_sees_its_files() {
+    let project = Project::with_pipeline(STALE)
+        .file(".git/HEAD", "ref: refs/heads/main\n")
+        .file(".gitignore", "dist/\n")
+        .file("src/a", "one\n");
+    let run = |project: &Project| {
+        project
+            .baton(&["run", "--output", "quiet"])
+            .assert()
+            .success();
+    };
+    run(&project);
+    assert_eq!(test_state(&project), "miss");
+    run(&project);
+    assert_eq!(test_state(&project), "hit", "nothing changed");
+    let project = project.file("src/a", "two\n");
+    project
+        .baton(&["run"])
+        .assert()
+        .success()
+        .stdout(contains("two"));
+    assert_eq!(test_state(&project), "miss", "dist/a changed through build");
+}
+
+#[test]
+fn a_cached_beat_whose_inputs_match_nothing_runs_and_says_so() {
+    let pipeline = "version: 1\nid: 8d7e2b1a-5c4f-4e3d-9b2a-1f0e9d8c7b6a\nname: empty\nmovements:\n  - name: test\n    beats:\n      - name: test\n        run: 'echo ran'\n        inputs: ['missing/**']\n        cache: true\n";
+    let project = Project::with_pipeline(pipeline);
+    for _ in 0..2 {
+        project
+            .baton(&["run"])
+            .assert()
+            .success()
+            .stdout(contains("ran"))
+            .stderr(contains(
+                "beat 'test': its inputs (missing/**) match no file; running it instead of using the cache",
+            ));
+        assert_eq!(test_state(&project), "miss");
+    }
+}

@@ -31,6 +31,21 @@ fn minor_problems_fail_only_with_strict() {
 }
 
 #[test]
+fn an_input_glob_under_a_missing_directory_nobody_writes_is_reported() {
+    let yaml = "version: 1\nid: 1f0c1d2e-3b4a-4c5d-8e6f-7a8b9c0d1e2f\nname: good\nmovements:\n  - name: m\n    beats:\n      - name: make\n        run: 'true'\n        outputs: ['dist/**']\n      - name: test\n        run: 'true'\n        cache: true\n        inputs: ['gen/**', 'dist/**', 'src/**']\n";
+    let project = Project::with_pipeline(yaml).file("src/a", "a");
+    let out = project.baton(&["validate"]).output().expect("validate");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("baton.yaml:13:17: input 'gen/**' of beat 'test' matches no file: 'gen/' does not exist and no beat's outputs write it [minor B306 inputs-match-nothing]"),
+        "{text}"
+    );
+    // dist/ is written by `make`, src/ exists: one finding only.
+    assert_eq!(text.matches("B306").count(), 1, "{text}");
+}
+
+#[test]
 fn json_output_lists_every_diagnostic() {
     let project = Project::with_pipeline(
         "version: 1\nname: t\nmovements:\n  - name: m\n    beats:\n      - { name: a, run: x, level: loud }\n      - { name: a, run: y }\n",

@@ -453,7 +453,7 @@ pub fn globs_overlap(a: &str, b: &str) -> bool {
 }
 
 /// The path components before the first wildcard, and whether a wildcard follows.
-fn literal_prefix(glob: &str) -> (String, bool) {
+pub(crate) fn literal_prefix(glob: &str) -> (String, bool) {
     let clean = glob.trim_start_matches("./");
     let mut parts = Vec::new();
     for part in clean.split('/') {

@@ -89,6 +89,8 @@ pub enum Code {
     TypeWithoutSlo,
     /// B305 a file with a byte-order mark or other cosmetic problem.
     Style,
+    /// B306 a cached beat's input glob that can match no file.
+    InputsMatchNothing,
 }
 
 impl Code {
@@ -115,6 +117,7 @@ impl Code {
             Self::CredentialInEnv => "B303",
             Self::TypeWithoutSlo => "B304",
             Self::Style => "B305",
+            Self::InputsMatchNothing => "B306",
         }
     }
 
@@ -142,6 +145,7 @@ impl Code {
             Self::CredentialInEnv => "credential-in-env",
             Self::TypeWithoutSlo => "type-without-slo",
             Self::Style => "style",
+            Self::InputsMatchNothing => "inputs-match-nothing",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod resolve;
 pub mod schema;
 pub mod source;
 pub mod tree;
+mod workspace;
 
 use std::path::{Path, PathBuf};
 
@@ -90,11 +91,18 @@ pub fn load(path: &Path) -> Loaded {
             };
         }
     };
-    load_str(path, &text)
+    load_text(path, &text, Some(&pipeline_root(path)))
 }
 
-/// Parse and check pipeline text as if read from `path`.
+/// Parse and check pipeline text as if read from `path`, without looking at any
+/// file (no workspace checks).
 pub fn load_str(path: &Path, text: &str) -> Loaded {
+    load_text(path, text, None)
+}
+
+/// Parse and check pipeline text; with `workspace`, also check it against the files
+/// under that directory (see `workspace.rs`).
+fn load_text(path: &Path, text: &str, workspace: Option<&Path>) -> Loaded {
     let mut reader = fields::Reader::default();
     let root = match tree::parse(text) {
         Ok(root) => root,
@@ -123,6 +131,9 @@ pub fn load_str(path: &Path, text: &str) -> Loaded {
     let draft = resolve::resolve(&root, stem, &mut reader);
     if let Some(draft) = &draft {
         checks::check(draft, &mut reader);
+        if let Some(root) = workspace {
+            workspace::check(draft, root, &mut reader);
+        }
     }
     let mut diagnostics = reader.diagnostics;
     diagnostics.sort_by_key(|d| (d.line.unwrap_or(0), d.column.unwrap_or(0)));

@@ -57,6 +57,7 @@ pub struct DraftBeat {
     pub name_pos: Pos,
     pub has_run: bool,
     pub needs_pos: Vec<Pos>,
+    pub inputs_pos: Option<Pos>,
     pub outputs_pos: Option<Pos>,
     pub cache_pos: Option<Pos>,
     pub env_pos: BTreeMap<String, Pos>,
@@ -444,6 +445,7 @@ fn read_beat(
         .unzip();
     let inputs = globs(map.get("inputs").map(|(_, n)| *n), "inputs", r);
     let outputs = globs(map.get("outputs").map(|(_, n)| *n), "outputs", r);
+    let inputs_pos = map.get("inputs").map(|(_, n)| n.pos);
     let outputs_pos = map.get("outputs").map(|(_, n)| n.pos);
 
     let cache = map
@@ -547,6 +549,7 @@ fn read_beat(
         name_pos,
         has_run,
         needs_pos,
+        inputs_pos,
         outputs_pos,
         cache_pos,
         env_pos,

@@ -9,6 +9,8 @@
 //! - Miss: it runs and, on success, is stored. When the beat had an earlier entry
 //!   under another key, the miss carries a one-line reason (what changed).
 //! - Expired (older than `cache.ttl`): it runs and its entry is replaced.
+//! - Inputs that match no file: a miss, with a warning, and nothing stored (no
+//!   change could ever invalidate such an entry).
 //! - [`CacheMode::NoCache`]: every cacheable beat is a miss, runs, and is stored
 //!   again. [`CacheMode::CacheOnly`]: a beat that would have to run (a miss, an
 //!   expired entry, a beat that is not cacheable) fails instead.
@@ -112,6 +114,22 @@ pub(crate) fn before(
     };
     for problem in &key.problems {
         warn(format!("beat '{}': {problem}", beat.name));
+    }
+    // Nothing the key rests on can change: a hit would replay stale output forever.
+    if key.components.inputs.is_empty() {
+        warn(format!(
+            "beat '{}': its inputs ({}) match no file; running it instead of using the cache",
+            beat.name,
+            beat.inputs.join(", ")
+        ));
+        return refuse_or_run(
+            ToRun {
+                state: CacheState::Miss,
+                miss_reason: Some("its inputs match no file".to_owned()),
+                ..ToRun::default()
+            },
+            "its inputs match no file (--cache-only)",
+        );
     }
     if let Err(err) = cache.record_run_key(run_id, &spec, &key) {
         warn(format!(
