@@ -25,9 +25,10 @@ pub(crate) fn git_info(dir: &Path) -> Option<GitInfo> {
 
 /// The HEAD commit of the work tree containing `dir` when the tree is clean (no
 /// change to a tracked file, staged or not; untracked files do not count): one
-/// `git status --porcelain=v2 --branch --untracked-files=no`, about 2 ms on
-/// baton's own repository (`baton run` asks it on a thread of its own). None when
-/// the tree is dirty, has no commit yet, or git fails.
+/// `git status --porcelain=v2 --branch --untracked-files=no`, 4 to 6 ms on
+/// baton's own repository (383 tracked files; about 1.5 times the `git log` of
+/// [`git_info`]): `baton run` asks it on a thread of its own. None when the tree
+/// is dirty, has no commit yet, or git fails.
 pub(crate) fn clean_commit(dir: &Path) -> Option<String> {
     let out = Command::new("git")
         .args(["status", "--porcelain=v2", "--branch", "--untracked-files=no"])

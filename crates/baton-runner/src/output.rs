@@ -549,6 +549,32 @@ mod tests {
     }
 
     #[test]
+    fn the_log_remembers_which_bytes_came_from_stderr() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("b.log");
+        let (emit, _) = collector();
+        let out = BeatOutput::open("b", Some(&path), Arc::new(Masker::default()), emit);
+        out.note("attempt 1 of 2");
+        let mut stdout = out.stream(OutputStream::Stdout);
+        let mut stderr = out.stream(OutputStream::Stderr);
+        stdout.write(b"one\n");
+        stderr.write(b"warn\n");
+        stderr.write(b"more\n");
+        stdout.write(b"two\n");
+        stderr.write(b"last");
+        drop((stdout, stderr));
+        out.finish().expect("log written");
+        let log = fs::read_to_string(&path).expect("log");
+        assert_eq!(log, "[baton] attempt 1 of 2\none\nwarn\nmore\ntwo\nlast");
+        let ranges: Vec<&str> = out
+            .log_stderr_ranges()
+            .iter()
+            .map(|[start, end]| &log[*start as usize..*end as usize])
+            .collect();
+        assert_eq!(ranges, ["warn\nmore\n", "last"], "adjacent lines merged");
+    }
+
+    #[test]
     fn invalid_utf8_is_kept_raw_in_the_log_and_lossy_in_events() {
         let (lines, log) = run(&[], &[b"bin\xff\xfe\x00end\n"]);
         assert_eq!(lines, ["bin\u{fffd}\u{fffd}\u{0}end"]);

@@ -374,6 +374,7 @@ mod tests {
         assert_eq!(record.errors_count, 0);
         assert_eq!((record.artifacts_count, record.artifacts_bytes), (7, 8));
         assert_eq!(record.cache_state, CacheState::Hit);
+        assert!(!record.restored, "a tool's own cache hit: the beat ran");
         assert_eq!(record.metrics.get("x"), Some(&1.5));
         assert_eq!(record.cost_usd, Some(0.25));
     }
