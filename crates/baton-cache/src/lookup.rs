@@ -13,9 +13,7 @@ use baton_model::ArtifactEntry;
 use jiff::Timestamp;
 
 use crate::cache::{Cache, absolute_root};
-use crate::entry::{
-    self, FILES, Fill, LOG, ManifestHead, ProducedBy, Published, is_safe_relative,
-};
+use crate::entry::{self, FILES, Fill, LOG, ManifestHead, ProducedBy, Published, is_safe_relative};
 use crate::error::{CacheError, Result};
 use crate::hash::{BUF, hex, parallel_map, sha256_file};
 use crate::history::is_key;
@@ -40,7 +38,7 @@ pub enum Lookup {
 pub struct Hit {
     pub key: String,
     pub created_at: Timestamp,
-    pub(crate) head: ManifestHead,
+    pub(crate) head: Box<ManifestHead>,
 }
 
 impl Hit {
@@ -134,7 +132,7 @@ impl Cache {
         Ok(Lookup::Hit(Hit {
             key: key.to_owned(),
             created_at: head.created_at,
-            head,
+            head: Box::new(head),
         }))
     }
 

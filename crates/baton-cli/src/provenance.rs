@@ -31,7 +31,12 @@ pub(crate) fn git_info(dir: &Path) -> Option<GitInfo> {
 /// is dirty, has no commit yet, or git fails.
 pub(crate) fn clean_commit(dir: &Path) -> Option<String> {
     let out = Command::new("git")
-        .args(["status", "--porcelain=v2", "--branch", "--untracked-files=no"])
+        .args([
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+        ])
         .current_dir(dir)
         .stderr(std::process::Stdio::null())
         .output()

@@ -71,7 +71,10 @@ fn a_restored_beat_is_marked_before_its_replay_and_its_record_names_the_run() {
     };
     assert!(at(&marker) < at("compile | compiled"), "{second}");
     assert!(at(&marker) < at("compile ! careful"), "{second}");
-    assert!(at("compile ! careful") < at("✔ compile restored in"), "{second}");
+    assert!(
+        at("compile ! careful") < at("✔ compile restored in"),
+        "{second}"
+    );
     assert!(!second.contains("✔ compile success"), "{second}");
     assert!(second.contains("other   success"), "{second}");
     let (_, record) = latest(&project, "compile");
@@ -94,7 +97,7 @@ fn a_restored_beat_is_marked_before_its_replay_and_its_record_names_the_run() {
     // Plain grouped output, elsewhere.
     let plain = stdout_of(&project, &["run", "--output", "grouped"], false);
     assert!(
-        plain.contains(&format!("── compile (restored, ")) && plain.contains(&marker),
+        plain.contains("── compile (restored, ") && plain.contains(&marker),
         "{plain}"
     );
 
@@ -109,7 +112,10 @@ fn a_restored_beat_is_marked_before_its_replay_and_its_record_names_the_run() {
     assert_eq!(record["restored"], false, "{record}");
     assert!(record.get("restored_from").is_none(), "{record}");
     let changed = record["input_identity"].as_str().expect("an identity");
-    assert!(changed.starts_with("inputs:") && changed != identity, "{record}");
+    assert!(
+        changed.starts_with("inputs:") && changed != identity,
+        "{record}"
+    );
 }
 
 #[test]
@@ -166,7 +172,11 @@ fn a_beat_without_inputs_is_identified_by_a_clean_commit_only() {
     // `.baton/` is there, untracked: the tree is still clean.
     stdout_of(&project, &["run", "--output", "quiet"], false);
     let (_, record) = latest(&project, "test");
-    assert_eq!(record["input_identity"], format!("commit:{head}"), "{record}");
+    assert_eq!(
+        record["input_identity"],
+        format!("commit:{head}"),
+        "{record}"
+    );
 
     let project = project.file("notes.txt", "notes, edited\n");
     stdout_of(&project, &["run", "--output", "quiet"], false);

@@ -66,6 +66,10 @@ pub(crate) fn run_beat(
         &ctx.opts.run.run_id.to_string(),
         &warn,
     );
+    let uncached_key_time = match &before {
+        Before::Run(run) | Before::Refuse { run, .. } => run.uncached_key_time,
+        Before::Hit { .. } => Duration::ZERO,
+    };
     let mut details = BeatDetails {
         beat: beat.name.clone(),
         ..BeatDetails::default()
@@ -82,7 +86,10 @@ pub(crate) fn run_beat(
             output.note(&format!(
                 "restored from the cache (key {}{}): {} files restored, {} already up to date",
                 key.key.get(..16).unwrap_or(&key.key),
-                from.map_or(String::new(), |run| format!(", stored by run {}", run.run_label)),
+                from.map_or(String::new(), |run| format!(
+                    ", stored by run {}",
+                    run.run_label
+                )),
                 restored.files_restored,
                 restored.files_up_to_date
             ));
@@ -94,9 +101,7 @@ pub(crate) fn run_beat(
             });
             measured.restored_from = from.map(|run| run.run_label.clone());
             measured.input_identity = Some(crate::identity::of_inputs(&key.key));
-            if let Err(err) =
-                cache_step::replay_log(&restored.log, &restored.log_stderr, &output)
-            {
+            if let Err(err) = cache_step::replay_log(&restored.log, &restored.log_stderr, &output) {
                 warn(format!(
                     "beat '{}': failed to replay its cached log: {err}",
                     beat.name
@@ -135,7 +140,7 @@ pub(crate) fn run_beat(
             Some(run)
         }
     };
-    measured.duration = started.elapsed();
+    measured.duration = started.elapsed().saturating_sub(uncached_key_time);
     if measured.status.is_failure() && beat.allow_failure {
         let why = measured
             .reason

@@ -19,6 +19,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use baton_cache::{
     Cache, CacheMode, ComputedKey, EntryLog, KeySpec, Lookup, ProducedBy, Restored, ShellSpec,
@@ -55,6 +56,9 @@ pub(crate) struct ToRun {
     /// The key of the beat's inputs when it was computed, for its input
     /// identity: [`ToRun::key`]'s, or that of a beat that is not cached.
     pub inputs_key: Option<String>,
+    /// The time the key of a beat that is not cached took: bookkeeping, left out
+    /// of the beat's duration (a cached beat's key is part of its work).
+    pub uncached_key_time: Duration,
 }
 
 /// The [`KeySpec`] of `beat` when run through `shell`: what `baton cache explain`
@@ -92,12 +96,14 @@ pub(crate) fn before(
         }
     };
     let (Some(cache), true) = (cache, is_cacheable(beat)) else {
+        let keyed = Instant::now();
         let inputs_key = cache
             .filter(|_| !beat.inputs.is_empty())
             .and_then(|cache| uncached_inputs_key(cache, pipeline, beat, shell, warn));
         return refuse_or_run(
             ToRun {
                 inputs_key,
+                uncached_key_time: keyed.elapsed(),
                 ..ToRun::default()
             },
             "not cacheable: no inputs or cache disabled (--cache-only)",
@@ -138,6 +144,7 @@ pub(crate) fn before(
             key: Some((spec, key)),
             replace: true,
             miss_reason: None,
+            uncached_key_time: Duration::ZERO,
         });
     }
 
@@ -190,6 +197,7 @@ pub(crate) fn before(
             key: Some((spec, key)),
             replace,
             miss_reason,
+            uncached_key_time: Duration::ZERO,
         },
         reason,
     )

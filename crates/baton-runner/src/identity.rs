@@ -86,8 +86,7 @@ impl Drop for CleanCommitFinder {
 /// with inputs has its key, or none when the key could not be computed) and it
 /// ran; waits for `clean` only then.
 pub(crate) fn complete(record: &mut BeatRecord, declares_inputs: bool, clean: &CleanCommit) {
-    if declares_inputs || record.input_identity.is_some() || record.status == BeatStatus::Skipped
-    {
+    if declares_inputs || record.input_identity.is_some() || record.status == BeatStatus::Skipped {
         return;
     }
     record.input_identity = clean.wait().map(of_commit);

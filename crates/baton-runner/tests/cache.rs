@@ -289,7 +289,10 @@ fn a_hit_is_told_before_its_replay_names_the_run_that_stored_it_and_keeps_stderr
     let second = p.run(&pipeline, &Fake::default(), CacheMode::Normal);
     let app = second.record("app");
     assert!(app.restored);
-    assert_eq!(app.restored_from.as_deref(), Some(first.outcome.run.label.as_str()));
+    assert_eq!(
+        app.restored_from.as_deref(),
+        Some(first.outcome.run.label.as_str())
+    );
     assert_eq!(app.input_identity, Some(format!("inputs:{app_key}")));
     let told: Vec<String> = second
         .events
@@ -376,7 +379,10 @@ fn a_beat_with_inputs_that_is_not_cached_is_identified_by_its_key_and_others_by_
     p.write("src/lib.rs", "pub fn lib() { changed() }");
     let changed = p.run_with(&pipeline, &fake, clean(None));
     let now = changed.record("uncached").input_identity.clone();
-    assert!(now.as_deref().is_some_and(|id| id.starts_with("inputs:") && id != identity));
+    assert!(
+        now.as_deref()
+            .is_some_and(|id| id.starts_with("inputs:") && id != identity)
+    );
 }
 
 #[test]

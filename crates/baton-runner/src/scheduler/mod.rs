@@ -156,9 +156,7 @@ pub fn run_plan(
             .records
             .into_iter()
             .zip(judged)
-            .map(|(unjudged, told)| {
-                told.unwrap_or_else(|| *judge(ctx, unjudged, &mut None))
-            })
+            .map(|(unjudged, told)| told.unwrap_or_else(|| *judge(ctx, unjudged, &mut None)))
             .collect();
         RunOutcome {
             run: ended.run,
