@@ -46,6 +46,19 @@ pub struct OutputFile {
 pub struct LogFile {
     pub size: u64,
     pub sha256: String,
+    /// The byte ranges `[start, end)` of the log that the beat wrote to stderr
+    /// (the rest is stdout and baton's notes), so that a replay keeps the
+    /// streams apart. Empty in entries stored before baton kept them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stderr: Vec<[u64; 2]>,
+}
+
+/// The run that stored an entry: a restored beat's record names it
+/// (`restored_from`). Absent in entries stored before baton kept it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducedBy {
+    pub run_id: String,
+    pub run_label: String,
 }
 
 /// `manifest.json`.
@@ -58,6 +71,8 @@ pub struct Manifest {
     pub created_at: Timestamp,
     pub outputs: Vec<OutputFile>,
     pub log: LogFile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_by: Option<ProducedBy>,
     pub components: KeyComponents,
 }
 
@@ -72,6 +87,8 @@ pub struct ManifestHead {
     pub created_at: Timestamp,
     pub outputs: Vec<OutputFile>,
     pub log: LogFile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produced_by: Option<ProducedBy>,
 }
 
 impl ManifestHead {
@@ -115,6 +132,9 @@ pub struct Fill<'a> {
     pub root: &'a Path,
     pub outputs: &'a [String],
     pub log: Option<&'a Path>,
+    /// Byte ranges of `log` that came from stderr.
+    pub log_stderr: &'a [[u64; 2]],
+    pub produced_by: Option<&'a ProducedBy>,
     pub components: &'a KeyComponents,
 }
 
@@ -205,6 +225,12 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
             LogFile {
                 size: c.len,
                 sha256: c.sha256,
+                stderr: fill
+                    .log_stderr
+                    .iter()
+                    .filter(|[start, end]| start < end && *end <= c.len)
+                    .copied()
+                    .collect(),
             }
         }
         _ => {
@@ -212,6 +238,7 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
             LogFile {
                 size: 0,
                 sha256: hash::hex(&sha2_empty()),
+                stderr: Vec::new(),
             }
         }
     };
@@ -224,6 +251,7 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
         created_at: Timestamp::now(),
         outputs,
         log,
+        produced_by: fill.produced_by.cloned(),
         components: fill.components.clone(),
     };
     let json = serde_json::to_vec(&manifest).map_err(|source| CacheError::Serialize {
@@ -241,6 +269,7 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
         created_at: manifest.created_at,
         outputs: manifest.outputs,
         log: manifest.log,
+        produced_by: manifest.produced_by,
     };
     let size = head.content_size() + json.len() as u64;
 

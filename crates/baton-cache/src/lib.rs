@@ -56,14 +56,14 @@ pub use artifacts::{
     write_manifest,
 };
 pub use cache::Cache;
-pub use entry::Published;
+pub use entry::{ProducedBy, Published};
 pub use error::CacheError;
 pub use explain::{Diff, Explanation, explain};
 pub use history::{CurrentExplanation, EntryInfo};
 pub use key::{
     CACHE_FORMAT_VERSION, ComputedKey, EnvValue, KeyComponents, KeySpec, ShellSpec, is_cacheable,
 };
-pub use lookup::{Hit, Lookup, Restored, Stored};
+pub use lookup::{EntryLog, Hit, Lookup, Restored, Stored};
 pub use maintenance::PruneReport;
 
 /// How a run uses the cache (`baton run` flags).

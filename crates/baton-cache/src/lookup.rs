@@ -13,7 +13,7 @@ use baton_model::ArtifactEntry;
 use jiff::Timestamp;
 
 use crate::cache::{Cache, absolute_root};
-use crate::entry::{self, FILES, Fill, LOG, ManifestHead, Published, is_safe_relative};
+use crate::entry::{self, FILES, Fill, LOG, ManifestHead, ProducedBy, Published, is_safe_relative};
 use crate::error::{CacheError, Result};
 use crate::hash::{BUF, hex, parallel_map, sha256_file};
 use crate::history::is_key;
@@ -38,7 +38,7 @@ pub enum Lookup {
 pub struct Hit {
     pub key: String,
     pub created_at: Timestamp,
-    pub(crate) head: ManifestHead,
+    pub(crate) head: Box<ManifestHead>,
 }
 
 impl Hit {
@@ -71,6 +71,20 @@ pub struct Restored {
     pub files_up_to_date: usize,
     /// The saved log (verified): replay it.
     pub log: PathBuf,
+    /// The byte ranges `[start, end)` of the saved log that the beat wrote to
+    /// stderr.
+    pub log_stderr: Vec<[u64; 2]>,
+    /// The run that stored the entry, when the entry says.
+    pub produced_by: Option<ProducedBy>,
+}
+
+/// What a run stores with a beat's outputs: its log, which bytes of the log came
+/// from stderr, and the run itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EntryLog<'a> {
+    pub path: Option<&'a Path>,
+    pub stderr: &'a [[u64; 2]],
+    pub produced_by: Option<&'a ProducedBy>,
 }
 
 /// What a store did.
@@ -118,7 +132,7 @@ impl Cache {
         Ok(Lookup::Hit(Hit {
             key: key.to_owned(),
             created_at: head.created_at,
-            head,
+            head: Box::new(head),
         }))
     }
 
@@ -227,6 +241,8 @@ impl Cache {
             files_restored: todo.len(),
             files_up_to_date: hit.head.outputs.len() - todo.len(),
             log,
+            log_stderr: hit.head.log.stderr.clone(),
+            produced_by: hit.head.produced_by.clone(),
         })
     }
 
@@ -240,6 +256,22 @@ impl Cache {
         log: Option<&Path>,
         replace: bool,
     ) -> Result<Stored> {
+        let log = EntryLog {
+            path: log,
+            ..EntryLog::default()
+        };
+        self.store_entry(spec, key, &log, replace)
+    }
+
+    /// [`Cache::store`] with what the run knows of its log (which bytes came from
+    /// stderr) and of itself (the run that stored the entry).
+    pub fn store_entry(
+        &self,
+        spec: &KeySpec,
+        key: &ComputedKey,
+        log: &EntryLog<'_>,
+        replace: bool,
+    ) -> Result<Stored> {
         let root = absolute_root(&spec.root)?;
         let filled = entry::store(
             &self.layout,
@@ -249,7 +281,9 @@ impl Cache {
                 beat: &spec.beat,
                 root: &root,
                 outputs: &spec.outputs,
-                log,
+                log: log.path,
+                log_stderr: log.stderr,
+                produced_by: log.produced_by,
                 components: &key.components,
             },
             replace,

@@ -10,7 +10,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use baton_cache::{Cache, CacheError, ComputedKey, KeySpec, Lookup, Published, ShellSpec, explain};
+use baton_cache::{
+    Cache, CacheError, ComputedKey, EntryLog, KeySpec, Lookup, ProducedBy, Published, ShellSpec,
+    explain,
+};
 
 /// Longer than the stat cache's racy margin: files written before it are trusted.
 const SETTLE: Duration = Duration::from_millis(120);
@@ -331,6 +334,55 @@ fn a_hit_restores_outputs_and_the_log() {
     assert_eq!(again.files_restored, 1, "only the changed file");
     assert_eq!(again.files_up_to_date, 1);
     assert_eq!(f.read("dist/app"), "binary");
+}
+
+#[test]
+fn an_entry_remembers_the_run_that_stored_it_and_its_stderr_lines() {
+    let f = Fixture::new();
+    f.project();
+    let cache = f.cache();
+    let spec = f.spec();
+    let k = key(&cache, &spec);
+    let log = f.log("out\nerr\n");
+    let by = ProducedBy {
+        run_id: "0190".into(),
+        run_label: "build-20261203-101500".into(),
+    };
+    let entry_log = EntryLog {
+        path: Some(&log),
+        stderr: &[[4, 8]],
+        produced_by: Some(&by),
+    };
+    cache
+        .store_entry(&spec, &k, &entry_log, false)
+        .expect("stores");
+    let restored = cache
+        .restore(&hit(cache.lookup(&k.key, None).expect("lookup")), f.root())
+        .expect("restores");
+    assert_eq!(restored.produced_by, Some(by));
+    assert_eq!(restored.log_stderr, [[4, 8]]);
+
+    // An entry stored before baton kept these still restores, without them.
+    let manifest = f
+        .state()
+        .join("cache/entries")
+        .join(&k.key)
+        .join("manifest.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest).expect("read")).expect("json");
+    let head = json.as_object_mut().expect("an object");
+    head.remove("produced_by").expect("stored with its run");
+    head["log"]
+        .as_object_mut()
+        .expect("log")
+        .remove("stderr")
+        .expect("stored with its stderr ranges");
+    fs::write(&manifest, serde_json::to_vec(&json).expect("json")).expect("write");
+    let restored = cache
+        .restore(&hit(cache.lookup(&k.key, None).expect("lookup")), f.root())
+        .expect("an older entry restores");
+    assert_eq!(restored.produced_by, None);
+    assert!(restored.log_stderr.is_empty());
 }
 
 #[test]

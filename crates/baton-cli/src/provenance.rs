@@ -23,6 +23,50 @@ pub(crate) fn git_info(dir: &Path) -> Option<GitInfo> {
     parse_git_log(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// The HEAD commit of the work tree containing `dir` when the tree is clean (no
+/// change to a tracked file, staged or not; untracked files do not count): one
+/// `git status --porcelain=v2 --branch --untracked-files=no`, 4 to 6 ms on
+/// baton's own repository (383 tracked files; about 1.5 times the `git log` of
+/// [`git_info`]): `baton run` asks it on a thread of its own. None when the tree
+/// is dirty, has no commit yet, or git fails.
+pub(crate) fn clean_commit(dir: &Path) -> Option<String> {
+    let out = Command::new("git")
+        .args([
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "--untracked-files=no",
+        ])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_clean_status(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The commit of `git status --porcelain=v2 --branch` output that lists no
+/// change (its `# branch.oid` header, `(initial)` before the first commit).
+fn parse_clean_status(text: &str) -> Option<String> {
+    let mut commit = None;
+    for line in text.lines() {
+        match line.strip_prefix("# ") {
+            Some(header) => {
+                if let Some(oid) = header.strip_prefix("branch.oid ") {
+                    commit = Some(oid.trim());
+                }
+            }
+            None if line.trim().is_empty() => {}
+            None => return None,
+        }
+    }
+    commit
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_hexdigit()))
+        .map(str::to_owned)
+}
+
 /// Whether `dir` or a folder above it has a `.git` (or `GIT_DIR` points git
 /// elsewhere): outside a repository baton does not start git at all.
 pub(crate) fn in_git_work_tree(dir: &Path) -> bool {
@@ -145,6 +189,19 @@ mod tests {
         assert_eq!(info.commit.len(), 40);
         assert_eq!(info.branch.as_deref(), Some("trunk"));
         assert_eq!(info.author.as_deref(), Some("Ada <ada@example.com>"));
+    }
+
+    #[test]
+    fn a_status_listing_no_change_gives_the_commit() {
+        let clean = "# branch.oid 0123abcd\n# branch.head main\n";
+        assert_eq!(parse_clean_status(clean).as_deref(), Some("0123abcd"));
+        let dirty = format!("{clean}1 .M N... 100644 100644 100644 aa bb src/a.rs\n");
+        assert_eq!(parse_clean_status(&dirty), None);
+        assert_eq!(
+            parse_clean_status("# branch.oid (initial)\n# branch.head main\n"),
+            None
+        );
+        assert_eq!(parse_clean_status(""), None);
     }
 
     use std::collections::HashMap;

@@ -25,6 +25,17 @@ pub enum RunEvent {
         beat: String,
         attempt: u32,
     },
+    /// A beat is restored from the step cache instead of run: the output lines of
+    /// the beat that follow, until its [`RunEvent::BeatFinished`], are the saved
+    /// output of the run that stored the entry, replayed. That run is named when
+    /// the entry says (entries stored before baton kept it do not).
+    BeatRestored {
+        beat: String,
+        /// The label of the run that stored the entry.
+        from_label: Option<String>,
+        /// The id of the run that stored the entry.
+        from_run_id: Option<String>,
+    },
     /// One complete line of a beat's output, secrets already masked.
     OutputLine {
         beat: String,

@@ -66,6 +66,10 @@ pub(crate) fn run_beat(
         &ctx.opts.run.run_id.to_string(),
         &warn,
     );
+    let uncached_key_time = match &before {
+        Before::Run(run) | Before::Refuse { run, .. } => run.uncached_key_time,
+        Before::Hit { .. } => Duration::ZERO,
+    };
     let mut details = BeatDetails {
         beat: beat.name.clone(),
         ..BeatDetails::default()
@@ -78,13 +82,26 @@ pub(crate) fn run_beat(
     }
     let to_run = match before {
         Before::Hit { key, restored } => {
+            let from = restored.produced_by.as_ref();
             output.note(&format!(
-                "restored from the cache (key {}): {} files restored, {} already up to date",
+                "restored from the cache (key {}{}): {} files restored, {} already up to date",
                 key.key.get(..16).unwrap_or(&key.key),
+                from.map_or(String::new(), |run| format!(
+                    ", stored by run {}",
+                    run.run_label
+                )),
                 restored.files_restored,
                 restored.files_up_to_date
             ));
-            if let Err(err) = cache_step::replay_log(&restored.log, &output) {
+            // Before the replayed output, which every consumer can then tell apart.
+            emit(RunEvent::BeatRestored {
+                beat: beat.name.clone(),
+                from_label: from.map(|run| run.run_label.clone()),
+                from_run_id: from.map(|run| run.run_id.clone()),
+            });
+            measured.restored_from = from.map(|run| run.run_label.clone());
+            measured.input_identity = Some(crate::identity::of_inputs(&key.key));
+            if let Err(err) = cache_step::replay_log(&restored.log, &restored.log_stderr, &output) {
                 warn(format!(
                     "beat '{}': failed to replay its cached log: {err}",
                     beat.name
@@ -101,11 +118,13 @@ pub(crate) fn run_beat(
             measured.status = BeatStatus::Failure;
             measured.reason = Some(reason);
             measured.cache_state = Some(run.state);
+            measured.input_identity = run.inputs_key.as_deref().map(crate::identity::of_inputs);
             details.cache_key = run.key.map(|(_, key)| key.key);
             details.cache_miss_reason = run.miss_reason;
             None
         }
         Before::Run(run) => {
+            measured.input_identity = run.inputs_key.as_deref().map(crate::identity::of_inputs);
             if let Some(reason) = &run.miss_reason {
                 output.note(&format!("cache miss: {reason}"));
             }
@@ -121,7 +140,7 @@ pub(crate) fn run_beat(
             Some(run)
         }
     };
-    measured.duration = started.elapsed();
+    measured.duration = started.elapsed().saturating_sub(uncached_key_time);
     if measured.status.is_failure() && beat.allow_failure {
         let why = measured
             .reason
@@ -193,7 +212,12 @@ pub(crate) fn end_beat(ctx: &Ctx<'_>, index: usize, ran: Ran) -> (UnjudgedRecord
         measured.cache_state = Some(run.state);
         let stored = match cache {
             Some(cache) if measured.status == BeatStatus::Success => {
-                cache_step::after_success(cache, &run, &log_path, &warn)
+                let stderr = output.log_stderr_ranges();
+                let run_by = baton_cache::ProducedBy {
+                    run_id: ctx.opts.run.run_id.to_string(),
+                    run_label: ctx.opts.run.label.clone(),
+                };
+                cache_step::after_success(cache, &run, (&log_path, &stderr), &run_by, &warn)
             }
             _ => None,
         };

@@ -3,7 +3,8 @@
 //! successful run, store its outputs and log.
 //!
 //! - A beat with `cache: false` or no `inputs`, or a run without a cache, is
-//!   `skip`.
+//!   `skip`. A beat with `inputs` and `cache: false` still has its key computed
+//!   (through the stat cache; nothing looked up or stored): its input identity.
 //! - Hit: outputs restored (verified), the saved log replayed; the beat does not
 //!   run.
 //! - Miss: it runs and, on success, is stored. When the beat had an earlier entry
@@ -20,13 +21,15 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use baton_cache::{
-    Cache, CacheMode, ComputedKey, KeySpec, Lookup, Restored, ShellSpec, error_chain, is_cacheable,
+    Cache, CacheMode, ComputedKey, EntryLog, KeySpec, Lookup, ProducedBy, Restored, ShellSpec,
+    error_chain, is_cacheable,
 };
 use baton_model::{ArtifactEntry, BeatSpec, CacheState, OutputStream, Pipeline};
 
-use crate::output::{BeatOutput, CHUNK};
+use crate::output::{BeatOutput, CHUNK, StreamWriter};
 use crate::spawner::Shell;
 
 /// What the cache says before a beat runs.
@@ -52,6 +55,12 @@ pub(crate) struct ToRun {
     /// Replace an existing entry when storing (expired, `--no-cache`).
     pub replace: bool,
     pub miss_reason: Option<String>,
+    /// The key of the beat's inputs when it was computed, for its input
+    /// identity: [`ToRun::key`]'s, or that of a beat that is not cached.
+    pub inputs_key: Option<String>,
+    /// The time the key of a beat that is not cached took: bookkeeping, left out
+    /// of the beat's duration (a cached beat's key is part of its work).
+    pub uncached_key_time: Duration,
 }
 
 /// The [`KeySpec`] of `beat` when run through `shell`: what `baton cache explain`
@@ -89,8 +98,16 @@ pub(crate) fn before(
         }
     };
     let (Some(cache), true) = (cache, is_cacheable(beat)) else {
+        let keyed = Instant::now();
+        let inputs_key = cache
+            .filter(|_| !beat.inputs.is_empty())
+            .and_then(|cache| uncached_inputs_key(cache, pipeline, beat, shell, warn));
         return refuse_or_run(
-            ToRun::default(),
+            ToRun {
+                inputs_key,
+                uncached_key_time: keyed.elapsed(),
+                ..ToRun::default()
+            },
             "not cacheable: no inputs or cache disabled (--cache-only)",
         );
     };
@@ -141,9 +158,11 @@ pub(crate) fn before(
     if mode == CacheMode::NoCache {
         return Before::Run(ToRun {
             state: CacheState::Miss,
+            inputs_key: Some(key.key.clone()),
             key: Some((spec, key)),
             replace: true,
             miss_reason: None,
+            uncached_key_time: Duration::ZERO,
         });
     }
 
@@ -192,24 +211,56 @@ pub(crate) fn before(
     refuse_or_run(
         ToRun {
             state,
+            inputs_key: Some(key.key.clone()),
             key: Some((spec, key)),
             replace,
             miss_reason,
+            uncached_key_time: Duration::ZERO,
         },
         reason,
     )
 }
 
-/// After a successful run: stores the outputs and `log`; returns the stored
+/// The key of a beat with `inputs` that is not cached (`cache: false`): its input
+/// identity, computed as the cache would (unchanged files are not hashed again),
+/// with nothing looked up, recorded or stored.
+fn uncached_inputs_key(
+    cache: &Cache,
+    pipeline: &Pipeline,
+    beat: &BeatSpec,
+    shell: &Shell,
+    warn: &dyn Fn(String),
+) -> Option<String> {
+    match cache.compute_key(&cache_key_spec(pipeline, beat, shell)) {
+        Ok(key) => Some(key.key),
+        Err(err) => {
+            warn(format!(
+                "beat '{}': failed to compute the key of its inputs ({}); its record has no input identity",
+                beat.name,
+                error_chain(&err)
+            ));
+            None
+        }
+    }
+}
+
+/// After a successful run: stores the outputs and `log` (with the byte ranges
+/// of it that came from stderr) as stored by `run_by`; returns the stored
 /// artifacts, `None` when nothing was stored.
 pub(crate) fn after_success(
     cache: &Cache,
     run: &ToRun,
-    log: &Path,
+    log: (&Path, &[[u64; 2]]),
+    run_by: &ProducedBy,
     warn: &dyn Fn(String),
 ) -> Option<Vec<ArtifactEntry>> {
     let (spec, key) = run.key.as_ref()?;
-    match cache.store(spec, key, Some(log), run.replace) {
+    let entry_log = EntryLog {
+        path: Some(log.0),
+        stderr: log.1,
+        produced_by: Some(run_by),
+    };
+    match cache.store_entry(spec, key, &entry_log, run.replace) {
         Ok(stored) => {
             for problem in stored.problems {
                 warn(format!("beat '{}': {problem}", spec.beat));
@@ -227,13 +278,20 @@ pub(crate) fn after_success(
     }
 }
 
-/// Replays a saved log: its lines go out as output (and into this run's log);
-/// baton's own `[baton] ...` notes of the run that stored it (attempt headers, its
-/// miss reason) are left out.
-pub(crate) fn replay_log(path: &Path, output: &BeatOutput) -> std::io::Result<()> {
+/// Replays a saved log: its lines go out as output (and into this run's log), on
+/// the stream they were written to (`stderr`: the byte ranges of the log that
+/// came from stderr; the rest is stdout); baton's own `[baton] ...` notes of the
+/// run that stored it (attempt headers, its miss reason) are left out.
+pub(crate) fn replay_log(
+    path: &Path,
+    stderr: &[[u64; 2]],
+    output: &BeatOutput,
+) -> std::io::Result<()> {
     const NOTE: &[u8] = b"[baton] ";
     let mut reader = BufReader::with_capacity(CHUNK, File::open(path)?);
-    let mut stream = output.stream(OutputStream::Stdout);
+    let mut writer: Option<(OutputStream, StreamWriter)> = None;
+    let mut ranges = stderr.iter().peekable();
+    let mut offset = 0u64;
     let mut line = Vec::new();
     let mut at_line_start = true;
     loop {
@@ -245,12 +303,25 @@ pub(crate) fn replay_log(path: &Path, output: &BeatOutput) -> std::io::Result<()
         if n == 0 {
             break;
         }
+        let at = offset;
+        offset += n as u64;
+        while ranges.next_if(|[_, end]| *end <= at).is_some() {}
+        let stream = match ranges.peek() {
+            Some([start, _]) if *start <= at => OutputStream::Stderr,
+            _ => OutputStream::Stdout,
+        };
         let complete = line.ends_with(b"\n");
-        if !(at_line_start && complete && line.starts_with(NOTE)) {
-            stream.write(&line);
+        let note = stream == OutputStream::Stdout && at_line_start && line.starts_with(NOTE);
+        if !(note && complete) {
+            // A writer per run of one stream, so that the lines keep their order.
+            if writer.as_ref().is_none_or(|(s, _)| *s != stream) {
+                writer = Some((stream, output.stream(stream)));
+            }
+            if let Some((_, w)) = writer.as_mut() {
+                w.write(&line);
+            }
         }
         at_line_start = complete;
     }
-    stream.finish();
     Ok(())
 }

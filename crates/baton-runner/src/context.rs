@@ -8,6 +8,7 @@ use std::sync::Arc;
 use baton_model::{BeatSpec, Pipeline};
 
 use crate::cancel::CancelToken;
+use crate::hints::HistoryHints;
 use crate::options::RunOptions;
 use crate::output::{BeatOutput, Emit, Masker};
 use crate::plan::Plan;
@@ -19,6 +20,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) pipeline: &'a Pipeline,
     pub(crate) plan: &'a Plan,
     pub(crate) opts: &'a RunOptions,
+    /// The beats' history, which records are judged against.
+    pub(crate) history: &'a HistoryHints,
     pub(crate) spawner: &'a dyn Spawner,
     pub(crate) cancel: &'a CancelToken,
     pub(crate) masker: Arc<Masker>,

@@ -11,6 +11,7 @@ use baton_model::{
     CacheState, RunRecord, RunStatus,
 };
 
+use crate::identity::CleanCommit;
 use crate::spawner::Shell;
 
 /// How a run is carried out.
@@ -29,6 +30,9 @@ pub struct RunOptions {
     pub cache: Option<Arc<Cache>>,
     /// `--no-cache` / `--cache-only`.
     pub cache_mode: CacheMode,
+    /// The run's commit if its work tree is clean: the input identity of the
+    /// beats without `inputs` (see [`crate::identity`]). Default: none.
+    pub clean_commit: CleanCommit,
 }
 
 impl RunOptions {
@@ -42,6 +46,7 @@ impl RunOptions {
             kill_grace: Duration::from_secs(5),
             cache: None,
             cache_mode: CacheMode::Normal,
+            clean_commit: CleanCommit::default(),
         }
     }
 }

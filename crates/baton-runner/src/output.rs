@@ -194,6 +194,12 @@ struct LogState {
     written: bool,
     /// The first failure; writing stops after it.
     error: Option<io::Error>,
+    /// Bytes written to the file so far.
+    len: u64,
+    /// The byte ranges `[start, end)` of the file that came from stderr, merged
+    /// when they touch: what a cache entry keeps so that a replay tells the
+    /// streams apart.
+    stderr: Vec<[u64; 2]>,
 }
 
 impl LogState {
@@ -289,6 +295,16 @@ impl BeatOutput {
         }
     }
 
+    /// The byte ranges `[start, end)` of the log that came from stderr.
+    pub fn log_stderr_ranges(&self) -> Vec<[u64; 2]> {
+        self.shared
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stderr
+            .clone()
+    }
+
     /// Writes a line of baton's own (an attempt header, ...) to the log only.
     pub fn note(&self, text: &str) {
         let line = format!("[baton] {}\n", self.shared.masker.mask_str(text));
@@ -335,21 +351,37 @@ impl BeatOutput {
 
 impl Shared {
     fn write_log(&self, bytes: &[u8]) {
+        self.write_log_from(OutputStream::Stdout, bytes);
+    }
+
+    /// Appends `bytes` that `stream` wrote to the log.
+    fn write_log_from(&self, stream: OutputStream, bytes: &[u8]) {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         log.written = true;
         log.open_pending();
-        if let Some(file) = log.file.as_mut()
-            && let Err(err) = file.write_all(bytes)
-        {
+        let Some(file) = log.file.as_mut() else {
+            return;
+        };
+        if let Err(err) = file.write_all(bytes) {
             log.error.get_or_insert(err);
             log.file = None;
+            return;
+        }
+        let start = log.len;
+        log.len += bytes.len() as u64;
+        if stream == OutputStream::Stderr && !bytes.is_empty() {
+            let end = log.len;
+            match log.stderr.last_mut() {
+                Some(last) if last[1] == start => last[1] = end,
+                _ => log.stderr.push([start, end]),
+            }
         }
     }
 
     /// One complete line (or a chunk of a long one): mask, log, emit.
     fn line(&self, stream: OutputStream, raw: &[u8]) {
         let masked = self.masker.mask(raw);
-        self.write_log(&masked);
+        self.write_log_from(stream, &masked);
         let mut text = String::from_utf8_lossy(&masked).into_owned();
         if text.ends_with('\n') {
             text.pop();
@@ -514,6 +546,32 @@ mod tests {
         assert_eq!(joined.matches(MASK).count(), 1);
         assert!(!String::from_utf8_lossy(&log).contains("TOPSEC"));
         assert_eq!(log.len(), data.len() - secret.len() + MASK.len());
+    }
+
+    #[test]
+    fn the_log_remembers_which_bytes_came_from_stderr() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("b.log");
+        let (emit, _) = collector();
+        let out = BeatOutput::open("b", Some(&path), Arc::new(Masker::default()), emit);
+        out.note("attempt 1 of 2");
+        let mut stdout = out.stream(OutputStream::Stdout);
+        let mut stderr = out.stream(OutputStream::Stderr);
+        stdout.write(b"one\n");
+        stderr.write(b"warn\n");
+        stderr.write(b"more\n");
+        stdout.write(b"two\n");
+        stderr.write(b"last");
+        drop((stdout, stderr));
+        out.finish().expect("log written");
+        let log = fs::read_to_string(&path).expect("log");
+        assert_eq!(log, "[baton] attempt 1 of 2\none\nwarn\nmore\ntwo\nlast");
+        let ranges: Vec<&str> = out
+            .log_stderr_ranges()
+            .iter()
+            .map(|[start, end]| &log[*start as usize..*end as usize])
+            .collect();
+        assert_eq!(ranges, ["warn\nmore\n", "last"], "adjacent lines merged");
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! `artifacts_count`/`artifacts_bytes` come from the artifact list the runner
 //! collected (or restored from the cache), unless the beat reported `artifacts=`.
 //! `cache_state` is the step cache's verdict; for a beat the cache skips, the
-//! beat's own `cache=` report.
+//! beat's own `cache=` report. `restored` is the step cache's hit alone (a beat
+//! that reported `cache=hit` ran), with the run that stored the entry
+//! (`restored_from`); `input_identity` is the inputs' key when it was computed,
+//! the commit being added when the record is judged ([`crate::identity`]).
 //!
 //! `errors_count` is `$BATON_OUTPUT errors=` when given, else failures + errors of
 //! the JUnit reports when `junit` is set and one was read, else 0 on success and 1
@@ -51,6 +54,12 @@ pub struct Measured {
     /// The beat's outputs as collected (or restored) by the runner; `None` has
     /// [`build_unjudged`] count them itself.
     pub artifacts: Option<Vec<ArtifactEntry>>,
+    /// `inputs:<key>` when the beat's inputs' cache key was computed (see
+    /// [`crate::identity`]); the commit identity is added when the record is
+    /// judged.
+    pub input_identity: Option<String>,
+    /// The label of the run whose cache entry was restored, when the entry says.
+    pub restored_from: Option<String>,
 }
 
 impl Measured {
@@ -70,6 +79,8 @@ impl Measured {
             report: BeatReport::default(),
             cache_state: None,
             artifacts: None,
+            input_identity: None,
+            restored_from: None,
         }
     }
 }
@@ -221,9 +232,11 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
         shape: Default::default(),
         log_path: ctx.log_path.map(str::to_owned),
         rollback: None,
-        input_identity: None,
-        restored: cache_state == CacheState::Hit,
-        restored_from: None,
+        input_identity: m.input_identity.clone(),
+        // The step cache's hit only: a beat reporting `cache=hit` of its own
+        // (a tool's cache) still ran.
+        restored: m.cache_state == Some(CacheState::Hit),
+        restored_from: m.restored_from.clone(),
     }
 }
 
@@ -361,6 +374,7 @@ mod tests {
         assert_eq!(record.errors_count, 0);
         assert_eq!((record.artifacts_count, record.artifacts_bytes), (7, 8));
         assert_eq!(record.cache_state, CacheState::Hit);
+        assert!(!record.restored, "a tool's own cache hit: the beat ran");
         assert_eq!(record.metrics.get("x"), Some(&1.5));
         assert_eq!(record.cost_usd, Some(0.25));
     }

@@ -25,6 +25,8 @@ use common::run_collecting;
 struct Fake {
     calls: Mutex<Vec<String>>,
     fail_first: Vec<&'static str>,
+    /// Also print `warned X` on stderr.
+    stderr: bool,
 }
 
 impl Fake {
@@ -44,6 +46,11 @@ impl Spawner for Fake {
         let mut out = output.stream(baton_model::OutputStream::Stdout);
         out.write(format!("building {name}\n").as_bytes());
         out.finish();
+        if self.stderr {
+            let mut err = output.stream(baton_model::OutputStream::Stderr);
+            err.write(format!("warned {name}\n").as_bytes());
+            err.finish();
+        }
         if calls == 1 && self.fail_first.contains(&req.command) {
             return SpawnResult {
                 exit_code: Some(1),
@@ -117,12 +124,17 @@ impl Project {
     }
 
     fn run(&self, pipeline: &Pipeline, fake: &Fake, mode: CacheMode) -> Ran {
+        self.run_with(pipeline, fake, |opts| opts.cache_mode = mode)
+    }
+
+    /// A run with the cache, its options set by `set`.
+    fn run_with(&self, pipeline: &Pipeline, fake: &Fake, set: impl FnOnce(&mut RunOptions)) -> Ran {
         let plan = plan(pipeline, &Selection::default()).expect("plans");
         // A label of its own: the runs of a test share one log directory.
         let label = format!("build-{}", uuid::Uuid::now_v7());
         let mut opts = RunOptions::new(run_record(&label), self.root().join(".baton/logs"));
         opts.cache = Some(Arc::clone(&self.cache));
-        opts.cache_mode = mode;
+        set(&mut opts);
         let (outcome, events) = run_collecting(pipeline, &plan, &opts, fake, &CancelToken::new());
         Ran { outcome, events }
     }
@@ -250,6 +262,127 @@ fn a_miss_runs_and_stores_then_a_hit_restores_and_replays() {
     let beats: Vec<&str> = manifest.beats.iter().map(|b| b.beat.as_str()).collect();
     assert_eq!(beats, ["app", "lib", "plain"]);
     assert_eq!(manifest.count(), 3);
+}
+
+#[test]
+fn a_hit_is_told_before_its_replay_names_the_run_that_stored_it_and_keeps_stderr() {
+    let p = Project::new();
+    let pipeline = p.pipeline(None);
+    let fake = Fake {
+        stderr: true,
+        ..Fake::default()
+    };
+    let first = p.run(&pipeline, &fake, CacheMode::Normal);
+    let app_key = first.details("app").cache_key.clone().expect("a key");
+    let app = first.record("app");
+    assert_eq!(app.input_identity, Some(format!("inputs:{app_key}")));
+    assert!(!app.restored);
+    assert_eq!(app.restored_from, None);
+    assert!(
+        !first
+            .events
+            .iter()
+            .any(|e| matches!(e, RunEvent::BeatRestored { .. })),
+        "nothing restored in the first run"
+    );
+
+    let second = p.run(&pipeline, &Fake::default(), CacheMode::Normal);
+    let app = second.record("app");
+    assert!(app.restored);
+    assert_eq!(
+        app.restored_from.as_deref(),
+        Some(first.outcome.run.label.as_str())
+    );
+    assert_eq!(app.input_identity, Some(format!("inputs:{app_key}")));
+    let told: Vec<String> = second
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::BeatRestored {
+                beat,
+                from_label,
+                from_run_id,
+            } if beat == "app" => Some(format!(
+                "restored from {} ({})",
+                from_label.as_deref().unwrap_or("?"),
+                from_run_id.as_deref().unwrap_or("?")
+            )),
+            RunEvent::OutputLine {
+                beat, stream, line, ..
+            } if beat == "app" => Some(format!("{stream:?} {line}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        told,
+        [
+            format!(
+                "restored from {} ({})",
+                first.outcome.run.label, first.outcome.run.run_id
+            ),
+            "Stdout building app".to_owned(),
+            "Stderr warned app".to_owned(),
+        ],
+        "told first, then the replay on the streams it was written to"
+    );
+    // Not restored: executed, with no run to name.
+    let plain = second.record("plain");
+    assert!(!plain.restored);
+    assert_eq!(plain.restored_from, None);
+}
+
+#[test]
+fn a_beat_with_inputs_that_is_not_cached_is_identified_by_its_key_and_others_by_the_commit() {
+    let p = Project::new();
+    let pipeline = PipelineBuilder::new("p")
+        .root(p.root())
+        .movement(
+            "build",
+            false,
+            vec![
+                beat("uncached").run("make lib").inputs(&["src/lib.rs"]),
+                beat("plain").run("make plain"),
+            ],
+        )
+        .build();
+    let fake = Fake::default();
+    let clean = |commit: Option<&str>| {
+        let commit = baton_runner::CleanCommit::known(commit.map(str::to_owned));
+        move |opts: &mut RunOptions| opts.clean_commit = commit
+    };
+    let first = p.run_with(&pipeline, &fake, clean(Some("0123abcd")));
+    let uncached = first.record("uncached");
+    assert_eq!(uncached.cache_state, CacheState::Skip);
+    assert_eq!(first.details("uncached").cache_key, None, "not cached");
+    let identity = uncached.input_identity.clone().expect("an identity");
+    let key = identity.strip_prefix("inputs:").expect("its inputs' key");
+    assert_eq!(key.len(), 64, "{identity}");
+    assert_eq!(
+        first.record("plain").input_identity.as_deref(),
+        Some("commit:0123abcd")
+    );
+    assert_eq!(
+        fs::read_dir(p.root().join(".baton/cache/entries"))
+            .expect("entries")
+            .count(),
+        0,
+        "nothing stored"
+    );
+
+    // Same inputs, same identity; a dirty tree gives the others none.
+    let again = p.run_with(&pipeline, &fake, clean(None));
+    assert_eq!(
+        again.record("uncached").input_identity.as_deref(),
+        Some(identity.as_str())
+    );
+    assert_eq!(again.record("plain").input_identity, None);
+    p.write("src/lib.rs", "pub fn lib() { changed() }");
+    let changed = p.run_with(&pipeline, &fake, clean(None));
+    let now = changed.record("uncached").input_identity.clone();
+    assert!(
+        now.as_deref()
+            .is_some_and(|id| id.starts_with("inputs:") && id != identity)
+    );
 }
 
 #[test]

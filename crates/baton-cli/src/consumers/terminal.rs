@@ -121,6 +121,14 @@ impl Terminal {
         }
     }
 
+    fn restored_word(&self) -> String {
+        if self.color {
+            "restored".green().to_string()
+        } else {
+            "restored".to_owned()
+        }
+    }
+
     fn started(&mut self, beat: &str, attempt: u32) {
         let retry = if attempt > 1 {
             format!(" (attempt {attempt})")
@@ -175,6 +183,18 @@ impl Terminal {
         }
     }
 
+    /// A beat restored from the step cache: one line before its replayed output
+    /// (in grouped mode, the first line of its block), naming the run that stored
+    /// it when known. Quiet mode shows no output, so nothing is replayed to mark.
+    fn restored(&mut self, beat: &str, from_label: Option<&str>) {
+        let text = restored_marker(beat, from_label);
+        match self.mode {
+            OutputMode::Quiet => {}
+            OutputMode::Grouped => self.blocks.push(beat, &text),
+            OutputMode::Prefixed => self.line(text),
+        }
+    }
+
     /// Prints a beat's held output as one block under `header`, streamed (a
     /// block can be larger than memory), then lets it go.
     fn print_block(&self, header: &str, block: grouped::Block, log_path: Option<&str>) {
@@ -214,12 +234,14 @@ impl Terminal {
         {
             bar.finish_and_clear();
         }
+        // A restored beat did not run now: its line says so, not a fresh success.
+        let word = if record.restored {
+            "restored"
+        } else {
+            status.as_str()
+        };
         if self.mode == OutputMode::Grouped {
-            let header = format!(
-                "{beat} ({}, {})",
-                status.as_str(),
-                format::duration_ms(duration_ms)
-            );
+            let header = format!("{beat} ({word}, {})", format::duration_ms(duration_ms));
             let block = self.blocks.take(beat);
             self.print_block(&header, block, record.log_path.as_deref());
             return;
@@ -237,12 +259,28 @@ impl Terminal {
             .as_deref()
             .map(|r| format!(" — {}", escape_control(r)))
             .unwrap_or_default();
-        let word = self.status_word(status);
+        let word = if record.restored {
+            self.restored_word()
+        } else {
+            self.status_word(status)
+        };
         self.line(format!(
             "{mark} {beat:<w$} {word} in {}{why}",
             format::duration_ms(duration_ms),
             w = self.width
         ));
+    }
+}
+
+/// The line that marks a replay: `↺ build restored from cache (run
+/// build-20261203-101500)`, without the run when the entry does not name it.
+fn restored_marker(beat: &str, from_label: Option<&str>) -> String {
+    match from_label {
+        Some(label) => format!(
+            "↺ {beat} restored from cache (run {})",
+            escape_control(label)
+        ),
+        None => format!("↺ {beat} restored from cache"),
     }
 }
 
@@ -286,6 +324,9 @@ impl Consumer for Terminal {
                 }
             }
             RunEvent::BeatStarted { beat, attempt, .. } => self.started(beat, *attempt),
+            RunEvent::BeatRestored {
+                beat, from_label, ..
+            } => self.restored(beat, from_label.as_deref()),
             RunEvent::OutputLine { beat, stream, line } => self.output(beat, *stream, line),
             RunEvent::BeatFinished { record } => self.finished(record),
             RunEvent::RollbackFinished { record } => {
@@ -365,6 +406,18 @@ fn whole_seconds(secs: impl Into<u128>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replay_is_marked_with_the_run_that_stored_it_when_known() {
+        assert_eq!(
+            restored_marker("build", Some("build-20261203-101500")),
+            "↺ build restored from cache (run build-20261203-101500)"
+        );
+        assert_eq!(
+            restored_marker("build", None),
+            "↺ build restored from cache"
+        );
+    }
 
     #[test]
     fn the_eta_counts_down_then_tells_how_far_over() {

@@ -87,6 +87,7 @@ pub fn run_plan(
         pipeline,
         plan,
         opts,
+        history,
         spawner,
         cancel,
         masker: Arc::new(Masker::new(&secret_values)),
@@ -130,11 +131,11 @@ pub fn run_plan(
                 let event = match told {
                     Told::Event(event) => event,
                     Told::Finished { index, record } => {
-                        let record = judge(pipeline, history, record, &mut judged[index]);
+                        let record = judge(ctx, record, &mut judged[index]);
                         RunEvent::BeatFinished { record }
                     }
                     Told::RolledBack { index, record } => {
-                        let record = judge(pipeline, history, record, &mut judged[index]);
+                        let record = judge(ctx, record, &mut judged[index]);
                         RunEvent::RollbackFinished { record }
                     }
                 };
@@ -155,9 +156,7 @@ pub fn run_plan(
             .records
             .into_iter()
             .zip(judged)
-            .map(|(unjudged, told)| {
-                told.unwrap_or_else(|| *judge(pipeline, history, unjudged, &mut None))
-            })
+            .map(|(unjudged, told)| told.unwrap_or_else(|| *judge(ctx, unjudged, &mut None)))
             .collect();
         RunOutcome {
             run: ended.run,
@@ -225,16 +224,19 @@ impl<'a> StopWatch<'a> {
 
 /// The one place a run's records are judged: a record built by a worker, against
 /// its beat's history, waiting for the history to load (the workers build records
-/// without it, so that no beat waits for the history store to open). The judged
-/// record is kept in `told` for the outcome.
-fn judge(
-    pipeline: &Pipeline,
-    history: &HistoryHints,
-    record: UnjudgedRecord,
-    told: &mut Option<BeatRecord>,
-) -> Box<BeatRecord> {
-    let beat_history = history.wait().get(record.beat());
-    let record = record.judge(pipeline, beat_history);
+/// without it, so that no beat waits for the history store to open), and given
+/// the commit identity when it needs one (waiting for git the same way). The
+/// judged record is kept in `told` for the outcome.
+fn judge(ctx: &Ctx<'_>, record: UnjudgedRecord, told: &mut Option<BeatRecord>) -> Box<BeatRecord> {
+    let beat_history = ctx.history.wait().get(record.beat());
+    let mut record = record.judge(ctx.pipeline, beat_history);
+    let declares_inputs = ctx
+        .pipeline
+        .movements
+        .get(record.movement_index as usize)
+        .and_then(|m| m.beats.get(record.beat_index as usize))
+        .is_some_and(|beat| !beat.inputs.is_empty());
+    crate::identity::complete(&mut record, declares_inputs, &ctx.opts.clean_commit);
     *told = Some(record.clone());
     Box::new(record)
 }

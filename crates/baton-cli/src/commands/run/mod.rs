@@ -62,8 +62,11 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
 
     // Asking git costs a process (a few ms): it runs while the first beat does, and
-    // the run's record gets it on its way to the consumers (GitLater).
-    let mut git = GitLater::start(pipeline.root.clone());
+    // the run's record gets it on its way to the consumers (GitLater). Whether the
+    // work tree is clean (the input identity of beats without inputs) is asked on
+    // another thread, waited for only when a beat's record needs it.
+    let (clean_commit, clean_commit_finder) = baton_runner::CleanCommit::finding();
+    let mut git = GitLater::start(pipeline.root.clone(), clean_commit_finder);
     let state = StateDir::for_pipeline(&pipeline.root);
     let mut health = RecordingHealth::default();
     health.check_state_dir(&state.root);
@@ -82,6 +85,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut run = new_run_record(&pipeline, level);
     run.label = claim_label(&state, &run.label);
     let mut opts = RunOptions::new(run, state.logs());
+    opts.clean_commit = clean_commit;
     opts.shell = baton_runner::Shell::for_pipeline(&pipeline);
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
@@ -91,11 +95,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         (_, true) => baton_runner::CacheMode::CacheOnly,
         _ => baton_runner::CacheMode::Normal,
     };
-    let cacheable = plan
+    // Also for beats with inputs that are not cached: their key is their input
+    // identity, and the cache's stat cache saves hashing unchanged files again.
+    let keyed = plan
         .beats
         .iter()
-        .any(|b| baton_cache::is_cacheable(b.spec(&pipeline)));
-    if cacheable {
+        .any(|b| !b.spec(&pipeline).inputs.is_empty());
+    if keyed {
         match baton_runner::Cache::open(&state.root) {
             Ok(cache) => opts.cache = Some(Arc::new(cache)),
             Err(err) => crate::notice::warning(format!(
@@ -212,9 +218,18 @@ struct GitLater {
 }
 
 impl GitLater {
-    fn start(root: std::path::PathBuf) -> Self {
-        let thread = provenance::in_git_work_tree(&root)
-            .then(|| std::thread::spawn(move || provenance::git_info(&root)));
+    /// Starts asking git; `clean_commit` is told the commit when the work tree is
+    /// clean (outside a repository, dropped: none).
+    fn start(root: std::path::PathBuf, clean_commit: baton_runner::CleanCommitFinder) -> Self {
+        if !provenance::in_git_work_tree(&root) {
+            return Self {
+                thread: None,
+                info: None,
+            };
+        }
+        let status_root = root.clone();
+        std::thread::spawn(move || clean_commit.set(provenance::clean_commit(&status_root)));
+        let thread = Some(std::thread::spawn(move || provenance::git_info(&root)));
         Self { thread, info: None }
     }
 
