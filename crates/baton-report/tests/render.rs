@@ -4,7 +4,8 @@ mod common;
 
 use baton_model::{BeatStatus, RunStatus};
 use baton_report::{
-    HistoryRow, render_history_table, render_json, render_markdown, render_shape_log, render_text,
+    HistoryRow, render_history_table, render_json, render_markdown, render_run, render_shape_log,
+    render_text,
 };
 
 #[test]
@@ -23,6 +24,34 @@ fn text_with_color_only_adds_ansi_codes() {
     let plain = render_text(&report, false);
     assert!(!plain.contains('\u{1b}'));
     assert_eq!(strip_ansi(&colored), plain);
+}
+
+#[test]
+fn show_of_the_run_as_recorded() {
+    let mut beats = common::beats();
+    beats.sort_by_key(|b| (b.movement_index, b.beat_index));
+    let codegen = beats.iter_mut().find(|b| b.beat == "codegen").unwrap();
+    codegen.restored = true;
+    codegen.restored_from = Some("build-20251125-090000".into());
+    codegen.input_identity = Some(format!("inputs:{}", "3f2a9c1b".repeat(8)));
+    let compile = beats.iter_mut().find(|b| b.beat == "compile").unwrap();
+    compile.input_identity = Some("commit:0123456789abcdef0123456789abcdef01234567".into());
+    compile.attempts = 2;
+    let previous = [("compile".to_owned(), common::COMPILE_BEFORE.to_owned())].into();
+    let shown = render_run(&common::run(), &beats, &previous);
+    assert!(
+        shown.contains("  cache     hit, restored from build-20251125-090000"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  inputs    inputs:3f2a9c1b3f2a\n"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  shape     Δ duration 30s-2m → 2-10m, cache hit → miss"),
+        "{shown}"
+    );
+    insta::assert_snapshot!(shown);
 }
 
 #[test]
