@@ -1,38 +1,40 @@
 //! The anomaly rules (docs/recording.md), evaluated per beat at the end of a run.
 //!
 //! - [`AnomalyRule::LowSuccessRate`]: success rate under 80% over the beat's last
-//!   10 runs (the current one included), once it has at least 3 runs.
+//!   10 runs (the current one included), judged only once those 10 runs exist: a
+//!   rate over 4 runs moves by 25 points with one failure.
 //! - [`AnomalyRule::SlowDuration`]: duration above 2x the median of the beat's last
-//!   20 successful runs (the current one excluded), once it has at least 3 of them.
+//!   20 successful runs (the current one excluded), once it has at least 5 of them,
+//!   and at least the noise floor (`anomalies.min_slowdown`, 1 s by default) above
+//!   that median, so that a 0.4 s step taking 1.2 s is not an alarm.
 //! - [`AnomalyRule::ConsecutiveFailures`]: 3 or more failures in a row, the current
-//!   run included.
+//!   run included (the streak is its own minimum).
 //!
 //! Only judged runs count (see [`BeatStatus::is_judged`]): a skipped or cancelled run
 //! neither counts as a run nor breaks a streak, and a skipped or cancelled current
-//! run raises no anomaly at all.
+//! run raises no anomaly at all. Every anomaly says how many runs it rests on
+//! ([`Anomaly::runs`], and `(N runs)` at the end of its message).
 
 use std::fmt;
 
-use baton_model::{BeatOutcome, BeatRecord, BeatStatus};
+use baton_model::{AnomalySettings, BeatOutcome, BeatRecord, BeatStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::median;
 
 /// Runs (current included) the success rate is computed over.
 pub const SUCCESS_RATE_WINDOW: usize = 10;
-/// Runs needed before the success rate is judged.
-pub const SUCCESS_RATE_MIN_RUNS: usize = 3;
+/// Runs needed before the success rate is judged: the whole window.
+pub const SUCCESS_RATE_MIN_RUNS: usize = SUCCESS_RATE_WINDOW;
 /// Success rate below which a beat is anomalous.
 pub const SUCCESS_RATE_THRESHOLD: f64 = 0.8;
 /// Earlier successful runs whose median duration is the baseline.
 pub const DURATION_WINDOW: usize = 20;
-/// Earlier successful runs needed before durations are judged.
-pub const DURATION_MIN_SUCCESSES: usize = 3;
+/// Earlier successful runs needed before durations are judged: a median of 5
+/// stands when 2 of them were outliers (a cold first run, a busy machine).
+pub const DURATION_MIN_SUCCESSES: usize = 5;
 /// How many medians a run may take before it is slow.
 pub const DURATION_FACTOR: f64 = 2.0;
-/// Noise floor: a run is only slow when it is also at least this much longer than
-/// the median, so a 3 ms `echo` against a 1 ms median is not an anomaly.
-pub const DURATION_MIN_EXCESS_MS: f64 = 100.0;
 /// Failures in a row (current included) that make a streak anomalous.
 pub const CONSECUTIVE_FAILURES_THRESHOLD: usize = 3;
 
@@ -72,13 +74,22 @@ pub struct Anomaly {
     pub value: f64,
     /// The limit `value` crossed, in the same unit.
     pub threshold: f64,
+    /// How many runs the verdict rests on: the judged runs of the success-rate
+    /// window (current included), the earlier successful runs the median duration
+    /// comes from, or the failures of the streak.
+    #[serde(default)]
+    pub runs: usize,
 }
 
 /// Evaluates every rule for `current` against `history`: the same beat's previous
 /// runs, newest first, `current` not included. Returns the anomalies in rule order.
-pub fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
+pub fn detect(
+    current: &BeatRecord,
+    history: &[BeatRecord],
+    settings: &AnomalySettings,
+) -> Vec<Anomaly> {
     let outcomes: Vec<BeatOutcome> = history.iter().map(BeatOutcome::from).collect();
-    detect_outcomes(current, &outcomes)
+    detect_outcomes(current, &outcomes, settings)
 }
 
 /// How many of a beat's earlier runs the rules read: the longest of their windows.
@@ -91,24 +102,32 @@ pub const HISTORY_WINDOW: usize = if DURATION_WINDOW > SUCCESS_RATE_WINDOW {
 /// [`detect_outcomes`] over the latest [`HISTORY_WINDOW`] of a beat's outcomes
 /// (given newest first) that started before `current`: a history read after it
 /// started may hold it, or later runs.
-pub fn detect_before(current: &BeatRecord, newest_first: &[BeatOutcome]) -> Vec<Anomaly> {
+pub fn detect_before(
+    current: &BeatRecord,
+    newest_first: &[BeatOutcome],
+    settings: &AnomalySettings,
+) -> Vec<Anomaly> {
     let earlier: Vec<BeatOutcome> = newest_first
         .iter()
         .filter(|o| o.started_at < current.started_at)
         .take(HISTORY_WINDOW)
         .copied()
         .collect();
-    detect_outcomes(current, &earlier)
+    detect_outcomes(current, &earlier, settings)
 }
 
 /// [`detect`] over the outcomes of the earlier runs (all the rules read).
-pub fn detect_outcomes(current: &BeatRecord, history: &[BeatOutcome]) -> Vec<Anomaly> {
+pub fn detect_outcomes(
+    current: &BeatRecord,
+    history: &[BeatOutcome],
+    settings: &AnomalySettings,
+) -> Vec<Anomaly> {
     if !current.status.is_judged() {
         return Vec::new();
     }
     [
         low_success_rate(current, history),
-        slow_duration(current, history),
+        slow_duration(current, history, settings),
         consecutive_failures(current, history),
     ]
     .into_iter()
@@ -133,17 +152,22 @@ fn low_success_rate(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Ano
         beat: current.beat.clone(),
         rule: AnomalyRule::LowSuccessRate,
         message: format!(
-            "success rate {:.0}% over its last {} runs ({succeeded} succeeded), below {:.0}%",
+            "success rate {:.0}% < {:.0}%, {succeeded} succeeded ({})",
             rate * 100.0,
-            window.len(),
-            SUCCESS_RATE_THRESHOLD * 100.0
+            SUCCESS_RATE_THRESHOLD * 100.0,
+            runs(window.len())
         ),
         value: rate,
         threshold: SUCCESS_RATE_THRESHOLD,
+        runs: window.len(),
     })
 }
 
-fn slow_duration(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomaly> {
+fn slow_duration(
+    current: &BeatRecord,
+    history: &[BeatOutcome],
+    settings: &AnomalySettings,
+) -> Option<Anomaly> {
     let durations: Vec<u64> = history
         .iter()
         .filter(|r| r.status == BeatStatus::Success)
@@ -154,28 +178,32 @@ fn slow_duration(current: &BeatRecord, history: &[BeatOutcome]) -> Option<Anomal
         return None;
     }
     let median = median(&durations)?;
-    let threshold = median * DURATION_FACTOR;
+    let floor = settings.min_slowdown.as_millis() as f64;
     let actual = current.duration_ms as f64;
-    if actual <= threshold || actual - median < DURATION_MIN_EXCESS_MS {
+    if actual <= median * DURATION_FACTOR || actual - median < floor {
         return None;
     }
+    // The lowest duration that is slow by both tests.
+    let threshold = (median * DURATION_FACTOR).max(median + floor);
+    let ratio = if median > 0.0 {
+        format!(" ({:.1}x)", actual / median)
+    } else {
+        String::new()
+    };
     Some(Anomaly {
         beat: current.beat.clone(),
         rule: AnomalyRule::SlowDuration,
         message: format!(
-            "took {}, over {:.0}x the median {} of its last {} successful runs{}",
+            "took {} against a median of {}{ratio}, alert above {:.0}x and +{} ({})",
             seconds(actual),
-            DURATION_FACTOR,
             seconds(median),
-            durations.len(),
-            if median > 0.0 {
-                format!(" ({:.1}x)", actual / median)
-            } else {
-                String::new()
-            }
+            DURATION_FACTOR,
+            seconds(floor),
+            runs(durations.len())
         ),
         value: actual,
         threshold,
+        runs: durations.len(),
     })
 }
 
@@ -196,11 +224,22 @@ fn consecutive_failures(current: &BeatRecord, history: &[BeatOutcome]) -> Option
         beat: current.beat.clone(),
         rule: AnomalyRule::ConsecutiveFailures,
         message: format!(
-            "failed {streak} times in a row (alert at {CONSECUTIVE_FAILURES_THRESHOLD})"
+            "failed {streak} times in a row, alert at {CONSECUTIVE_FAILURES_THRESHOLD} ({})",
+            runs(streak)
         ),
         value: streak as f64,
         threshold: CONSECUTIVE_FAILURES_THRESHOLD as f64,
+        runs: streak,
     })
+}
+
+/// `(1 run)`, `(10 runs)`: what a verdict rests on, at the end of its message.
+fn runs(n: usize) -> String {
+    if n == 1 {
+        "1 run".to_owned()
+    } else {
+        format!("{n} runs")
+    }
 }
 
 /// Milliseconds as every duration reads (see [`baton_model::format_duration`]).
@@ -268,6 +307,24 @@ pub(crate) mod tests {
         anomalies.iter().map(|a| a.rule).collect()
     }
 
+    /// The rules with the default settings (a noise floor of 1 s).
+    fn detect(current: &BeatRecord, history: &[BeatRecord]) -> Vec<Anomaly> {
+        super::detect(current, history, &AnomalySettings::default())
+    }
+
+    fn with_floor(ms: u64) -> AnomalySettings {
+        AnomalySettings {
+            min_slowdown: Duration::from_millis(ms),
+        }
+    }
+
+    fn find(found: &[Anomaly], rule: AnomalyRule) -> &Anomaly {
+        found
+            .iter()
+            .find(|a| a.rule == rule)
+            .unwrap_or_else(|| panic!("no {rule} in {found:?}"))
+    }
+
     use BeatStatus::{Cancelled, Failure, Skipped, Success, Timeout};
 
     #[test]
@@ -284,20 +341,22 @@ pub(crate) mod tests {
     // --- success rate
 
     #[test]
-    fn success_rate_needs_three_runs() {
-        // 1 of 2 succeeded (50%) but only two runs: not judged yet.
-        let found = detect(&record(Success, 1000), &records(&[Failure]));
-        assert!(found.is_empty(), "{found:?}");
-        // 1 of 3 (33%): judged.
-        let found = detect(&record(Failure, 1000), &records(&[Failure, Success]));
-        let low = found
-            .iter()
-            .find(|a| a.rule == AnomalyRule::LowSuccessRate)
-            .unwrap();
-        assert!((low.value - 1.0 / 3.0).abs() < 1e-9);
-        assert_eq!(low.threshold, 0.8);
-        assert!(low.message.contains("33%"), "{}", low.message);
-        assert!(low.message.contains("last 3 runs"), "{}", low.message);
+    fn success_rate_waits_for_a_full_window_of_ten_runs() {
+        // 2 of 4 succeeded (50%): far below 80%, but 4 runs say little.
+        let history = records(&[Failure, Success, Success]);
+        let found = detect(&record(Failure, 1000), &history);
+        assert!(!rules(&found).contains(&AnomalyRule::LowSuccessRate));
+        // 1 of 9 (11%): still not a full window.
+        let mut history = records(&[Failure; 7]);
+        history.extend(records(&[Success]));
+        let found = detect(&record(Failure, 1000), &history);
+        assert!(!rules(&found).contains(&AnomalyRule::LowSuccessRate));
+        // 7 of 10: judged.
+        let mut history = records(&[Failure, Failure, Failure]);
+        history.extend(records(&[Success; 6]));
+        let found = detect(&record(Success, 1000), &history);
+        let low = find(&found, AnomalyRule::LowSuccessRate);
+        assert_eq!(low.runs, 10);
     }
 
     #[test]
@@ -311,17 +370,15 @@ pub(crate) mod tests {
 
     #[test]
     fn success_rate_just_under_80_percent_is_anomalous() {
-        // current success + 3 failures + 6 successes... = 7/10.
+        // current success + 3 failures + 6 successes = 7/10.
         let mut history = records(&[Failure, Failure, Failure]);
         history.extend(records(&[Success; 6]));
         let found = detect(&record(Success, 1000), &history);
-        let low = found
-            .iter()
-            .find(|a| a.rule == AnomalyRule::LowSuccessRate)
-            .unwrap();
+        let low = find(&found, AnomalyRule::LowSuccessRate);
         assert!((low.value - 0.7).abs() < 1e-9);
-        assert!(low.message.contains("70%"), "{}", low.message);
-        assert!(low.message.contains("7 succeeded"), "{}", low.message);
+        assert_eq!(low.threshold, 0.8);
+        assert_eq!(low.runs, 10);
+        assert_eq!(low.message, "success rate 70% < 80%, 7 succeeded (10 runs)");
     }
 
     #[test]
@@ -335,20 +392,19 @@ pub(crate) mod tests {
 
     #[test]
     fn skipped_and_cancelled_runs_are_not_counted() {
-        // Decisive: current failure, failure, success => 1/3; the skips do not
-        // push the old successes out of the window nor count as runs.
-        let history = records(&[Skipped, Failure, Cancelled, Success]);
+        // Judged: current failure, failure, failure, 7 successes => 7/10. Counting
+        // the skips as runs would give 5 of 10.
+        let mut history = records(&[Skipped, Failure, Cancelled, Failure]);
+        history.extend(records(&[Success; 7]));
+        history.extend(records(&[Failure; 5]));
         let found = detect(&record(Failure, 1000), &history);
-        let low = found
-            .iter()
-            .find(|a| a.rule == AnomalyRule::LowSuccessRate)
-            .unwrap();
-        assert!(low.message.contains("last 3 runs"), "{}", low.message);
+        let low = find(&found, AnomalyRule::LowSuccessRate);
+        assert_eq!(low.message, "success rate 70% < 80%, 7 succeeded (10 runs)");
     }
 
     #[test]
     fn a_skipped_or_cancelled_current_run_raises_nothing() {
-        let history = records(&[Failure; 5]);
+        let history = records(&[Failure; 12]);
         assert!(detect(&record(Skipped, 0), &history).is_empty());
         assert!(detect(&record(Cancelled, 50_000), &history).is_empty());
     }
@@ -360,18 +416,19 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn slow_duration_needs_three_earlier_successes() {
-        let history = successes(&[1000, 1000]);
+    fn slow_duration_needs_five_earlier_successes() {
+        let history = successes(&[1000; 4]);
         assert!(detect(&record(Success, 10_000), &history).is_empty());
-        let history = successes(&[1000, 1000, 1000]);
+        let history = successes(&[1000; 5]);
         let found = detect(&record(Success, 10_000), &history);
         assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
         let slow = &found[0];
         assert_eq!(slow.value, 10_000.0);
         assert_eq!(slow.threshold, 2000.0);
+        assert_eq!(slow.runs, 5);
         assert_eq!(
             slow.message,
-            "took 10s, over 2x the median 1s of its last 3 successful runs (10.0x)"
+            "took 10s against a median of 1s (10.0x), alert above 2x and +1s (5 runs)"
         );
     }
 
@@ -388,7 +445,7 @@ pub(crate) mod tests {
         // Failed runs were quick; they must not drag the median down.
         let mut history = records(&[Failure]);
         history[0].duration_ms = 1;
-        history.extend(successes(&[5000, 5000, 5000]));
+        history.extend(successes(&[5000; 5]));
         assert!(
             detect(&record(Success, 9000), &history)
                 .iter()
@@ -403,26 +460,62 @@ pub(crate) mod tests {
         history.extend(successes(&[100_000; 30]));
         let found = detect(&record(Success, 2500), &history);
         assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
-        assert!(found[0].message.contains("last 20 successful runs"));
-    }
-
-    #[test]
-    fn slow_duration_ignores_sub_noise_floor_excess() {
-        let history = successes(&[10, 10, 10]);
-        assert!(detect(&record(Success, 90), &history).is_empty());
-        let history = successes(&[0, 0, 0]);
-        let found = detect(&record(Success, 150), &history);
-        assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
+        assert_eq!(found[0].runs, 20);
         assert!(
-            found[0].message.ends_with("successful runs"),
+            found[0].message.ends_with("(20 runs)"),
             "{}",
             found[0].message
         );
     }
 
     #[test]
+    fn a_slowdown_under_the_one_second_floor_is_not_an_anomaly() {
+        // What a user saw: clippy at 1.18 s against a median of 0.39 s (3x).
+        let history = successes(&[390; 5]);
+        assert!(detect(&record(Success, 1180), &history).is_empty());
+        // 0.4 s to 1.2 s: 3x, 0.8 s longer.
+        let history = successes(&[400; 5]);
+        assert!(detect(&record(Success, 1200), &history).is_empty());
+        // At least 1 s longer (and over 2x) is slow; just under is not.
+        let history = successes(&[500; 5]);
+        assert!(detect(&record(Success, 1499), &history).is_empty());
+        let found = detect(&record(Success, 1500), &history);
+        assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
+        assert_eq!(found[0].threshold, 1500.0);
+    }
+
+    #[test]
+    fn a_configured_floor_replaces_the_default() {
+        let history = successes(&[400; 5]);
+        let current = record(Success, 1200);
+        let found = super::detect(&current, &history, &with_floor(300));
+        assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
+        assert_eq!(found[0].threshold, 800.0);
+        assert_eq!(
+            found[0].message,
+            "took 1.20s against a median of 400ms (3.0x), alert above 2x and +300ms (5 runs)"
+        );
+        // No floor at all: 2x is enough, however small.
+        let history = successes(&[10; 5]);
+        assert!(super::detect(&record(Success, 20), &history, &with_floor(0)).is_empty());
+        let found = super::detect(&record(Success, 21), &history, &with_floor(0));
+        assert_eq!(rules(&found), vec![AnomalyRule::SlowDuration]);
+    }
+
+    #[test]
+    fn a_median_of_zero_gives_no_ratio() {
+        let history = successes(&[0; 5]);
+        assert!(detect(&record(Success, 999), &history).is_empty());
+        let found = detect(&record(Success, 1500), &history);
+        assert_eq!(
+            found[0].message,
+            "took 1.50s against a median of 0ms, alert above 2x and +1s (5 runs)"
+        );
+    }
+
+    #[test]
     fn a_slow_failure_is_flagged_too() {
-        let history = successes(&[1000, 1000, 1000]);
+        let history = successes(&[1000; 5]);
         let found = detect(&record(Timeout, 30_000), &history);
         assert!(rules(&found).contains(&AnomalyRule::SlowDuration));
     }
@@ -440,13 +533,14 @@ pub(crate) mod tests {
     fn three_failures_in_a_row_counting_the_current_are_a_streak() {
         let history = records(&[Timeout, Failure, Success]);
         let found = detect(&record(Failure, 1000), &history);
-        let streak = found
-            .iter()
-            .find(|a| a.rule == AnomalyRule::ConsecutiveFailures)
-            .unwrap();
+        let streak = find(&found, AnomalyRule::ConsecutiveFailures);
         assert_eq!(streak.value, 3.0);
         assert_eq!(streak.threshold, 3.0);
-        assert_eq!(streak.message, "failed 3 times in a row (alert at 3)");
+        assert_eq!(streak.runs, 3);
+        assert_eq!(
+            streak.message,
+            "failed 3 times in a row, alert at 3 (3 runs)"
+        );
     }
 
     #[test]
@@ -460,11 +554,9 @@ pub(crate) mod tests {
     fn skipped_runs_do_not_break_a_streak() {
         let history = records(&[Skipped, Failure, Cancelled, Failure, Failure, Success]);
         let found = detect(&record(Failure, 1000), &history);
-        let streak = found
-            .iter()
-            .find(|a| a.rule == AnomalyRule::ConsecutiveFailures)
-            .unwrap();
+        let streak = find(&found, AnomalyRule::ConsecutiveFailures);
         assert_eq!(streak.value, 4.0);
+        assert_eq!(streak.runs, 4);
     }
 
     #[test]
@@ -475,9 +567,11 @@ pub(crate) mod tests {
             message: "m".into(),
             value: 0.5,
             threshold: 0.8,
+            runs: 10,
         };
         let json = serde_json::to_value(&anomaly).unwrap();
         assert_eq!(json["rule"], "low_success_rate");
+        assert_eq!(json["runs"], 10);
         assert_eq!(
             serde_json::to_value(AnomalyRule::SlowDuration).unwrap(),
             "slow_duration"
@@ -488,5 +582,10 @@ pub(crate) mod tests {
         );
         let back: Anomaly = serde_json::from_value(json).unwrap();
         assert_eq!(back, anomaly);
+        // Report files written before `runs` existed still read.
+        let old = serde_json::json!({
+            "beat": "b", "rule": "slow_duration", "message": "m", "value": 1.0, "threshold": 2.0
+        });
+        assert_eq!(serde_json::from_value::<Anomaly>(old).unwrap().runs, 0);
     }
 }

@@ -93,6 +93,9 @@ pub(crate) struct CacheExplainArgs {
     /// ... with the key this run used.
     #[arg(long, requires = "run")]
     pub vs: Option<String>,
+    /// json: one object {format_version, beat, mode (current|runs), cacheable, key,
+    /// would_hit, previous, runs, explanation, summary}, null where a field does
+    /// not apply (docs/running.md#the-step-cache).
     #[arg(long, value_enum, default_value_t)]
     pub format: TextOrJson,
 }
@@ -176,6 +179,8 @@ pub(crate) struct ShowArgs {
     /// A run id (or prefix), label (build-...) or `latest`.
     #[arg(default_value = "latest")]
     pub run: String,
+    /// text: the run and each beat as recorded; json: the run document
+    /// {format_version, run, beats}, the object `baton export` writes per line.
     #[arg(long, value_enum, default_value_t)]
     pub format: TextOrJson,
 }

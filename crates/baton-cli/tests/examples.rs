@@ -41,13 +41,13 @@ fn quickstart_shows_parallel_beats_a_cache_hit_an_sla_warning_and_artifacts() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let show = assert_cmd::Command::cargo_bin("baton")
+        let report = assert_cmd::Command::cargo_bin("baton")
             .expect("baton")
             .current_dir(dir.path())
-            .args(["show", "latest", "--format", "json"])
+            .args(["report", "latest", "--format", "json"])
             .output()
-            .expect("show");
-        serde_json::from_slice::<serde_json::Value>(&show.stdout).expect("json")
+            .expect("report");
+        serde_json::from_slice::<serde_json::Value>(&report.stdout).expect("json")
     };
     let first = run();
     let second = run();

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::str::FromStr;
 
 use baton_model::{
-    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
-    SlaThresholds, SloTarget, format_duration,
+    AnomalySettings, BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn,
+    RetryPolicy, SlaThresholds, SloTarget, format_duration,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Severity};
@@ -22,6 +22,7 @@ pub const TOP_FIELDS: &[&str] = &[
     "shell",
     "slo",
     "sla",
+    "anomalies",
     "movements",
 ];
 pub const MOVEMENT_FIELDS: &[&str] = &["name", "description", "parallel", "beats"];
@@ -46,6 +47,7 @@ pub const BEAT_FIELDS: &[&str] = &[
 ];
 pub const SLO_FIELDS: &[&str] = &["duration", "errors", "cache_hit_rate"];
 pub const SLA_FIELDS: &[&str] = &["warning", "breach", "critical"];
+pub const ANOMALY_FIELDS: &[&str] = &["min_slowdown"];
 pub const RETRY_FIELDS: &[&str] = &["attempts", "backoff", "factor", "on"];
 pub const CACHE_FIELDS: &[&str] = &["enabled", "ttl", "key_env"];
 
@@ -78,6 +80,7 @@ pub struct Draft {
     pub id: Option<String>,
     pub name: String,
     pub sla: SlaThresholds,
+    pub anomalies: AnomalySettings,
     pub shell: Option<String>,
     pub movements: Vec<DraftMovement>,
 }
@@ -92,6 +95,7 @@ impl Draft {
             source: source.to_path_buf(),
             root,
             sla: self.sla,
+            anomalies: self.anomalies,
             shell: self.shell,
             movements: self
                 .movements
@@ -186,6 +190,10 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
         .get("sla")
         .map(|(_, n)| read_sla(n, r))
         .unwrap_or_default();
+    let anomalies = top
+        .get("anomalies")
+        .map(|(_, n)| read_anomalies(n, r))
+        .unwrap_or_default();
 
     let shell = top.get("shell").and_then(|(_, n)| {
         let text = r.string(n, "shell")?;
@@ -236,6 +244,7 @@ pub fn resolve(root: &Node, file_stem: &str, r: &mut Reader) -> Option<Draft> {
         id,
         name,
         sla,
+        anomalies,
         shell,
         movements,
     })
@@ -341,6 +350,19 @@ fn read_sla(node: &Node, r: &mut Reader) -> SlaThresholds {
         );
     }
     sla
+}
+
+fn read_anomalies(node: &Node, r: &mut Reader) -> AnomalySettings {
+    let mut settings = AnomalySettings::default();
+    let Some(map) = r.mapping(node, "anomalies", ANOMALY_FIELDS, &[]) else {
+        return settings;
+    };
+    if let Some((_, n)) = map.get("min_slowdown")
+        && let Some(d) = r.duration(n, "anomalies.min_slowdown")
+    {
+        settings.min_slowdown = d;
+    }
+    settings
 }
 
 fn read_movement(
@@ -711,4 +733,36 @@ fn too_many_attempts(node: &Node, field: &str, r: &mut Reader) {
         ),
         &format!("use at most {} attempts", RetryPolicy::MAX_ATTEMPTS),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    const PIPELINE: &str = "version: 1\nid: x\nname: p\nmovements:\n  - name: m\n    beats:\n      - { name: b, run: 'true' }\n";
+
+    fn min_slowdown(extra: &str) -> Option<Duration> {
+        let text = format!("{extra}{PIPELINE}");
+        let loaded = crate::load_str(Path::new("baton.yaml"), &text);
+        loaded.pipeline.map(|p| p.anomalies.min_slowdown)
+    }
+
+    #[test]
+    fn the_noise_floor_defaults_to_one_second_and_can_be_set() {
+        assert_eq!(min_slowdown(""), Some(Duration::from_secs(1)));
+        assert_eq!(
+            min_slowdown("anomalies: { min_slowdown: 250ms }\n"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            min_slowdown("anomalies: { min_slowdown: 0 }\n"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            min_slowdown("anomalies: {}\n"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(min_slowdown("anomalies: { min_slowdown: -1s }\n"), None);
+    }
 }

@@ -9,7 +9,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::resolve::{BEAT_FIELDS, MOVEMENT_FIELDS, TOP_FIELDS};
+    use crate::resolve::{ANOMALY_FIELDS, BEAT_FIELDS, MOVEMENT_FIELDS, TOP_FIELDS};
 
     fn keys(v: &Value) -> Vec<String> {
         v["properties"]
@@ -38,5 +38,6 @@ mod tests {
         movement.sort();
         expected.sort();
         assert_eq!(movement, expected);
+        assert_eq!(keys(&schema["properties"]["anomalies"]), ANOMALY_FIELDS);
     }
 }

@@ -22,8 +22,8 @@ pub use artifact::{ARTIFACT_MANIFEST_VERSION, ArtifactEntry, ArtifactManifest, B
 pub use duration::{format_duration, format_duration_ms};
 pub use event::{OutputStream, Recording, RunEvent};
 pub use pipeline::{
-    BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn, RetryPolicy,
-    SlaThresholds, SloTarget,
+    AnomalySettings, BeatSpec, BeatType, CacheSpec, Level, MovementSpec, Pipeline, RetryOn,
+    RetryPolicy, SlaThresholds, SloTarget,
 };
 pub use plan::{Plan, PlannedBeat, SkipReason, SkippedBeat};
 pub use record::{

@@ -20,6 +20,9 @@ pub struct Pipeline {
     /// Directory beats run in (the pipeline file's directory).
     pub root: PathBuf,
     pub sla: SlaThresholds,
+    /// How the anomaly rules are tuned (`anomalies:`).
+    #[serde(default)]
+    pub anomalies: AnomalySettings,
     /// The shell beats run with, as program and flags; the command is appended
     /// (`bash -eo pipefail -c`). `None`: bash where it exists, else `sh -c`.
     #[serde(default)]
@@ -294,6 +297,29 @@ impl Default for SlaThresholds {
             warning: 1.0,
             breach: 1.5,
             critical: 2.0,
+        }
+    }
+}
+
+/// How the anomaly rules are tuned (`anomalies:` in the pipeline file; the rules
+/// themselves are in docs/recording.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalySettings {
+    /// The noise floor of the slow-duration rule: a run is only slow when it is
+    /// also at least this much longer than the median of its earlier runs.
+    #[serde(rename = "min_slowdown_ms", with = "millis")]
+    pub min_slowdown: Duration,
+}
+
+impl AnomalySettings {
+    /// The noise floor when the pipeline file sets none.
+    pub const DEFAULT_MIN_SLOWDOWN: Duration = Duration::from_secs(1);
+}
+
+impl Default for AnomalySettings {
+    fn default() -> Self {
+        Self {
+            min_slowdown: Self::DEFAULT_MIN_SLOWDOWN,
         }
     }
 }

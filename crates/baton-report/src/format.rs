@@ -1,17 +1,22 @@
 //! Human formatting shared by every renderer: durations, bytes, percentages, ratios,
 //! timestamps and short hashes. Pure and deterministic (UTC, no locale).
 
-use baton_model::{BeatRecord, BeatStatus, RollbackRecord, Shape};
+use baton_model::{BeatRecord, BeatStatus, RollbackRecord, Shape, SlaStatus};
+use baton_telemetry::Change;
 use jiff::Timestamp;
 
-/// What drove a beat's SLA verdict: `+62.0%` (duration against its SLO), or
-/// `cache 40% < 90%` (the rate and its target) / `3 errors` when the cache hit rate
-/// or the errors set the verdict.
+/// What drove a beat's SLA verdict, in words; every view that shows a verdict
+/// explains it with this:
+/// - `cache 40% < 90%`: the rolling cache hit rate under its target;
+/// - `3 errors > 0`: more errors than its SLO allows;
+/// - `failed, duration not judged` (or `timed out, ...`): a beat that did not succeed
+///   and broke nothing else (its duration is judged only when it succeeds);
+/// - `+62.0%`: its duration against its SLO (negative when under it).
 pub fn sla_detail(b: &BeatRecord) -> String {
     let sla = &b.sla;
-    if sla.overall_status != sla.duration_status {
+    if sla.overall_status > SlaStatus::Compliant && sla.overall_status != sla.duration_status {
         if sla.errors_status == sla.overall_status {
-            return count(b.errors_count, "error");
+            return format!("{} > {}", count(b.errors_count, "error"), b.slo.errors);
         }
         if sla.cache_status == sla.overall_status
             && let Some(rate) = sla.cache_hit_rate
@@ -24,7 +29,26 @@ pub fn sla_detail(b: &BeatRecord) -> String {
             return format!("cache {:.0}%{target}", rate * 100.0);
         }
     }
-    signed_percent(sla.duration_breach_percent)
+    match b.status {
+        BeatStatus::Failure if sla.overall_status == SlaStatus::Compliant => {
+            "failed, duration not judged".to_owned()
+        }
+        BeatStatus::Timeout if sla.overall_status == SlaStatus::Compliant => {
+            "timed out, duration not judged".to_owned()
+        }
+        // Recorded before failures were judged by their status alone: as it was.
+        _ => signed_percent(sla.duration_breach_percent),
+    }
+}
+
+/// What changed in an evolved shape, one after the other:
+/// `memory 50-100MB → 100-500MB, cache miss → hit` (empty when nothing is known).
+pub fn shape_changes(changes: &[Change]) -> String {
+    changes
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A duration for humans: `350ms`, `1.23s`, `2m05s` (see

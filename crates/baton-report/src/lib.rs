@@ -6,6 +6,7 @@
 //! - [`text`], [`markdown`], [`json`]: one run, for a terminal, a CI summary page,
 //!   or a program;
 //! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;
+//! - [`show`]: one run as recorded, beat by beat, for `baton show`;
 //! - [`dry_run`]: a planned run for `baton run --dry-run`;
 //! - [`format`](mod@format): the human formatting every renderer shares (durations, bytes, ...).
 
@@ -16,6 +17,7 @@ pub mod json;
 pub mod markdown;
 pub mod report;
 pub mod shape_log;
+pub mod show;
 pub mod telemetry_files;
 pub mod text;
 
@@ -25,4 +27,5 @@ pub use json::render_json;
 pub use markdown::render_markdown;
 pub use report::{Breach, EvolvedShape, REPORT_FILE_NAME, RunReport, Summary};
 pub use shape_log::render_shape_log;
+pub use show::render_run;
 pub use text::render_text;

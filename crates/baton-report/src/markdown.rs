@@ -129,17 +129,23 @@ pub fn render_markdown(report: &RunReport) -> String {
 
     if !report.evolved_shapes.is_empty() {
         out.push_str("\n### Evolved shapes\n\n");
-        out.push_str("| Beat | Previous | New |\n| --- | --- | --- |\n");
+        out.push_str("| Beat | What changed | Previous | New |\n| --- | --- | --- | --- |\n");
         for e in &report.evolved_shapes {
             let previous = e
                 .previous_hash
                 .as_deref()
                 .map(|h| format!("`{}`", cell(&code(format::short_hash(h)))))
                 .unwrap_or_else(|| "-".into());
+            let what = if e.changes.is_empty() {
+                "-".to_owned()
+            } else {
+                cell(&format::shape_changes(&e.changes))
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | `{}` |",
+                "| {} | {} | {} | `{}` |",
                 cell(&e.beat),
+                what,
                 previous,
                 cell(&code(format::short_hash(&e.new_hash)))
             );

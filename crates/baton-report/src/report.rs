@@ -1,10 +1,13 @@
 //! [`RunReport`]: everything known about one finished (or interrupted) run, in the
 //! shape of `build-sli-slo-sla-report.json` (docs/recording.md). Every renderer reads it.
 
+use std::collections::HashMap;
+
 use baton_analysis::Anomaly;
 use baton_model::{
     BeatRecord, BeatStatus, CacheState, RECORD_FORMAT_VERSION, RollbackRecord, RunRecord, SlaStatus,
 };
+use baton_telemetry::{Change, describe_change};
 use serde::{Deserialize, Serialize};
 
 /// File name of the run report inside `telemetry/<run-label>/`.
@@ -82,6 +85,10 @@ pub struct EvolvedShape {
     pub movement: String,
     pub previous_hash: Option<String>,
     pub new_hash: String,
+    /// What changed (`memory 50-100MB → 100-500MB`), in the order of the canonical
+    /// shape string; empty when the previous shape is no longer in the history.
+    #[serde(default)]
+    pub changes: Vec<Change>,
 }
 
 impl RunReport {
@@ -103,6 +110,7 @@ impl RunReport {
                 movement: b.movement.clone(),
                 previous_hash: b.shape.previous_hash.clone(),
                 new_hash: b.shape.hash.clone(),
+                changes: Vec::new(),
             })
             .collect();
         Self {
@@ -125,6 +133,27 @@ impl RunReport {
             .collect();
         rollbacks.sort_by_key(|(_, r)| r.started_at);
         rollbacks
+    }
+
+    /// Says what changed in each evolved shape, given the canonical shape string
+    /// each beat evolved from, by beat name (a beat not in it keeps no changes).
+    pub fn describe_evolutions(&mut self, previous_canonical: &HashMap<String, String>) {
+        for evolved in &mut self.evolved_shapes {
+            let current = self.beats.iter().find(|b| b.beat == evolved.beat);
+            if let (Some(previous), Some(current)) =
+                (previous_canonical.get(&evolved.beat), current)
+            {
+                evolved.changes = describe_change(previous, &current.shape.canonical);
+            }
+        }
+    }
+
+    /// What changed in a beat's shape, when it evolved and that is known.
+    pub fn changes_of(&self, beat: &str) -> &[Change] {
+        self.evolved_shapes
+            .iter()
+            .find(|e| e.beat == beat)
+            .map_or(&[], |e| e.changes.as_slice())
     }
 
     /// The anomalies found for one beat.

@@ -1,9 +1,12 @@
 //! `baton shape log BEAT`: a beat's shape history with its durations and SLA
-//! status side by side, so a change of shape can be read against its effect.
+//! status side by side, so a change of shape can be read against its effect. An
+//! evolved shape says what changed (`Δ memory 50-100MB → 100-500MB`) and the SLA
+//! verdict what drove it (see [`format::sla_detail`]).
 
 use std::fmt::Write as _;
 
 use baton_model::BeatRecord;
+use baton_telemetry::describe_change;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 
@@ -38,20 +41,16 @@ pub fn render_shape_log(beat: &str, rows: &[BeatRecord]) -> String {
             "Status",
             "SLA",
         ]);
-    for r in rows {
+    for (i, r) in rows.iter().enumerate() {
         let judged = r.status.is_judged();
         table.add_row(vec![
             format::timestamp(r.started_at),
             format::short_hash(&r.shape.hash).to_string(),
-            format::shape_change(&r.shape).to_string(),
+            change(r, &rows[i + 1..]),
             format::duration_ms(r.duration_ms),
             r.status.to_string(),
             if judged {
-                format!(
-                    "{} {}",
-                    r.sla.overall_status,
-                    format::signed_percent(r.sla.duration_breach_percent)
-                )
+                format!("{} {}", r.sla.overall_status, format::sla_detail(r))
             } else {
                 "-".into()
             },
@@ -63,4 +62,24 @@ pub fn render_shape_log(beat: &str, rows: &[BeatRecord]) -> String {
     out.push_str(&table.to_string());
     out.push('\n');
     out
+}
+
+/// How `row`'s shape compares with its previous run's: `Δ memory <50MB → 50-100MB`
+/// when the record it evolved from is among the `older` rows, else `Δ evolved`,
+/// `new` or `same`.
+fn change(row: &BeatRecord, older: &[BeatRecord]) -> String {
+    let from = row
+        .shape
+        .previous_hash
+        .as_deref()
+        .filter(|_| row.shape.evolved)
+        .and_then(|previous| older.iter().find(|o| o.shape.hash == previous));
+    let changes = from
+        .map(|from| describe_change(&from.shape.canonical, &row.shape.canonical))
+        .unwrap_or_default();
+    if changes.is_empty() {
+        format::shape_change(&row.shape).to_string()
+    } else {
+        format!("Δ {}", format::shape_changes(&changes))
+    }
 }

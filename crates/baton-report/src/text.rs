@@ -1,5 +1,6 @@
 //! The terminal summary of one run: a header line, a table with one row per beat,
-//! a totals line, then the anomalies and SLA breaches. Colors only when the caller
+//! a totals line, then the failures, rollbacks, anomalies, SLA breaches and what
+//! changed in the evolved shapes. Colors only when the caller
 //! asks for them; the layout is the same either way. Lines are painted with
 //! owo-colors; table cells with comfy-table's own styling, which it applies after
 //! laying the table out (measuring ANSI-coloured text instead, its
@@ -120,6 +121,25 @@ pub fn render_text(report: &RunReport, color: bool) -> String {
                 paint.paint(b.status.as_str(), sla_tone(b.status)),
                 because.join(", ")
             );
+        }
+    }
+    if !report.evolved_shapes.is_empty() {
+        let _ = writeln!(out, "\nEvolved shapes ({}):", report.evolved_shapes.len());
+        for e in &report.evolved_shapes {
+            let what = if e.changes.is_empty() {
+                match &e.previous_hash {
+                    Some(previous) => format!(
+                        "shape {} → {}",
+                        format::short_hash(previous),
+                        format::short_hash(&e.new_hash)
+                    ),
+                    None => format!("shape {}", format::short_hash(&e.new_hash)),
+                }
+            } else {
+                format::shape_changes(&e.changes)
+            };
+            let line = format!("  Δ {}: {what}", e.beat);
+            let _ = writeln!(out, "{}", escape_control(&line));
         }
     }
     out

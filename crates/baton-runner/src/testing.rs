@@ -151,6 +151,7 @@ impl PipelineBuilder {
             source: PathBuf::from("baton.yaml"),
             root: PathBuf::from("."),
             sla: SlaThresholds::default(),
+            anomalies: Default::default(),
             shell: None,
             movements: Vec::new(),
         })

@@ -1,9 +1,10 @@
 //! What the reading verbs share: finding the history of a pipeline and a run in it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use baton_model::{BeatRecord, RunRecord};
+use baton_model::{AnomalySettings, BeatRecord, RunRecord};
 use baton_report::RunReport;
 use baton_store::{HistoryStore, RunSelector};
 
@@ -15,6 +16,8 @@ pub(crate) struct History {
     pub state: StateDir,
     /// The pipeline file's history key when a pipeline file is there to read.
     pub pipeline_id: Option<String>,
+    /// The pipeline file's tuning of the anomaly rules (the default without one).
+    pub anomalies: AnomalySettings,
 }
 
 pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
@@ -33,13 +36,14 @@ pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
         );
     }
     let store = state.open_store().context("failed to open the history")?;
-    let pipeline_id = baton_config::load(&path)
-        .pipeline
-        .map(|p| p.history_key().to_string());
+    let pipeline = baton_config::load(&path).pipeline;
+    let pipeline_id = pipeline.as_ref().map(|p| p.history_key().to_string());
+    let anomalies = pipeline.map(|p| p.anomalies).unwrap_or_default();
     Ok(History {
         store,
         state,
         pipeline_id,
+        anomalies,
     })
 }
 
@@ -97,14 +101,30 @@ pub(crate) fn load_run(
     }
 }
 
-/// A run's report, with the anomaly rules evaluated against the history before it.
+/// A run's report, with the anomaly rules evaluated against the history before it
+/// (tuned by the pipeline file when the run is of its pipeline) and what changed in
+/// its evolved shapes.
 pub(crate) fn report_for(
     history: &History,
     run: RunRecord,
     beats: Vec<BeatRecord>,
 ) -> anyhow::Result<RunReport> {
-    let anomalies = anomalies(history.store.as_ref(), &run.pipeline_id, &beats)?;
-    Ok(RunReport::new(run, beats, anomalies))
+    let store = history.store.as_ref();
+    let settings = settings_for(history, &run.pipeline_id);
+    let anomalies = anomalies(store, &run.pipeline_id, &beats, &settings)?;
+    let previous = previous_shapes(store, &run.pipeline_id, &beats)?;
+    let mut report = RunReport::new(run, beats, anomalies);
+    report.describe_evolutions(&previous);
+    Ok(report)
+}
+
+/// The pipeline file's anomaly settings for a run of its pipeline, else the defaults.
+fn settings_for(history: &History, pipeline_id: &str) -> AnomalySettings {
+    if history.pipeline_id.as_deref() == Some(pipeline_id) {
+        history.anomalies
+    } else {
+        AnomalySettings::default()
+    }
 }
 
 /// The anomaly rules for each beat that ran, over that beat's earlier records (the
@@ -113,10 +133,11 @@ pub(crate) fn anomalies(
     store: &dyn HistoryStore,
     pipeline_id: &str,
     beats: &[BeatRecord],
+    settings: &AnomalySettings,
 ) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
     let mut anomalies = Vec::new();
     for record in beats {
-        anomalies.extend(anomalies_of(store, pipeline_id, record)?);
+        anomalies.extend(anomalies_of(store, pipeline_id, record, settings)?);
     }
     Ok(anomalies)
 }
@@ -127,11 +148,41 @@ pub(crate) fn anomalies_of(
     store: &dyn HistoryStore,
     pipeline_id: &str,
     record: &BeatRecord,
+    settings: &AnomalySettings,
 ) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
     if record.status == baton_model::BeatStatus::Skipped {
         return Ok(Vec::new());
     }
     // Newest first; the window reaches past the record itself and later runs.
     let outcomes = store.beat_outcomes(pipeline_id, &record.beat, 40)?;
-    Ok(baton_analysis::detect_before(record, &outcomes))
+    Ok(baton_analysis::detect_before(record, &outcomes, settings))
+}
+
+/// How many of a beat's latest records are searched for the one its shape evolved
+/// from (they include the runs after it when an older run is read).
+const PREVIOUS_SHAPE_SEARCH: usize = 100;
+
+/// The canonical shape string each evolved beat of `beats` evolved from, by beat
+/// name: that of the latest earlier record of the beat with the previous shape's
+/// hash. A beat whose previous record is gone (collected, or too far back) is
+/// absent. Reads the store once per evolved beat only.
+pub(crate) fn previous_shapes(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    beats: &[BeatRecord],
+) -> baton_store::Result<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for beat in beats.iter().filter(|b| b.shape.evolved) {
+        let Some(previous) = beat.shape.previous_hash.as_deref() else {
+            continue;
+        };
+        let earlier = store.beat_runs(Some(pipeline_id), &beat.beat, PREVIOUS_SHAPE_SEARCH)?;
+        if let Some(record) = earlier
+            .into_iter()
+            .find(|r| r.started_at < beat.started_at && r.shape.hash == previous)
+        {
+            found.insert(beat.beat.clone(), record.shape.canonical);
+        }
+    }
+    Ok(found)
 }

@@ -1,4 +1,7 @@
-//! `baton show [RUN|latest]`: one recorded run, beat by beat.
+//! `baton show [RUN|latest]`: one run as it was recorded, beat by beat (the judged
+//! view of it, with totals, anomalies and breaches, is `baton report`).
+
+use baton_model::{RUN_DOCUMENT_VERSION, RunDocument};
 
 use super::reading;
 use crate::cli::{ShowArgs, TextOrJson};
@@ -7,14 +10,20 @@ use crate::exit::Exit;
 pub(crate) fn run(args: &ShowArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let (run, beats) = reading::load_run(&history, &args.run)?;
-    let report = reading::report_for(&history, run, beats)?;
     match args.format {
         TextOrJson::Text => {
-            let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
-                && std::env::var_os("NO_COLOR").is_none();
-            print!("{}", baton_report::render_text(&report, color));
+            let previous =
+                reading::previous_shapes(history.store.as_ref(), &run.pipeline_id, &beats)?;
+            print!("{}", baton_report::render_run(&run, &beats, &previous));
         }
-        TextOrJson::Json => println!("{}", baton_report::render_json(&report)),
+        TextOrJson::Json => {
+            let document = RunDocument {
+                format_version: RUN_DOCUMENT_VERSION,
+                run,
+                beats,
+            };
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        }
     }
     Ok(Exit::Success)
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{BeatRecord, Recording, RunEvent, RunRecord};
+use baton_model::{AnomalySettings, BeatRecord, Recording, RunEvent, RunRecord};
 
 use super::Consumer;
 use super::health::RecordingHealth;
@@ -21,16 +21,24 @@ pub(crate) struct TelemetryFiles {
     /// Each beat's latest outcomes before this run, in its history hints; a beat
     /// without any has no anomalies.
     history: Arc<History>,
+    /// The pipeline's tuning of the anomaly rules.
+    settings: AnomalySettings,
     run: Option<RunRecord>,
     anomalies: HashMap<String, Vec<Anomaly>>,
     health: RecordingHealth,
 }
 
 impl TelemetryFiles {
-    pub(crate) fn new(dir: PathBuf, history: Arc<History>, health: RecordingHealth) -> Self {
+    pub(crate) fn new(
+        dir: PathBuf,
+        history: Arc<History>,
+        settings: AnomalySettings,
+        health: RecordingHealth,
+    ) -> Self {
         Self {
             dir,
             history,
+            settings,
             run: None,
             anomalies: HashMap::new(),
             health,
@@ -52,7 +60,7 @@ impl TelemetryFiles {
         };
         let anomalies = match self.history.hints_of(&record.beat) {
             Some(hints) if record.status.is_judged() => {
-                baton_analysis::detect_before(record, &hints.recent_outcomes)
+                baton_analysis::detect_before(record, &hints.recent_outcomes, &self.settings)
             }
             _ => Vec::new(),
         };

@@ -180,6 +180,7 @@ pub(crate) fn beats() -> Vec<BeatRecord> {
     compile.cost_usd = Some(0.04);
     compile.shape.evolved = true;
     compile.shape.hash = format!("{:0>64}", "b".repeat(64));
+    compile.shape.canonical = "m2:b0:2-10m:success:a5-10:eclean:mem0.5-2GB:miss".into();
 
     let mut unit = beat(
         2,
@@ -231,23 +232,31 @@ pub(crate) fn anomalies() -> Vec<Anomaly> {
             beat: "compile".into(),
             rule: AnomalyRule::SlowDuration,
             message:
-                "took 194.00s, over 2x the median 80.00s of its last 20 successful runs (2.4x)"
+                "took 3m14s against a median of 1m20s (2.4x), alert above 2x and +1s (20 runs)"
                     .into(),
             value: 194_000.0,
             threshold: 160_000.0,
+            runs: 20,
         },
         Anomaly {
             beat: "unit-tests".into(),
             rule: AnomalyRule::ConsecutiveFailures,
-            message: "failed 3 times in a row (alert at 3)".into(),
+            message: "failed 3 times in a row, alert at 3 (3 runs)".into(),
             value: 3.0,
             threshold: 3.0,
+            runs: 3,
         },
     ]
 }
 
+/// The canonical shape `compile` evolved from: faster, and a cache hit.
+pub(crate) const COMPILE_BEFORE: &str = "m2:b0:30s-2m:success:a5-10:eclean:mem0.5-2GB:hit";
+
 pub(crate) fn report() -> RunReport {
-    RunReport::new(run(), beats(), anomalies())
+    let mut report = RunReport::new(run(), beats(), anomalies());
+    let previous = [("compile".to_owned(), COMPILE_BEFORE.to_owned())].into();
+    report.describe_evolutions(&previous);
+    report
 }
 
 pub(crate) fn uuid_nil() -> Uuid {

@@ -120,8 +120,14 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let mut terminal = Terminal::new(args.output, parallel, &beat_names, eta);
     let mut recorder =
         (!args.no_telemetry).then(|| Recorder::new(Arc::clone(&history), health.clone()));
-    let mut files = (!args.no_telemetry)
-        .then(|| TelemetryFiles::new(state.telemetry(), Arc::clone(&history), health.clone()));
+    let mut files = (!args.no_telemetry).then(|| {
+        TelemetryFiles::new(
+            state.telemetry(),
+            Arc::clone(&history),
+            pipeline.anomalies,
+            health.clone(),
+        )
+    });
 
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
@@ -159,7 +165,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let anomalies = files
         .map(|files| files.finish(&outcome.records))
         .unwrap_or_default();
-    let report = baton_finish::report(&outcome, anomalies);
+    let mut report = baton_finish::report(&outcome, anomalies);
+    describe_evolutions(&mut report, history.store().map(|s| &**s));
     let dirs = state.layout();
     // The run's files are written on a thread of their own while the summary is
     // printed.
@@ -206,6 +213,19 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let verdict = baton_finish::verdict(&pipeline, &report, &gate, &health.failures());
     Ok(exit_for(verdict))
+}
+
+/// Says what changed in the run's evolved shapes, from the records they evolved
+/// from (no read at all when no shape evolved). Shadow principle: a history that
+/// cannot be read leaves the shapes unexplained, and the run goes on.
+fn describe_evolutions(report: &mut RunReport, store: Option<&dyn baton_store::HistoryStore>) {
+    let Some(store) = store.filter(|_| !report.evolved_shapes.is_empty()) else {
+        return;
+    };
+    let pipeline_id = report.run.pipeline_id.clone();
+    if let Ok(previous) = super::reading::previous_shapes(store, &pipeline_id, &report.beats) {
+        report.describe_evolutions(&previous);
+    }
 }
 
 /// The git commit, branch and author of the run, asked on a thread of its own so
