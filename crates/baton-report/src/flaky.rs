@@ -35,7 +35,9 @@ pub struct FlakyBeat {
     pub flip_rate: f64,
     /// Flaky once, but its last five runs passed.
     pub cleared: bool,
-    /// Input identities that both passed and failed, most recent first.
+    /// How many input identities both passed and failed.
+    pub flaky_key_count: usize,
+    /// The most recent of them (at most ten), most recent first.
     pub flaky_keys: Vec<KeyEvidence>,
     /// The identity failing every time, when broken.
     pub broken_key: Option<KeyEvidence>,
@@ -119,8 +121,8 @@ pub fn render_flaky(doc: &FlakyDoc) -> String {
                 runs(&key.passed)
             );
         }
-        if b.flaky_keys.len() > 2 {
-            let more = b.flaky_keys.len() - 2;
+        if b.flaky_key_count > 2 {
+            let more = b.flaky_key_count - 2;
             let noun = if more == 1 { "identity" } else { "identities" };
             let _ = writeln!(out, "        and {more} more input {noun}");
         }
@@ -154,11 +156,14 @@ pub fn render_flaky(doc: &FlakyDoc) -> String {
     out
 }
 
+/// `12%`, `4.6%` (one decimal under 10%).
 fn percent(x: f64) -> String {
-    if x.is_finite() {
-        format!("{:.0}%", x * 100.0)
-    } else {
+    if !x.is_finite() {
         "?".to_owned()
+    } else if x < 0.0995 {
+        format!("{:.1}%", x * 100.0)
+    } else {
+        format!("{:.0}%", x * 100.0)
     }
 }
 
@@ -208,6 +213,7 @@ mod tests {
             failure_rate: Proportion::wilson(failures, 40, 0.95),
             flip_rate: 0.1,
             cleared: false,
+            flaky_key_count: usize::from(verdict == Verdict::Flaky),
             flaky_keys: if verdict == Verdict::Flaky {
                 vec![KeyEvidence {
                     key: "inputs:0123456789abcdef0123".into(),
@@ -234,7 +240,7 @@ mod tests {
         };
         let text = render_flaky(&doc);
         assert!(
-            text.starts_with("flaky   test: 3 of 40 runs failed (8%, 3%–20%)"),
+            text.starts_with("flaky   test: 3 of 40 runs failed (7.5%, 2.6%–20%)"),
             "{text}"
         );
         assert!(

@@ -12,6 +12,9 @@ use baton_report::flaky::{FlakyBeat, FlakyDoc, KeyEvidence, RunName};
 use baton_report::regressions::SIGNALS_FORMAT_VERSION;
 use baton_store::{SeriesPoint, SeriesSet};
 
+/// Input identities a beat's evidence lists (the most recent).
+pub(crate) const EVIDENCE_KEYS: usize = 10;
+
 /// Beats that must have run (and all failed) for a run to count as an outage.
 pub(crate) const OUTAGE_MIN_BEATS: usize = 2;
 
@@ -89,7 +92,12 @@ pub(crate) fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
             passed: name_runs(&k.passed),
             failed: name_runs(&k.failed),
         };
-        let flaky_keys = report.flaky_keys.iter().map(&mut evidence).collect();
+        let flaky_keys = report
+            .flaky_keys
+            .iter()
+            .take(EVIDENCE_KEYS)
+            .map(&mut evidence)
+            .collect();
         let broken_key = report.broken_key.as_ref().map(&mut evidence);
         let pipeline = &set.pipelines[series.pipeline as usize];
         beats.push(FlakyBeat {
@@ -102,6 +110,7 @@ pub(crate) fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
             failure_rate: report.failure_rate,
             flip_rate: report.flip_rate,
             cleared: report.cleared,
+            flaky_key_count: report.flaky_keys.len(),
             flaky_keys,
             broken_key,
         });

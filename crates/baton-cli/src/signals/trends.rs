@@ -235,7 +235,7 @@ pub(crate) fn slowest(set: &SeriesSet, days: u64, limit: usize, clock: &Clock) -
     let mut by_p50: Vec<&Ranked> = ranked.iter().filter(|r| r.executed.is_some()).collect();
     by_p50.sort_by(|a, b| p50(b).total_cmp(&p50(a)));
     let mut by_total: Vec<&Ranked> = ranked.iter().collect();
-    by_total.sort_by(|a, b| b.total_ms.cmp(&a.total_ms));
+    by_total.sort_by_key(|r| std::cmp::Reverse(r.total_ms));
     let mut cache: HashMap<usize, SlowBeat> = HashMap::new();
     let mut entry = |r: &Ranked| -> SlowBeat {
         cache

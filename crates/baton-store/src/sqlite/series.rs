@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use baton_model::RunStatus;
-use rusqlite::Transaction;
 use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, Transaction};
 use uuid::Uuid;
 
 use super::codec::{self, SERIES_BITS, beat_status, cache_state, identity_from_sql, ts_from_sql};
@@ -31,9 +31,24 @@ const POINT_COLUMNS: &str = "b.id, b.started_at, b.duration_ms, \
 /// A series slot that is not wanted.
 const UNWANTED: u32 = u32::MAX;
 
-pub(crate) fn beat_series(tx: &Transaction<'_>, query: &SeriesQuery) -> Result<SeriesSet> {
+/// Opens another connection to the same file, for reading half of a big scan on
+/// a second thread.
+pub(crate) type OpenConnection<'a> = &'a (dyn Fn() -> Result<Connection> + Sync);
+
+/// Scans of at least this many runs are read by two threads when a second
+/// connection can be opened.
+const PARALLEL_FROM_RUNS: usize = 10_000;
+
+/// The page cache of the second connection (negative: KiB).
+const SCAN_CACHE_KIB: i64 = -4_096;
+
+pub(crate) fn beat_series(
+    tx: &Transaction<'_>,
+    query: &SeriesQuery,
+    second: Option<OpenConnection<'_>>,
+) -> Result<SeriesSet> {
     let mut set = SeriesSet::default();
-    let run_rows = read_runs(tx, query, &mut set)?;
+    let (run_rows, total_runs) = read_runs(tx, query, &mut set)?;
     if set.runs.is_empty() {
         return Ok(set);
     }
@@ -41,47 +56,81 @@ pub(crate) fn beat_series(tx: &Transaction<'_>, query: &SeriesQuery) -> Result<S
     if set.series.is_empty() {
         return Ok(set);
     }
-    // At most one record per run: reserving that much up front spares the copies
-    // of growing (pages never written are never touched).
-    let mut runs_of = vec![0usize; set.pipelines.len()];
-    for run in &set.runs {
-        runs_of[run.pipeline as usize] += 1;
-    }
-    for series in &mut set.series {
-        series
-            .points
-            .reserve_exact(runs_of[series.pipeline as usize]);
-    }
-    let mut reader = PointReader {
-        slots: &slots,
-        run_index: run_rows
-            .iter()
-            .enumerate()
-            .map(|(i, &row)| (row, i as u32))
-            .collect(),
-        last_run: None,
-        identities: HashMap::default(),
-        key: Vec::new(),
-        with_identities: query.identities,
-    };
+    let run_index: HashMap<i64, u32> = run_rows
+        .iter()
+        .enumerate()
+        .map(|(i, &row)| (row, i as u32))
+        .collect();
     let columns = if query.identities {
         format!("{POINT_COLUMNS}, b.input_identity")
     } else {
         POINT_COLUMNS.to_owned()
     };
     let action = || "read the beats of the history".to_owned();
-    let total_runs: i64 = tx
-        .query_row("SELECT COUNT(*) FROM runs", [], |row| row.get(0))
-        .ctx(action)?;
-    if 2 * run_rows.len() as i64 >= total_runs {
-        let mut stmt = tx
-            .prepare(&format!("SELECT {columns} FROM beats b"))
-            .ctx(action)?;
-        let mut rows = stmt.query([]).ctx(action)?;
-        while let Some(row) = rows.next().ctx(action)? {
-            reader.read(row, &mut set)?;
+    // At most one record per run: reserving that much up front spares the copies
+    // of growing (pages never written are never touched).
+    let mut runs_of = vec![0usize; set.pipelines.len()];
+    for run in &set.runs {
+        runs_of[run.pipeline as usize] += 1;
+    }
+    let capacity: Vec<usize> = set
+        .series
+        .iter()
+        .map(|s| runs_of[s.pipeline as usize])
+        .collect();
+    let new_reader =
+        |share: usize| PointReader::new(&slots, &run_index, &capacity, share, query.identities);
+    let mut reader = if 2 * run_rows.len() as i64 >= total_runs {
+        // Most of the table: one pass in row id order, in two halves (by run) on
+        // two connections when the scan is big.
+        let (low, high) = run_rows
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+        let sql = format!("SELECT {columns} FROM beats b WHERE b.id >= ?1 AND b.id < ?2");
+        let scan =
+            |conn: &Connection, from: i64, to: i64, reader: &mut PointReader<'_>| -> Result<()> {
+                let mut stmt = conn.prepare(&sql).ctx(action)?;
+                let mut rows = stmt.query([from, to]).ctx(action)?;
+                while let Some(row) = rows.next().ctx(action)? {
+                    reader.read(row)?;
+                }
+                Ok(())
+            };
+        let bound = |run: i64| run.saturating_mul(1 << SERIES_BITS);
+        match second {
+            Some(open) if run_rows.len() >= PARALLEL_FROM_RUNS => {
+                let middle = low + (high - low) / 2;
+                let (first, other) = std::thread::scope(|threads| {
+                    let other = threads.spawn(|| -> Result<PointReader<'_>> {
+                        let conn = open()?;
+                        // A scan reads each page once: a big cache would only
+                        // cost memory.
+                        conn.pragma_update(None, "cache_size", SCAN_CACHE_KIB)
+                            .ctx(action)?;
+                        let mut reader = new_reader(2);
+                        scan(&conn, bound(middle), bound(high + 1), &mut reader)?;
+                        Ok(reader)
+                    });
+                    // The first half fills vectors sized for both.
+                    let mut reader = new_reader(1);
+                    let first = scan(tx, bound(low), bound(middle), &mut reader).map(|()| reader);
+                    let other = other
+                        .join()
+                        .unwrap_or_else(|_| Err(StoreError::corrupt("the second half of a scan")));
+                    (first, other)
+                });
+                let mut reader = first?;
+                reader.append(other?);
+                reader
+            }
+            _ => {
+                let mut reader = new_reader(1);
+                scan(tx, bound(low), bound(high + 1), &mut reader)?;
+                reader
+            }
         }
     } else {
+        let mut reader = new_reader(1);
         let mut stmt = tx
             .prepare(&format!(
                 "SELECT {columns} FROM beats b WHERE {}",
@@ -91,78 +140,158 @@ pub(crate) fn beat_series(tx: &Transaction<'_>, query: &SeriesQuery) -> Result<S
         for &run in &run_rows {
             let mut rows = stmt.query([run]).ctx(action)?;
             while let Some(row) = rows.next().ctx(action)? {
-                reader.read(row, &mut set)?;
+                reader.read(row)?;
             }
         }
-    }
-    // Row id order is the order runs were recorded; imports may record them in any
-    // order. Mostly sorted already, so the stable sort is close to linear.
-    for series in &mut set.series {
+        reader
+    };
+    for (series, points) in set.series.iter_mut().zip(&mut reader.points) {
+        series.points = std::mem::take(points);
+        // Row id order is the order runs were recorded; imports may record them
+        // in any order. Mostly sorted already, so the stable sort is near linear.
         series.points.sort_by_key(|p| p.run);
     }
+    set.set_identities(reader.identities.text, reader.identities.ends);
     set.series.retain(|s| !s.points.is_empty());
     Ok(set)
 }
 
 /// The runs of the scope into `set.runs` (oldest first) and `set.pipelines`;
-/// returns their row ids, in the same order.
-fn read_runs(tx: &Transaction<'_>, query: &SeriesQuery, set: &mut SeriesSet) -> Result<Vec<i64>> {
+/// returns their row ids, in the same order, and how many runs the store holds.
+///
+/// When the scope holds a good share of the store (a quarter or more), the runs
+/// table is read in one pass and sorted here: following an index would cost a
+/// random seek into the (wide) table per run.
+fn read_runs(
+    tx: &Transaction<'_>,
+    query: &SeriesQuery,
+    set: &mut SeriesSet,
+) -> Result<(Vec<i64>, i64)> {
     let action = || "read the runs of the history".to_owned();
-    let mut sql = "SELECT id, run_id, label, pipeline_id, pipeline_name, status, started_at, \
-                   finished_at FROM runs WHERE 1 = 1"
-        .to_owned();
     let mut values: Vec<Value> = Vec::new();
+    // `{}` before a column: `+` to keep SQLite off its index.
+    let mut conditions: Vec<String> = Vec::new();
     if let Some(pipeline) = &query.pipeline {
         values.push(Value::Text(pipeline.clone()));
-        sql += &format!(" AND pipeline_id = ?{}", values.len());
+        conditions.push(format!("{{}}pipeline_id = ?{}", values.len()));
     }
     if let Some(since) = query.since {
         values.push(Value::Integer(codec::ts_to_sql(since)?));
-        sql += &format!(" AND started_at >= ?{}", values.len());
+        conditions.push(format!("{{}}started_at >= ?{}", values.len()));
     }
-    sql += " ORDER BY started_at DESC, id DESC";
-    if let Some(limit) = query.last_runs {
-        values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        sql += &format!(" LIMIT ?{}", values.len());
+    let filter = |plus: &str| -> String {
+        let mut sql = " WHERE 1 = 1".to_owned();
+        for c in &conditions {
+            sql += " AND ";
+            sql += &c.replace("{}", plus);
+        }
+        sql
+    };
+    let count = |sql: &str| -> Result<i64> {
+        tx.query_row(sql, rusqlite::params_from_iter(values.iter()), |row| {
+            row.get(0)
+        })
+        .ctx(action)
+    };
+    let total: i64 = tx
+        .query_row("SELECT COUNT(*) FROM runs", [], |row| row.get(0))
+        .ctx(action)?;
+    let matching = if conditions.is_empty() {
+        total
+    } else {
+        count(&format!("SELECT COUNT(*) FROM runs{}", filter("")))?
+    };
+    let limit = query.last_runs.map_or(usize::MAX, |n| n);
+    let whole_table = 4 * matching.min(limit as i64) >= total;
+    let mut sql = format!(
+        "SELECT id, run_id, label, pipeline_id, pipeline_name, status, started_at, \
+         finished_at FROM runs{}",
+        filter(if whole_table { "+" } else { "" })
+    );
+    if !whole_table {
+        sql += " ORDER BY started_at DESC, id DESC";
+        if let Some(limit) = query.last_runs {
+            values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+            sql += &format!(" LIMIT ?{}", values.len());
+        }
     }
     let mut stmt = tx.prepare(&sql).ctx(action)?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(values)).ctx(action)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(values.iter()))
+        .ctx(action)?;
+    // Pipelines as met, each with its newest run's (start, row id) and name.
     let mut pipelines: HashMap<String, u32> = HashMap::new();
-    let mut row_ids = Vec::new();
+    let mut met: Vec<(String, (i64, i64), String)> = Vec::new();
+    let mut found: Vec<(i64, SeriesRun)> = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
-        let pipeline_id: String = row.get(3).ctx(action)?;
-        let pipeline = match pipelines.get(&pipeline_id) {
+        let id: i64 = row.get(0).ctx(action)?;
+        let started: i64 = row.get(6).ctx(action)?;
+        let pipeline_id = text(row.get_ref(3).ctx(action)?)?;
+        let pipeline = match pipelines.get(pipeline_id) {
             Some(&index) => index,
             None => {
-                // Newest first: the first run seen names the pipeline.
-                let index = set.pipelines.len() as u32;
-                set.pipelines.push(SeriesPipeline {
-                    pipeline_id: pipeline_id.clone(),
-                    name: row.get(4).ctx(action)?,
-                });
-                pipelines.insert(pipeline_id, index);
+                let index = met.len() as u32;
+                pipelines.insert(pipeline_id.to_owned(), index);
+                met.push((pipeline_id.to_owned(), (i64::MIN, i64::MIN), String::new()));
                 index
             }
         };
-        let run_id: String = row.get(1).ctx(action)?;
-        let status: String = row.get(5).ctx(action)?;
+        let newest = &mut met[pipeline as usize];
+        if (started, id) > newest.1 {
+            newest.1 = (started, id);
+            newest.2 = row.get(4).ctx(action)?;
+        }
+        let run_id = text(row.get_ref(1).ctx(action)?)?;
+        let run_id = Uuid::parse_str(run_id)
+            .map_err(|_| StoreError::corrupt(format!("run id '{run_id}'")))?;
+        let status = text(row.get_ref(5).ctx(action)?)?;
+        let status = status
+            .parse::<RunStatus>()
+            .map_err(|_| StoreError::corrupt(format!("run status '{status}'")))?;
         let finished_at: Option<i64> = row.get(7).ctx(action)?;
-        set.runs.push(SeriesRun {
-            run_id: Uuid::parse_str(&run_id)
-                .map_err(|_| StoreError::corrupt(format!("run id '{run_id}'")))?,
-            label: row.get(2).ctx(action)?,
-            pipeline,
-            started_at: ts_from_sql(row.get(6).ctx(action)?)?,
-            finished_at: finished_at.map(ts_from_sql).transpose()?,
-            status: status
-                .parse::<RunStatus>()
-                .map_err(|_| StoreError::corrupt(format!("run status '{status}'")))?,
-        });
-        row_ids.push(row.get(0).ctx(action)?);
+        found.push((
+            id,
+            SeriesRun {
+                run_id,
+                label: row.get(2).ctx(action)?,
+                pipeline,
+                started_at: ts_from_sql(started)?,
+                finished_at: finished_at.map(ts_from_sql).transpose()?,
+                status,
+            },
+        ));
     }
-    set.runs.reverse();
-    row_ids.reverse();
-    Ok(row_ids)
+    if whole_table {
+        found.sort_unstable_by_key(|(id, run)| std::cmp::Reverse((run.started_at, *id)));
+        found.truncate(limit);
+    }
+    // Pipelines in the order of their newest run, newest first.
+    let mut order: Vec<u32> = (0..met.len() as u32).collect();
+    order.sort_by(|&a, &b| met[b as usize].1.cmp(&met[a as usize].1));
+    let mut renumber = vec![u32::MAX; met.len()];
+    for &old in &order {
+        let present = found.iter().any(|(_, r)| r.pipeline == old);
+        if present {
+            renumber[old as usize] = set.pipelines.len() as u32;
+            let (pipeline_id, _, name) = std::mem::take(&mut met[old as usize]);
+            set.pipelines.push(SeriesPipeline { pipeline_id, name });
+        }
+    }
+    let mut row_ids = Vec::with_capacity(found.len());
+    set.runs.reserve_exact(found.len());
+    for (id, mut run) in found.into_iter().rev() {
+        run.pipeline = renumber[run.pipeline as usize];
+        set.runs.push(run);
+        row_ids.push(id);
+    }
+    Ok((row_ids, total))
+}
+
+/// A text column, borrowed.
+fn text(value: ValueRef<'_>) -> Result<&str> {
+    value
+        .as_str()
+        .map_err(|_| StoreError::corrupt("a run column that should be text"))
 }
 
 /// The wanted series into `set.series` (by pipeline, then beat name); returns the
@@ -216,22 +345,81 @@ fn read_series(tx: &Transaction<'_>, query: &SeriesQuery, set: &mut SeriesSet) -
     Ok(slots)
 }
 
+/// Input identities, interned on their stored bytes (a tag byte, then the blob or
+/// the text), kept as text one after the other.
+#[derive(Default)]
+struct Identities {
+    index: HashMap<Box<[u8]>, u32, BuildHasherDefault<FoldHasher>>,
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Identities {
+    /// The index of the identity stored as `key` (tagged bytes) with value `value`.
+    fn intern(&mut self, key: &[u8], value: ValueRef<'_>) -> Result<Option<u32>> {
+        if let Some(&index) = self.index.get(key) {
+            return Ok(Some(index));
+        }
+        let Some(text) = identity_from_sql(value)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.insert(key, &text)))
+    }
+
+    fn insert(&mut self, key: &[u8], text: &str) -> u32 {
+        self.text.push_str(text);
+        self.ends.push(self.text.len() as u32);
+        let index = (self.ends.len() - 1) as u32;
+        self.index.insert(key.into(), index);
+        index
+    }
+
+    fn text_of(&self, index: u32) -> &str {
+        let i = index as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.text[start..self.ends[i] as usize]
+    }
+}
+
 /// Turns beat rows into points of their series.
 struct PointReader<'a> {
     slots: &'a [u32],
     /// Run row id to its index in the set.
-    run_index: HashMap<i64, u32>,
+    run_index: &'a HashMap<i64, u32>,
     /// The run of the previous row (rows come run by run).
     last_run: Option<(i64, Option<u32>)>,
-    /// Stored identity bytes (a tag byte, then the blob or text) to their index.
-    identities: HashMap<Box<[u8]>, u32, BuildHasherDefault<FoldHasher>>,
+    /// Per wanted series (slot), its points.
+    points: Vec<Vec<SeriesPoint>>,
+    identities: Identities,
     /// Reused for looking identities up.
     key: Vec<u8>,
     with_identities: bool,
 }
 
-impl PointReader<'_> {
-    fn read(&mut self, row: &rusqlite::Row<'_>, set: &mut SeriesSet) -> Result<()> {
+impl<'a> PointReader<'a> {
+    /// A reader expecting up to `capacity[slot] / share` points per series.
+    fn new(
+        slots: &'a [u32],
+        run_index: &'a HashMap<i64, u32>,
+        capacity: &[usize],
+        share: usize,
+        with_identities: bool,
+    ) -> Self {
+        Self {
+            slots,
+            run_index,
+            last_run: None,
+            points: capacity
+                .iter()
+                .map(|&n| Vec::with_capacity(n.div_ceil(share.max(1))))
+                .collect(),
+            identities: Identities::default(),
+            key: Vec::new(),
+            with_identities,
+        }
+    }
+
+    fn read(&mut self, row: &rusqlite::Row<'_>) -> Result<()> {
         let action = || "read a beat of the history".to_owned();
         let id: i64 = row.get(0).ctx(action)?;
         let (run_row, series_id) = (id >> SERIES_BITS, id & ((1 << SERIES_BITS) - 1));
@@ -256,12 +444,12 @@ impl PointReader<'_> {
         };
         let duration: i64 = row.get(2).ctx(action)?;
         let identity = if self.with_identities {
-            self.identity(row.get_ref(4).ctx(action)?, set)?
+            self.identity(row.get_ref(4).ctx(action)?)?
         } else {
             None
         };
         let packed: i64 = row.get(3).ctx(action)?;
-        set.series[slot as usize].points.push(SeriesPoint {
+        self.points[slot as usize].push(SeriesPoint {
             run,
             started_at: ts_from_sql(row.get(1).ctx(action)?)?,
             duration_ms: u64::try_from(duration)
@@ -274,7 +462,7 @@ impl PointReader<'_> {
         Ok(())
     }
 
-    fn identity(&mut self, value: ValueRef<'_>, set: &mut SeriesSet) -> Result<Option<u32>> {
+    fn identity(&mut self, value: ValueRef<'_>) -> Result<Option<u32>> {
         self.key.clear();
         match value {
             ValueRef::Null => return Ok(None),
@@ -288,16 +476,24 @@ impl PointReader<'_> {
             }
             _ => return Err(StoreError::corrupt("an input identity")),
         }
-        if let Some(&index) = self.identities.get(self.key.as_slice()) {
-            return Ok(Some(index));
+        self.identities.intern(&self.key, value)
+    }
+
+    /// Adds what `other` read (a later range of rows), its identities re-interned.
+    fn append(&mut self, other: PointReader<'_>) {
+        let mut remap = vec![0u32; other.identities.ends.len()];
+        for (key, &index) in &other.identities.index {
+            remap[index as usize] = match self.identities.index.get(key) {
+                Some(&mine) => mine,
+                None => self.identities.insert(key, other.identities.text_of(index)),
+            };
         }
-        let Some(text) = identity_from_sql(value)? else {
-            return Ok(None);
-        };
-        let index = set.push_identity(&text);
-        self.identities
-            .insert(self.key.clone().into_boxed_slice(), index);
-        Ok(Some(index))
+        for (mine, theirs) in self.points.iter_mut().zip(other.points) {
+            mine.extend(theirs.into_iter().map(|mut p| {
+                p.identity = p.identity.map(|i| remap[i as usize]);
+                p
+            }));
+        }
     }
 }
 
@@ -495,6 +691,41 @@ mod tests {
             })
             .expect("series");
         assert!(none.series.is_empty() && none.runs.is_empty());
+    }
+
+    #[test]
+    fn a_small_share_of_the_store_is_read_by_index_with_the_same_result() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let mut runs = Vec::new();
+        let mut beats = Vec::new();
+        for i in 0..20 {
+            let pipeline = if i % 10 == 3 { "small" } else { "big" };
+            let r = run(pipeline, at(i * 60), baton_model::RunStatus::Success);
+            beats.push(beat(
+                &r,
+                0,
+                0,
+                "build",
+                BeatStatus::Success,
+                i as u64,
+                CacheState::Miss,
+            ));
+            runs.push(r);
+        }
+        store.record_runs_bulk(&runs).expect("runs");
+        store.record_beats_bulk(&beats).expect("beats");
+        for last_runs in [None, Some(1)] {
+            let set = store
+                .beat_series(&SeriesQuery {
+                    pipeline: Some("small".to_owned()),
+                    last_runs,
+                    ..SeriesQuery::default()
+                })
+                .expect("series");
+            let durations: Vec<u64> = set.series[0].points.iter().map(|p| p.duration_ms).collect();
+            let expected: &[u64] = if last_runs.is_some() { &[13] } else { &[3, 13] };
+            assert_eq!(durations, expected);
+        }
     }
 
     #[test]
