@@ -87,47 +87,59 @@ pub fn classify(attempts: &[Attempt<'_>]) -> FlakyReport {
         0.0
     };
 
-    // Per key, in order of last appearance.
-    let mut by_key: HashMap<&str, (usize, KeyEvidence, usize)> = HashMap::new();
-    let mut fail_streak: HashMap<&str, usize> = HashMap::new();
+    // Per key: the positions of its passes and failures, its last position and
+    // its longest failing streak. Run ids are copied only for the keys reported
+    // (a window can hold a million attempts).
+    #[derive(Default)]
+    struct Seen {
+        passed: Vec<usize>,
+        failed: Vec<usize>,
+        last: usize,
+        streak: usize,
+        longest: usize,
+    }
+    let mut by_key: HashMap<&str, Seen> = HashMap::new();
     for (position, attempt) in considered.iter().enumerate() {
         let Some(key) = attempt.key else { continue };
-        let entry = by_key.entry(key).or_insert_with(|| {
-            let evidence = KeyEvidence {
-                key: key.to_owned(),
-                passed: Vec::new(),
-                failed: Vec::new(),
-            };
-            (position, evidence, 0)
-        });
-        entry.0 = position;
-        let streak = fail_streak.entry(key).or_insert(0);
+        let seen = by_key.entry(key).or_default();
+        seen.last = position;
         if attempt.passed {
-            entry.1.passed.push(attempt.run_id.to_owned());
-            *streak = 0;
+            seen.passed.push(position);
+            seen.streak = 0;
         } else {
-            entry.1.failed.push(attempt.run_id.to_owned());
-            *streak += 1;
-            entry.2 = entry.2.max(*streak);
+            seen.failed.push(position);
+            seen.streak += 1;
+            seen.longest = seen.longest.max(seen.streak);
         }
     }
-    let mut keys: Vec<(usize, KeyEvidence, usize)> = by_key.into_values().collect();
-    keys.sort_by_key(|(last, ..)| std::cmp::Reverse(*last));
+    let evidence = |key: &str, seen: &Seen| KeyEvidence {
+        key: key.to_owned(),
+        passed: seen
+            .passed
+            .iter()
+            .map(|&i| considered[i].run_id.to_owned())
+            .collect(),
+        failed: seen
+            .failed
+            .iter()
+            .map(|&i| considered[i].run_id.to_owned())
+            .collect(),
+    };
+    let mut keys: Vec<(&str, Seen)> = by_key.into_iter().collect();
+    keys.sort_by_key(|(_, seen)| std::cmp::Reverse(seen.last));
 
     let trailing_passes = considered.iter().rev().take_while(|a| a.passed).count();
     let latest_key = considered.last().and_then(|a| a.key);
     let broken_key = keys
         .iter()
-        .find(|(_, evidence, longest)| {
-            Some(evidence.key.as_str()) == latest_key
-                && evidence.passed.is_empty()
-                && *longest >= BROKEN_STREAK
+        .find(|(key, seen)| {
+            Some(*key) == latest_key && seen.passed.is_empty() && seen.longest >= BROKEN_STREAK
         })
-        .map(|(_, evidence, _)| evidence.clone());
+        .map(|(key, seen)| evidence(key, seen));
     let flaky_keys: Vec<KeyEvidence> = keys
-        .into_iter()
-        .filter(|(_, evidence, _)| !evidence.passed.is_empty() && !evidence.failed.is_empty())
-        .map(|(_, evidence, _)| evidence)
+        .iter()
+        .filter(|(_, seen)| !seen.passed.is_empty() && !seen.failed.is_empty())
+        .map(|(key, seen)| evidence(key, seen))
         .collect();
     let cleared = !flaky_keys.is_empty() && trailing_passes >= CLEAR_STREAK;
 

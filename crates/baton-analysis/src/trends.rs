@@ -112,6 +112,12 @@ pub fn buckets(points: &[TrendPoint], period: Period, tz: &TimeZone) -> Vec<Buck
         .collect()
 }
 
+/// All of `points` as one bucket named `label` (a whole window, say).
+pub fn summary(label: String, points: &[TrendPoint]) -> Bucket {
+    let group: Vec<&TrendPoint> = points.iter().collect();
+    summarize(label, &group)
+}
+
 fn summarize(period: String, group: &[&TrendPoint]) -> Bucket {
     let passed = |p: &&&TrendPoint| p.passed == Some(true);
     let executed: Vec<u64> = group

@@ -53,6 +53,14 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
     Man,
+    /// Where each beat got slower or faster: change points in its durations.
+    Regressions(RegressionsArgs),
+    /// Flaky and broken beats: the same inputs both passed and failed.
+    Flaky(FlakyArgs),
+    /// Durations, success, cache hits and time lost per day or week.
+    Trends(TrendsArgs),
+    /// The beats that take longest and those that cost the most time.
+    Slowest(SlowestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -395,6 +403,97 @@ pub(crate) struct InitArgs {
     pub force: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct RegressionsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only this beat.
+    #[arg(long)]
+    pub beat: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FlakyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// How far back to look, in days or weeks: 14d, 2w, 30.
+    #[arg(long, default_value = "14d", value_name = "DAYS", value_parser = parse_days)]
+    pub window: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PeriodArg {
+    #[default]
+    Day,
+    /// ISO weeks (Monday to Sunday).
+    Week,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TrendsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub period: PeriodArg,
+    /// How far back to look (default: 14 days by day, 12 weeks by week); 14d, 2w, 30.
+    #[arg(long, value_name = "DAYS", value_parser = parse_days)]
+    pub days: Option<u64>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SlowestArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// How many beats each ranking lists.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// How far back to look: 14d, 2w, 30.
+    #[arg(long, default_value = "14d", value_name = "DAYS", value_parser = parse_days)]
+    pub days: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+/// A window in whole days: `14d`, `2w` or `14`; at least one day.
+pub(crate) fn parse_days(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, "d"),
+    };
+    let factor = match unit.trim() {
+        "d" | "day" | "days" => 1,
+        "w" | "week" | "weeks" => 7,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a number of days or weeks (14d, 2w, 30)"
+            ));
+        }
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => n
+            .checked_mul(factor)
+            .ok_or_else(|| format!("'{text}' is too long a window")),
+        _ => Err(format!(
+            "'{text}' is not a number of days or weeks (14d, 2w, 30)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -434,5 +533,16 @@ mod tests {
             Err("-j/--jobs must be a whole number of at least 1 (got 'two')".to_owned())
         );
         assert!(parse_jobs("-1").is_err());
+    }
+
+    #[test]
+    fn windows_are_days_or_weeks() {
+        assert_eq!(parse_days("14d"), Ok(14));
+        assert_eq!(parse_days("2w"), Ok(14));
+        assert_eq!(parse_days("30"), Ok(30));
+        assert_eq!(parse_days("3650d"), Ok(3650));
+        for bad in ["0d", "d", "14h", "-1", "x", ""] {
+            assert!(parse_days(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod exit;
 mod history;
 mod notice;
 mod provenance;
+mod signals;
 mod state;
 
 use std::process::ExitCode;
@@ -43,6 +44,10 @@ fn main() -> ExitCode {
         Command::Artifacts(cmd) => commands::artifacts::run(&cmd),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man => commands::completions::man(),
+        Command::Regressions(args) => commands::regressions::run(&args),
+        Command::Flaky(args) => commands::flaky::run(&args),
+        Command::Trends(args) => commands::trends::run(&args),
+        Command::Slowest(args) => commands::slowest::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -8,18 +8,23 @@
 //! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;
 //! - [`show`]: one run as recorded, beat by beat, for `baton show`;
 //! - [`dry_run`]: a planned run for `baton run --dry-run`;
-//! - [`format`](mod@format): the human formatting every renderer shares (durations, bytes, ...).
+//! - [`format`](mod@format): the human formatting every renderer shares (durations, bytes, ...);
+//! - [`regressions`], [`flaky`] and [`trends`]: the cross-run signals (`baton
+//!   regressions`, `flaky`, `trends`, `slowest`), their JSON documents and text.
 
 pub mod dry_run;
+pub mod flaky;
 pub mod format;
 pub mod history;
 pub mod json;
 pub mod markdown;
+pub mod regressions;
 pub mod report;
 pub mod shape_log;
 pub mod show;
 pub mod telemetry_files;
 pub mod text;
+pub mod trends;
 
 pub use dry_run::render_dry_run;
 pub use history::{HistoryRow, render_history_table};

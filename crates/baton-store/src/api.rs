@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::series::{SeriesQuery, SeriesSet};
 
 /// A run still marked `running` whose heartbeat is older than this is reported as
 /// [`RunStatus::Abandoned`] by every read.
@@ -108,6 +109,15 @@ pub trait HistoryStore: Send + Sync {
 
     /// The artifact manifest saved for a run, if any.
     fn load_artifacts(&self, run_id: Uuid) -> Result<Option<ArtifactManifest>>;
+
+    /// Every beat record of the scope as compact series, for the cross-run
+    /// analyses (see [`crate::series`]): a million records in a fraction of a
+    /// second and a few tens of megabytes.
+    fn beat_series(&self, query: &SeriesQuery) -> Result<SeriesSet>;
+
+    /// The git commit of each of these runs that recorded one (runs unknown or
+    /// without git are absent).
+    fn run_commits(&self, run_ids: &[Uuid]) -> Result<HashMap<Uuid, String>>;
 }
 
 /// Which runs [`HistoryStore::list_runs`] returns.

@@ -22,6 +22,7 @@
 
 mod api;
 mod error;
+pub mod series;
 mod sqlite;
 #[cfg(any(test, feature = "test-util"))]
 #[doc(hidden)]
@@ -32,6 +33,7 @@ pub use api::{
     RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
 pub use error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, StoreError};
+pub use series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet};
 pub use sqlite::{LOCK_WAIT, SCHEMA_VERSION, SqliteStore};
 
 /// Result of every store operation.

@@ -14,4 +14,8 @@ pub(crate) mod shape;
 pub(crate) mod show;
 pub(crate) mod validate;
 
+pub(crate) mod flaky;
 pub(crate) mod reading;
+pub(crate) mod regressions;
+pub(crate) mod slowest;
+pub(crate) mod trends;

@@ -14,6 +14,7 @@ mod checkpoint;
 mod codec;
 mod read;
 mod schema;
+mod series;
 mod write;
 
 use std::collections::HashMap;
@@ -33,6 +34,7 @@ use crate::api::{
     ShapeEvolution, ShapeTarget,
 };
 use crate::error::SqlContext;
+use crate::series::{SeriesQuery, SeriesSet};
 use crate::{Result, StoreError};
 
 /// How long a writer waits for another one before giving up ("locked beyond 5 s"):
@@ -300,6 +302,18 @@ impl HistoryStore for SqliteStore {
 
     fn pipelines(&self) -> Result<Vec<PipelineInfo>> {
         self.read(|tx, _| read::pipelines(tx))
+    }
+
+    fn beat_series(&self, query: &SeriesQuery) -> Result<SeriesSet> {
+        // A big scan reads half of its rows on a connection of its own.
+        let open = || Self::connect(&self.path);
+        let second: Option<series::OpenConnection<'_>> =
+            (self.path != Path::new(":memory:")).then_some(&open);
+        self.read(|tx, _| series::beat_series(tx, query, second))
+    }
+
+    fn run_commits(&self, run_ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+        self.read(|tx, _| series::run_commits(tx, run_ids))
     }
 }
 

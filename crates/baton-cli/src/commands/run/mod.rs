@@ -206,6 +206,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     // Dropped first: its heartbeat thread is joined, and no failure comes later.
     drop(recorder);
+    print_regressions(&history, &outcome.run, &outcome.records);
 
     let gate = Gate {
         fail_on: args.fail_on.map(SlaStatus::from),
@@ -225,6 +226,25 @@ fn describe_evolutions(report: &mut RunReport, store: Option<&dyn baton_store::H
     let pipeline_id = report.run.pipeline_id.clone();
     if let Ok(previous) = super::reading::previous_shapes(store, &pipeline_id, &report.beats) {
         report.describe_evolutions(&previous);
+    }
+}
+
+/// A slowdown this run revealed, one line per beat (see [`crate::signals::summary`]),
+/// once the run is recorded. The run's outcome does not depend on it: a store that
+/// cannot be read is one warning.
+fn print_regressions(history: &History, run: &RunRecord, records: &[baton_model::BeatRecord]) {
+    let Some(store) = history.store() else {
+        return;
+    };
+    match crate::signals::summary::regression_lines(store.as_ref(), run, records) {
+        Ok(lines) => {
+            for line in lines {
+                stdout(&format!("{line}\n"));
+            }
+        }
+        Err(err) => crate::notice::warning(format!(
+            "failed to look for regressions in the history: {err}"
+        )),
     }
 }
 

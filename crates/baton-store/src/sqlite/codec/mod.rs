@@ -35,4 +35,6 @@ pub(crate) use beat_encode::{EncodedBeat, INSERT_BEAT, encode_beat, insert_encod
 pub(crate) use codes::{beat_status, cache_state, sla_status};
 pub(crate) use row_id::{SERIES_BITS, beat_row_id, beats_of_run};
 pub(crate) use run_row::{RUN_COLUMNS, UPSERT_RUN, run_from_row, run_params, status_condition};
-pub(crate) use values::{HashSql, abandoned_cutoff, hash_from_sql, ts_from_sql, ts_to_sql};
+pub(crate) use values::{
+    HashSql, abandoned_cutoff, hash_from_sql, identity_from_sql, ts_from_sql, ts_to_sql,
+};

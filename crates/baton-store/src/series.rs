@@ -1,0 +1,139 @@
+//! Beat histories as compact series, for the cross-run analyses (`regressions`,
+//! `flaky`, `trends`, `slowest`): what [`HistoryStore::beat_series`] returns.
+//!
+//! A store of a million beat records reads into a few tens of megabytes: each record
+//! is a [`SeriesPoint`] of plain numbers; runs, pipelines and input identities are
+//! kept once each and referred to by index. Only the columns the analyses need are
+//! read (never a record's `extra`); a run's commit is asked for separately, for the
+//! few runs a report names ([`HistoryStore::run_commits`]).
+//!
+//! [`HistoryStore::beat_series`]: crate::HistoryStore::beat_series
+//! [`HistoryStore::run_commits`]: crate::HistoryStore::run_commits
+
+use baton_model::{BeatStatus, CacheState, RunStatus};
+use jiff::Timestamp;
+use uuid::Uuid;
+
+/// Which beat records [`HistoryStore::beat_series`](crate::HistoryStore::beat_series)
+/// reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// One pipeline (by id), or every pipeline of the store.
+    pub pipeline: Option<String>,
+    /// Only these beats (by name); empty for every beat.
+    pub beats: Vec<String>,
+    /// Only runs that started at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only the newest N runs of the scope (after `since`).
+    pub last_runs: Option<usize>,
+    /// Read each record's input identity (flaky detection needs it; the other
+    /// analyses do not, and reading it costs time and memory).
+    pub identities: bool,
+}
+
+/// A pipeline of a [`SeriesSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesPipeline {
+    pub pipeline_id: String,
+    /// The name of its newest run in the set.
+    pub name: String,
+}
+
+/// A run of a [`SeriesSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesRun {
+    pub run_id: Uuid,
+    pub label: String,
+    /// Index into [`SeriesSet::pipelines`].
+    pub pipeline: u32,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// As stored (a `running` run is not checked for being abandoned).
+    pub status: RunStatus,
+}
+
+/// One beat record, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesPoint {
+    /// Index into [`SeriesSet::runs`].
+    pub run: u32,
+    pub started_at: Timestamp,
+    pub duration_ms: u64,
+    pub status: BeatStatus,
+    pub cache_state: CacheState,
+    /// Restored from the step cache instead of executed.
+    pub restored: bool,
+    /// Index of its input identity ([`SeriesSet::identity`]); `None` when it has
+    /// none or the query did not ask for identities.
+    pub identity: Option<u32>,
+}
+
+/// Every record of one beat of one pipeline, oldest run first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BeatSeries {
+    /// Index into [`SeriesSet::pipelines`].
+    pub pipeline: u32,
+    pub beat: String,
+    pub points: Vec<SeriesPoint>,
+}
+
+/// What [`HistoryStore::beat_series`](crate::HistoryStore::beat_series) returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeriesSet {
+    pub pipelines: Vec<SeriesPipeline>,
+    /// Oldest first (by start time, then by the order they were recorded).
+    pub runs: Vec<SeriesRun>,
+    /// By pipeline, then by beat name; a beat with no record in the runs read is
+    /// absent.
+    pub series: Vec<BeatSeries>,
+    /// The input identities, as text, one after the other.
+    identity_text: String,
+    /// Where each identity ends in `identity_text`.
+    identity_ends: Vec<u32>,
+}
+
+impl SeriesSet {
+    /// The text of identity `index` (`inputs:<hex>`, `commit:<sha>`, ...); empty for
+    /// an index that is not one.
+    pub fn identity(&self, index: u32) -> &str {
+        let i = index as usize;
+        let Some(&end) = self.identity_ends.get(i) else {
+            return "";
+        };
+        let start = if i == 0 { 0 } else { self.identity_ends[i - 1] };
+        self.identity_text
+            .get(start as usize..end as usize)
+            .unwrap_or_default()
+    }
+
+    /// How many distinct input identities the records have.
+    pub fn identity_count(&self) -> usize {
+        self.identity_ends.len()
+    }
+
+    /// Sets the identities' texts, one after the other, and where each ends.
+    pub(crate) fn set_identities(&mut self, text: String, ends: Vec<u32>) {
+        self.identity_text = text;
+        self.identity_ends = ends;
+    }
+
+    /// Total beat records in the set.
+    pub fn records(&self) -> usize {
+        self.series.iter().map(|s| s.points.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_are_kept_end_to_end() {
+        let mut set = SeriesSet::default();
+        set.set_identities("inputs:abcommit:0123".to_owned(), vec![9, 20]);
+        assert_eq!(set.identity(0), "inputs:ab");
+        assert_eq!(set.identity(1), "commit:0123");
+        assert_eq!(set.identity(2), "");
+        assert_eq!(set.identity_count(), 2);
+    }
+}
