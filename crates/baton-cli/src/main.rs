@@ -43,6 +43,8 @@ fn main() -> ExitCode {
         Command::Artifacts(cmd) => commands::artifacts::run(&cmd),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man => commands::completions::man(),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Import(args) => commands::import::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -14,4 +14,6 @@ pub(crate) mod shape;
 pub(crate) mod show;
 pub(crate) mod validate;
 
+pub(crate) mod export;
+pub(crate) mod import;
 pub(crate) mod reading;
