@@ -488,7 +488,7 @@ mod tests {
         assert_eq!(beat.run_id, run.run_id);
         assert_eq!(beat.beat_type, BeatType::Build);
         assert_eq!(beat.cache_state, CacheState::Skip);
-        assert_eq!(beat.duration_bucket, "1-5m");
+        assert_eq!(beat.duration_bucket, "30s-2m");
         assert_eq!(beat.attempts, 1);
         assert!(!beat.restored);
         assert_eq!(beat.sla, SlaVerdict::default());
