@@ -53,7 +53,7 @@ impl<R: BufRead> Lines<R> {
                 break;
             }
             read_any = true;
-            let (chunk, used, ended) = match available.iter().position(|b| *b == b'\n') {
+            let (chunk, used, ended) = match memchr::memchr(b'\n', available) {
                 Some(i) => (&available[..i], i + 1, true),
                 None => (available, available.len(), false),
             };

@@ -35,9 +35,9 @@ use crate::state::StateDir;
 /// Longer lines are rejected without being read whole.
 const MAX_LINE_BYTES: usize = 64 << 20;
 /// A batch is stored in one transaction when it has this many runs ...
-const BATCH_RUNS: usize = 2_000;
+const BATCH_RUNS: usize = 1_000;
 /// ... or this many beats.
-const BATCH_BEATS: usize = 40_000;
+const BATCH_BEATS: usize = 20_000;
 
 pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<Exit> {
     let (name, input) = open_input(&args.input)?;
@@ -128,7 +128,7 @@ fn import(
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     let outcome: anyhow::Result<()> = std::thread::scope(|scope| {
-        let (send, receive) = sync_channel::<Batch>(2);
+        let (send, receive) = sync_channel::<Batch>(1);
         let reader = std::thread::Builder::new()
             .name("baton-import-read".to_owned())
             .spawn_scoped(scope, move || {
@@ -157,58 +157,170 @@ fn import(
     Ok(tally)
 }
 
+/// Lines read and not yet parsed: their bytes and, per line, its number and place
+/// (`None`: longer than the cap, skipped).
+struct Chunk {
+    seq: u64,
+    data: Vec<u8>,
+    lines: Vec<(u64, Option<Range<usize>>)>,
+}
+
+/// Lines per chunk, at most ...
+const CHUNK_LINES: usize = 512;
+/// ... and bytes (a longer line makes a chunk of its own).
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// A chunk parsed: each line's run or why it was rejected (blank lines left out).
+struct ParsedChunk {
+    seq: u64,
+    lines: Vec<(u64, Result<Parsed, String>)>,
+}
+
 /// Reads and checks lines, sending good runs in batches; returns how many lines it
-/// rejected (each reported on stderr).
+/// rejected (each reported on stderr, in line order).
+///
+/// One thread reads lines into chunks, a few parse them (parsing is most of the
+/// work of an import), and this one puts them back in order, drops duplicate run
+/// ids and fills the batches.
 fn read_batches(
-    input: impl BufRead,
+    input: impl BufRead + Send,
     name: &str,
     cap: usize,
     send: &SyncSender<Batch>,
 ) -> io::Result<u64> {
+    let parsers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4));
+    std::thread::scope(|scope| {
+        let (send_chunk, receive_chunk) = sync_channel::<Chunk>(parsers * 2);
+        let (send_parsed, receive_parsed) = sync_channel::<ParsedChunk>(parsers * 2);
+        let reader = scope.spawn(move || read_chunks(input, cap, &send_chunk));
+        // Shared by the parsers; gone with the last of them, which stops the reader.
+        let receive_chunk = Arc::new(std::sync::Mutex::new(receive_chunk));
+        for _ in 0..parsers {
+            let send_parsed = send_parsed.clone();
+            let receive_chunk = Arc::clone(&receive_chunk);
+            scope.spawn(move || {
+                loop {
+                    let next = receive_chunk
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok(chunk) = next else { return };
+                    if send_parsed.send(parse_chunk(chunk, cap)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((send_parsed, receive_chunk));
+        let rejected = collect(name, &receive_parsed, send);
+        // Unblock the other threads if the storing side stopped early.
+        drop(receive_parsed);
+        let read = reader
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the reading thread panicked")));
+        read.map(|()| rejected)
+    })
+}
+
+/// Cuts the input into chunks of lines.
+fn read_chunks(input: impl BufRead, cap: usize, send: &SyncSender<Chunk>) -> io::Result<()> {
     let mut lines = Lines::new(input, cap);
+    let mut seq = 0;
+    let new_chunk = |seq| Chunk {
+        seq,
+        data: Vec::with_capacity(CHUNK_BYTES),
+        lines: Vec::with_capacity(CHUNK_LINES),
+    };
+    let mut chunk = new_chunk(seq);
+    while let Some((number, line)) = lines.next_line()? {
+        match line {
+            Line::TooLong => chunk.lines.push((number, None)),
+            Line::Text(text) => {
+                let start = chunk.data.len();
+                chunk.data.extend_from_slice(text);
+                chunk.lines.push((number, Some(start..chunk.data.len())));
+            }
+        }
+        if chunk.lines.len() >= CHUNK_LINES || chunk.data.len() >= CHUNK_BYTES {
+            seq += 1;
+            if send
+                .send(std::mem::replace(&mut chunk, new_chunk(seq)))
+                .is_err()
+            {
+                return Ok(());
+            }
+        }
+    }
+    if !chunk.lines.is_empty() {
+        let _ = send.send(chunk);
+    }
+    Ok(())
+}
+
+fn parse_chunk(chunk: Chunk, cap: usize) -> ParsedChunk {
+    let lines = chunk
+        .lines
+        .into_iter()
+        .filter_map(|(number, place)| {
+            let Some(place) = place else {
+                return Some((number, Err(format!("line longer than {} MiB", cap >> 20))));
+            };
+            let text = &chunk.data[place];
+            if text.iter().all(u8::is_ascii_whitespace) {
+                return None;
+            }
+            Some((number, line::parse(text)))
+        })
+        .collect();
+    ParsedChunk {
+        seq: chunk.seq,
+        lines,
+    }
+}
+
+/// Takes parsed chunks back in order, reports rejected lines, drops a second line
+/// with a run id already seen and sends the rest in batches; returns how many lines
+/// it rejected.
+fn collect(name: &str, receive: &Receiver<ParsedChunk>, send: &SyncSender<Batch>) -> u64 {
     // Every run id kept so far, with its line: a second line with the same id is
     // rejected. 24 bytes a run.
     let mut seen: HashMap<Uuid, u64> = HashMap::new();
+    let mut waiting: std::collections::BTreeMap<u64, ParsedChunk> = Default::default();
+    let mut next = 0;
     let mut rejected = 0;
     let mut batch = Batch::default();
-    while let Some((number, line)) = lines.next_line()? {
-        let text = match line {
-            Line::TooLong => {
-                reject(name, number, &format!("line longer than {} MiB", cap >> 20));
-                rejected += 1;
-                continue;
+    for parsed in receive {
+        waiting.insert(parsed.seq, parsed);
+        while let Some(chunk) = waiting.remove(&next) {
+            next += 1;
+            for (number, outcome) in chunk.lines {
+                let parsed = match outcome {
+                    Ok(parsed) => parsed,
+                    Err(why) => {
+                        reject(name, number, &why);
+                        rejected += 1;
+                        continue;
+                    }
+                };
+                if let Some(first) = seen.get(&parsed.run.run_id) {
+                    let why = format!("run {} is already on line {first}", parsed.run.run_id);
+                    reject(name, number, &why);
+                    rejected += 1;
+                    continue;
+                }
+                seen.insert(parsed.run.run_id, number);
+                batch.push(number, parsed);
+                if batch.is_full() && send.send(std::mem::take(&mut batch)).is_err() {
+                    // The storing side stopped on an error of its own.
+                    return rejected;
+                }
             }
-            Line::Text(text) if text.iter().all(u8::is_ascii_whitespace) => continue,
-            Line::Text(text) => text,
-        };
-        let parsed = match line::parse(text) {
-            Ok(parsed) => parsed,
-            Err(why) => {
-                reject(name, number, &why);
-                rejected += 1;
-                continue;
-            }
-        };
-        if let Some(first) = seen.get(&parsed.run.run_id) {
-            reject(
-                name,
-                number,
-                &format!("run {} is already on line {first}", parsed.run.run_id),
-            );
-            rejected += 1;
-            continue;
-        }
-        seen.insert(parsed.run.run_id, number);
-        batch.push(number, parsed);
-        if batch.is_full() && send.send(std::mem::take(&mut batch)).is_err() {
-            // The storing side stopped on an error of its own.
-            return Ok(rejected);
         }
     }
     if !batch.runs.is_empty() {
         let _ = send.send(batch);
     }
-    Ok(rejected)
+    rejected
 }
 
 /// `FILE:LINE: why` on stderr.
