@@ -80,17 +80,17 @@ struct Beat {
     duration_ms: u64,
     #[serde(default)]
     duration_bucket: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     cpu_user_ms: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     cpu_sys_ms: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     peak_rss_bytes: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     artifacts_count: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     artifacts_bytes: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     errors_count: u64,
     #[serde(default)]
     cache_state: Option<CacheState>,
@@ -98,7 +98,7 @@ struct Beat {
     tests: Option<TestCounts>,
     #[serde(default)]
     cost_usd: Option<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     metrics: BTreeMap<String, f64>,
     #[serde(default)]
     slo: Option<SloTarget>,
@@ -126,6 +126,15 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// A field whose `null` means its default, like its absence.
+fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// A line read into baton's records.
@@ -504,6 +513,24 @@ mod tests {
         assert!(parsed.beats[0].restored);
         assert_eq!(parsed.run.status, RunStatus::Running);
         assert_eq!(parsed.run.finished_at, None);
+    }
+
+    #[test]
+    fn null_means_the_default_except_for_finished_at() {
+        let beat = BEAT.replace(
+            "{",
+            r#"{"cpu_user_ms":null,"metrics":null,"cache_state":null,"sla":null,"#,
+        );
+        let line = minimal(&beat).replace(
+            "\"status\":\"success\"}",
+            "\"status\":\"success\",\"finished_at\":null,\"host\":null}",
+        );
+        let parsed = parse(line.as_bytes()).expect("parses");
+        assert_eq!(parsed.run.finished_at, None, "null: not finished");
+        assert_eq!(parsed.run.host, "");
+        let beat = &parsed.beats[0];
+        assert_eq!((beat.cpu_user_ms, beat.metrics.len()), (0, 0));
+        assert_eq!(beat.cache_state, CacheState::Skip);
     }
 
     #[test]
