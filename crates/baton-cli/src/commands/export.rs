@@ -66,10 +66,12 @@ fn write_file(
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let fail = || format!("failed to write {}", path.display());
-    let temp = tempfile::Builder::new()
-        .prefix(".baton-export-")
-        .tempfile_in(dir)
-        .with_context(fail)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".baton-export-");
+    // A file like any other the user writes (the umask applies), not a private one.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temp = builder.tempfile_in(dir).with_context(fail)?;
     let mut out = BufWriter::new(temp);
     let counts = write_runs(store, filter, &mut out)?;
     let temp = out
