@@ -61,6 +61,10 @@ pub(crate) enum Command {
     Trends(TrendsArgs),
     /// The beats that take longest and those that cost the most time.
     Slowest(SlowestArgs),
+    /// Write recorded runs as JSON Lines, one run per line, oldest first.
+    Export(ExportArgs),
+    /// Read runs written by `baton export` (or another tool) into the history.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -269,6 +273,30 @@ pub(crate) struct GcArgs {
     /// Remove runs older than this (e.g. 30d, 12h).
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Only runs started at or after this: a date (2026-11-01, UTC), an RFC 3339
+    /// time or an age (14d, 36h).
+    #[arg(long, value_name = "DATE|AGE")]
+    pub since: Option<String>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// JSON Lines, one run per line (docs/import-format.md); `-` for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub input: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]

@@ -17,13 +17,16 @@ pub enum Exit {
     /// Interrupted: Ctrl-C (130), or 128 + the signal that stopped the run
     /// (SIGTERM 143, SIGHUP 129), as a shell reports a process a signal ended.
     Interrupted { signal: Option<i32> },
+    /// Some of the input was rejected (`baton import`: lines skipped), the rest
+    /// done.
+    InputRejected,
 }
 
 impl Exit {
     pub fn code(self) -> u8 {
         match self {
             Self::Success => 0,
-            Self::BeatFailed => 1,
+            Self::BeatFailed | Self::InputRejected => 1,
             Self::Usage => 2,
             Self::SlaGate => 3,
             Self::Internal => 4,

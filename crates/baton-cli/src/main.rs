@@ -48,6 +48,8 @@ fn main() -> ExitCode {
         Command::Flaky(args) => commands::flaky::run(&args),
         Command::Trends(args) => commands::trends::run(&args),
         Command::Slowest(args) => commands::slowest::run(&args),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Import(args) => commands::import::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -1,7 +1,7 @@
 //! The storage interface ([`HistoryStore`]) and the plain types its methods take and
 //! return. Nothing here knows SQL: a PostgreSQL store implements the same trait.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::str::FromStr;
 use std::time::Duration;
@@ -118,6 +118,44 @@ pub trait HistoryStore: Send + Sync {
     /// The git commit of each of these runs that recorded one (runs unknown or
     /// without git are absent).
     fn run_commits(&self, run_ids: &[Uuid]) -> Result<HashMap<Uuid, String>>;
+    /// Up to `limit` runs with their beats, oldest first (start time, then the order
+    /// they were stored in), starting after `after` (a previous page's
+    /// [`RunPage::next`]) or at the first: `baton export` reads the history in pages.
+    fn runs_page(
+        &self,
+        filter: &RunPageFilter,
+        after: Option<RunCursor>,
+        limit: usize,
+    ) -> Result<RunPage>;
+
+    /// Insert runs with their beats (grouped by run) in one transaction, except the
+    /// runs the store already holds, which are left as they are with their beats:
+    /// returns their ids. On any error nothing of the batch is kept.
+    fn import_runs(&self, runs: &[RunRecord], beats: &[BeatRecord]) -> Result<HashSet<Uuid>>;
+}
+
+/// Which runs [`HistoryStore::runs_page`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunPageFilter {
+    /// Pipeline id (history key); `None` for every pipeline.
+    pub pipeline: Option<String>,
+    /// Only runs started at or after this time.
+    pub since: Option<Timestamp>,
+}
+
+/// Where a page of runs ended; opaque to callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunCursor {
+    pub(crate) started_at: i64,
+    pub(crate) row: i64,
+}
+
+/// A page of [`HistoryStore::runs_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunPage {
+    pub runs: Vec<(RunRecord, Vec<BeatRecord>)>,
+    /// Where the next page starts; `None` when this one was the last.
+    pub next: Option<RunCursor>,
 }
 
 /// Which runs [`HistoryStore::list_runs`] returns.

@@ -12,12 +12,13 @@
 
 mod checkpoint;
 mod codec;
+mod exchange;
 mod read;
 mod schema;
 mod series;
 mod write;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -30,8 +31,8 @@ use uuid::Uuid;
 pub use schema::SCHEMA_VERSION;
 
 use crate::api::{
-    GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector, RunSummary, ShapeAnnotation,
-    ShapeEvolution, ShapeTarget,
+    GcPolicy, HistoryStore, PipelineInfo, RunCursor, RunFilter, RunPage, RunPageFilter,
+    RunSelector, RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget,
 };
 use crate::error::SqlContext;
 use crate::series::{SeriesQuery, SeriesSet};
@@ -174,6 +175,30 @@ impl SqliteStore {
         })
     }
 
+    /// [`SqliteStore::write`] for a bulk insert: the writer does not stop to
+    /// checkpoint during it; a background thread copies the WAL back while the next
+    /// batch is inserted.
+    fn write_bulk<T>(&self, f: impl FnMut(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if checkpointer.is_none() && self.path != Path::new(":memory:") {
+            *checkpointer = checkpoint::Checkpointer::start(&self.path);
+        }
+        let Some(background) = checkpointer.as_ref() else {
+            return self.write(f);
+        };
+        let autocheckpoint = |pages: i64| {
+            let _ = self.lock().pragma_update(None, "wal_autocheckpoint", pages);
+        };
+        autocheckpoint(0);
+        let result = self.write(f);
+        autocheckpoint(WAL_AUTOCHECKPOINT_PAGES);
+        background.request();
+        result
+    }
+
     /// Run `f` in one read transaction (one consistent snapshot for all its
     /// queries), retried on BUSY like writes (a reader can meet WAL recovery).
     fn read<T>(&self, mut f: impl FnMut(&Transaction<'_>, Timestamp) -> Result<T>) -> Result<T> {
@@ -223,26 +248,7 @@ impl HistoryStore for SqliteStore {
     }
 
     fn record_beats_bulk(&self, beats: &[BeatRecord]) -> Result<()> {
-        let mut checkpointer = self
-            .checkpointer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if checkpointer.is_none() && self.path != Path::new(":memory:") {
-            *checkpointer = checkpoint::Checkpointer::start(&self.path);
-        }
-        let Some(background) = checkpointer.as_ref() else {
-            return self.write(|tx| write::insert_beats(tx, beats, false));
-        };
-        // The writer does not stop to checkpoint during the insert; the background
-        // thread copies the WAL back while the next batch is inserted.
-        let autocheckpoint = |pages: i64| {
-            let _ = self.lock().pragma_update(None, "wal_autocheckpoint", pages);
-        };
-        autocheckpoint(0);
-        let result = self.write(|tx| write::insert_beats(tx, beats, false));
-        autocheckpoint(WAL_AUTOCHECKPOINT_PAGES);
-        background.request();
-        result
+        self.write_bulk(|tx| write::insert_beats(tx, beats, false))
     }
 
     fn beat_history_hints(
@@ -314,6 +320,19 @@ impl HistoryStore for SqliteStore {
 
     fn run_commits(&self, run_ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
         self.read(|tx, _| series::run_commits(tx, run_ids))
+    }
+
+    fn runs_page(
+        &self,
+        filter: &RunPageFilter,
+        after: Option<RunCursor>,
+        limit: usize,
+    ) -> Result<RunPage> {
+        self.read(|tx, now| exchange::runs_page(tx, filter, after, limit, now))
+    }
+
+    fn import_runs(&self, runs: &[RunRecord], beats: &[BeatRecord]) -> Result<HashSet<Uuid>> {
+        self.write_bulk(|tx| exchange::import_runs(tx, runs, beats))
     }
 }
 
