@@ -31,6 +31,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(cache_hit::CacheHit),
         Box::new(cache_cold::CacheCold),
         Box::new(big_pipeline::BigPipeline),
+        Box::new(crate::signals::Signals::default()),
     ]
 }
 

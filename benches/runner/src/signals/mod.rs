@@ -10,10 +10,10 @@
 //! same miss series ([`baselines`]). Then a larger history (100,000 runs x 10
 //! beats) measures the import and the three reads (wall time, peak RSS).
 //!
-//! It is a case of the suite that `cases::all()` does not list yet: it runs with
-//! `baton-bench signals [--quick] [--seed N]` until the verbs it drives are merged.
-//! A baton without them fails the case with a clear message (the baselines are
-//! still scored).
+//! It is a case of the suite (`--only signals`), and also runs on its own with
+//! `baton-bench signals [--quick] [--seed N] [--keep DIR]`. A baton without the
+//! verbs it drives fails the case with a clear message (the baselines are still
+//! scored).
 
 mod baselines;
 mod dataset;
@@ -69,7 +69,7 @@ const VERBS: [&str; 4] = ["import", "regressions", "flaky", "trends"];
 /// The seed of the published figures.
 pub(crate) const DEFAULT_SEED: u64 = 1;
 
-/// The case. `Signals::default()` is what `cases::all()` would list.
+/// The case, as `cases::all()` lists it.
 #[derive(Debug, Clone)]
 pub(crate) struct Signals {
     /// Seed of every generated history.
