@@ -886,3 +886,15 @@ fn a_big_wal_is_truncated_when_the_store_closes() {
     assert_eq!(left[0].run.run_id, runs[999].run_id);
     assert_eq!(left[0].beats.success, 34);
 }
+
+#[test]
+fn an_imported_record_without_a_shape_is_no_previous_shape() {
+    let (_dir, store) = store();
+    let r = run("p", at(0), RunStatus::Success);
+    let mut record = beat(&r, 0, 0, "build", BeatStatus::Success, 10, CacheState::Skip);
+    record.shape.hash = String::new();
+    store.record_runs_bulk(std::slice::from_ref(&r)).expect("run");
+    store.record_beats_bulk(&[record]).expect("beat");
+    let hints = store.beat_history_hints("p", &["build"]).expect("hints");
+    assert_eq!(hints["build"].previous_shape, None, "not an empty hash");
+}

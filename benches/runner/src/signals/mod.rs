@@ -139,6 +139,16 @@ impl Case for Signals {
         // A failure of baton (an import that exits non-zero, JSON that does not
         // parse) fails the case but keeps every figure obtained before it.
         let mut errors = Vec::new();
+        // The speed history first, while this process is small: on Linux a child's
+        // peak RSS (wait4's ru_maxrss) starts at the high-water mark of the process
+        // it was forked from, so measuring after the quality scoring (which holds
+        // the verbs' JSON) would report this process's peak, not baton's.
+        if (has("import") || self.keep.is_some())
+            && let Err(err) = self.speed(ctx, &work, &mut result, &has)
+        {
+            errors.push(format!("on the speed history: {err:#}"));
+        }
+        speed_targets(ctx, &mut result);
         let (mut quality, history) = Quality::prepare(self, ctx, &work, &mut result)?;
         if has("import") {
             if let Err(err) = quality.drive(ctx, &work, &mut result, &has, &history) {
@@ -148,12 +158,6 @@ impl Case for Signals {
             result.note("the quality history was not imported: no `baton import`");
         }
         quality.report(ctx, &mut result);
-        if (has("import") || self.keep.is_some())
-            && let Err(err) = self.speed(ctx, &work, &mut result, &has)
-        {
-            errors.push(format!("on the speed history: {err:#}"));
-        }
-        speed_targets(ctx, &mut result);
 
         if !missing.is_empty() {
             errors.insert(
@@ -800,7 +804,13 @@ impl Quality {
                 )),
             });
             flaky_precision = score.classes["flaky"].precision.value();
-            flaky_recall = score.target_recall.value();
+            flaky_recall = score.target_recall_standing.value();
+            result.metric(
+                "flaky: recall over every beat labelled flaky with p >= 5%, >= 3 repeats \
+                 (cleared ones included)",
+                score.target_recall.value().unwrap_or(0.0),
+                Unit::Share,
+            );
             result.metric(
                 "flaky: labelled flaky with p >= 5%, >= 3 repeats, with evidence",
                 score.target_evidence.value().unwrap_or(0.0),
@@ -822,7 +832,7 @@ impl Quality {
             Unit::Share,
         )));
         result.targets.push(quick(Target::at_least(
-            "flaky recall, keys failing >= 5% with >= 3 repeats",
+            "flaky recall, keys failing >= 5% with >= 3 repeats, not cleared by 5 passes",
             flaky_recall,
             FLAKY_RECALL_TARGET,
             Unit::Share,

@@ -409,6 +409,10 @@ pub(super) struct FlakyScore {
     pub classes: BTreeMap<String, ClassScore>,
     /// Recall of "flaky" for beats labelled flaky with p >= 5% and >= 3 repeats.
     pub target_recall: Rate,
+    /// The same, over those the issue's own rules leave flaky at the end of the
+    /// history: a key both passed and failed, and the last 5 executed runs did not
+    /// all pass (which clears a beat).
+    pub target_recall_standing: Rate,
     /// The same beats: the share that left evidence, and the share whose last 5
     /// executed runs passed.
     pub target_evidence: Rate,
@@ -451,10 +455,14 @@ pub(super) fn score_flaky(labels: &[FlakyBeatLabel], verdicts: &[Option<String>]
         count: targeted.iter().filter(|l| f(l)).count(),
         of: targeted.len(),
     };
+    let standing = flaky_recall(labels, verdicts, |l| {
+        l.spec.fail_prob >= 0.05 && l.spec.repeats >= 3 && l.evidence && !l.last_five_passed
+    });
     FlakyScore {
         confusion,
         classes,
         target_recall: target,
+        target_recall_standing: standing,
         target_evidence: share(|l| l.evidence),
         target_last_five_passed: share(|l| l.last_five_passed),
     }

@@ -160,7 +160,8 @@ pub(crate) fn hints(
         if got.outcomes.is_empty() {
             continue;
         }
-        let previous_shape = got.previous_shape.flatten();
+        // An imported record may have no shape (an empty hash): nothing to compare.
+        let previous_shape = got.previous_shape.flatten().filter(|h| !h.is_empty());
         got.caches.reverse();
         let successes: Vec<u64> = got.successes.iter().map(|d| d.unsigned_abs()).collect();
         out.insert(
