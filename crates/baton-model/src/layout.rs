@@ -11,6 +11,7 @@
 //!   telemetry/<run>/artifacts.json                       the artifact manifest
 //!   archive/<run>/{logs,telemetry,artifacts}/            level ff's copy of a run
 //!   cache/                                               the step cache
+//!   queue/                                               the webhook's outbox
 //! ```
 //!
 //! Every user-chosen name (run label, movement, beat) becomes a path component
@@ -41,6 +42,9 @@ pub const STATE_DIR_ENV: &str = "BATON_DIR";
 pub const REPORT_FILE_NAME: &str = "build-sli-slo-sla-report.json";
 /// The artifact manifest's file name in a run's telemetry directory.
 pub const ARTIFACT_MANIFEST_FILE_NAME: &str = "artifacts.json";
+/// The environment variable that puts the webhook's outbox elsewhere (a CI
+/// runner's cache, say).
+pub const QUEUE_DIR_ENV: &str = "BATON_QUEUE_DIR";
 /// Longest path component this module makes, in bytes (file systems allow 255;
 /// room is left for `beat-<n>-` and `.json` around a name).
 pub const MAX_COMPONENT: usize = 200;
@@ -88,6 +92,11 @@ impl StateLayout {
     /// `cache/`.
     pub fn cache(&self) -> PathBuf {
         cache_dir(&self.root)
+    }
+
+    /// `queue/`: the webhook's outbox.
+    pub fn queue(&self) -> PathBuf {
+        queue_dir(&self.root)
     }
 
     /// `logs/<run>/`.
@@ -154,6 +163,19 @@ pub fn telemetry_dir(state_root: &Path) -> PathBuf {
 /// `<state>/cache`.
 pub fn cache_dir(state_root: &Path) -> PathBuf {
     state_root.join("cache")
+}
+
+/// `<state>/queue`, or the value of `$BATON_QUEUE_DIR` when given (it wins).
+pub fn queue_dir_or(state_root: &Path, queue_dir_env: Option<&std::ffi::OsStr>) -> PathBuf {
+    match queue_dir_env {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => queue_dir(state_root),
+    }
+}
+
+/// `<state>/queue`.
+pub fn queue_dir(state_root: &Path) -> PathBuf {
+    state_root.join("queue")
 }
 
 /// `<dir>/<run>`: a run's directory under `logs/`, `telemetry/` or `archive/`.
