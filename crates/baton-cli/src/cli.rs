@@ -53,6 +53,9 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
     Man,
+    /// The telemetry webhook: its configuration, outbox and last delivery;
+    /// `test` pings it, `flush` delivers the outbox now.
+    Telemetry(TelemetryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -435,4 +438,29 @@ mod tests {
         );
         assert!(parse_jobs("-1").is_err());
     }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct TelemetryArgs {
+    #[command(subcommand)]
+    pub command: Option<TelemetryCommand>,
+    /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TelemetryCommand {
+    /// Send a synthetic ping; print the HTTP status and the round-trip time.
+    Test(TelemetryFileArgs),
+    /// Deliver the outbox now.
+    Flush(TelemetryFileArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TelemetryFileArgs {
+    /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
+    pub file: Option<PathBuf>,
 }

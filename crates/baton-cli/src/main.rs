@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         Command::Artifacts(cmd) => commands::artifacts::run(&cmd),
         Command::Completions(args) => commands::completions::completions(&args),
         Command::Man => commands::completions::man(),
+        Command::Telemetry(args) => commands::telemetry::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

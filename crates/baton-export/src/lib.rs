@@ -42,8 +42,6 @@ pub struct Webhook {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Activity {
     Active,
-    /// Off: no URL.
-    NoUrl,
     /// Off since this URL answered 410, until the URL changes.
     Gone {
         since: Timestamp,

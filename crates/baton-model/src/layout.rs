@@ -43,7 +43,8 @@ pub const REPORT_FILE_NAME: &str = "build-sli-slo-sla-report.json";
 /// The artifact manifest's file name in a run's telemetry directory.
 pub const ARTIFACT_MANIFEST_FILE_NAME: &str = "artifacts.json";
 /// The environment variable that puts the webhook's outbox elsewhere (a CI
-/// runner's cache, say).
+/// runner's cache, say): read with the other telemetry settings, which may also
+/// come from `.env` (see `baton-export`).
 pub const QUEUE_DIR_ENV: &str = "BATON_QUEUE_DIR";
 /// Longest path component this module makes, in bytes (file systems allow 255;
 /// room is left for `beat-<n>-` and `.json` around a name).
@@ -163,14 +164,6 @@ pub fn telemetry_dir(state_root: &Path) -> PathBuf {
 /// `<state>/cache`.
 pub fn cache_dir(state_root: &Path) -> PathBuf {
     state_root.join("cache")
-}
-
-/// `<state>/queue`, or the value of `$BATON_QUEUE_DIR` when given (it wins).
-pub fn queue_dir_or(state_root: &Path, queue_dir_env: Option<&std::ffi::OsStr>) -> PathBuf {
-    match queue_dir_env {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => queue_dir(state_root),
-    }
 }
 
 /// `<state>/queue`.

@@ -15,3 +15,4 @@ pub(crate) mod show;
 pub(crate) mod validate;
 
 pub(crate) mod reading;
+pub(crate) mod telemetry;
