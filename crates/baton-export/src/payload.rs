@@ -171,7 +171,7 @@ pub struct BeatPayload<'a> {
     pub attempts: u32,
     pub started_at: String,
     pub slis: Slis<'a>,
-    pub sla: &'a baton_model::SlaVerdict,
+    pub sla: SlaPayload,
     pub shape: ShapePayload<'a>,
     pub rolled_back: Option<&'static str>,
 }
@@ -191,6 +191,20 @@ pub struct Slis<'a> {
     pub tests: Option<&'a baton_model::TestCounts>,
     pub cost_usd: Option<f64>,
     pub metrics: &'a BTreeMap<String, f64>,
+}
+
+/// The beat's SLA verdict against its SLO.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlaPayload {
+    /// Worst of the duration, errors and cache verdicts: ok, warning, breach...
+    pub status: &'static str,
+    pub duration_status: &'static str,
+    /// Actual duration / SLO duration.
+    pub duration_ratio: f64,
+    pub errors_status: &'static str,
+    pub cache_status: &'static str,
+    pub cache_hit_rate: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -296,7 +310,14 @@ fn beat(r: &BeatRecord) -> BeatPayload<'_> {
             cost_usd: r.cost_usd,
             metrics: &r.metrics,
         },
-        sla: &r.sla,
+        sla: SlaPayload {
+            status: r.sla.overall_status.as_str(),
+            duration_status: r.sla.duration_status.as_str(),
+            duration_ratio: r.sla.duration_ratio,
+            errors_status: r.sla.errors_status.as_str(),
+            cache_status: r.sla.cache_status.as_str(),
+            cache_hit_rate: r.sla.cache_hit_rate,
+        },
         shape: ShapePayload {
             hash: &r.shape.hash,
             previous_hash: r.shape.previous_hash.as_deref(),
