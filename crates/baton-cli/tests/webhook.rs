@@ -251,6 +251,20 @@ fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> S
     )
 }
 
+/// The body follows docs/webhook-payload.schema.json.
+fn assert_schema(body: &serde_json::Value) {
+    let text =
+        std::fs::read_to_string(common::repo_root().join("docs/webhook-payload.schema.json"))
+            .expect("the payload's schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{body:#}");
+}
+
 fn assert_silent(out: &std::process::Output, url: &str) {
     let all = format!(
         "{}{}",
@@ -316,6 +330,7 @@ fn a_run_arrives_with_its_fields_headers_key_and_a_signature_that_verifies() {
     );
 
     let body = req.json();
+    assert_schema(&body);
     assert_eq!(body["version"], 1);
     assert_eq!(body["type"], "run.finished");
     assert_eq!(body["runId"], run_id.as_str());
@@ -364,6 +379,7 @@ fn content_mode_sends_small_text_artifacts_and_the_report_compressed() {
     );
     assert_eq!(out.status.code(), Some(0));
     let body = receiver.requests()[0].json();
+    assert_schema(&body);
     let content = body["artifacts"]["content"].as_array().expect("content");
     let decode = |path: &str| {
         let file = content
@@ -632,6 +648,7 @@ fn telemetry_test_pings_and_prints_the_status_and_round_trip() {
         "small: not compressed"
     );
     let body = req.json();
+    assert_schema(&body);
     assert_eq!(body["type"], "ping");
     assert_eq!(body["featureId"], ID);
 
