@@ -252,7 +252,7 @@ pub fn parse_wait(text: &str) -> Option<Duration> {
         (t, 1.0)
     };
     let n: f64 = number.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0 && n <= 3600.0).then(|| Duration::from_secs_f64(n * scale))
+    (n.is_finite() && (0.0..=3600.0).contains(&n)).then(|| Duration::from_secs_f64(n * scale))
 }
 
 /// A key or a secret as it may be shown: its prefix (up to a `-` or `_` among

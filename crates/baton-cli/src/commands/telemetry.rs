@@ -174,7 +174,7 @@ fn show(file: Option<&Path>, format: TextOrJson) -> anyhow::Result<Exit> {
 }
 
 fn format_ms(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
