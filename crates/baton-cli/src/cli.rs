@@ -53,8 +53,7 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
     Man,
-    /// The telemetry webhook: its configuration, outbox and last delivery;
-    /// `test` pings it, `flush` delivers the outbox now.
+    /// The telemetry webhook: its settings, outbox and last delivery; test, flush.
     Telemetry(TelemetryArgs),
 }
 

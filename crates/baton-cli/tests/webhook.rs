@@ -26,6 +26,10 @@ const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 #[derive(Debug, Clone, Copy)]
 enum Answer {
     Status(u16),
+    /// A status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u32),
+    /// `307 Temporary Redirect` to `http://localhost:<port>/elsewhere`.
+    RedirectTo(u16),
     /// Reads the request and never answers (holds the connection open).
     Never,
     /// Reads the headers only, then closes the connection.
@@ -146,6 +150,18 @@ fn serve(mut stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Request>>) {
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status} Whatever\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
+        }
+        Answer::RetryAfter(status, secs) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Whatever\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+        Answer::RedirectTo(port) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://localhost:{port}/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
             );
         }
         Answer::Never => std::thread::sleep(Duration::from_secs(30)),
@@ -666,4 +682,62 @@ fn telemetry_test_pings_and_prints_the_status_and_round_trip() {
         .output()
         .expect("test");
     assert_eq!(unset.status.code(), Some(2));
+}
+
+#[test]
+fn another_4xx_drops_the_delivery_and_says_why() {
+    let receiver = Receiver::start(&[Answer::Status(400)]);
+    let project = passing();
+    let url = receiver.url("/hook");
+    let out = run_with(&project, &[("BATON_TELEMETRY_URL", &url)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_silent(&out, &url);
+    assert_eq!(receiver.requests().len(), 1);
+    assert!(queue_files(&project).is_empty(), "refused: not kept");
+    let status = telemetry_json(&project, &[("BATON_TELEMETRY_URL", &url)]);
+    assert_eq!(status["outbox"]["refused"], 1);
+    assert_eq!(status["last_delivery"]["outcome"], "dropped");
+    assert_eq!(status["last_delivery"]["detail"], "HTTP 400: ok");
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let receiver = Receiver::start(&[Answer::RetryAfter(429, 120), Answer::Status(200)]);
+    let project = passing();
+    let url = receiver.url("/hook");
+    run_with(&project, &[("BATON_TELEMETRY_URL", &url)]);
+    assert_eq!(queue_files(&project).len(), 1);
+    // Asked to wait two minutes: neither the next run nor a flush calls it.
+    run_with(&project, &[("BATON_TELEMETRY_URL", &url)]);
+    let flush = baton(&project, &["telemetry", "flush"])
+        .env("BATON_TELEMETRY_URL", &url)
+        .output()
+        .expect("flush");
+    assert_eq!(flush.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&flush.stdout).contains("Retry-After"));
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(queue_files(&project).len(), 2);
+    let status = telemetry_json(&project, &[("BATON_TELEMETRY_URL", &url)]);
+    assert!(status["outbox"]["not_before"].is_string());
+}
+
+#[test]
+fn the_key_does_not_follow_a_redirect_to_another_host() {
+    let elsewhere = Receiver::start(&[Answer::Status(200)]);
+    let receiver = Receiver::start(&[Answer::RedirectTo(elsewhere.port)]);
+    let project = passing();
+    let url = receiver.url("/hook");
+    run_with(
+        &project,
+        &[("BATON_TELEMETRY_URL", &url), ("BATON_TELEMETRY_KEY", KEY)],
+    );
+    assert_eq!(
+        receiver.requests()[0].header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+    let followed = elsewhere.requests();
+    assert_eq!(followed.len(), 1, "the redirect is followed");
+    assert_eq!(followed[0].path, "/elsewhere");
+    assert_eq!(followed[0].header("authorization"), None);
+    assert!(queue_files(&project).is_empty());
 }

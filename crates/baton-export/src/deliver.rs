@@ -47,77 +47,120 @@ pub struct Attempt {
     pub detail: String,
 }
 
-/// Sends `body` (JSON) with `webhook-id: id`.
+/// Redirects followed (307 and 308 only: they keep the method and the body).
+const MAX_REDIRECTS: usize = 3;
+
+/// Sends `body` (JSON) with `webhook-id: id`. A 307 or 308 is followed (at most
+/// [`MAX_REDIRECTS`] times, within the one timeout); the key goes along only to
+/// the same scheme, host and port.
 pub fn send(endpoint: &Endpoint, id: &str, body: &[u8]) -> Attempt {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(endpoint.timeout))
         .http_status_as_error(false)
-        .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
-        .max_redirects(3)
+        .max_redirects(0)
         .build()
         .into();
     let timestamp = jiff::Timestamp::now().as_second();
-    let mut request = agent
-        .post(&endpoint.url)
-        .header("content-type", "application/json")
-        .header("user-agent", concat!("baton/", env!("CARGO_PKG_VERSION")))
-        .header("webhook-id", id)
-        .header("webhook-timestamp", timestamp.to_string());
-    if let Some(key) = &endpoint.key {
-        request = request.header("authorization", format!("Bearer {}", key.expose()));
-    }
-    if let Some(secret) = &endpoint.secret {
-        request = request.header(
-            "webhook-signature",
-            sign::signature(secret, id, timestamp, body),
-        );
-    }
-    let compressed;
-    let sent: &[u8] = if body.len() > GZIP_ABOVE {
-        request = request.header("content-encoding", "gzip");
-        compressed = crate::payload::gzip(body);
-        &compressed
-    } else {
-        body
-    };
+    let signature = endpoint
+        .secret
+        .as_ref()
+        .map(|secret| sign::signature(secret, id, timestamp, body));
+    let compressed = (body.len() > GZIP_ABOVE).then(|| crate::payload::gzip(body));
+    let sent: &[u8] = compressed.as_deref().unwrap_or(body);
+    let home = origin(&endpoint.url);
+    let mut url = endpoint.url.clone();
     let started = Instant::now();
-    let result = request.send(sent);
-    let round_trip = started.elapsed();
-    match result {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            let mut text = String::new();
-            let _ = response
-                .body_mut()
-                .as_reader()
-                .take(300)
-                .read_to_string(&mut text);
-            let text: String = text.trim().chars().take(200).collect();
-            let outcome = classify(status, retry_after);
-            let detail = if text.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                format!("HTTP {status}: {text}")
-            };
-            Attempt {
-                status: Some(status),
-                round_trip,
-                outcome,
-                detail,
-            }
+    let mut hops = 0;
+    loop {
+        let mut request = agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("baton/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string());
+        if compressed.is_some() {
+            request = request.header("content-encoding", "gzip");
         }
-        Err(err) => Attempt {
-            status: None,
+        if let Some(key) = &endpoint.key
+            && origin(&url) == home
+        {
+            request = request.header("authorization", format!("Bearer {}", key.expose()));
+        }
+        if let Some(signature) = &signature {
+            request = request.header("webhook-signature", signature);
+        }
+        let result = request.send(sent);
+        let round_trip = started.elapsed();
+        let mut response = match result {
+            Ok(response) => response,
+            Err(err) => {
+                return Attempt {
+                    status: None,
+                    round_trip,
+                    outcome: Outcome::Keep { retry_after: None },
+                    detail: describe_error(&err, &url),
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if matches!(status, 307 | 308)
+            && hops < MAX_REDIRECTS
+            && let Some(next) = header("location").and_then(|l| resolve(&url, &l))
+        {
+            hops += 1;
+            url = next;
+            continue;
+        }
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let mut text = String::new();
+        let _ = response
+            .body_mut()
+            .as_reader()
+            .take(300)
+            .read_to_string(&mut text);
+        let text: String = text.trim().chars().take(200).collect();
+        let detail = if text.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {text}")
+        };
+        return Attempt {
+            status: Some(status),
             round_trip,
-            outcome: Outcome::Keep { retry_after: None },
-            detail: describe_error(&err, &endpoint.url),
-        },
+            outcome: classify(status, retry_after),
+            detail,
+        };
     }
+}
+
+/// `scheme://host:port` of a URL, lower-case, without credentials.
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    Some(format!("{}://{}", scheme, host).to_ascii_lowercase())
+}
+
+/// A `Location` against the URL that answered it: absolute, or a path.
+fn resolve(base: &str, location: &str) -> Option<String> {
+    if location.contains("://") {
+        return Some(location.to_owned());
+    }
+    let base_origin = {
+        let (scheme, rest) = base.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        format!("{scheme}://{authority}")
+    };
+    location
+        .starts_with('/')
+        .then(|| format!("{base_origin}{location}"))
 }
 
 /// What a status means for the delivery.
@@ -159,6 +202,23 @@ fn describe_error(err: &ureq::Error, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_resolve_and_origins_compare() {
+        assert_eq!(
+            resolve("http://a:1/x", "/y").as_deref(),
+            Some("http://a:1/y")
+        );
+        assert_eq!(
+            resolve("http://a/x", "https://b/z").as_deref(),
+            Some("https://b/z")
+        );
+        assert_eq!(
+            origin("https://u:p@Host:8/x"),
+            Some("https://host:8".into())
+        );
+        assert_ne!(origin("http://127.0.0.1:9/"), origin("http://localhost:9/"));
+    }
 
     #[test]
     fn statuses_classify() {
