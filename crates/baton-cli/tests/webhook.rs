@@ -741,3 +741,40 @@ fn the_key_does_not_follow_a_redirect_to_another_host() {
     assert_eq!(followed[0].header("authorization"), None);
     assert!(queue_files(&project).is_empty());
 }
+
+#[test]
+fn the_outbox_can_be_moved() {
+    let project = passing();
+    let moved = project.join("ci-cache/queue");
+    let moved_str = moved.display().to_string();
+    let down = format!("http://127.0.0.1:{}/hook", closed_port());
+    let env = [
+        ("BATON_TELEMETRY_URL", down.as_str()),
+        ("BATON_QUEUE_DIR", moved_str.as_str()),
+    ];
+    let out = run_with(&project, &env);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(queue_files(&project).is_empty());
+    let entries = std::fs::read_dir(&moved).expect("the moved outbox").count();
+    assert!(entries >= 1);
+    let status = telemetry_json(&project, &env);
+    assert_eq!(status["webhook"]["queue_dir"]["value"], moved_str.as_str());
+    assert_eq!(status["webhook"]["queue_dir"]["source"], "env");
+    assert_eq!(status["outbox"]["depth"], 1);
+}
+
+#[test]
+fn plain_http_off_the_loopback_is_warned_about_once_a_day() {
+    let project = passing();
+    // TEST-NET-1: never answers; the run does not wait for it.
+    let env = [
+        ("BATON_TELEMETRY_URL", "http://192.0.2.1/hook"),
+        ("BATON_TELEMETRY_WAIT", "0"),
+    ];
+    let first = run_with(&project, &env);
+    assert_eq!(first.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(stderr.matches("plain http://").count(), 1, "{stderr}");
+    let second = run_with(&project, &env);
+    assert!(!String::from_utf8_lossy(&second.stderr).contains("plain http://"));
+}
