@@ -116,7 +116,11 @@ impl Outbox {
         let nanos = entry.created_at.as_nanosecond().max(0);
         let name = format!("{nanos:020}-{}.json", safe(&entry.id));
         let path = self.dir.join(name);
-        self.write_atomic(&path, &serde_json::to_vec(entry).map_err(io::Error::other)?)?;
+        self.write_atomic(
+            &path,
+            &serde_json::to_vec(entry).map_err(io::Error::other)?,
+            true,
+        )?;
         let files = self.list();
         if files.len() > CAP {
             let excess = &files[..files.len() - CAP];
@@ -148,7 +152,11 @@ impl Outbox {
         if !path.exists() {
             return Ok(());
         }
-        self.write_atomic(path, &serde_json::to_vec(entry).map_err(io::Error::other)?)
+        self.write_atomic(
+            path,
+            &serde_json::to_vec(entry).map_err(io::Error::other)?,
+            false,
+        )
     }
 
     pub fn remove(&self, path: &Path) {
@@ -188,17 +196,22 @@ impl Outbox {
         let mut state = self.state();
         change(&mut state);
         let data = serde_json::to_vec_pretty(&state).map_err(io::Error::other)?;
-        let written = self.write_atomic(&self.dir.join(STATE_FILE), &data);
+        let written = self.write_atomic(&self.dir.join(STATE_FILE), &data, false);
         let _ = lock.unlock();
         written
     }
 
-    fn write_atomic(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+    /// Writes `path` whole: a temporary file renamed into place; `durable`: synced
+    /// to disk first (a new delivery survives a power cut; the state and a
+    /// delivery's attempt count need not).
+    fn write_atomic(&self, path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
         let tmp = self.dir.join(format!(".tmp-{}-{name}", std::process::id()));
         let mut file = File::create(&tmp)?;
         file.write_all(data)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         drop(file);
         fs::rename(&tmp, path).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);

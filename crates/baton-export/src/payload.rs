@@ -411,9 +411,10 @@ pub fn gzip_base64(data: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(gzip(data))
 }
 
-/// gzip at the default level.
+/// gzip at the fast level (JSON compresses well at any level; the run's end
+/// waits for it).
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     // Writing to a Vec cannot fail.
     let _ = enc.write_all(data);
     enc.finish().unwrap_or_default()
