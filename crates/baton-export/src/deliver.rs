@@ -14,13 +14,25 @@ pub const GZIP_ABOVE: usize = 1024;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
-/// Where deliveries go, and how they are authorised and signed.
-#[derive(Debug, Clone)]
+/// Where deliveries go, and how they are authorised and signed. Its `Debug`
+/// shows the URL without credentials and the key and secret masked.
+#[derive(Clone)]
 pub struct Endpoint {
     pub url: String,
     pub key: Option<Secret>,
     pub secret: Option<Secret>,
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &strip_credentials(&self.url))
+            .field("key", &self.key)
+            .field("secret", &self.secret)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// What an answer (or its absence) means.
@@ -218,6 +230,22 @@ mod tests {
             Some("https://host:8".into())
         );
         assert_ne!(origin("http://127.0.0.1:9/"), origin("http://localhost:9/"));
+    }
+
+    #[test]
+    fn debug_output_never_holds_a_key_a_secret_or_credentials() {
+        let endpoint = Endpoint {
+            url: "https://user:pw@h/x".into(),
+            key: Some(Secret::new("sk-abcdefgh1234")),
+            secret: Some(Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")),
+            timeout: TIMEOUT,
+        };
+        let text = format!("{endpoint:?}");
+        assert!(
+            text.contains("sk-****1234") && text.contains("https://h/x"),
+            "{text}"
+        );
+        assert!(!text.contains("abcdefgh") && !text.contains("MfKQ") && !text.contains("pw"));
     }
 
     #[test]
