@@ -65,6 +65,8 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Read runs written by `baton export` (or another tool) into the history.
     Import(ImportArgs),
+    /// The telemetry webhook: its settings, outbox and last delivery; test, flush.
+    Telemetry(TelemetryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -573,4 +575,29 @@ mod tests {
             assert!(parse_days(bad).is_err(), "{bad}");
         }
     }
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct TelemetryArgs {
+    #[command(subcommand)]
+    pub command: Option<TelemetryCommand>,
+    /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TelemetryCommand {
+    /// Send a synthetic ping; print the HTTP status and the round-trip time.
+    Test(TelemetryFileArgs),
+    /// Deliver the outbox now.
+    Flush(TelemetryFileArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TelemetryFileArgs {
+    /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
+    pub file: Option<PathBuf>,
 }

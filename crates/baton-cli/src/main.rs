@@ -50,6 +50,7 @@ fn main() -> ExitCode {
         Command::Slowest(args) => commands::slowest::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Import(args) => commands::import::run(&args),
+        Command::Telemetry(args) => commands::telemetry::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

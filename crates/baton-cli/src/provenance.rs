@@ -150,6 +150,28 @@ pub(crate) fn detect_ci(var: impl Fn(&str) -> Option<String>) -> Option<CiInfo> 
     None
 }
 
+/// The URL of the repository's `origin` remote (or its first remote), as git has
+/// it: it may hold credentials, which whoever sends it strips. One or two git
+/// processes: asked only when a run is exported.
+pub(crate) fn remote_url(dir: &Path) -> Option<String> {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    git(&["config", "--get", "remote.origin.url"]).or_else(|| {
+        let remote = git(&["remote"])?.lines().next()?.to_owned();
+        git(&["config", "--get", &format!("remote.{remote}.url")])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

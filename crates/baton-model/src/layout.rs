@@ -11,6 +11,7 @@
 //!   telemetry/<run>/artifacts.json                       the artifact manifest
 //!   archive/<run>/{logs,telemetry,artifacts}/            level ff's copy of a run
 //!   cache/                                               the step cache
+//!   queue/                                               the webhook's outbox
 //! ```
 //!
 //! Every user-chosen name (run label, movement, beat) becomes a path component
@@ -41,6 +42,10 @@ pub const STATE_DIR_ENV: &str = "BATON_DIR";
 pub const REPORT_FILE_NAME: &str = "build-sli-slo-sla-report.json";
 /// The artifact manifest's file name in a run's telemetry directory.
 pub const ARTIFACT_MANIFEST_FILE_NAME: &str = "artifacts.json";
+/// The environment variable that puts the webhook's outbox elsewhere (a CI
+/// runner's cache, say): read with the other telemetry settings, which may also
+/// come from `.env` (see `baton-export`).
+pub const QUEUE_DIR_ENV: &str = "BATON_QUEUE_DIR";
 /// Longest path component this module makes, in bytes (file systems allow 255;
 /// room is left for `beat-<n>-` and `.json` around a name).
 pub const MAX_COMPONENT: usize = 200;
@@ -88,6 +93,11 @@ impl StateLayout {
     /// `cache/`.
     pub fn cache(&self) -> PathBuf {
         cache_dir(&self.root)
+    }
+
+    /// `queue/`: the webhook's outbox.
+    pub fn queue(&self) -> PathBuf {
+        queue_dir(&self.root)
     }
 
     /// `logs/<run>/`.
@@ -154,6 +164,11 @@ pub fn telemetry_dir(state_root: &Path) -> PathBuf {
 /// `<state>/cache`.
 pub fn cache_dir(state_root: &Path) -> PathBuf {
     state_root.join("cache")
+}
+
+/// `<state>/queue`.
+pub fn queue_dir(state_root: &Path) -> PathBuf {
+    state_root.join("queue")
 }
 
 /// `<dir>/<run>`: a run's directory under `logs/`, `telemetry/` or `archive/`.

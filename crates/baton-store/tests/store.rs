@@ -893,7 +893,9 @@ fn an_imported_record_without_a_shape_is_no_previous_shape() {
     let r = run("p", at(0), RunStatus::Success);
     let mut record = beat(&r, 0, 0, "build", BeatStatus::Success, 10, CacheState::Skip);
     record.shape.hash = String::new();
-    store.record_runs_bulk(std::slice::from_ref(&r)).expect("run");
+    store
+        .record_runs_bulk(std::slice::from_ref(&r))
+        .expect("run");
     store.record_beats_bulk(&[record]).expect("beat");
     let hints = store.beat_history_hints("p", &["build"]).expect("hints");
     assert_eq!(hints["build"].previous_shape, None, "not an empty hash");

@@ -18,5 +18,6 @@ pub(crate) mod schema;
 pub(crate) mod shape;
 pub(crate) mod show;
 pub(crate) mod slowest;
+pub(crate) mod telemetry;
 pub(crate) mod trends;
 pub(crate) mod validate;

@@ -19,11 +19,14 @@ pub(crate) use detect::{Proposal, detect};
 const SCHEMA_PATH: &str = ".baton/pipeline.schema.json";
 
 const ENV_TEMPLATE: &str = "\
-# baton telemetry settings (read by `baton run`; never commit real values)
-# Where to send OpenTelemetry (OTLP/HTTP) traces and metrics, e.g. http://localhost:4318
+# baton telemetry webhook (read by `baton run`, the environment wins; never commit
+# real values; `baton telemetry` shows what is in effect; see docs/webhook.md)
+# Where each finished run is POSTed as JSON, e.g. https://hooks.example.com/baton
 # BATON_TELEMETRY_URL=
-# API key or bearer token for that endpoint, sent as a header
+# API key, sent as `Authorization: Bearer <key>`
 # BATON_TELEMETRY_KEY=
+# Signs each delivery the Standard Webhooks way (whsec_...)
+# BATON_TELEMETRY_SECRET=
 ";
 
 pub(crate) fn run(args: &InitArgs) -> anyhow::Result<Exit> {

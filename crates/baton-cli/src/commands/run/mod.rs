@@ -7,6 +7,8 @@
 //! store or telemetry directory never changes the outcome unless `--strict` was
 //! given.
 
+mod webhook;
+
 use std::io::IsTerminal;
 use std::sync::Arc;
 
@@ -70,6 +72,10 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let state = StateDir::for_pipeline(&pipeline.root);
     let mut health = RecordingHealth::default();
     health.check_state_dir(&state.root);
+    // The webhook's outbox is retried from here on, while the beats run.
+    let export = (!args.no_telemetry)
+        .then(|| webhook::Export::start(&pipeline))
+        .flatten();
     let beat_names: Vec<String> = plan.beats.iter().map(|b| b.name.clone()).collect();
     let history = if args.no_telemetry {
         History::none()
@@ -207,6 +213,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     // Dropped first: its heartbeat thread is joined, and no failure comes later.
     drop(recorder);
     print_regressions(&history, &outcome.run, &outcome.records);
+    if let Some(export) = export {
+        export.finish(&outcome, &report);
+    }
 
     let gate = Gate {
         fail_on: args.fail_on.map(SlaStatus::from),
