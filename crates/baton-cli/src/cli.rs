@@ -190,6 +190,8 @@ pub(crate) struct HistoryArgs {
 pub(crate) struct ShowArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// A run id (or prefix), label (build-...) or `latest`.
     #[arg(default_value = "latest")]
     pub run: String,
@@ -211,6 +213,8 @@ pub(crate) enum ReportFormat {
 pub(crate) struct ReportArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// A run id (or prefix), label (build-...) or `latest`.
     #[arg(default_value = "latest")]
     pub run: String,

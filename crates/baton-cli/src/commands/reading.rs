@@ -85,20 +85,50 @@ pub(crate) fn scope(history: &History, args: &ScopeArgs) -> anyhow::Result<Scope
     }
 }
 
-/// The run a selector names, with its beats, or a clear error.
+/// The run a selector names, with its beats, or a clear error; `latest` is the
+/// pipeline file's latest run when there is a pipeline file.
 pub(crate) fn load_run(
     history: &History,
     selector: &str,
 ) -> anyhow::Result<(RunRecord, Vec<BeatRecord>)> {
+    let scope = match &history.pipeline_id {
+        Some(id) => Scope::Pipeline(id.clone()),
+        None => Scope::All,
+    };
+    load_run_in(history, selector, &scope)
+}
+
+/// The run a selector names within `scope` (which only matters for `latest`: ids
+/// and labels name one run wherever it is).
+pub(crate) fn load_run_in(
+    history: &History,
+    selector: &str,
+    scope: &Scope,
+) -> anyhow::Result<(RunRecord, Vec<BeatRecord>)> {
     let parsed: RunSelector = selector.parse().unwrap_or(RunSelector::Latest);
-    let parsed = match (parsed, &history.pipeline_id) {
-        (RunSelector::Latest, Some(id)) => RunSelector::LatestOf(id.clone()),
+    let parsed = match (parsed, scope) {
+        (RunSelector::Latest, Scope::Pipeline(id)) => RunSelector::LatestOf(id.clone()),
         (other, _) => other,
     };
-    match history.store.load_run(&parsed)? {
-        Some(found) => Ok(found),
-        None => crate::usage_bail!("failed to find run '{selector}' in the history"),
+    if let Some(found) = history.store.load_run(&parsed)? {
+        return Ok(found);
     }
+    if let RunSelector::LatestOf(id) = &parsed {
+        let others: u64 = history
+            .store
+            .pipelines()?
+            .iter()
+            .filter(|p| &p.pipeline_id != id)
+            .map(|p| p.runs)
+            .sum();
+        if others > 0 {
+            let runs = if others == 1 { "run" } else { "runs" };
+            crate::usage_bail!(
+                "no run of pipeline '{id}' in the history yet ({others} {runs} of other pipelines: pass --all or --pipeline NAME)"
+            );
+        }
+    }
+    crate::usage_bail!("failed to find run '{selector}' in the history")
 }
 
 /// A run's report, with the anomaly rules evaluated against the history before it

@@ -8,7 +8,8 @@ use crate::exit::Exit;
 
 pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
-    let (run, beats) = reading::load_run(&history, &args.run)?;
+    let scope = reading::scope(&history, &args.scope)?;
+    let (run, beats) = reading::load_run_in(&history, &args.run, &scope)?;
     let report = reading::report_for(&history, run, beats)?;
     let text = match args.format {
         ReportFormat::Text => baton_report::render_text(&report, false),

@@ -9,7 +9,8 @@ use crate::exit::Exit;
 
 pub(crate) fn run(args: &ShowArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
-    let (run, beats) = reading::load_run(&history, &args.run)?;
+    let scope = reading::scope(&history, &args.scope)?;
+    let (run, beats) = reading::load_run_in(&history, &args.run, &scope)?;
     match args.format {
         TextOrJson::Text => {
             let previous =
