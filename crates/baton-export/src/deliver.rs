@@ -63,7 +63,7 @@ pub struct Attempt {
 const MAX_REDIRECTS: usize = 3;
 
 /// Sends `body` (JSON) with `webhook-id: id`. A 307 or 308 is followed (at most
-/// [`MAX_REDIRECTS`] times, within the one timeout); the key goes along only to
+/// 3 times, within the one timeout); the key goes along only to
 /// the same scheme, host and port.
 pub fn send(endpoint: &Endpoint, id: &str, body: &[u8]) -> Attempt {
     let agent: ureq::Agent = ureq::Agent::config_builder()
