@@ -124,7 +124,7 @@ fn importing_twice_finds_every_run_already_present() {
     let first = run_ok(&project, &["import", "runs.jsonl"]);
     assert_eq!(
         first,
-        "imported 2 runs (1 beats), 0 already present, 0 rejected\n"
+        "imported 2 runs (1 beat), 0 already present, 0 rejected\n"
     );
     let again = run_ok(&project, &["import", "runs.jsonl"]);
     assert_eq!(
@@ -236,7 +236,7 @@ fn a_minimal_line_imports_and_shows_in_the_history() {
     let project = Project::new().file("minimal.jsonl", format!("{minimal}\n"));
     assert_eq!(
         run_ok(&project, &["import", "minimal.jsonl"]),
-        "imported 1 runs (2 beats), 0 already present, 0 rejected\n"
+        "imported 1 run (2 beats), 0 already present, 0 rejected\n"
     );
     let table = run_ok(&project, &["history", "--all"]);
     let row = table
@@ -290,7 +290,7 @@ fn import_reads_standard_input() {
     );
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
-        "imported 1 runs (1 beats), 0 already present, 1 rejected\n"
+        "imported 1 run (1 beat), 0 already present, 1 rejected\n"
     );
     assert_eq!(run_ids(&run_ok(&project, &["export"])), vec![RUN_A]);
 }

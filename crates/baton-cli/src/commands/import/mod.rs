@@ -91,9 +91,14 @@ struct Tally {
 
 impl Tally {
     fn summary(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         format!(
-            "imported {} runs ({} beats), {} already present, {} rejected",
-            self.runs, self.beats, self.present, self.rejected
+            "imported {} ({}), {} already present, {} rejected",
+            plural(self.runs, "run", "runs"),
+            plural(self.beats, "beat", "beats"),
+            self.present,
+            self.rejected
         )
     }
 }
