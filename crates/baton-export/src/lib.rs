@@ -30,8 +30,8 @@ use jiff::Timestamp;
 
 pub use config::{ArtifactsMode, Config, Secret, Source, Sourced, mask, strip_credentials};
 pub use deliver::{Attempt, Endpoint, Outcome};
-pub use outbox::{Entry, Kind, LastDelivery, Outbox, State};
 pub use otlp::{Otlp, OtlpConfig, OtlpSession};
+pub use outbox::{Entry, Kind, LastDelivery, Outbox, State};
 pub use payload::{ContentInput, Identity, RunInput};
 
 /// A configured webhook (its URL is set) and its outbox.

@@ -108,9 +108,15 @@ mod tests {
         assert_eq!(t, "0af7651916cd43dd8448eb211c80319c");
         assert_eq!(s, "b7ad6b7169203331");
         assert_eq!(f, 1);
-        assert!(parse_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none());
-        assert!(parse_traceparent("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").is_none());
-        assert!(parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033-01").is_none());
+        assert!(
+            parse_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01").is_none()
+        );
+        assert!(
+            parse_traceparent("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").is_none()
+        );
+        assert!(
+            parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033-01").is_none()
+        );
         assert!(parse_traceparent("junk").is_none());
     }
 }

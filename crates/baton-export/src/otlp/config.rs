@@ -69,8 +69,7 @@ impl OtlpConfig {
                     source: Source::DotEnv,
                 })
         };
-        let disabled = get(SDK_DISABLED_VAR)
-            .is_some_and(|v| v.value.eq_ignore_ascii_case("true"));
+        let disabled = get(SDK_DISABLED_VAR).is_some_and(|v| v.value.eq_ignore_ascii_case("true"));
         if let Some(p) = get(PROTOCOL_VAR)
             && p.value != "http/protobuf"
         {
@@ -213,15 +212,14 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn hex_value(b: u8) -> Option<u8> {
-    char::from(b).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// Headers for showing: names whole, values masked.
 pub fn masked_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| (k.clone(), mask(v)))
-        .collect()
+    headers.iter().map(|(k, v)| (k.clone(), mask(v))).collect()
 }
 
 #[cfg(test)]
@@ -262,7 +260,10 @@ mod tests {
         let m = c.metrics.expect("metrics");
         assert_eq!(
             m.headers,
-            vec![("api-key".into(), "abc def".into()), ("x".into(), "1".into())]
+            vec![
+                ("api-key".into(), "abc def".into()),
+                ("x".into(), "1".into())
+            ]
         );
         assert_eq!(m.timeout, Duration::from_millis(2500));
         assert!(!m.gzip);

@@ -52,11 +52,19 @@ impl Otlp {
         let run_id = input.run.run_id;
         if self.config.traces.is_some() {
             let request = trace::build(input, resource.clone());
-            self.enqueue(Kind::OtlpTraces, &format!("otlp_traces_{run_id}"), &request.encode_to_vec())?;
+            self.enqueue(
+                Kind::OtlpTraces,
+                &format!("otlp_traces_{run_id}"),
+                &request.encode_to_vec(),
+            )?;
         }
         if self.config.metrics.is_some() {
             let request = metrics::build(input.run, input.beats, resource);
-            self.enqueue(Kind::OtlpMetrics, &format!("otlp_metrics_{run_id}"), &request.encode_to_vec())?;
+            self.enqueue(
+                Kind::OtlpMetrics,
+                &format!("otlp_metrics_{run_id}"),
+                &request.encode_to_vec(),
+            )?;
         }
         Ok(())
     }

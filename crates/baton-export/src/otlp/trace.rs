@@ -12,9 +12,7 @@ use std::collections::BTreeMap;
 use baton_model::{BeatRecord, BeatStatus, BeatType, RunRecord, RunStatus};
 use jiff::Timestamp;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
-};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span::SpanKind, status::StatusCode,
@@ -323,7 +321,10 @@ pub fn build(input: &TraceInput<'_>, resource: Resource) -> ExportTraceServiceRe
         trace_id: trace_id.clone(),
         span_id: hex_bytes(&root_id),
         trace_state: trace_state.clone(),
-        parent_span_id: input.parent.map(|p| hex_bytes(&p.span_id)).unwrap_or_default(),
+        parent_span_id: input
+            .parent
+            .map(|p| hex_bytes(&p.span_id))
+            .unwrap_or_default(),
         name: format!("RUN {}", run.pipeline_name),
         kind: SpanKind::Server as i32,
         start_time_unix_nano: nanos(run.started_at),
@@ -337,9 +338,12 @@ pub fn build(input: &TraceInput<'_>, resource: Resource) -> ExportTraceServiceRe
     let mut movements: BTreeMap<u32, (&str, Timestamp, Timestamp, bool)> = BTreeMap::new();
     for b in input.beats {
         let end = end_of(b.started_at, b.duration_ms);
-        let m = movements
-            .entry(b.movement_index)
-            .or_insert((b.movement.as_str(), b.started_at, end, false));
+        let m = movements.entry(b.movement_index).or_insert((
+            b.movement.as_str(),
+            b.started_at,
+            end,
+            false,
+        ));
         m.1 = m.1.min(b.started_at);
         m.2 = m.2.max(end);
         m.3 |= b.status.is_failure();
