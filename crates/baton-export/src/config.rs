@@ -207,7 +207,7 @@ impl Config {
 
 /// The variables of a `.env` file; a line that cannot be read is one warning
 /// naming it, and the other lines still count. A missing file is no file.
-fn read_dotenv(path: &Path, warnings: &mut Vec<String>) -> BTreeMap<String, String> {
+pub(crate) fn read_dotenv(path: &Path, warnings: &mut Vec<String>) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::new();
     let Ok(iter) = dotenvy::from_path_iter(path) else {
         return vars;

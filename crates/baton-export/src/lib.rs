@@ -5,7 +5,9 @@
 //! - [`payload`]: the JSON a run becomes (`docs/webhook-payload.schema.json`);
 //! - [`sign`]: Standard Webhooks signatures;
 //! - [`outbox`]: the deliveries waiting under `.baton/queue/`;
-//! - [`deliver`]: one HTTP POST and what its answer means.
+//! - [`deliver`]: one HTTP POST and what its answer means;
+//! - [`otlp`]: the run as OpenTelemetry traces and metrics, over OTLP/HTTP,
+//!   through the same outbox.
 //!
 //! The shadow rule: nothing here prints, and nothing here can change a run's
 //! outcome. A run starts a [`Session`] (which retries the outbox on a thread of
@@ -15,6 +17,7 @@
 
 pub mod config;
 pub mod deliver;
+pub mod otlp;
 pub mod outbox;
 pub mod payload;
 pub mod sign;
@@ -27,7 +30,8 @@ use jiff::Timestamp;
 
 pub use config::{ArtifactsMode, Config, Secret, Source, Sourced, mask, strip_credentials};
 pub use deliver::{Attempt, Endpoint, Outcome};
-pub use outbox::{Entry, LastDelivery, Outbox, State};
+pub use otlp::{Otlp, OtlpConfig, OtlpSession};
+pub use outbox::{Entry, Kind, LastDelivery, Outbox, State};
 pub use payload::{ContentInput, Identity, RunInput};
 
 /// A configured webhook (its URL is set) and its outbox.
@@ -113,6 +117,7 @@ impl Webhook {
     pub fn enqueue_run(&self, input: &RunInput<'_>) -> std::io::Result<()> {
         let body = payload::build(input);
         let entry = Entry {
+            kind: outbox::Kind::Webhook,
             id: payload::delivery_id(&input.run.run_id, payload::RUN_FINISHED),
             created_at: Timestamp::now(),
             attempts: 0,
@@ -167,6 +172,10 @@ impl Webhook {
             let Some(mut entry) = self.outbox.read(&path) else {
                 continue;
             };
+            // OTLP exports are the OTLP exporter's to deliver.
+            if !entry.kind.is_webhook() {
+                continue;
+            }
             let body = serde_json::to_vec(&entry.body).unwrap_or_default();
             let attempt = deliver::send(&self.endpoint, &entry.id, &body);
             self.record(&entry.id, &attempt);

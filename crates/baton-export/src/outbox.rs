@@ -29,11 +29,42 @@ const STATE_FILE: &str = "state.json";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
-    /// `webhook-id`.
+    /// What it is and where it goes; absent in entries written before OTLP
+    /// (webhook deliveries).
+    #[serde(default, skip_serializing_if = "Kind::is_webhook")]
+    pub kind: Kind,
+    /// `webhook-id` (an OTLP export: `otlp_<signal>_<run id>`).
     pub id: String,
     pub created_at: Timestamp,
     pub attempts: u32,
     pub body: serde_json::Value,
+}
+
+/// What an outbox entry is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A webhook delivery: `body` is the JSON payload.
+    #[default]
+    Webhook,
+    /// An OTLP trace export: `body` is `{"protobuf": <base64>}`.
+    OtlpTraces,
+    /// An OTLP metrics export: `body` is `{"protobuf": <base64>}`.
+    OtlpMetrics,
+}
+
+impl Kind {
+    pub fn is_webhook(&self) -> bool {
+        *self == Self::Webhook
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::OtlpTraces => "otlp_traces",
+            Self::OtlpMetrics => "otlp_metrics",
+        }
+    }
 }
 
 /// What the outbox remembers besides its deliveries.
@@ -51,6 +82,8 @@ pub struct State {
     pub not_before: Option<Timestamp>,
     /// The day (`YYYY-MM-DD`) the plain-`http://` warning was last given.
     pub plain_http_warned_on: Option<String>,
+    /// The last OTLP export attempt.
+    pub last_otlp_export: Option<LastDelivery>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,14 +196,24 @@ impl Outbox {
         let _ = fs::remove_file(path);
     }
 
-    /// The delivery lock, if no other process holds it.
+    /// The webhook's delivery lock, if no other process holds it.
     pub fn try_lock_delivery(&self) -> Option<DeliveryLock> {
+        self.try_lock_named("deliver.lock")
+    }
+
+    /// The OTLP exporter's delivery lock (its own: the webhook and OTLP deliver
+    /// side by side), if no other process holds it.
+    pub fn try_lock_otlp(&self) -> Option<DeliveryLock> {
+        self.try_lock_named("otlp.lock")
+    }
+
+    fn try_lock_named(&self, name: &str) -> Option<DeliveryLock> {
         fs::create_dir_all(&self.dir).ok()?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(self.dir.join("deliver.lock"))
+            .open(self.dir.join(name))
             .ok()?;
         file.try_lock().ok()?;
         Some(DeliveryLock { _file: file })
@@ -251,6 +294,7 @@ mod tests {
 
     fn entry(id: &str, at: i64) -> Entry {
         Entry {
+            kind: Kind::Webhook,
             id: id.into(),
             created_at: Timestamp::from_second(at).expect("ts"),
             attempts: 0,
@@ -271,6 +315,18 @@ mod tests {
         assert_eq!(files.len(), CAP);
         assert_eq!(outbox.read(&files[0]).expect("read").id, "run_3");
         assert_eq!(outbox.state().drops, 3);
+    }
+
+    #[test]
+    fn an_entry_without_a_kind_is_a_webhook_delivery() {
+        let old = r#"{"id":"run_x","createdAt":"2026-01-01T00:00:00Z","attempts":1,"body":{}}"#;
+        let e: Entry = serde_json::from_str(old).expect("old entry");
+        assert_eq!(e.kind, Kind::Webhook);
+        let mut otlp = e.clone();
+        otlp.kind = Kind::OtlpTraces;
+        let text = serde_json::to_string(&otlp).expect("json");
+        assert!(text.contains(r#""kind":"otlp_traces""#), "{text}");
+        assert!(!serde_json::to_string(&e).expect("json").contains("kind"));
     }
 
     #[test]

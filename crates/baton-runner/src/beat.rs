@@ -303,7 +303,7 @@ fn run_attempts(
         let span = trace::beat_span_id(&ctx.opts.run.run_id, &beat.name, attempt);
         env.push((
             "TRACEPARENT".into(),
-            trace::traceparent(&ctx.opts.run.run_id, &span),
+            trace::traceparent_in(&ctx.opts.trace_id(), &span),
         ));
         match &report_file {
             Ok(path) => env.push(("BATON_OUTPUT".into(), path.display().to_string())),
@@ -406,7 +406,7 @@ pub(crate) fn run_rollbacks(
         let span = trace::rollback_span_id(&ctx.opts.run.run_id, &beat.name);
         env.push((
             "TRACEPARENT".into(),
-            trace::traceparent(&ctx.opts.run.run_id, &span),
+            trace::traceparent_in(&ctx.opts.trace_id(), &span),
         ));
         let request = SpawnRequest {
             beat: &beat.name,

@@ -33,9 +33,20 @@ pub struct RunOptions {
     /// The run's commit if its work tree is clean: the input identity of the
     /// beats without `inputs` (see [`crate::identity`]). Default: none.
     pub clean_commit: CleanCommit,
+    /// The trace the run joins: the trace id of a valid `TRACEPARENT` in baton's
+    /// own environment (see [`crate::trace::parent_trace_id`]); none: the run's
+    /// own trace, whose id is the run id.
+    pub parent_trace_id: Option<String>,
 }
 
 impl RunOptions {
+    /// The run's trace id: the joined trace's, else the run id.
+    pub fn trace_id(&self) -> String {
+        self.parent_trace_id
+            .clone()
+            .unwrap_or_else(|| crate::trace::trace_id(&self.run.run_id))
+    }
+
     /// Defaults: as many jobs as cores, the detected shell, a 5 s kill grace.
     pub fn new(run: RunRecord, logs_dir: impl Into<PathBuf>) -> Self {
         Self {
@@ -47,6 +58,7 @@ impl RunOptions {
             cache: None,
             cache_mode: CacheMode::Normal,
             clean_commit: CleanCommit::default(),
+            parent_trace_id: None,
         }
     }
 }

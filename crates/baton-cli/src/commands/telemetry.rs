@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use baton_export::config::URL_VAR;
-use baton_export::{Activity, Config, Outcome, Sourced, Webhook};
+use baton_export::otlp::config::{SignalEndpoint, masked_headers};
+use baton_export::{Activity, Config, Otlp, OtlpConfig, Outcome, Sourced, Webhook};
 use serde_json::{Value, json};
 
 use crate::cli::{TelemetryArgs, TelemetryCommand, TextOrJson};
@@ -30,6 +31,12 @@ pub(crate) fn config_for(root: &Path) -> Config {
         &root.join(".env"),
         state.layout().queue(),
     )
+}
+
+/// The OTLP exporter's configuration for the pipeline whose beats run in
+/// `root`: `OTEL_*` from the environment, else the `.env` next to the pipeline.
+pub(crate) fn otlp_config_for(root: &Path) -> OtlpConfig {
+    OtlpConfig::resolve(|k| std::env::var(k).ok(), &root.join(".env"))
 }
 
 fn root_of(file: Option<&Path>) -> PathBuf {
@@ -74,6 +81,34 @@ fn show(file: Option<&Path>, format: TextOrJson) -> anyhow::Result<Exit> {
         baton_export::ArtifactsMode::Content => "content",
     };
     let wait_ms = u64::try_from(config.wait.value.as_millis()).unwrap_or(u64::MAX);
+    let otlp = otlp_config_for(&root);
+    let (otlp_active, otlp_why) = if otlp.disabled {
+        (false, "OTEL_SDK_DISABLED=true".to_owned())
+    } else if otlp.active() {
+        (true, "an OTLP endpoint is set".to_owned())
+    } else {
+        (
+            false,
+            format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT (or a per-signal endpoint) is not set (environment or {})",
+                root.join(".env").display()
+            ),
+        )
+    };
+    let signal_json = |e: &Option<SignalEndpoint>| match e {
+        None => Value::Null,
+        Some(e) => json!({
+            "url": {"value": baton_export::strip_credentials(&e.url.value), "source": e.url.source.as_str()},
+            "headers": masked_headers(&e.headers).into_iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>(),
+            "timeout_ms": u64::try_from(e.timeout.as_millis()).unwrap_or(u64::MAX),
+            "compression": if e.gzip { "gzip" } else { "none" },
+        }),
+    };
+    let otlp_waiting = entries
+        .iter()
+        .filter_map(|p| outbox.read(p))
+        .filter(|e| !e.kind.is_webhook())
+        .count();
     if format == TextOrJson::Json {
         let sourced = |s: &Option<Sourced<String>>| match s {
             Some(s) => json!({"value": s.value, "source": s.source.as_str()}),
@@ -111,7 +146,23 @@ fn show(file: Option<&Path>, format: TextOrJson) -> anyhow::Result<Exit> {
                 "round_trip_ms": d.round_trip_ms,
                 "detail": d.detail,
             })),
-            "warnings": config.warnings,
+            "otlp": {
+                "active": otlp_active,
+                "why": otlp_why,
+                "traces": signal_json(&otlp.traces),
+                "metrics": signal_json(&otlp.metrics),
+                "service_name": {"value": otlp.service_name.value, "source": otlp.service_name.source.as_str()},
+                "queued": otlp_waiting,
+                "last_export": state.last_otlp_export.as_ref().map(|d| json!({
+                    "at": d.at.to_string(),
+                    "id": d.id,
+                    "outcome": d.outcome,
+                    "status": d.status,
+                    "round_trip_ms": d.round_trip_ms,
+                    "detail": d.detail,
+                })),
+            },
+            "warnings": config.warnings.iter().chain(&otlp.warnings).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(Exit::Success);
@@ -166,7 +217,39 @@ fn show(file: Option<&Path>, format: TextOrJson) -> anyhow::Result<Exit> {
         )),
         None => out.push_str("last delivery: none\n"),
     }
-    for warning in &config.warnings {
+    let otlp_word = if otlp_active { "active" } else { "inactive" };
+    out.push_str(&format!("otlp: {otlp_word} ({otlp_why})\n"));
+    for (name, signal) in [("traces", &otlp.traces), ("metrics", &otlp.metrics)] {
+        let Some(e) = signal else { continue };
+        out.push_str(&format!(
+            "  {name:<10} {}  ({}, {}, timeout {} ms)\n",
+            baton_export::strip_credentials(&e.url.value),
+            e.url.source.as_str(),
+            if e.gzip { "gzip" } else { "uncompressed" },
+            e.timeout.as_millis()
+        ));
+        for (k, v) in masked_headers(&e.headers) {
+            out.push_str(&format!("  {:<10} {k}: {v}\n", "header"));
+        }
+    }
+    out.push_str(&format!(
+        "  {:<10} {}  ({})\n",
+        "service",
+        otlp.service_name.value,
+        otlp.service_name.source.as_str()
+    ));
+    out.push_str(&format!(
+        "  {:<10} {otlp_waiting} export(s) waiting in the outbox\n",
+        "queued"
+    ));
+    match &state.last_otlp_export {
+        Some(d) => out.push_str(&format!(
+            "last export: {} {} in {} ms: {} ({})\n",
+            d.at, d.outcome, d.round_trip_ms, d.detail, d.id
+        )),
+        None => out.push_str("last export: none\n"),
+    }
+    for warning in config.warnings.iter().chain(&otlp.warnings) {
         out.push_str(&format!("warning: {warning}\n"));
     }
     print!("{out}");
@@ -221,18 +304,47 @@ fn test(file: Option<&Path>) -> anyhow::Result<Exit> {
 }
 
 fn flush(file: Option<&Path>) -> anyhow::Result<Exit> {
+    let root = root_of(file);
+    let config = config_for(&root);
+    let outbox = baton_export::Outbox::new(config.queue_dir.value.clone());
+    let otlp_config = otlp_config_for(&root);
+    for warning in &otlp_config.warnings {
+        crate::notice::warning(warning);
+    }
+    let otlp = Otlp::new(otlp_config, outbox);
+    let mut stopped = false;
+    if let Some(otlp) = &otlp {
+        let flushed = otlp.flush(None);
+        println!(
+            "otlp: exported {}, refused {}, {} still queued",
+            flushed.delivered, flushed.dropped, flushed.remaining
+        );
+        if let Some(why) = flushed.stopped {
+            println!("stopped: {why}");
+            stopped = true;
+        }
+    }
+    if otlp.is_some() && config.url.is_none() {
+        return Ok(if stopped {
+            Exit::BeatFailed
+        } else {
+            Exit::Success
+        });
+    }
     let (_, webhook) = configured(file)?;
     let flushed = webhook.flush(None);
     println!(
         "delivered {}, refused {}, {} still queued",
         flushed.delivered, flushed.dropped, flushed.remaining
     );
-    match flushed.stopped {
-        Some(why) => {
-            println!("stopped: {why}");
-            // 1: deliveries remain.
-            Ok(Exit::BeatFailed)
-        }
-        None => Ok(Exit::Success),
+    if let Some(why) = flushed.stopped {
+        println!("stopped: {why}");
+        stopped = true;
     }
+    // 1: deliveries remain.
+    Ok(if stopped {
+        Exit::BeatFailed
+    } else {
+        Exit::Success
+    })
 }

@@ -92,6 +92,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     run.label = claim_label(&state, &run.label);
     let mut opts = RunOptions::new(run, state.logs());
     opts.clean_commit = clean_commit;
+    // A TRACEPARENT given to baton (a CI job's trace): the run joins that trace.
+    opts.parent_trace_id =
+        baton_runner::trace::parent_trace_id(std::env::var("TRACEPARENT").ok().as_deref());
     opts.shell = baton_runner::Shell::for_pipeline(&pipeline);
     if let Some(jobs) = args.jobs {
         opts.jobs = usize::from(jobs);
