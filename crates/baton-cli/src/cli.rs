@@ -205,6 +205,10 @@ pub(crate) enum ReportFormat {
     Text,
     Json,
     Markdown,
+    /// One self-contained page: the waterfall, the beat table with each beat's
+    /// last durations against its SLO, breaches, anomalies, regressions, flaky
+    /// beats and shape changes (inline CSS and SVG, no script, nothing fetched).
+    Html,
 }
 
 #[derive(Debug, Args)]
