@@ -69,7 +69,9 @@ fn select<'a>(doc: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
 /// No script, no element that loads anything, no event handler attribute, no link
 /// but `allowed`.
 fn assert_inert(doc: &Html, allowed_link: Option<&str>) {
-    for css in ["script", "img", "iframe", "object", "embed", "link", "base", "form"] {
+    for css in [
+        "script", "img", "iframe", "object", "embed", "link", "base", "form",
+    ] {
         assert!(select(doc, css).is_empty(), "a <{css}> element");
     }
     for element in select(doc, "*") {
@@ -91,7 +93,11 @@ fn assert_no_other_host(html: &str, allowed_link: Option<&str>) {
         let tail = &rest[i..];
         if tail.starts_with("http://") || tail.starts_with("https://") {
             let allowed = allowed_link.is_some_and(|link| tail.starts_with(link));
-            assert!(allowed, "a URL in the page: {}", &tail[..tail.len().min(60)]);
+            assert!(
+                allowed,
+                "a URL in the page: {}",
+                &tail[..tail.len().min(60)]
+            );
         }
         rest = &rest[i + 4..];
     }
@@ -229,6 +235,9 @@ fn hostile_names_stay_text() {
     // The only <svg> elements are the renderer's own.
     for svg in select(&doc, "svg") {
         let class = svg.value().attr("class").unwrap_or_default();
-        assert!(class == "waterfall" || class == "spark", "an svg of class {class}");
+        assert!(
+            class == "waterfall" || class == "spark",
+            "an svg of class {class}"
+        );
     }
 }

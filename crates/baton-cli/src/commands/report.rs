@@ -87,10 +87,7 @@ fn durations(
     set: &baton_store::SeriesSet,
     report: &RunReport,
 ) -> HashMap<String, Vec<DurationPoint>> {
-    let current = set
-        .runs
-        .iter()
-        .position(|r| r.run_id == report.run.run_id);
+    let current = set.runs.iter().position(|r| r.run_id == report.run.run_id);
     let last = current.unwrap_or(set.runs.len().saturating_sub(1));
     set.series
         .iter()

@@ -71,10 +71,10 @@ pub fn render_html(report: &RunReport, input: &HtmlInput<'_>) -> String {
     regressions_section(&mut out, report, input);
     flaky_section(&mut out, report, input);
     shapes(&mut out, report);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<footer>baton {} · one self-contained file: no script, nothing loaded from elsewhere</footer>\
-         </body></html>\n",
+         </body></html>",
         Esc(&run.baton_version)
     );
     out
@@ -145,11 +145,11 @@ fn header(out: &mut String, report: &RunReport, input: &HtmlInput<'_>) {
         .cache_hit_rate
         .map(|r| format!(" · cache hits {}", format::percent(r)))
         .unwrap_or_default();
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<p class=\"summary\">{}: {} succeeded, {} failed, {} cancelled, {} skipped \
          (success {rate}) · SLA: {} compliant, {} warning, {} breach, {} critical{cache} · \
-         CPU {} · peak RSS {} · {} · {}</p></header>\n",
+         CPU {} · peak RSS {} · {} · {}</p></header>",
         format::count(s.beats, "beat"),
         s.succeeded,
         s.failed,
