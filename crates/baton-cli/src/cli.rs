@@ -36,7 +36,7 @@ pub(crate) enum Command {
     History(HistoryArgs),
     /// Show one recorded run beat by beat.
     Show(ShowArgs),
-    /// Render a run's SLI/SLO/SLA report as text, JSON or Markdown.
+    /// Render a run's SLI/SLO/SLA report as text, JSON, Markdown or HTML.
     Report(ReportArgs),
     /// Shapes: a beat's shape history, annotations, export.
     #[command(subcommand)]
