@@ -339,7 +339,7 @@ fn regressions_section(out: &mut String, report: &RunReport, input: &HtmlInput<'
         return;
     }
     out.push_str(
-        "<table><thead><tr><th>Beat</th><th>Runs</th><th>Now</th><th class=\"num\">Shift</th>\
+        "<table><thead><tr><th>Beat</th><th>Series</th><th>Now</th><th class=\"num\">Shift</th>\
          <th class=\"num\">Median before → after</th><th>Since</th><th>Commits</th></tr></thead><tbody>",
     );
     for b in found {
@@ -358,7 +358,10 @@ fn regressions_section(out: &mut String, report: &RunReport, input: &HtmlInput<'
             "<tr><td class=\"beat\">{}</td><td>{}</td><td>{direction}</td><td class=\"num\">{} ({})</td>\
              <td class=\"num\">{} → {}</td><td><code>{}</code>{this_run}</td><td><code>{}</code></td></tr>",
             Esc(&b.beat),
-            Esc(&format!("{:?}", b.cache_state).to_lowercase()),
+            match b.cache_state {
+                regressions::SeriesKind::Miss => "executed runs",
+                regressions::SeriesKind::Hit => "cache restores",
+            },
             regressions::signed_share(c.shift),
             regressions::plus_minus(c.shift_low, c.shift_high),
             format::duration_ms(c.median_before_ms.max(0.0) as u64),
@@ -552,5 +555,94 @@ pub(crate) mod tests {
         let html = render_html(&report, &input);
         assert!(html.contains("href=\"https://ci.example/runs/1?a=1&amp;b=&quot;2&quot;\""));
         assert!(html.contains(CONTENT_SECURITY_POLICY));
+    }
+
+    #[test]
+    fn regressions_and_flaky_beats_of_the_pipeline_are_listed() {
+        use crate::flaky::FlakyBeat;
+        use crate::regressions::{ChangePointDoc, RegressionBeat, RunRef, ScanResult, SeriesKind};
+        use baton_analysis::changepoint::Direction;
+        use baton_analysis::proportion::Proportion;
+
+        let mut b = record();
+        b.beat = "<i>slow</i>".into();
+        let report = RunReport::new(run(), vec![b], Vec::new());
+        let first_run = RunRef {
+            run_id: Uuid::nil(),
+            label: "build-1".into(),
+            started_at: report.run.started_at,
+            commit: None,
+        };
+        let beat = |pipeline_id: &str| RegressionBeat {
+            pipeline_id: pipeline_id.into(),
+            pipeline: "pipe".into(),
+            beat: "<i>slow</i>".into(),
+            cache_state: SeriesKind::Miss,
+            runs: 20,
+            runs_recorded: 20,
+            result: ScanResult::Analyzed,
+            runs_needed: 10,
+            outliers: 0,
+            detectable_shift: None,
+            slower_now: true,
+            change_points: vec![ChangePointDoc {
+                direction: Direction::Slower,
+                shift: 0.5,
+                shift_low: 0.4,
+                shift_high: 0.6,
+                runs_before: 10,
+                runs_after: 10,
+                median_before_ms: 100.0,
+                median_after_ms: 150.0,
+                p_adjusted: 0.001,
+                first_run: first_run.clone(),
+                last_run_before: None,
+                commit_range: Some("a..b".into()),
+            }],
+        };
+        let regressions = RegressionsDoc {
+            format_version: 1,
+            max_runs: 1_000,
+            beats: vec![beat("p"), beat("another pipeline")],
+        };
+        let flaky = FlakyDoc {
+            format_version: 1,
+            window_days: 14,
+            beats: vec![FlakyBeat {
+                pipeline_id: "p".into(),
+                pipeline: "pipe".into(),
+                beat: "<u>flaky</u>".into(),
+                verdict: Verdict::Flaky,
+                runs: 10,
+                outages: 0,
+                failure_rate: Proportion::wilson(3, 10, 0.95),
+                flip_rate: 0.4,
+                cleared: false,
+                flaky_key_count: 2,
+                flaky_keys: Vec::new(),
+                broken_key: None,
+            }],
+        };
+        let input = HtmlInput {
+            regressions: Some(&regressions),
+            flaky: Some(&flaky),
+            ..HtmlInput::default()
+        };
+        let html = render_html(&report, &input);
+        let section = |id: &str| {
+            let start = html.find(&format!("<section id=\"{id}\"")).expect(id);
+            let end = start + html[start..].find("</section>").expect("an end");
+            html[start..end].to_owned()
+        };
+        let regressions = section("regressions");
+        assert_eq!(regressions.matches("<tr>").count(), 2, "{regressions}");
+        assert!(regressions.contains("&lt;i&gt;slow&lt;/i&gt;"));
+        assert!(regressions.contains("+50% (±10%)"));
+        assert!(regressions.contains("100ms → 150ms"));
+        assert!(regressions.contains("(this run)"));
+        let flaky = section("flaky");
+        assert!(flaky.contains("&lt;u&gt;flaky&lt;/u&gt;"));
+        assert!(flaky.contains("3 (30.0%)"));
+        assert!(!html.contains("<i>") && !html.contains("<u>"));
     }
 }
