@@ -36,7 +36,7 @@ pub(crate) enum Command {
     History(HistoryArgs),
     /// Show one recorded run beat by beat.
     Show(ShowArgs),
-    /// Render a run's SLI/SLO/SLA report as text, JSON or Markdown.
+    /// Render a run's SLI/SLO/SLA report as text, JSON, Markdown or HTML.
     Report(ReportArgs),
     /// Shapes: a beat's shape history, annotations, export.
     #[command(subcommand)]
@@ -207,6 +207,10 @@ pub(crate) enum ReportFormat {
     Text,
     Json,
     Markdown,
+    /// One self-contained page: the waterfall, the beat table with each beat's
+    /// last durations against its SLO, breaches, anomalies, regressions, flaky
+    /// beats and shape changes (inline CSS and SVG, no script, nothing fetched).
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod dry_run;
 pub mod flaky;
 pub mod format;
 pub mod history;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod regressions;
@@ -28,6 +29,7 @@ pub mod trends;
 
 pub use dry_run::render_dry_run;
 pub use history::{HistoryRow, render_history_table};
+pub use html::{HtmlInput, render_html};
 pub use json::render_json;
 pub use markdown::render_markdown;
 pub use report::{Breach, EvolvedShape, REPORT_FILE_NAME, RunReport, Summary};

@@ -53,7 +53,9 @@ impl Case for Export {
             .tempdir()?;
         let yaml = pipeline_yaml("bench-noop-34", &symphony_layout(|_| "true".to_owned()));
         let side = |name: &str, endpoint: Option<&str>| -> Result<Side> {
-            let work = dir.path().join(name.replace(|c: char| !c.is_alphanumeric(), "-"));
+            let work = dir
+                .path()
+                .join(name.replace(|c: char| !c.is_alphanumeric(), "-"));
             std::fs::create_dir_all(&work)?;
             fixtures::write(&work.join("baton.yaml"), &yaml)?;
             Ok(Side::new(name, exporting(ctx, &work, endpoint)))
@@ -172,7 +174,8 @@ fn serve(stream: TcpStream) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: application/json\r\n\r\n";
+        let answer =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Type: application/json\r\n\r\n";
         if writer.write_all(answer).is_err() {
             return;
         }
