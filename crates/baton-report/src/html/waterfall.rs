@@ -147,6 +147,20 @@ pub fn critical_path(intervals: &[Interval], tolerance_ms: u64) -> Vec<usize> {
 }
 
 /// Drawing constants (SVG user units; the SVG scales to the page width).
+/// The most characters of a beat name the label column shows (a longer name ends
+/// in `…`; the bar's tooltip has it whole).
+const LABEL_CHARS: usize = 25;
+
+/// `name` cut to [`LABEL_CHARS`] characters.
+fn fit_label(name: &str) -> String {
+    if name.chars().count() <= LABEL_CHARS {
+        return name.to_owned();
+    }
+    let mut cut: String = name.chars().take(LABEL_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
 const WIDTH: f64 = 960.0;
 const LABEL: f64 = 210.0;
 const RIGHT: f64 = 70.0;
@@ -229,7 +243,7 @@ pub fn render(out: &mut String, beats: &[BeatRecord], layout: &Layout) {
             LABEL - 6.0,
             y + 14.0,
             if on_path { "◆ " } else { "" },
-            Esc(&b.beat)
+            Esc(&fit_label(&b.beat))
         );
         if iv.ran {
             let x0 = x(iv.start_ms, span);
@@ -410,5 +424,15 @@ mod tests {
         assert_eq!(tick_step(650), 100);
         assert_eq!(tick_step(14_000), 2_000);
         assert_eq!(tick_step(3_600_000), 500_000);
+    }
+
+    #[test]
+    fn long_names_are_cut_to_fit_the_label_column() {
+        assert_eq!(fit_label("compile"), "compile");
+        let long = "generate-comprehensive-build-report";
+        let cut = fit_label(long);
+        assert_eq!(cut.chars().count(), LABEL_CHARS);
+        assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')));
+        assert_eq!(fit_label(&"é".repeat(40)).chars().count(), LABEL_CHARS);
     }
 }
