@@ -500,3 +500,82 @@ fn a_failing_run_keeps_its_exit_code_and_says_failure() {
         Some("failure")
     );
 }
+
+/// A collector that answers every export `429 Too Many Requests` with
+/// `Retry-After: 3600`, counting the requests it got.
+fn busy_collector() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let count = Arc::new(Mutex::new(0usize));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let requests = Mutex::new(Vec::new());
+            // Read the request whole (the receiver's own reader), then refuse it.
+            serve_quietly(&mut stream, &requests);
+            *seen.lock().expect("lock") += requests.lock().expect("lock").len();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, count)
+}
+
+/// Reads one request into `seen` without answering it.
+fn serve_quietly(stream: &mut TcpStream, seen: &Mutex<Vec<Request>>) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    let header_end = loop {
+        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while data.len() < header_end + length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+    }
+    seen.lock().expect("lock").push(Request {
+        path: String::new(),
+        headers: Vec::new(),
+        raw: Vec::new(),
+    });
+}
+
+#[test]
+fn a_collector_asking_to_retry_later_is_not_called_before_then() {
+    let project = project();
+    let (url, count) = busy_collector();
+    let out = run_with(&project, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &url)]);
+    assert!(out.status.success());
+    let first = *count.lock().expect("lock");
+    assert!(first >= 1, "the run tried to export");
+    let flushed = baton(&project, &["telemetry", "flush"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
+        .output()
+        .expect("flush");
+    let said = String::from_utf8_lossy(&flushed.stdout).into_owned()
+        + &String::from_utf8_lossy(&flushed.stderr);
+    assert_eq!(flushed.status.code(), Some(1), "{said}");
+    assert!(said.contains("Retry-After"), "{said}");
+    assert_eq!(
+        *count.lock().expect("lock"),
+        first,
+        "no request before the time the collector named"
+    );
+}

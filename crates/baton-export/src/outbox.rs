@@ -84,6 +84,8 @@ pub struct State {
     pub plain_http_warned_on: Option<String>,
     /// The last OTLP export attempt.
     pub last_otlp_export: Option<LastDelivery>,
+    /// The OTLP collector asked (Retry-After) not to be called before this.
+    pub otlp_not_before: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

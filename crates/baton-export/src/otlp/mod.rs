@@ -108,6 +108,17 @@ impl Otlp {
 
     fn flush_locked(&self, deadline: Option<Instant>) -> Flushed {
         let mut done = Flushed::default();
+        if let Some(at) = self.outbox.state().otlp_not_before
+            && at > Timestamp::now()
+        {
+            done.remaining = self.waiting();
+            if done.remaining > 0 {
+                done.stopped = Some(format!(
+                    "the collector asked to wait until {at} (Retry-After)"
+                ));
+            }
+            return done;
+        }
         for path in self.outbox.list() {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 done.stopped = Some("out of time".into());
@@ -168,6 +179,14 @@ impl Otlp {
             if attempt.outcome == Outcome::Drop {
                 s.rejected += 1;
             }
+            s.otlp_not_before = match attempt.outcome {
+                Outcome::Keep {
+                    retry_after: Some(wait),
+                } => jiff::SignedDuration::try_from(wait)
+                    .ok()
+                    .and_then(|d| Timestamp::now().checked_add(d).ok()),
+                _ => None,
+            };
             s.last_otlp_export = Some(LastDelivery {
                 at: Timestamp::now(),
                 id: id.to_owned(),

@@ -1,14 +1,15 @@
 //! One OTLP/HTTP export: POST the protobuf (gzip unless compression is `none`)
 //! with the configured headers and timeout. Retried later (kept in the outbox):
-//! a network error, 429, 502, 503, 504, as the OTLP specification says; any
-//! other status drops the export and says why.
+//! a network error, 429, 502, 503, 504, as the OTLP specification says, not
+//! before the time a `Retry-After` names; any other status drops the export and
+//! says why.
 
 use std::io::Read;
 use std::time::Instant;
 
 use super::config::SignalEndpoint;
 use crate::config::strip_credentials;
-use crate::deliver::{Attempt, Outcome};
+use crate::deliver::{Attempt, Outcome, parse_retry_after};
 
 pub fn send(endpoint: &SignalEndpoint, protobuf: &[u8]) -> Attempt {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -44,6 +45,11 @@ pub fn send(endpoint: &SignalEndpoint, protobuf: &[u8]) -> Attempt {
         },
         Ok(mut response) => {
             let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
             let mut text = String::new();
             let _ = response
                 .body_mut()
@@ -52,7 +58,7 @@ pub fn send(endpoint: &SignalEndpoint, protobuf: &[u8]) -> Attempt {
                 .read_to_string(&mut text);
             let outcome = match status {
                 200..=299 => Outcome::Delivered,
-                429 | 502 | 503 | 504 => Outcome::Keep { retry_after: None },
+                429 | 502 | 503 | 504 => Outcome::Keep { retry_after },
                 _ => Outcome::Drop,
             };
             let detail = match outcome {
