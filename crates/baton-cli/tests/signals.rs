@@ -451,3 +451,20 @@ movements:
     );
     assert!(!run_ok(&steady, &["run"]).contains("regression"));
 }
+
+#[test]
+fn trends_count_the_time_a_retried_beat_lost_before_its_last_attempt() {
+    // Every run: the first attempt fails after 300 ms, the retry passes after 300 ms.
+    let project = Project::with_pipeline(
+        "version: 1\nname: retried\nmovements:\n  - name: m\n    beats:\n      - name: flappy\n        run: 'sleep 0.3; if [ -f .tried ]; then rm .tried; else touch .tried; exit 1; fi'\n        retry: { attempts: 2, backoff: 0s }\n",
+    );
+    run_ok(&project, &["run", "--output", "quiet"]);
+    let doc = json(&project, &["trends", "--format", "json"]);
+    let window = &doc["pipelines"][0]["beats"][0]["window"];
+    let lost = window["lost_ms"].as_u64().expect("lost_ms");
+    let p50 = window["executed"]["p50_ms"].as_f64().expect("p50");
+    assert!(
+        lost >= 250 && (lost as f64) < p50,
+        "half of a two-attempt run is lost: {lost} of {p50}"
+    );
+}

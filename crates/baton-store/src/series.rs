@@ -63,6 +63,8 @@ pub struct SeriesPoint {
     pub cache_state: CacheState,
     /// Restored from the step cache instead of executed.
     pub restored: bool,
+    /// Attempts it took (1 unless it was retried; a pipeline allows at most 100).
+    pub attempts: u8,
     /// Index of its input identity ([`SeriesSet::identity`]); `None` when it has
     /// none or the query did not ask for identities.
     pub identity: Option<u32>,

@@ -2,9 +2,11 @@
 //! beats, over the runs of a window.
 //!
 //! A beat's record counts as flaky when it failed on an input identity that also
-//! passed in the window; the time it lost is the whole of a failed (or timed out)
-//! run. Retried attempts are not in the series (a record keeps its attempt count
-//! beside its columns), so the time they lost is not counted. A pipeline's
+//! passed in the window. The time it lost is the whole of a failed (or timed out)
+//! run, and for a run that passed after retries the share of its duration before
+//! its last attempt, taken as `(attempts - 1) / attempts` of it (a record keeps
+//! one duration for all its attempts and their backoff, so this assumes the
+//! attempts took equally long). A pipeline's
 //! durations are its runs' wall times, its success rate that of its runs, its
 //! cache hit rate that of its beats' records, and a run is flaky when one of its
 //! beats was.
@@ -54,7 +56,7 @@ fn trend_points(series: &BeatSeries) -> Vec<TrendPoint> {
                 flaky: failed
                     && !p.restored
                     && p.identity.is_some_and(|k| passed_keys.contains(&k)),
-                lost_ms: if failed { p.duration_ms } else { 0 },
+                lost_ms: lost_ms(p, failed),
             }
         })
         .collect()
@@ -265,5 +267,17 @@ pub(crate) fn slowest(set: &SeriesSet, days: u64, limit: usize, clock: &Clock) -
         days,
         by_p50,
         by_total,
+    }
+}
+
+/// The time a record lost: all of a failed run; the attempts before the last of
+/// a run that passed after retries (as an equal share of its duration).
+fn lost_ms(p: &baton_store::SeriesPoint, failed: bool) -> u64 {
+    if failed {
+        p.duration_ms
+    } else if p.attempts > 1 && !p.restored {
+        p.duration_ms / u64::from(p.attempts) * u64::from(p.attempts - 1)
+    } else {
+        0
     }
 }

@@ -384,7 +384,8 @@ mod tests {
     /// The data of version >= 1 is written with today's write path into a current
     /// database, then copied into the old one column by column, leaving out the
     /// columns later versions added (v4: a beat's input identity and restored flag,
-    /// which read back as none and as "restored when it was a cache hit").
+    /// which read back as none and as "restored when it was a cache hit"; v5: its
+    /// attempts, backfilled from the record).
     ///
     /// Each version is tried twice: with the old data checkpointed into the database
     /// file, and with it still in a WAL left behind (as a store leaves it).
@@ -394,15 +395,18 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().join("history.db");
             let r = run("p", at(0), RunStatus::Success);
-            let b = beat(
-                &r,
-                0,
-                0,
-                "build",
-                BeatStatus::Success,
-                1_500,
-                CacheState::Hit,
-            );
+            let b = BeatRecord {
+                attempts: 3,
+                ..beat(
+                    &r,
+                    0,
+                    0,
+                    "build",
+                    BeatStatus::Success,
+                    1_500,
+                    CacheState::Hit,
+                )
+            };
             {
                 let mut conn = Connection::open(&path).expect("raw open");
                 if left_in_wal {
@@ -422,9 +426,14 @@ mod tests {
                     write::insert_beats(&tx, std::slice::from_ref(&b), false).expect("beat");
                     tx.commit().expect("commit");
                     drop(current);
-                    let beat_columns = "id, movement_index, movement, beat_index, started_at, \
-                        status, duration_ms, cpu_user_ms, cpu_sys_ms, peak_rss_bytes, \
-                        cache_state, sla_status, shape_hash, prev_shape_hash, evolved, extra";
+                    let mut beat_columns = "id, movement_index, movement, beat_index, \
+                        started_at, status, duration_ms, cpu_user_ms, cpu_sys_ms, \
+                        peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash, \
+                        evolved, extra"
+                        .to_owned();
+                    if from >= 4 {
+                        beat_columns.push_str(", input_identity, restored");
+                    }
                     conn.execute_batch(&format!(
                         "ATTACH '{}' AS scratch;
                          INSERT INTO runs SELECT * FROM scratch.runs;
@@ -454,16 +463,25 @@ mod tests {
                 assert!(loaded.is_none());
                 continue;
             }
-            let expected = BeatRecord {
-                input_identity: None,
-                restored: b.cache_state == CacheState::Hit,
-                ..b.clone()
+            let expected = if from >= 4 {
+                b.clone()
+            } else {
+                BeatRecord {
+                    input_identity: None,
+                    restored: b.cache_state == CacheState::Hit,
+                    ..b.clone()
+                }
             };
             assert_eq!(
                 loaded,
                 Some((r.clone(), vec![expected])),
                 "data kept from v{from} (left in the WAL: {left_in_wal})"
             );
+            // The attempts column (v5) holds what the record says.
+            let series = store
+                .beat_series(&crate::SeriesQuery::default())
+                .expect("series");
+            assert_eq!(series.series[0].points[0].attempts, 3, "from v{from}");
             // Tables of later versions work.
             store
                 .annotate_shape(

@@ -163,10 +163,21 @@ SELECT r.run_id, r.label, s.pipeline_id, b.movement_index, b.movement, b.beat_in
 FROM beats b JOIN runs r ON r.id = b.run JOIN series s ON s.id = b.series;
 "#,
     },
+    // v5: the attempts of each beat as a column (it was only in `extra`), so that
+    // the cross-run analyses read it with the other columns (`baton trends` counts
+    // the time retries lost).
+    Migration {
+        version: 5,
+        sql: r#"
+ALTER TABLE beats ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+UPDATE beats SET attempts = coalesce(json_extract(extra, '$.a'), 1)
+    WHERE instr(extra, '"a":') > 0;
+"#,
+    },
 ];
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

@@ -23,10 +23,11 @@ use crate::series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, Series
 use crate::{Result, StoreError};
 
 /// The beat columns read, in this order; the identity last, only when asked for.
-/// Status, cache state and the restored flag come packed in one integer (fewer
-/// columns to fetch per row: a million rows are read).
+/// Status, cache state, the restored flag and the attempts (at most 255) come
+/// packed in one integer (fewer columns to fetch per row: a million rows are read).
 const POINT_COLUMNS: &str = "b.id, b.started_at, b.duration_ms, \
-     b.status | (b.cache_state << 8) | ((b.restored != 0) << 16)";
+     b.status | (b.cache_state << 8) | ((b.restored != 0) << 16) \
+     | (min(max(b.attempts, 0), 255) << 17)";
 
 /// A series slot that is not wanted.
 const UNWANTED: u32 = u32::MAX;
@@ -456,7 +457,8 @@ impl<'a> PointReader<'a> {
                 .map_err(|_| StoreError::corrupt(format!("a beat's duration {duration}")))?,
             status: beat_status::decode(packed & 0xff)?,
             cache_state: cache_state::decode((packed >> 8) & 0xff)?,
-            restored: packed >> 16 != 0,
+            restored: (packed >> 16) & 1 != 0,
+            attempts: u8::try_from((packed >> 17) & 0xff).unwrap_or(1),
             identity,
         });
         Ok(())

@@ -22,8 +22,8 @@ use crate::{Result, StoreError};
 pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
     id, movement_index, movement, beat_index, started_at, status, duration_ms, cpu_user_ms,
     cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash,
-    evolved, extra, input_identity, restored
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
+    evolved, extra, input_identity, restored, attempts
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 
 /// A beat record turned into column values, ready to bind: the work that needs no
 /// database, so a bulk insert can do it on another thread.
@@ -45,6 +45,7 @@ pub(crate) struct EncodedBeat<'a> {
     evolved: bool,
     input_identity: Option<rusqlite::types::Value>,
     restored: bool,
+    attempts: u32,
     /// Where its `extra` JSON sits in the buffer given to [`encode_beat`].
     extra: std::ops::Range<usize>,
 }
@@ -179,6 +180,7 @@ pub(crate) fn encode_beat<'a>(
         evolved: *evolved,
         input_identity: input_identity.as_deref().map(identity_to_sql),
         restored: *restored,
+        attempts: *attempts,
         extra: start..json.len(),
     })
 }
@@ -219,6 +221,7 @@ pub(crate) fn insert_encoded(
         extra,
         beat.input_identity,
         beat.restored,
+        beat.attempts,
     ])
     .ctx(fail)?;
     Ok(())
