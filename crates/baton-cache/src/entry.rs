@@ -1,6 +1,8 @@
 //! Cache entries on disk: `.baton/cache/entries/<key>/` holds `manifest.json`,
-//! `log` (the beat's log as it was written, secrets already masked) and `files/`
-//! (the outputs, at their paths relative to the pipeline root).
+//! `log` (the beat's log as it was written, secrets already masked) and the outputs:
+//! `files.zst`, one zstd stream of them all (see `compress`), or in entries stored
+//! before baton compressed them, `files/` (plain copies at their paths relative to
+//! the pipeline root).
 //!
 //! An entry appears whole or not at all: it is filled in `.baton/cache/tmp/<random>/`
 //! and renamed into place. When the target exists already another run won the
@@ -17,9 +19,10 @@ use jiff::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::compress::{self, PACK, PackError};
 use crate::copy::copy_hashed;
 use crate::error::{CacheError, Result};
-use crate::hash::{self, parallel_map};
+use crate::hash;
 use crate::inputs::{self, Gitignore};
 use crate::key::{CACHE_FORMAT_VERSION, KeyComponents};
 
@@ -53,6 +56,13 @@ pub struct LogFile {
     pub stderr: Vec<[u64; 2]>,
 }
 
+/// The entry's outputs as one zstd stream (`files.zst`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputStream {
+    /// Bytes of the stream.
+    pub size: u64,
+}
+
 /// The run that stored an entry: a restored beat's record names it
 /// (`restored_from`). Absent in entries stored before baton kept it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +81,9 @@ pub struct Manifest {
     pub created_at: Timestamp,
     pub outputs: Vec<OutputFile>,
     pub log: LogFile,
+    /// Absent in entries that keep plain copies under `files/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<OutputStream>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produced_by: Option<ProducedBy>,
     pub components: KeyComponents,
@@ -87,14 +100,21 @@ pub struct ManifestHead {
     pub created_at: Timestamp,
     pub outputs: Vec<OutputFile>,
     pub log: LogFile,
+    /// Absent in entries that keep plain copies under `files/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<OutputStream>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produced_by: Option<ProducedBy>,
 }
 
 impl ManifestHead {
-    /// Bytes of outputs and log.
+    /// Bytes of outputs (as stored) and log.
     pub fn content_size(&self) -> u64 {
-        self.outputs.iter().map(|o| o.size).sum::<u64>() + self.log.size
+        let outputs = match self.stream {
+            Some(stream) => stream.size,
+            None => self.outputs.iter().map(|o| o.size).sum::<u64>(),
+        };
+        outputs + self.log.size
     }
 }
 
@@ -176,44 +196,38 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
         .into_iter()
         .map(|(rel, found)| (rel, found.path))
         .collect();
-    let files_dir = dir.join(FILES);
-    let mut parents: Vec<PathBuf> = files
-        .iter()
-        .filter_map(|(rel, _)| files_dir.join(rel).parent().map(Path::to_owned))
-        .collect();
-    parents.push(files_dir.clone());
-    parents.sort();
-    parents.dedup();
-    for parent in &parents {
-        fs::create_dir_all(parent).map_err(CacheError::write(parent))?;
-    }
-    let copies = parallel_map(&files, |(rel, src), buf| {
-        copy_hashed(src, &files_dir.join(rel), None, buf)
-    });
     let mut outputs = Vec::with_capacity(files.len());
-    for ((rel, src), copied) in files.iter().zip(copies) {
-        match copied {
-            Ok(c) => outputs.push(OutputFile {
-                path: rel.clone(),
-                size: c.len,
-                sha256: c.sha256,
-                blake3: hash::hex(&c.blake3),
-                mode: c.mode,
-            }),
-            // Vanished since it was listed (a beat's leftover process?): left out.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                problems.push(format!(
+    let mut stream = None;
+    if !files.is_empty() {
+        let paths: Vec<&Path> = files.iter().map(|(_, src)| src.as_path()).collect();
+        let mut buf = vec![0u8; hash::BUF];
+        let packed =
+            compress::pack(&paths, &dir.join(PACK), &mut buf).map_err(|err| match err {
+                PackError::Read { path, source } => CacheError::Read { path, source },
+                PackError::Write(source) => CacheError::Write {
+                    path: dir.join(PACK),
+                    source,
+                },
+            })?;
+        for ((rel, src), copied) in files.iter().zip(packed.files) {
+            match copied {
+                Some(c) => outputs.push(OutputFile {
+                    path: rel.clone(),
+                    size: c.len,
+                    sha256: c.sha256,
+                    blake3: hash::hex(&c.blake3),
+                    mode: c.mode,
+                }),
+                // Vanished since it was listed (a beat's leftover process?): left out.
+                None => problems.push(format!(
                     "output {} vanished while it was stored",
                     src.display()
-                ));
-            }
-            Err(source) => {
-                return Err(CacheError::Read {
-                    path: src.clone(),
-                    source,
-                });
+                )),
             }
         }
+        stream = Some(OutputStream {
+            size: packed.stored_len,
+        });
     }
 
     let log_dst = dir.join(LOG);
@@ -251,6 +265,7 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
         created_at: Timestamp::now(),
         outputs,
         log,
+        stream,
         produced_by: fill.produced_by.cloned(),
         components: fill.components.clone(),
     };
@@ -269,6 +284,7 @@ pub fn store(layout: &Layout, fill: &Fill<'_>, replace: bool) -> Result<Filled> 
         created_at: manifest.created_at,
         outputs: manifest.outputs,
         log: manifest.log,
+        stream: manifest.stream,
         produced_by: manifest.produced_by,
     };
     let size = head.content_size() + json.len() as u64;

@@ -9,7 +9,8 @@
 //! - [`stat_cache`]: unchanged files are not hashed again.
 //! - [`index`]: `.baton/cache/index.db` (stat cache, entries, keys, runs' keys).
 //! - [`entry`]: `.baton/cache/entries/<key>/` (manifest, log, files), stored
-//!   atomically; `restore` and `copy`: verified restores by reflink or copy.
+//!   atomically; `compress`: the outputs kept as one zstd stream; `restore` and
+//!   `copy`: verified restores from older entries' plain copies.
 //! - [`lookup`]: hit, expired or miss; restore; store.
 //! - [`mod@explain`] and [`history`]: why a key changed.
 //! - [`maintenance`]: `ls`, `prune`, `clear`.
@@ -36,6 +37,7 @@
 
 pub mod artifacts;
 pub mod cache;
+mod compress;
 mod copy;
 pub mod entry;
 pub mod error;
@@ -56,7 +58,7 @@ pub use artifacts::{
     write_manifest,
 };
 pub use cache::Cache;
-pub use entry::{ProducedBy, Published};
+pub use entry::{OutputStream, ProducedBy, Published};
 pub use error::CacheError;
 pub use explain::{Diff, Explanation, explain};
 pub use history::{CurrentExplanation, EntryInfo};

@@ -13,8 +13,10 @@ use baton_model::ArtifactEntry;
 use jiff::Timestamp;
 
 use crate::cache::{Cache, absolute_root};
+use crate::compress::{self, PACK, UnpackError};
 use crate::entry::{self, FILES, Fill, LOG, ManifestHead, ProducedBy, Published, is_safe_relative};
 use crate::error::{CacheError, Result};
+use crate::hash::Blake3;
 use crate::hash::{BUF, hex, parallel_map, sha256_file};
 use crate::history::is_key;
 use crate::index::EntryRow;
@@ -189,15 +191,18 @@ impl Cache {
             .map(|(i, _)| i)
             .collect();
         let before = now_ns();
-        let results = parallel_map(&todo, |&i, buf| {
-            let output = &hit.head.outputs[i];
-            restore_file(
-                &dir.join(FILES).join(&output.path),
-                output,
-                &dests[i].0,
-                buf,
-            )
-        });
+        let results = match hit.head.stream {
+            Some(_) => self.unpack_stream(&dir, hit, &todo, &dests, &mut buf)?,
+            None => parallel_map(&todo, |&i, buf| {
+                let output = &hit.head.outputs[i];
+                restore_file(
+                    &dir.join(FILES).join(&output.path),
+                    output,
+                    &dests[i].0,
+                    buf,
+                )
+            }),
+        };
         let mut records = Vec::new();
         for (&i, result) in todo.iter().zip(results) {
             match result {
@@ -244,6 +249,30 @@ impl Cache {
             log_stderr: hit.head.log.stderr.clone(),
             produced_by: hit.head.produced_by.clone(),
         })
+    }
+
+    /// Restores outputs `todo` (indexes into the manifest's outputs) from the
+    /// entry's stream, as [`restore_file`] does from plain copies: one result per
+    /// index of `todo`, in order. A damaged stream drops the entry.
+    fn unpack_stream(
+        &self,
+        dir: &Path,
+        hit: &Hit,
+        todo: &[usize],
+        dests: &[(PathBuf, Option<FileStat>)],
+        buf: &mut [u8],
+    ) -> Result<Vec<std::result::Result<Blake3, RestoreFailure>>> {
+        let mut wanted: Vec<Option<&Path>> = vec![None; hit.head.outputs.len()];
+        for &i in todo {
+            wanted[i] = Some(dests[i].0.as_path());
+        }
+        match compress::unpack(&dir.join(PACK), &hit.head.outputs, &wanted, buf) {
+            Ok(written) => Ok(written.into_iter().map(|(_, hash)| Ok(hash)).collect()),
+            Err(UnpackError::Corrupt(problem)) => Ok(vec![Err(RestoreFailure::Corrupt(problem))]),
+            Err(UnpackError::Dest { path, source }) => {
+                Ok(vec![Err(RestoreFailure::Io { path, source })])
+            }
+        }
     }
 
     /// Stores the outputs of `spec` (under its root) and `log` as the entry of

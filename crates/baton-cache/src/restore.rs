@@ -73,7 +73,7 @@ fn from_missing(from: &Path) -> bool {
 
 /// `dir/.name.baton-<pid>-<n>`: beside the destination (same filesystem, so the
 /// rename is atomic), unique per process and call.
-fn temp_name(dest: &Path) -> PathBuf {
+pub(crate) fn temp_name(dest: &Path) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);

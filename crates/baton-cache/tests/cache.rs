@@ -415,7 +415,8 @@ fn a_truncated_entry_is_detected_dropped_and_missed() {
     let f = Fixture::new();
     let (cache, spec, k) = f.stored();
     let entry = f.state().join("cache/entries").join(&k.key);
-    fs::write(entry.join("files/dist/app"), "bin").expect("truncate");
+    let stream = fs::read(entry.join("files.zst")).expect("read");
+    fs::write(entry.join("files.zst"), &stream[..stream.len() / 2]).expect("truncate");
     fs::remove_file(f.root().join("dist/app")).expect("rm output");
     let found = hit(cache.lookup(&k.key, None).expect("lookup"));
     let err = cache.restore(&found, f.root()).expect_err("corrupt");
@@ -703,4 +704,87 @@ fn an_entry_the_index_lost_is_adopted_by_prune() {
         Lookup::Hit(_)
     ));
     assert_eq!(cache.components(&k.key).expect("reads"), Some(k.components));
+}
+
+#[test]
+fn outputs_are_stored_as_one_compressed_stream_and_restored_byte_for_byte() {
+    let f = Fixture::new();
+    f.project();
+    let bundle: String = (0..4000)
+        .map(|i| format!("export const value{i} = {};\n", i % 17))
+        .collect();
+    f.write("dist/bundle.js", &bundle);
+    f.write("dist/bundle.min.js", &bundle.replace(' ', ""));
+    let cache = f.cache();
+    let spec = f.spec();
+    let k = key(&cache, &spec);
+    let stored = cache.store(&spec, &k, None, false).expect("stores");
+    let entry = f.state().join("cache/entries").join(&k.key);
+    let kept = fs::metadata(entry.join("files.zst")).expect("stream").len();
+    assert!(
+        kept * 4 < bundle.len() as u64,
+        "{kept} bytes kept for two copies of {}",
+        bundle.len()
+    );
+    assert!(!entry.join("files").exists(), "no plain copies");
+    assert!(
+        stored.size < bundle.len() as u64,
+        "the entry's size is what it takes"
+    );
+    let listed = stored
+        .artifacts
+        .iter()
+        .find(|a| a.path == "dist/bundle.js")
+        .expect("listed");
+    assert_eq!(
+        listed.bytes,
+        bundle.len() as u64,
+        "artifacts give the real size"
+    );
+
+    // Only what is missing is written; what is in place is left alone.
+    fs::remove_file(f.root().join("dist/bundle.js")).expect("rm");
+    let found = hit(cache.lookup(&k.key, None).expect("lookup"));
+    let restored = cache.restore(&found, f.root()).expect("restores");
+    assert_eq!((restored.files_restored, restored.files_up_to_date), (1, 3));
+    assert_eq!(f.read("dist/bundle.js"), bundle);
+
+    fs::remove_dir_all(f.root().join("dist")).expect("rm outputs");
+    let restored = cache.restore(&found, f.root()).expect("restores");
+    assert_eq!(restored.files_restored, 4);
+    assert_eq!(f.read("dist/bundle.min.js"), bundle.replace(' ', ""));
+    assert_eq!(f.read("dist/app"), "binary");
+    let mode = fs::metadata(f.root().join("dist/app"))
+        .expect("stat")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o755);
+}
+
+#[test]
+fn entries_with_plain_copies_from_earlier_versions_still_restore() {
+    let f = Fixture::new();
+    let (cache, _, k) = f.stored();
+    // Rewrite the entry the way baton kept entries before compression: every
+    // output as a plain file under files/, no stream in the manifest.
+    let entry = f.state().join("cache/entries").join(&k.key);
+    let manifest_path = entry.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(&manifest_path).expect("read")).expect("json");
+    manifest.as_object_mut().expect("object").remove("stream");
+    for output in manifest["outputs"].as_array().expect("outputs") {
+        let rel = output["path"].as_str().expect("path");
+        let plain = entry.join("files").join(rel);
+        fs::create_dir_all(plain.parent().expect("parent")).expect("mkdir");
+        fs::copy(f.root().join(rel), plain).expect("copy");
+    }
+    fs::remove_file(entry.join("files.zst")).expect("rm stream");
+    fs::write(&manifest_path, manifest.to_string()).expect("write");
+
+    fs::remove_dir_all(f.root().join("dist")).expect("rm outputs");
+    let found = hit(cache.lookup(&k.key, None).expect("lookup"));
+    let restored = cache.restore(&found, f.root()).expect("restores");
+    assert_eq!(restored.files_restored, 2);
+    assert_eq!(f.read("dist/app"), "binary");
+    assert_eq!(f.read("dist/sub/lib.js"), "js");
 }

@@ -8,6 +8,7 @@ use crate::suite::{Case, Ctx};
 
 mod big_pipeline;
 mod cache_cold;
+mod cache_footprint;
 mod cache_hit;
 mod export;
 mod overhead;
@@ -31,6 +32,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(store::Store),
         Box::new(cache_hit::CacheHit),
         Box::new(cache_cold::CacheCold),
+        Box::new(cache_footprint::CacheFootprint),
         Box::new(big_pipeline::BigPipeline),
         Box::new(export::Export),
         Box::new(crate::signals::Signals::default()),
