@@ -21,3 +21,5 @@ pub(crate) mod slowest;
 pub(crate) mod telemetry;
 pub(crate) mod trends;
 pub(crate) mod validate;
+pub(crate) mod ingest;
+pub(crate) mod doctor;
