@@ -203,6 +203,8 @@ pub(super) fn parse(input: impl BufRead, limit: u64) -> Result<Report, String> {
     let mut case: Option<Case> = None;
     let mut depth = 0usize;
     let mut saw_root = false;
+    // nextest dates the run on <testsuites>, not its suites.
+    let mut root_time: Option<Timestamp> = None;
     loop {
         reader.get_mut().since_reset = 0;
         buf.clear();
@@ -237,7 +239,9 @@ pub(super) fn parse(input: impl BufRead, limit: u64) -> Result<Report, String> {
         let tag = local.as_ref();
         if !saw_root {
             saw_root = true;
-            if tag != "testsuites" && tag != "testsuite" {
+            if tag == "testsuites" {
+                root_time = attr(e, "timestamp").and_then(|t| timestamp(&t));
+            } else if tag != "testsuite" {
                 return Err(format!(
                     "the root element is <{}>, not <testsuites> or <testsuite>",
                     tag.chars().take(64).collect::<String>()
@@ -249,7 +253,8 @@ pub(super) fn parse(input: impl BufRead, limit: u64) -> Result<Report, String> {
         }
         match tag {
             "testsuite" => {
-                let (suite, timed) = open_suite(e);
+                let (mut suite, timed) = open_suite(e);
+                suite.timestamp = suite.timestamp.or(root_time);
                 open.push((suite, timed));
                 if empty {
                     close_suite(&mut open, &mut suites);

@@ -153,8 +153,8 @@ pub(super) fn rejected(problems: &[String]) -> Exit {
         notice::error(escape_control(problem));
     }
     notice::error(format!(
-        "failed to ingest: {} rejected; nothing was stored",
-        plural(problems.len(), "input was", "inputs were")
+        "failed to ingest: {}; nothing was stored",
+        plural(problems.len(), "problem", "problems")
     ));
     Exit::InputRejected
 }
