@@ -210,7 +210,9 @@ pub(super) fn documents(inputs: Vec<Input>) -> Outcome {
         let jobs = by_attempt.remove(&key).unwrap_or_default();
         match document(&attempt, jobs, &mut outcome.notes) {
             Ok(doc) => outcome.documents.push(doc),
-            Err(problem) => outcome.problems.push(format!("{}: {problem}", attempt.file)),
+            Err(problem) => outcome
+                .problems
+                .push(format!("{}: {problem}", attempt.file)),
         }
     }
     outcome
@@ -259,7 +261,11 @@ fn beat_status(conclusion: Option<&str>) -> (BeatStatus, Option<String>) {
 }
 
 /// One run attempt and its jobs as an import document.
-fn document(attempt: &Attempt, mut jobs: Vec<Job>, notes: &mut Vec<String>) -> Result<Value, String> {
+fn document(
+    attempt: &Attempt,
+    mut jobs: Vec<Job>,
+    notes: &mut Vec<String>,
+) -> Result<Value, String> {
     let run = &attempt.run;
     let status = run.status.as_deref().unwrap_or("completed");
     if status != "completed" {
@@ -363,9 +369,10 @@ fn document(attempt: &Attempt, mut jobs: Vec<Job>, notes: &mut Vec<String>) -> R
         .and_then(|c| c.author.as_ref())
         .and_then(|a| a.name.clone())
         .or_else(|| run.actor.as_ref().map(|a| a.login.clone()));
-    let git = run.head_sha.as_ref().map(|sha| {
-        json!({ "commit": sha, "branch": run.head_branch, "author": author })
-    });
+    let git = run
+        .head_sha
+        .as_ref()
+        .map(|sha| json!({ "commit": sha, "branch": run.head_branch, "author": author }));
     let key = format!("{PROVIDER}/{repo}/{}/{}", run.id, attempt.attempt);
     Ok(json!({
         "format_version": 1,

@@ -119,7 +119,9 @@ pub(super) fn documents(inputs: Vec<Input>) -> Outcome {
         };
         if let Err(err) = read {
             let text = err.to_string();
-            let text = text.rfind(" at line ").map_or(text.as_str(), |at| &text[..at]);
+            let text = text
+                .rfind(" at line ")
+                .map_or(text.as_str(), |at| &text[..at]);
             outcome.problems.push(format!("{}: {text}", input.name));
         }
     }
@@ -179,7 +181,10 @@ fn beat_status(job: &Job) -> Option<(BeatStatus, Option<String>)> {
         }
         "canceled" | "cancelled" => (BeatStatus::Cancelled, reason),
         "skipped" => (BeatStatus::Skipped, None),
-        "manual" => (BeatStatus::Skipped, Some("manual job, not started".to_owned())),
+        "manual" => (
+            BeatStatus::Skipped,
+            Some("manual job, not started".to_owned()),
+        ),
         _ => return None,
     })
 }
@@ -187,7 +192,11 @@ fn beat_status(job: &Job) -> Option<(BeatStatus, Option<String>)> {
 /// Seconds as the API gives them, in whole milliseconds (never negative).
 fn millis(seconds: f64) -> u64 {
     let ms = (seconds * 1000.0).round();
-    if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 }
+    if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    }
 }
 
 fn document(
@@ -203,10 +212,12 @@ fn document(
             pipeline.id
         )
     })?;
-    let started_at = pipeline
-        .started_at
-        .or(pipeline.created_at)
-        .ok_or_else(|| format!("pipeline {}: neither started_at nor created_at", pipeline.id))?;
+    let started_at = pipeline.started_at.or(pipeline.created_at).ok_or_else(|| {
+        format!(
+            "pipeline {}: neither started_at nor created_at",
+            pipeline.id
+        )
+    })?;
     let finished_at = pipeline
         .finished_at
         .or(pipeline.updated_at)
@@ -224,7 +235,10 @@ fn document(
                 stages.len() - 1
             }
         };
-        tries.entry((stage, job.name.clone())).or_default().push(job);
+        tries
+            .entry((stage, job.name.clone()))
+            .or_default()
+            .push(job);
     }
     let identity = pipeline.sha.as_ref().map(|sha| format!("commit:{sha}"));
     let mut runners: Vec<String> = Vec::new();
@@ -272,7 +286,14 @@ fn document(
         beat.insert("duration_ms".into(), json!(duration_ms));
         beat.insert("reason".into(), json!(reason));
         beat.insert("input_identity".into(), json!(identity));
-        beat.insert("attempts".into(), json!(if status == BeatStatus::Skipped { 0 } else { tries.len() }));
+        beat.insert(
+            "attempts".into(),
+            json!(if status == BeatStatus::Skipped {
+                0
+            } else {
+                tries.len()
+            }),
+        );
         for (key, value) in record::judged(beat_type, status, duration_ms) {
             beat.insert(key.into(), value);
         }
@@ -281,7 +302,9 @@ fn document(
         }
         beats.push(Value::Object(beat));
     }
-    let project = pipeline.project_id.map_or_else(String::new, |p| p.to_string());
+    let project = pipeline
+        .project_id
+        .map_or_else(String::new, |p| p.to_string());
     let name = pipeline
         .web_url
         .as_deref()

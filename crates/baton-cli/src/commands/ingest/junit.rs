@@ -111,7 +111,11 @@ impl Suite {
 
     fn duration_ms(&self) -> u64 {
         let ms = (self.seconds * 1000.0).round();
-        if ms.is_finite() && ms > 0.0 { ms as u64 } else { 0 }
+        if ms.is_finite() && ms > 0.0 {
+            ms as u64
+        } else {
+            0
+        }
     }
 }
 
@@ -312,7 +316,10 @@ fn open_suite(e: &BytesStart<'_>) -> (Suite, bool) {
     let suite = Suite {
         name: attr(e, "name")
             .filter(|n| !n.trim().is_empty())
-            .map_or_else(|| "tests".to_owned(), |n| n.chars().take(NAME_CHARS).collect()),
+            .map_or_else(
+                || "tests".to_owned(),
+                |n| n.chars().take(NAME_CHARS).collect(),
+            ),
         timestamp: attr(e, "timestamp").and_then(|t| timestamp(&t)),
         seconds: time.unwrap_or(0.0),
         max_attempts: 1,
@@ -392,9 +399,13 @@ fn seconds(text: &str) -> f64 {
 /// then taken as UTC.
 fn timestamp(text: &str) -> Option<Timestamp> {
     let text = text.trim();
-    text.parse::<Timestamp>()
-        .ok()
-        .or_else(|| text.parse::<DateTime>().ok()?.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp()))
+    text.parse::<Timestamp>().ok().or_else(|| {
+        text.parse::<DateTime>()
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
+    })
 }
 
 /// A report read from a file or stdin.
@@ -407,13 +418,16 @@ struct Read1 {
 fn read_file(name: &str) -> Result<Read1, String> {
     if name == "-" {
         let stdin = io::stdin();
-        return parse(BufReader::with_capacity(1 << 16, stdin.lock()), MAX_EVENT_BYTES)
-            .map(|report| Read1 {
-                name: "<stdin>".to_owned(),
-                report,
-                modified: None,
-            })
-            .map_err(|why| format!("<stdin>: {why}"));
+        return parse(
+            BufReader::with_capacity(1 << 16, stdin.lock()),
+            MAX_EVENT_BYTES,
+        )
+        .map(|report| Read1 {
+            name: "<stdin>".to_owned(),
+            report,
+            modified: None,
+        })
+        .map_err(|why| format!("<stdin>: {why}"));
     }
     let path = Path::new(name);
     if path.is_dir() {
@@ -509,9 +523,19 @@ fn run_document(pipeline: &str, reports: &[Read1]) -> Value {
         beat.insert("duration_ms".into(), json!(duration_ms));
         beat.insert("reason".into(), json!(reason(&suite.failed, &suite.flaky)));
         beat.insert("tests".into(), json!(suite.counts));
-        beat.insert("attempts".into(), json!(if status == BeatStatus::Skipped { 0 } else { suite.max_attempts }));
+        beat.insert(
+            "attempts".into(),
+            json!(if status == BeatStatus::Skipped {
+                0
+            } else {
+                suite.max_attempts
+            }),
+        );
         if suite.flaky.count > 0 {
-            beat.insert("metrics".into(), json!({ "tests_flaky": suite.flaky.count }));
+            beat.insert(
+                "metrics".into(),
+                json!({ "tests_flaky": suite.flaky.count }),
+            );
         }
         for (key, value) in record::judged(BeatType::Test, status, duration_ms) {
             beat.insert(key.into(), value);
@@ -535,10 +559,18 @@ fn run_document(pipeline: &str, reports: &[Read1]) -> Value {
 
 /// Puts the reports' results on one beat of a recorded run (replacing what an
 /// earlier ingest put there).
-fn attach(args: &IngestJunitArgs, reports: &[Read1], run: &str, beat: &str) -> anyhow::Result<Exit> {
+fn attach(
+    args: &IngestJunitArgs,
+    reports: &[Read1],
+    run: &str,
+    beat: &str,
+) -> anyhow::Result<Exit> {
     let store = super::open_store(&args.store)?;
     let selector: RunSelector = run.parse().unwrap_or(RunSelector::Latest);
-    let Some((run_record, beats)) = store.load_run(&selector).context("failed to load the run")? else {
+    let Some((run_record, beats)) = store
+        .load_run(&selector)
+        .context("failed to load the run")?
+    else {
         crate::usage_bail!("failed to find run '{run}' in the history");
     };
     let Some(mut record) = beats.into_iter().find(|b| b.beat == beat) else {
@@ -564,11 +596,15 @@ fn attach(args: &IngestJunitArgs, reports: &[Read1], run: &str, beat: &str) -> a
         (a, b) => a.or(b),
     };
     if total.flaky.count > 0 {
-        record.metrics.insert("tests_flaky".to_owned(), total.flaky.count as f64);
+        record
+            .metrics
+            .insert("tests_flaky".to_owned(), total.flaky.count as f64);
     } else {
         record.metrics.remove("tests_flaky");
     }
-    store.record_beat(&record).context("failed to store the beat")?;
+    store
+        .record_beat(&record)
+        .context("failed to store the beat")?;
     let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
     println!(
         "attached {} tests ({} failed, {} flaky) from {} to beat '{beat}' of run {}",
@@ -618,7 +654,10 @@ mod tests {
         assert_eq!(s.flaky.kept, vec!["com.acme.CartTest.races"]);
         assert_eq!(s.max_attempts, 3);
         assert_eq!(s.duration_ms(), 1_234_500);
-        assert_eq!(s.timestamp, Some("2026-11-02T10:00:00Z".parse().expect("ts")));
+        assert_eq!(
+            s.timestamp,
+            Some("2026-11-02T10:00:00Z".parse().expect("ts"))
+        );
         assert_eq!(s.status(), BeatStatus::Failure);
     }
 
@@ -628,7 +667,11 @@ mod tests {
             .expect("parses");
         assert_eq!(suites[0].name, "&boom;");
         assert!(read("<html/>").unwrap_err().contains("<html>"));
-        assert!(read("<testsuite><testcase>").unwrap_err().starts_with("truncated"));
+        assert!(
+            read("<testsuite><testcase>")
+                .unwrap_err()
+                .starts_with("truncated")
+        );
         assert!(read("").unwrap_err().starts_with("no <testsuites>"));
     }
 
@@ -648,7 +691,9 @@ mod tests {
         assert_eq!(names.kept.len(), NAMES_KEPT);
         assert!(names.list().ends_with("t19 and 5 more"));
         assert_eq!(
-            reason(&names, &Names::default()).as_deref().map(|r| r.starts_with("tests: 25 failed (t0, ")),
+            reason(&names, &Names::default())
+                .as_deref()
+                .map(|r| r.starts_with("tests: 25 failed (t0, ")),
             Some(true)
         );
     }

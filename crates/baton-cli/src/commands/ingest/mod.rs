@@ -90,13 +90,8 @@ pub(super) fn read_input(name: &str, cap: u64) -> Result<Input, String> {
     };
     let mut bytes = Vec::new();
     match reader.take(cap + 1).read_to_end(&mut bytes) {
-        Ok(_) if bytes.len() as u64 > cap => {
-            Err(format!("{shown}: larger than {} MiB", cap >> 20))
-        }
-        Ok(_) => Ok(Input {
-            name: shown,
-            bytes,
-        }),
+        Ok(_) if bytes.len() as u64 > cap => Err(format!("{shown}: larger than {} MiB", cap >> 20)),
+        Ok(_) => Ok(Input { name: shown, bytes }),
         Err(err) => Err(format!("{shown}: failed to read: {err}")),
     }
 }
@@ -178,15 +173,13 @@ pub(super) fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn HistoryStor
 pub(super) fn json_problem(name: &str, err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let text = err.to_string();
-    let bare = text.rfind(" at line ").map_or(text.as_str(), |at| &text[..at]);
+    let bare = text
+        .rfind(" at line ")
+        .map_or(text.as_str(), |at| &text[..at]);
     match err.classify() {
         Category::Eof => format!("{name}: truncated: the JSON ends before it is complete"),
         Category::Io => format!("{name}: failed to read: {bare}"),
-        Category::Syntax => format!(
-            "{name}:{}:{}: not JSON: {bare}",
-            err.line(),
-            err.column()
-        ),
+        Category::Syntax => format!("{name}:{}:{}: not JSON: {bare}", err.line(), err.column()),
         Category::Data => format!("{name}:{}:{}: {bare}", err.line(), err.column()),
     }
 }

@@ -29,7 +29,9 @@ pub(super) fn guess_type(name: &str) -> BeatType {
     let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
     if has(&["test", "spec", "pytest", "jest", "nextest", "coverage"]) {
         BeatType::Test
-    } else if has(&["lint", "clippy", "fmt", "format", "check", "validate", "audit"]) {
+    } else if has(&[
+        "lint", "clippy", "fmt", "format", "check", "validate", "audit",
+    ]) {
         BeatType::Validation
     } else if has(&["deploy", "publish", "release", "upload", "push"]) {
         BeatType::Deploy
@@ -55,7 +57,11 @@ pub(super) fn slo_of(beat_type: BeatType) -> SloTarget {
 
 /// The `type`, `slo` and `sla` fields of a beat document: judged as `baton run`
 /// judges a beat against its SLO with the default thresholds.
-pub(super) fn judged(beat_type: BeatType, status: BeatStatus, duration_ms: u64) -> [(&'static str, Value); 3] {
+pub(super) fn judged(
+    beat_type: BeatType,
+    status: BeatStatus,
+    duration_ms: u64,
+) -> [(&'static str, Value); 3] {
     let slo = slo_of(beat_type);
     let sla = baton_telemetry::evaluate_sla(
         status == BeatStatus::Success,
@@ -78,7 +84,10 @@ pub(super) fn describe(doc: &Value) -> String {
     let pipeline = run["pipeline_name"].as_str().unwrap_or("?");
     match run["ci"]["run_id"].as_str() {
         Some(id) => format!("{id} of {pipeline}"),
-        None => format!("of {pipeline} at {}", run["started_at"].as_str().unwrap_or("?")),
+        None => format!(
+            "of {pipeline} at {}",
+            run["started_at"].as_str().unwrap_or("?")
+        ),
     }
 }
 
