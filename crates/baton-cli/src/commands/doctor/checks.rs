@@ -57,7 +57,9 @@ fn state_dir(dir: &Path) -> Vec<Finding> {
             "state",
             Level::Failure,
             format!("{shown} is not writable: {err}"),
-            format!("make it writable (chmod u+w {shown}) or point BATON_DIR at a writable directory"),
+            format!(
+                "make it writable (chmod u+w {shown}) or point BATON_DIR at a writable directory"
+            ),
         )),
     }
     if let Some(free) = free_bytes(dir) {
@@ -96,14 +98,19 @@ fn history(state: &StateDir, out: &mut Vec<Finding>) -> Option<Timestamp> {
         out.push(Finding::ok("history", "no history yet"));
         return None;
     }
-    let restore = "move it aside and bring the runs back from a `baton export` (`baton import FILE`)";
+    let restore =
+        "move it aside and bring the runs back from a `baton export` (`baton import FILE`)";
     let store = match SqliteStore::open(&db) {
         Ok(store) => store,
         Err(err) => {
             out.push(Finding::problem(
                 "history",
                 Level::Failure,
-                format!("{} cannot be opened: {}", db.display(), baton_cache::error_chain(&err)),
+                format!(
+                    "{} cannot be opened: {}",
+                    db.display(),
+                    baton_cache::error_chain(&err)
+                ),
                 restore,
             ));
             return None;
@@ -124,7 +131,9 @@ fn history(state: &StateDir, out: &mut Vec<Finding>) -> Option<Timestamp> {
             restore,
         )),
     }
-    let version = store.schema_version().map_or_else(|_| "?".to_owned(), |v| v.to_string());
+    let version = store
+        .schema_version()
+        .map_or_else(|_| "?".to_owned(), |v| v.to_string());
     let wal = file_size(&db.with_extension("db-wal"));
     out.push(Finding::ok(
         "history",
@@ -177,7 +186,10 @@ fn cache(dir: &Path) -> Vec<Finding> {
             return vec![Finding::problem(
                 "cache",
                 Level::Failure,
-                format!("the cache index cannot be read: {}", baton_cache::error_chain(&err)),
+                format!(
+                    "the cache index cannot be read: {}",
+                    baton_cache::error_chain(&err)
+                ),
                 clear,
             )];
         }
@@ -198,15 +210,25 @@ fn cache(dir: &Path) -> Vec<Finding> {
         }
     }
     let disk: HashSet<&str> = on_disk.iter().map(String::as_str).collect();
-    let orphans = on_disk.iter().filter(|k| !indexed.contains(k.as_str())).count()
-        + rows.iter().filter(|r| !disk.contains(r.key.as_str())).count();
+    let orphans = on_disk
+        .iter()
+        .filter(|k| !indexed.contains(k.as_str()))
+        .count()
+        + rows
+            .iter()
+            .filter(|r| !disk.contains(r.key.as_str()))
+            .count();
     let size: u64 = rows.iter().map(|r| r.size).sum();
     let mut out = vec![Finding::ok(
         "cache",
         format!("{} entries, {} MiB", rows.len(), size / MIB),
     )];
     if !corrupt.is_empty() {
-        let shown: Vec<&str> = corrupt.iter().take(3).map(|k| &k[..k.len().min(12)]).collect();
+        let shown: Vec<&str> = corrupt
+            .iter()
+            .take(3)
+            .map(|k| &k[..k.len().min(12)])
+            .collect();
         out.push(Finding::problem(
             "cache",
             Level::Failure,
@@ -244,7 +266,10 @@ fn exporters(root: &Path, network: bool) -> Vec<Finding> {
     let outbox = baton_export::Outbox::new(config.queue_dir.value.clone());
     let entries = outbox.list();
     let state = outbox.state();
-    let oldest = entries.first().and_then(|p| outbox.read(p)).map(|e| e.created_at);
+    let oldest = entries
+        .first()
+        .and_then(|p| outbox.read(p))
+        .map(|e| e.created_at);
     let depth = entries.len();
     let mut text = format!("{depth} deliveries waiting");
     if let Some(oldest) = oldest {
@@ -318,7 +343,10 @@ fn exporters(root: &Path, network: bool) -> Vec<Finding> {
         for endpoint in [&otlp.traces, &otlp.metrics].into_iter().flatten() {
             let url = &endpoint.url.value;
             out.push(match reachable(url) {
-                Ok(()) => Finding::ok("exporters", format!("OTLP collector {url} accepts connections")),
+                Ok(()) => Finding::ok(
+                    "exporters",
+                    format!("OTLP collector {url} accepts connections"),
+                ),
                 Err(why) => Finding::problem(
                     "exporters",
                     Level::Failure,
@@ -338,7 +366,10 @@ fn reachable(url: &str) -> Result<(), String> {
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let default_port = if scheme == "https" { 443 } else { 80 };
-    let target = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let target = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         authority.to_owned()
     } else {
         format!("{authority}:{default_port}")
@@ -396,7 +427,9 @@ fn clock(newest: Option<Timestamp>) -> Finding {
         Some(newest) if newest.as_second() - now.as_second() > CLOCK_SKEW_SECS => Finding::problem(
             "clock",
             Level::Failure,
-            format!("the newest run started at {newest}, after this clock's {now}: the clock is behind"),
+            format!(
+                "the newest run started at {newest}, after this clock's {now}: the clock is behind"
+            ),
             "set the clock (NTP); runs recorded now would sort before older ones",
         ),
         _ => Finding::ok("clock", format!("{now}")),
