@@ -84,6 +84,8 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
     let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    // The field types differ by platform (u32 on some): widen them all.
+    #[allow(clippy::useless_conversion)]
     (rc == 0).then(|| u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
 }
 

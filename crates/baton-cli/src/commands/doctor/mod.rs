@@ -147,7 +147,7 @@ mod tests {
         let ok = Finding::ok("git", "fine");
         let warn = Finding::problem("cache", Level::Warning, "x", "y");
         let fail = Finding::problem("history", Level::Failure, "x", "y");
-        assert_eq!(score(&[ok.clone()]), 100);
+        assert_eq!(score(std::slice::from_ref(&ok)), 100);
         assert_eq!(score(&[ok, warn.clone(), fail.clone()]), 65);
         assert_eq!(score(&vec![fail; 5]), 0);
     }
