@@ -67,6 +67,11 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// The telemetry webhook: its settings, outbox and last delivery; test, flush.
     Telemetry(TelemetryArgs),
+    /// Bring CI history into baton: GitHub Actions runs, GitLab pipelines, JUnit reports.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Check the health of everything baton keeps; a score and a fix per problem.
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -608,4 +613,53 @@ pub(crate) enum TelemetryCommand {
 pub(crate) struct TelemetryFileArgs {
     /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IngestCommand {
+    /// Workflow runs and their jobs as the GitHub REST API returns them.
+    #[command(name = "github-actions")]
+    GithubActions(IngestFilesArgs),
+    /// A pipeline and its jobs as the GitLab REST API returns them.
+    Gitlab(IngestFilesArgs),
+    /// JUnit XML reports: onto one beat of a run, or as a run of their own.
+    Junit(IngestJunitArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestFilesArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// API responses saved as JSON (docs/ingest.md), in any order; `-` for stdin.
+    #[arg(value_name = "FILE|-", required = true)]
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestJunitArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// JUnit XML reports (surefire, pytest, jest-junit, nextest); `-` for stdin.
+    #[arg(value_name = "FILE|-", required = true)]
+    pub files: Vec<String>,
+    /// Attach the results to a beat of this run (id, prefix, label or `latest`) ...
+    #[arg(long, requires = "beat")]
+    pub run: Option<String>,
+    /// ... this beat.
+    #[arg(long, requires = "run")]
+    pub beat: Option<String>,
+    /// Without --run: the pipeline name of the run made of the reports.
+    #[arg(long, default_value = "junit", conflicts_with = "run")]
+    pub pipeline: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The pipeline file whose state to check (default: baton.yaml here).
+    pub file: Option<PathBuf>,
+    /// Also check that the configured exporters answer.
+    #[arg(long)]
+    pub network: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
 }

@@ -51,6 +51,8 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Import(args) => commands::import::run(&args),
         Command::Telemetry(args) => commands::telemetry::run(&args),
+        Command::Ingest(cmd) => commands::ingest::run(&cmd),
+        Command::Doctor(args) => commands::doctor::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -3,11 +3,13 @@
 pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod completions;
+pub(crate) mod doctor;
 pub(crate) mod export;
 pub(crate) mod flaky;
 pub(crate) mod gc;
 pub(crate) mod history;
 pub(crate) mod import;
+pub(crate) mod ingest;
 pub(crate) mod init;
 pub(crate) mod list;
 pub(crate) mod reading;

@@ -140,6 +140,20 @@ impl SqliteStore {
         schema::current_version(&self.lock()).ctx(|| "read the schema version".into())
     }
 
+    /// SQLite's `PRAGMA quick_check`: empty when the file is sound, else what is
+    /// wrong (at most 20 lines), for `baton doctor`.
+    pub fn quick_check(&self) -> Result<Vec<String>> {
+        let action = || "check the history's integrity".to_owned();
+        let conn = self.lock();
+        let mut stmt = conn.prepare("PRAGMA quick_check(20)").ctx(action)?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .ctx(action)?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .ctx(action)?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
     fn connect(path: &Path) -> Result<Connection> {
         let mut conn = baton_sqlite::open(path, &TUNING).map_err(|e| match e {
             baton_sqlite::OpenError::Sqlite(source) => StoreError::Open {
@@ -345,6 +359,12 @@ mod tests {
     use crate::test_records::{at, beat, run};
 
     fn is_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn a_sound_store_passes_its_quick_check() {
+        let store = SqliteStore::open_in_memory().expect("open");
+        assert!(store.quick_check().expect("check").is_empty());
+    }
 
     #[test]
     fn the_store_is_shareable_and_the_trait_object_safe() {

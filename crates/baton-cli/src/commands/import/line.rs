@@ -139,14 +139,14 @@ where
 
 /// A line read into baton's records.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Parsed {
+pub(crate) struct Parsed {
     pub run: RunRecord,
     pub beats: Vec<BeatRecord>,
 }
 
 /// Reads one line (without its newline): the run and its beats, or what is wrong
 /// with it, in one line of text.
-pub(super) fn parse(line: &[u8]) -> Result<Parsed, String> {
+pub(crate) fn parse(line: &[u8]) -> Result<Parsed, String> {
     let doc: Document = match serde_json::from_slice(line) {
         Ok(doc) => doc,
         Err(err) => return Err(explain(line, &err)),

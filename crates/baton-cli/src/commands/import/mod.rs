@@ -9,7 +9,7 @@
 //! kept. Exit 0 when every line was imported or already present, 1 when some were
 //! rejected.
 
-mod line;
+pub(crate) mod line;
 mod lines;
 
 use std::collections::HashMap;
