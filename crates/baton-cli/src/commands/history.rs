@@ -45,6 +45,16 @@ pub(crate) fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
         })
         .collect();
     match args.format {
+        TextOrJson::Text if rows.is_empty() && args.beat.is_none() && status.is_none() => {
+            // Say why nothing is listed when the history is not empty.
+            match scope.pipeline_id() {
+                Some(id) => match reading::other_pipelines_hint(&history, id)? {
+                    Some(hint) => println!("No runs of pipeline '{id}' recorded yet ({hint})."),
+                    None => print!("{}", baton_report::render_history_table(&rows)),
+                },
+                None => print!("{}", baton_report::render_history_table(&rows)),
+            }
+        }
         TextOrJson::Text => print!("{}", baton_report::render_history_table(&rows)),
         TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
     }

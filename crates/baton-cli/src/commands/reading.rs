@@ -113,22 +113,29 @@ pub(crate) fn load_run_in(
     if let Some(found) = history.store.load_run(&parsed)? {
         return Ok(found);
     }
-    if let RunSelector::LatestOf(id) = &parsed {
-        let others: u64 = history
-            .store
-            .pipelines()?
-            .iter()
-            .filter(|p| &p.pipeline_id != id)
-            .map(|p| p.runs)
-            .sum();
-        if others > 0 {
-            let runs = if others == 1 { "run" } else { "runs" };
-            crate::usage_bail!(
-                "no run of pipeline '{id}' in the history yet ({others} {runs} of other pipelines: pass --all or --pipeline NAME)"
-            );
-        }
+    if let RunSelector::LatestOf(id) = &parsed
+        && let Some(hint) = other_pipelines_hint(history, id)?
+    {
+        crate::usage_bail!("no run of pipeline '{id}' in the history yet ({hint})");
     }
     crate::usage_bail!("failed to find run '{selector}' in the history")
+}
+
+/// `3 runs of other pipelines: pass --all or --pipeline NAME` when the history
+/// holds runs of pipelines other than `id`: what a read scoped to the pipeline
+/// file's pipeline says when it finds nothing, so that no read claims the history
+/// is empty when it is not.
+pub(crate) fn other_pipelines_hint(history: &History, id: &str) -> anyhow::Result<Option<String>> {
+    let others: u64 = history
+        .store
+        .pipelines()?
+        .iter()
+        .filter(|p| p.pipeline_id != id)
+        .map(|p| p.runs)
+        .sum();
+    let runs = if others == 1 { "run" } else { "runs" };
+    Ok((others > 0)
+        .then(|| format!("{others} {runs} of other pipelines: pass --all or --pipeline NAME")))
 }
 
 /// A run's report, with the anomaly rules evaluated against the history before it
