@@ -10,6 +10,7 @@ mod notice;
 mod provenance;
 mod signals;
 mod state;
+mod shape_registry;
 
 use std::process::ExitCode;
 

@@ -21,7 +21,7 @@ use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 use crate::cli::{OutputMode, RunArgs};
 use crate::consumers::health::RecordingHealth;
 use crate::consumers::recorder::Recorder;
-use crate::consumers::telemetry_files::TelemetryFiles;
+use crate::consumers::telemetry_files::{BEAT_FILES_VAR, TelemetryFiles, beat_files_wanted};
 use crate::consumers::terminal::Terminal;
 use crate::consumers::{Consumer, Fanout};
 use crate::exit::Exit;
@@ -135,6 +135,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             Arc::clone(&history),
             pipeline.anomalies,
             health.clone(),
+            beat_files_wanted(level, std::env::var(BEAT_FILES_VAR).ok().as_deref()),
+            baton_report::documented::allowed_failures(&pipeline),
         )
     });
 
@@ -215,6 +217,12 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     // Dropped first: its heartbeat thread is joined, and no failure comes later.
     drop(recorder);
+    if let Some(store) = history.store() {
+        let evolved = !report.evolved_shapes.is_empty();
+        if let Err(err) = crate::shape_registry::after_run(&state, store.as_ref(), evolved) {
+            health.report(Recording::TelemetryFiles, format!("{err:#}"));
+        }
+    }
     print_regressions(&history, &outcome.run, &outcome.records);
     if let Some(export) = export {
         export.finish(&outcome, &report);
