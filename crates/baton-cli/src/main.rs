@@ -11,6 +11,7 @@ mod provenance;
 mod signals;
 mod state;
 mod shape_registry;
+mod auto_gc;
 
 use std::process::ExitCode;
 

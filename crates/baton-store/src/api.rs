@@ -334,6 +334,8 @@ pub enum GcPolicy {
     KeepRuns(usize),
     /// Remove runs started longer ago than this.
     OlderThan(Duration),
+    /// Remove runs started before this time (the size cap's choice, by age).
+    StartedBefore(Timestamp),
 }
 
 /// A pipeline known to the store.

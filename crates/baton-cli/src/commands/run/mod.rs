@@ -222,6 +222,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         if let Err(err) = crate::shape_registry::after_run(&state, store.as_ref(), evolved) {
             health.report(Recording::TelemetryFiles, format!("{err:#}"));
         }
+        collect_garbage(&state, store.as_ref(), &outcome.run);
     }
     print_regressions(&history, &outcome.run, &outcome.records);
     if let Some(export) = export {
@@ -234,6 +235,37 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let verdict = baton_finish::verdict(&pipeline, &report, &gate, &health.failures());
     Ok(exit_for(verdict))
+}
+
+/// The automatic `baton gc` past the size cap (see [`crate::auto_gc`]): one line
+/// says what went; a failure is one warning and the run's outcome stands.
+fn collect_garbage(state: &StateDir, store: &dyn baton_store::HistoryStore, run: &RunRecord) {
+    use crate::auto_gc::{DEFAULT_CAP, MAX_SIZE_VAR};
+    let var = std::env::var(MAX_SIZE_VAR).ok();
+    let cap = match crate::auto_gc::cap_from(var.as_deref()) {
+        Ok(Some(cap)) => cap,
+        Ok(None) => return,
+        Err(err) => {
+            crate::notice::warning(format!(
+                "{err}; the default cap of {} applies",
+                baton_report::format::bytes(DEFAULT_CAP)
+            ));
+            DEFAULT_CAP
+        }
+    };
+    match crate::auto_gc::after_run(state, store, run, cap) {
+        Ok(Some(done)) if done.runs > 0 => crate::notice::note(format!(
+            "gc: removed the {} oldest run(s) ({}) to keep the history under {} ({MAX_SIZE_VAR}); {} left",
+            done.runs,
+            baton_report::format::bytes(done.bytes),
+            baton_report::format::bytes(cap),
+            baton_report::format::bytes(done.left),
+        )),
+        Ok(_) => {}
+        Err(err) => crate::notice::warning(format!(
+            "failed to remove old runs past the history's size cap: {err:#}"
+        )),
+    }
 }
 
 /// Says what changed in the run's evolved shapes, from the records they evolved
