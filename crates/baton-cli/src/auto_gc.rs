@@ -84,7 +84,11 @@ pub(crate) fn after_run(
     let ledger = read_ledger(&state.root.join(LEDGER));
     let (mut folders, mut runs_since, mut measured) = match ledger {
         Some((bytes, since)) if since < REMEASURE_EVERY => {
-            let this_run: u64 = layout.run_dirs(&run.label).iter().map(|d| tree_bytes(d)).sum();
+            let this_run: u64 = layout
+                .run_dirs(&run.label)
+                .iter()
+                .map(|d| tree_bytes(d))
+                .sum();
             (bytes.saturating_add(this_run), since + 1, None)
         }
         _ => {
@@ -252,8 +256,8 @@ fn read_ledger(path: &Path) -> Option<(u64, u32)> {
 
 fn write_ledger(path: &Path, bytes: u64, runs_since: u32) {
     let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
-    let written = fs::write(&tmp, format!("{bytes} {runs_since}\n"))
-        .and_then(|()| fs::rename(&tmp, path));
+    let written =
+        fs::write(&tmp, format!("{bytes} {runs_since}\n")).and_then(|()| fs::rename(&tmp, path));
     if written.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -329,8 +329,7 @@ impl ReportDocument {
                 beat_name: b.beat.clone(),
                 event: event(b),
                 duration_ms: b.duration_ms,
-                target_duration_ms: u64::try_from(b.slo.duration.as_millis())
-                    .unwrap_or(u64::MAX),
+                target_duration_ms: u64::try_from(b.slo.duration.as_millis()).unwrap_or(u64::MAX),
                 duration_breach_percent: finite(b.sla.duration_breach_percent),
                 duration_status: b.sla.duration_status,
                 errors_count: b.errors_count,

@@ -99,7 +99,10 @@ fn read_versioned<V2: DeserializeOwned, V1: DeserializeOwned>(
         )
     };
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
-    match value.get("format_version").and_then(serde_json::Value::as_u64) {
+    match value
+        .get("format_version")
+        .and_then(serde_json::Value::as_u64)
+    {
         Some(1) => serde_json::from_value(value).map_err(invalid),
         Some(2) => serde_json::from_value(value).map(from_v2).map_err(invalid),
         other => Err(io::Error::new(
@@ -123,7 +126,10 @@ pub fn beat_relative_path(record: &BeatRecord) -> PathBuf {
     layout::beat_telemetry_relative(record.movement_index, record.beat_index, &record.beat)
 }
 
-pub(crate) fn write_json_atomically<T: Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
+pub(crate) fn write_json_atomically<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let file_name = path
         .file_name()

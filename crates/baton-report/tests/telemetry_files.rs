@@ -13,8 +13,11 @@ fn json(path: &std::path::Path) -> serde_json::Value {
 
 /// `value` follows `docs/schemas/<schema>`.
 fn assert_schema(schema: &str, value: &serde_json::Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schemas").join(schema);
-    let schema: serde_json::Value = serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../docs/schemas")
+        .join(schema);
+    let schema: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(value)
@@ -54,7 +57,8 @@ fn writes_the_designed_layout() {
     );
 
     // The report file reads back as the report it was written from.
-    let back = telemetry_files::read_report(&run_dir.join("build-sli-slo-sla-report.json")).unwrap();
+    let back =
+        telemetry_files::read_report(&run_dir.join("build-sli-slo-sla-report.json")).unwrap();
     assert_eq!(back, report);
     let doc = json(&run_dir.join("build-sli-slo-sla-report.json"));
     assert_eq!(doc["format_version"], 2);
@@ -62,7 +66,10 @@ fn writes_the_designed_layout() {
     // The CI provider's run id correlates the run.
     assert_eq!(doc["correlationId"], "123456789");
     assert_eq!(doc["summary"]["totalBeats"], 6);
-    assert_eq!(doc["breaches"].as_array().map(Vec::len), Some(report.breaches.len()));
+    assert_eq!(
+        doc["breaches"].as_array().map(Vec::len),
+        Some(report.breaches.len())
+    );
     assert_eq!(doc["baton"]["format_version"], 1);
 
     let beat = json(&run_dir.join("movement-3/beat-1-compile.json"));
@@ -73,7 +80,10 @@ fn writes_the_designed_layout() {
     assert_eq!(beat["beatName"], "compile");
     assert_eq!(beat["event"], "movement-3:compile:completed");
     assert_eq!(beat["sli"]["duration_ms"], 194_000);
-    assert_eq!(beat["sli"]["duration_bucket"], *report.beats[3].duration_bucket);
+    assert_eq!(
+        beat["sli"]["duration_bucket"],
+        *report.beats[3].duration_bucket
+    );
     assert_eq!(beat["sli"]["status"], "success");
     assert!(beat["sli"]["memory_delta_mb"].is_null());
     assert_eq!(beat["slo"]["targetDuration_ms"], 120_000);
@@ -83,7 +93,8 @@ fn writes_the_designed_layout() {
     assert_eq!(beat["baton"]["pipeline_name"], "build-pipeline-symphony");
     assert_eq!(beat["baton"]["anomalies"][0]["rule"], "slow_duration");
     // The record reads back whole.
-    let facts = telemetry_files::read_beat(&run_dir.join("movement-3/beat-1-compile.json")).unwrap();
+    let facts =
+        telemetry_files::read_beat(&run_dir.join("movement-3/beat-1-compile.json")).unwrap();
     assert_eq!(facts.record, report.beats[3]);
     assert_eq!(facts.run_label, "build-20251126-123456");
 }
@@ -116,7 +127,10 @@ fn a_retried_success_an_allowed_failure_and_a_skipped_beat_are_partial() {
     let run_dir = dir.path().join("build-20251126-123456");
     let status = |file: &str| json(&run_dir.join(file))["sli"]["status"].clone();
     let event = |file: &str| json(&run_dir.join(file))["event"].clone();
-    assert_eq!(status("movement-1/beat-1-load-build-context.json"), "partial");
+    assert_eq!(
+        status("movement-1/beat-1-load-build-context.json"),
+        "partial"
+    );
     assert_eq!(status("movement-3/beat-1-compile.json"), "success");
     for (i, b) in report.beats.iter().enumerate() {
         let file = telemetry_files::beat_relative_path(b);
@@ -145,7 +159,8 @@ fn format_1_files_still_read() {
     assert_eq!(facts.record.beat, "build-components");
     assert_eq!(facts.record.duration_ms, 883);
     assert_eq!(facts.run_label, "build-20261203-154503");
-    let report = telemetry_files::read_report(&fixtures.join("build-sli-slo-sla-report.json")).unwrap();
+    let report =
+        telemetry_files::read_report(&fixtures.join("build-sli-slo-sla-report.json")).unwrap();
     assert_eq!(report.format_version, 1);
     assert_eq!(report.beats.len(), 2);
     assert_eq!(report.run.label, "build-20261203-154503");
@@ -156,8 +171,13 @@ fn a_broken_or_unknown_file_is_a_one_line_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let broken = dir.path().join("broken.json");
     fs::write(&broken, "{\n  \"format_version\": 2,\n  oops\n}").unwrap();
-    let err = telemetry_files::read_report(&broken).unwrap_err().to_string();
-    assert!(err.starts_with("failed to read ") && err.contains("broken.json:3:"), "{err}");
+    let err = telemetry_files::read_report(&broken)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("failed to read ") && err.contains("broken.json:3:"),
+        "{err}"
+    );
     assert!(!err.contains('\n'), "{err}");
     let future = dir.path().join("future.json");
     fs::write(&future, r#"{"format_version": 9}"#).unwrap();
