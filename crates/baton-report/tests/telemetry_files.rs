@@ -8,7 +8,7 @@ use std::fs;
 use baton_report::{RunReport, telemetry_files};
 
 fn json(path: &std::path::Path) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json")
 }
 
 /// `value` follows `docs/schemas/<schema>`.
@@ -17,8 +17,8 @@ fn assert_schema(schema: &str, value: &serde_json::Value) {
         .join("../../docs/schemas")
         .join(schema);
     let schema: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
+        serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("json");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
         .iter_errors(value)
         .map(|e| format!("{e} at {}", e.instance_path))
