@@ -1,6 +1,7 @@
 //! The `baton` binary: parses the command line, dispatches to one module per verb
 //! under [`commands`], and maps outcomes to exit codes (in [`exit`]).
 
+mod auto_gc;
 mod cli;
 mod commands;
 mod consumers;
@@ -8,6 +9,7 @@ mod exit;
 mod history;
 mod notice;
 mod provenance;
+mod shape_registry;
 mod signals;
 mod state;
 

@@ -34,6 +34,7 @@ fn beats_whose_names_differ_only_in_odd_characters_keep_their_own_logs() {
     ));
     project
         .baton(&["run", "--output", "quiet"])
+        .env("BATON_BEAT_FILES", "1")
         .assert()
         .success();
 

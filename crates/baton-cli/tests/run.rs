@@ -191,6 +191,7 @@ fn telemetry_files_follow_the_design_layout() {
     ));
     project
         .baton(&["run", "--output", "quiet"])
+        .env("BATON_BEAT_FILES", "1")
         .assert()
         .success();
     let files = walk(&project.join(".baton/telemetry"));
@@ -221,7 +222,8 @@ fn telemetry_files_follow_the_design_layout() {
         .expect("report");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report).expect("read")).expect("json");
-    assert_eq!(json["summary"]["beats"], 2);
+    assert_eq!(json["summary"]["totalBeats"], 2);
+    assert_eq!(json["baton"]["summary"]["beats"], 2);
 }
 
 #[test]
@@ -340,6 +342,7 @@ fn kill_9_keeps_every_finished_beat_and_shows_abandoned_later() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
         .current_dir(project.path())
         .args(["run", "--output", "quiet"])
+        .env("BATON_BEAT_FILES", "1")
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -508,9 +511,15 @@ fn shape_log_annotate_and_export_work_together() {
         .success();
     let json: serde_json::Value =
         serde_json::from_str(&project.read("evolutions.json")).expect("json");
-    assert_eq!(json[0]["feature"], "flip");
-    assert_eq!(json[0]["reason"], "feature flag turned on");
-    assert!(json[0]["previousHash"].is_string() && json[0]["newHash"].is_string());
+    let entry = &json["evolutions"][0];
+    assert_eq!(entry["baton"]["beat"], "flip");
+    assert!(
+        entry["feature"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("movement-1-beat-"))
+    );
+    assert_eq!(entry["reason"], "feature flag turned on");
+    assert!(entry["previousHash"].is_string() && entry["newHash"].is_string());
 }
 
 #[test]
@@ -705,13 +714,13 @@ fn a_third_failure_in_a_row_is_reported_as_an_anomaly_of_the_run() {
     let newest = reports
         .iter()
         .max_by_key(|r| {
-            r["run"]["started_at"]
+            r["baton"]["run"]["started_at"]
                 .as_str()
                 .unwrap_or_default()
                 .to_owned()
         })
         .expect("a report");
-    let anomalies = newest["anomalies"].as_array().expect("anomalies");
+    let anomalies = newest["baton"]["anomalies"].as_array().expect("anomalies");
     let rules: Vec<(&str, &str)> = anomalies
         .iter()
         .map(|a| {

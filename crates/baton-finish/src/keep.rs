@@ -45,7 +45,10 @@ pub struct NotRecorded {
 pub fn keep(keep: &Keep<'_>, report: &RunReport, outcome: &RunOutcome) -> Kept {
     let mut kept = Kept::default();
     thread::scope(|scope| {
-        let report_file = scope.spawn(|| save_report(&keep.dirs.telemetry(), report));
+        let report_file = scope.spawn(|| {
+            let allowed = baton_report::documented::allowed_failures(keep.pipeline);
+            save_report(&keep.dirs.telemetry(), report, &allowed)
+        });
         kept.not_recorded
             .extend(save_manifest(keep, &report.run.label, outcome));
         match report_file.join() {
@@ -74,8 +77,12 @@ pub fn keep(keep: &Keep<'_>, report: &RunReport, outcome: &RunOutcome) -> Kept {
 }
 
 /// Writes the run's report file.
-fn save_report(telemetry: &Path, report: &RunReport) -> Option<NotRecorded> {
-    let err = baton_report::telemetry_files::write_report(telemetry, report).err()?;
+fn save_report(
+    telemetry: &Path,
+    report: &RunReport,
+    allowed: &baton_report::documented::AllowedFailures,
+) -> Option<NotRecorded> {
+    let err = baton_report::telemetry_files::write_report(telemetry, report, allowed).err()?;
     Some(NotRecorded {
         what: Recording::TelemetryFiles,
         message: format!("{}: {err}", telemetry.display()),

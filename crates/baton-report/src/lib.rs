@@ -2,7 +2,8 @@
 //! decide where the output goes and whether it is colored.
 //!
 //! - [`report`]: [`RunReport`], the content of `build-sli-slo-sla-report.json`;
-//! - [`telemetry_files`]: the per-beat and report JSON files (docs/recording.md);
+//! - [`telemetry_files`]: the per-beat and report JSON files (docs/recording.md),
+//!   in the source document's record format ([`documented`]);
 //! - [`text`], [`markdown`], [`json`]: one run, for a terminal, a CI summary page,
 //!   or a program;
 //! - [`history`] and [`shape_log`]: tables for `baton history` and `baton shape log`;
@@ -12,6 +13,7 @@
 //! - [`regressions`], [`flaky`] and [`trends`]: the cross-run signals (`baton
 //!   regressions`, `flaky`, `trends`, `slowest`), their JSON documents and text.
 
+pub mod documented;
 pub mod dry_run;
 pub mod flaky;
 pub mod format;

@@ -319,6 +319,12 @@ pub struct ShapeEvolution {
     pub at: Timestamp,
     pub annotated_at: Option<Timestamp>,
     pub reason: Option<String>,
+    /// The beat's movement, 0-based, in that run.
+    #[serde(default)]
+    pub movement_index: u32,
+    /// The beat's position in its movement, 0-based, in that run.
+    #[serde(default)]
+    pub beat_index: u32,
 }
 
 /// What `baton gc` removes.
@@ -328,6 +334,8 @@ pub enum GcPolicy {
     KeepRuns(usize),
     /// Remove runs started longer ago than this.
     OlderThan(Duration),
+    /// Remove runs started before this time (the size cap's choice, by age).
+    StartedBefore(Timestamp),
 }
 
 /// A pipeline known to the store.

@@ -18,6 +18,8 @@ pub(crate) fn run(args: &GcArgs) -> anyhow::Result<Exit> {
         (None, None) => crate::usage_bail!("give --keep-runs N or --older-than AGE"),
     };
     let removed = history.store.gc(&policy)?;
+    // The automatic gc measures the history afresh after this.
+    crate::auto_gc::forget(&history.state);
     let mut left_behind = 0;
     for run in &removed {
         for path in history.state.layout().run_dirs(&run.label) {

@@ -49,6 +49,11 @@ fn annotate(args: &ShapeAnnotateArgs) -> anyhow::Result<Exit> {
         note.beat,
         note.reason
     );
+    // The registry next to the history says why from now on; the annotation
+    // itself is stored whatever happens to the file.
+    if let Err(err) = crate::shape_registry::refresh(&history.state, history.store.as_ref()) {
+        crate::notice::warning(format!("{err:#}"));
+    }
     Ok(Exit::Success)
 }
 
@@ -57,7 +62,7 @@ fn export(args: &ShapeExportArgs) -> anyhow::Result<Exit> {
     let evolutions = history
         .store
         .shape_evolutions(history.pipeline_id.as_deref())?;
-    let json = serde_json::to_string_pretty(&evolutions)? + "\n";
+    let json = crate::shape_registry::to_json(&evolutions);
     if args.output.as_os_str() == "-" {
         print!("{json}");
     } else {

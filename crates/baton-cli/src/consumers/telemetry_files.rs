@@ -1,7 +1,8 @@
 //! Judges each beat against its history (the anomaly rules, over the outcomes
-//! loaded with the run's history hints: no store query per beat) and writes its
-//! telemetry file as soon as it finishes, while the next beats run; the run's
-//! report file is written once the run is over (`baton run`).
+//! loaded with the run's history hints: no store query per beat) and, when beat
+//! files are wanted ([`beat_files_wanted`]), writes its telemetry file as soon as
+//! it finishes, while the next beats run; the run's report file is written once
+//! the run is over (`baton run`).
 //! Shadow principle: a failure is told to [`RecordingHealth`] and the run goes on.
 
 use std::collections::HashMap;
@@ -9,11 +10,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use baton_analysis::Anomaly;
-use baton_model::{AnomalySettings, BeatRecord, Recording, RunEvent, RunRecord};
+use baton_model::{AnomalySettings, BeatRecord, Level, Recording, RunEvent, RunRecord};
+use baton_report::documented::AllowedFailures;
 
 use super::Consumer;
 use super::health::RecordingHealth;
 use crate::history::History;
+
+/// The variable that asks for (`1`) or refuses (`0`) the per-beat files.
+pub(crate) const BEAT_FILES_VAR: &str = "BATON_BEAT_FILES";
+
+/// Whether a run writes a file per beat: at level ff, or when `$BATON_BEAT_FILES`
+/// asks for them (`1`, `true`, `yes`, `on`; `0`, `false`, `no`, `off` turns them
+/// off even at ff). The run's report file holds every beat's record either way.
+pub(crate) fn beat_files_wanted(level: Level, var: Option<&str>) -> bool {
+    match var.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        _ => level == Level::Ff,
+    }
+}
 
 pub(crate) struct TelemetryFiles {
     /// The telemetry root (`.baton/telemetry`).
@@ -26,6 +42,10 @@ pub(crate) struct TelemetryFiles {
     run: Option<RunRecord>,
     anomalies: HashMap<String, Vec<Anomaly>>,
     health: RecordingHealth,
+    /// Write a file per beat; when false only the anomalies are found.
+    beat_files: bool,
+    /// The beats whose failure is allowed (`partial` in the files).
+    allowed: AllowedFailures,
 }
 
 impl TelemetryFiles {
@@ -34,6 +54,8 @@ impl TelemetryFiles {
         history: Arc<History>,
         settings: AnomalySettings,
         health: RecordingHealth,
+        beat_files: bool,
+        allowed: AllowedFailures,
     ) -> Self {
         Self {
             dir,
@@ -42,6 +64,8 @@ impl TelemetryFiles {
             run: None,
             anomalies: HashMap::new(),
             health,
+            beat_files,
+            allowed,
         }
     }
 
@@ -64,9 +88,13 @@ impl TelemetryFiles {
             }
             _ => Vec::new(),
         };
-        let refs: Vec<&Anomaly> = anomalies.iter().collect();
-        let written = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs);
-        self.note(written);
+        if self.beat_files {
+            let refs: Vec<&Anomaly> = anomalies.iter().collect();
+            let allowed = self.allowed.contains(&record.beat);
+            let written =
+                baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs, allowed);
+            self.note(written);
+        }
         if !anomalies.is_empty() {
             self.anomalies.insert(record.beat.clone(), anomalies);
         }
@@ -74,7 +102,7 @@ impl TelemetryFiles {
 
     /// Writes a beat's file again, now with its rollback.
     fn rolled_back(&mut self, record: &BeatRecord) {
-        let Some(run) = &self.run else {
+        let Some(run) = self.run.as_ref().filter(|_| self.beat_files) else {
             return;
         };
         let refs: Vec<&Anomaly> = self
@@ -82,7 +110,9 @@ impl TelemetryFiles {
             .get(&record.beat)
             .map(|a| a.iter().collect())
             .unwrap_or_default();
-        let written = baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs);
+        let allowed = self.allowed.contains(&record.beat);
+        let written =
+            baton_report::telemetry_files::write_beat(&self.dir, run, record, &refs, allowed);
         self.note(written);
     }
 

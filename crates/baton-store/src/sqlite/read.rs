@@ -578,7 +578,7 @@ pub(crate) fn shape_evolutions(
     let mut stmt = tx
         .prepare_cached(&format!(
             "SELECT s.beat, s.pipeline_id, b.prev_shape_hash, b.shape_hash, r.run_id,
-                    b.started_at, a.annotated_at, a.reason
+                    b.started_at, a.annotated_at, a.reason, b.movement_index, b.beat_index
              FROM beats b
              JOIN runs r ON r.id = b.id >> 20
              JOIN series s ON s.id = b.series
@@ -606,6 +606,8 @@ pub(crate) fn shape_evolutions(
             at: codec::ts_from_sql(row.get(5).ctx(action)?)?,
             annotated_at: annotated_at.map(codec::ts_from_sql).transpose()?,
             reason: row.get(7).ctx(action)?,
+            movement_index: row.get(8).ctx(action)?,
+            beat_index: row.get(9).ctx(action)?,
         });
     }
     Ok(out)

@@ -311,6 +311,10 @@ pub(crate) fn gc(
             codec::ts_to_sql(now)?
                 .saturating_sub(i64::try_from(age.as_nanos()).unwrap_or(i64::MAX)),
         ),
+        GcPolicy::StartedBefore(time) => (
+            format!("SELECT r.id, {cols} FROM runs r WHERE r.started_at < ?2 AND {not_live}"),
+            codec::ts_to_sql(time)?,
+        ),
     };
     let action = || "select the runs to remove".to_owned();
     let mut select = tx.prepare(&sql).ctx(action)?;

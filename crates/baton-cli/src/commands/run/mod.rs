@@ -21,7 +21,7 @@ use baton_runner::{CancelToken, ProcessSpawner, RunOptions, Selection};
 use crate::cli::{OutputMode, RunArgs};
 use crate::consumers::health::RecordingHealth;
 use crate::consumers::recorder::Recorder;
-use crate::consumers::telemetry_files::TelemetryFiles;
+use crate::consumers::telemetry_files::{BEAT_FILES_VAR, TelemetryFiles, beat_files_wanted};
 use crate::consumers::terminal::Terminal;
 use crate::consumers::{Consumer, Fanout};
 use crate::exit::Exit;
@@ -135,6 +135,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
             Arc::clone(&history),
             pipeline.anomalies,
             health.clone(),
+            beat_files_wanted(level, std::env::var(BEAT_FILES_VAR).ok().as_deref()),
+            baton_report::documented::allowed_failures(&pipeline),
         )
     });
 
@@ -215,6 +217,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     }
     // Dropped first: its heartbeat thread is joined, and no failure comes later.
     drop(recorder);
+    if let Some(store) = history.store() {
+        let evolved = !report.evolved_shapes.is_empty();
+        if let Err(err) = crate::shape_registry::after_run(&state, store.as_ref(), evolved) {
+            health.report(Recording::TelemetryFiles, format!("{err:#}"));
+        }
+        collect_garbage(&state, store.as_ref(), &outcome.run);
+    }
     print_regressions(&history, &outcome.run, &outcome.records);
     if let Some(export) = export {
         export.finish(&outcome, &report);
@@ -226,6 +235,37 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let verdict = baton_finish::verdict(&pipeline, &report, &gate, &health.failures());
     Ok(exit_for(verdict))
+}
+
+/// The automatic `baton gc` past the size cap (see [`crate::auto_gc`]): one line
+/// says what went; a failure is one warning and the run's outcome stands.
+fn collect_garbage(state: &StateDir, store: &dyn baton_store::HistoryStore, run: &RunRecord) {
+    use crate::auto_gc::{DEFAULT_CAP, MAX_SIZE_VAR};
+    let var = std::env::var(MAX_SIZE_VAR).ok();
+    let cap = match crate::auto_gc::cap_from(var.as_deref()) {
+        Ok(Some(cap)) => cap,
+        Ok(None) => return,
+        Err(err) => {
+            crate::notice::warning(format!(
+                "{err}; the default cap of {} applies",
+                baton_report::format::bytes(DEFAULT_CAP)
+            ));
+            DEFAULT_CAP
+        }
+    };
+    match crate::auto_gc::after_run(state, store, run, cap) {
+        Ok(Some(done)) if done.runs > 0 => crate::notice::note(format!(
+            "gc: removed the {} oldest run(s) ({}) to keep the history under {} ({MAX_SIZE_VAR}); {} left",
+            done.runs,
+            baton_report::format::bytes(done.bytes),
+            baton_report::format::bytes(cap),
+            baton_report::format::bytes(done.left),
+        )),
+        Ok(_) => {}
+        Err(err) => crate::notice::warning(format!(
+            "failed to remove old runs past the history's size cap: {err:#}"
+        )),
+    }
 }
 
 /// Says what changed in the run's evolved shapes, from the records they evolved

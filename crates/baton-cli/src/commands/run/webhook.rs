@@ -28,6 +28,8 @@ pub(super) struct Export {
     wait: std::time::Duration,
     content: bool,
     root: PathBuf,
+    /// For the copy of the report file: the failures that are `partial`.
+    allowed: baton_report::documented::AllowedFailures,
     /// The repository's remote URL, asked while the beats run.
     remote: Option<JoinHandle<Option<String>>>,
 }
@@ -71,6 +73,7 @@ impl Export {
             wait,
             content,
             root,
+            allowed: baton_report::documented::allowed_failures(pipeline),
             remote,
         })
     }
@@ -101,7 +104,9 @@ impl Export {
             return;
         };
         let manifest = outcome.artifact_manifest();
-        let report_json = self.content.then(|| baton_report::render_json(report));
+        let report_json = self
+            .content
+            .then(|| baton_report::telemetry_files::report_json(report, &self.allowed));
         let input = RunInput {
             run: &outcome.run,
             beats: &outcome.records,
