@@ -538,12 +538,14 @@ fn a_corrupted_entry_warns_runs_the_beat_and_is_stored_afresh() {
     let pipeline = p.pipeline(None);
     let first = p.run(&pipeline, &Fake::default(), CacheMode::Normal);
     let key = first.details("app").cache_key.clone().expect("a key");
+    // The entry keeps its outputs as one zstd stream: cut it short.
     let stored = p
         .root()
         .join(".baton/cache/entries")
         .join(&key)
-        .join("files/dist/app.out");
-    fs::write(&stored, "fn").expect("truncate");
+        .join("files.zst");
+    let bytes = fs::read(&stored).expect("read the stream");
+    fs::write(&stored, &bytes[..bytes.len() / 2]).expect("truncate");
     fs::remove_file(p.root().join("dist/app.out")).expect("rm output");
 
     let fake = Fake::default();
