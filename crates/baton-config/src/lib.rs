@@ -8,6 +8,7 @@ pub mod checks;
 pub mod diagnostic;
 pub mod duration;
 pub mod fields;
+mod identity;
 pub mod resolve;
 pub mod schema;
 pub mod source;
@@ -20,6 +21,7 @@ use baton_model::Pipeline;
 
 pub use diagnostic::{Code, Diagnostic, Severity, conformity_band, conformity_score};
 pub use duration::parse_duration;
+pub use identity::history_key;
 pub use source::special_file;
 
 /// The default pipeline file name, and the others looked for in a directory.

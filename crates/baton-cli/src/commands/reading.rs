@@ -16,8 +16,20 @@ pub(crate) struct History {
     pub state: StateDir,
     /// The pipeline file's history key when a pipeline file is there to read.
     pub pipeline_id: Option<String>,
-    /// The pipeline file's tuning of the anomaly rules (the default without one).
-    pub anomalies: AnomalySettings,
+    /// The pipeline file, read in full only by the verbs that need more than its
+    /// history key ([`History::anomaly_settings`]).
+    pub pipeline_file: std::path::PathBuf,
+}
+
+impl History {
+    /// The pipeline file's tuning of the anomaly rules (the default without a valid
+    /// pipeline file).
+    pub(crate) fn anomaly_settings(&self) -> AnomalySettings {
+        baton_config::load(&self.pipeline_file)
+            .pipeline
+            .map(|p| p.anomalies)
+            .unwrap_or_default()
+    }
 }
 
 pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
@@ -36,14 +48,17 @@ pub(crate) fn open(args: &StoreArgs) -> anyhow::Result<History> {
         );
     }
     let store = state.open_store().context("failed to open the history")?;
-    let pipeline = baton_config::load(&path).pipeline;
-    let pipeline_id = pipeline.as_ref().map(|p| p.history_key().to_string());
-    let anomalies = pipeline.map(|p| p.anomalies).unwrap_or_default();
+    // The history key alone: a read of the history does not need the pipeline
+    // checked, only named.
+    let pipeline_id = path
+        .is_file()
+        .then(|| baton_config::history_key(&path))
+        .flatten();
     Ok(History {
         store,
         state,
         pipeline_id,
-        anomalies,
+        pipeline_file: path,
     })
 }
 
@@ -158,7 +173,7 @@ pub(crate) fn report_for(
 /// The pipeline file's anomaly settings for a run of its pipeline, else the defaults.
 fn settings_for(history: &History, pipeline_id: &str) -> AnomalySettings {
     if history.pipeline_id.as_deref() == Some(pipeline_id) {
-        history.anomalies
+        history.anomaly_settings()
     } else {
         AnomalySettings::default()
     }
