@@ -67,6 +67,8 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// The telemetry webhook: its settings, outbox and last delivery; test, flush.
     Telemetry(TelemetryArgs),
+    /// A read-only dashboard, JSON API and Prometheus /metrics over the history.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -608,4 +610,17 @@ pub(crate) enum TelemetryCommand {
 pub(crate) struct TelemetryFileArgs {
     /// The pipeline file whose `.env` and outbox to use (default: baton.yaml here).
     pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to listen. Beyond loopback a token is required.
+    #[arg(long, value_name = "ADDR:PORT", default_value = baton_serve::DEFAULT_BIND)]
+    pub bind: String,
+    /// Required on every request (Bearer, or the password of Basic auth); default:
+    /// $BATON_SERVE_TOKEN.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
