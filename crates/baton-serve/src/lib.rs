@@ -86,6 +86,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/pipelines", get(pages::pipelines::page))
         .route("/pipelines/{pipeline}/beats/{beat}", get(pages::beat::page))
         .route("/assets/{file}", get(pages::asset))
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route("/metrics", get(metrics::handler))
         .nest("/api/v1", api::routes())
         .fallback(pages::not_found)

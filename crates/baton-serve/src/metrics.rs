@@ -16,7 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use baton_model::{BeatRecord, BeatStatus, CacheState, RunRecord, RunStatus, SlaStatus};
 use baton_store::{HistoryStore, RunCursor, RunPageFilter};
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -35,30 +35,57 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
+/// A label value escaped as the exposition formats require (`\\`, `\"`, `\n`):
+/// the encoder writes label values as they are, and a beat name may hold any of
+/// these.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+struct Text(String);
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl EncodeLabelValue for Text {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        use std::fmt::Write as _;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PipelineLabels {
-    pipeline: String,
+    pipeline: Text,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RunLabels {
-    pipeline: String,
-    result: String,
+    pipeline: Text,
+    result: Text,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BeatLabels {
-    pipeline: String,
-    movement: String,
-    beat: String,
+    pipeline: Text,
+    movement: Text,
+    beat: Text,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BeatResultLabels {
-    pipeline: String,
-    movement: String,
-    beat: String,
-    result: String,
+    pipeline: Text,
+    movement: Text,
+    beat: Text,
+    result: Text,
 }
 
 fn duration_histogram() -> Histogram {
@@ -146,11 +173,11 @@ impl Default for Folded {
 
 impl Folded {
     fn fold_run(&self, run: &RunRecord, beats: &[BeatRecord]) {
-        let pipeline = run.pipeline_name.clone();
+        let pipeline = Text::from(run.pipeline_name.as_str());
         self.runs
             .get_or_create(&RunLabels {
                 pipeline: pipeline.clone(),
-                result: run.status.as_str().to_owned(),
+                result: Text::from(run.status.as_str()),
             })
             .inc();
         let labels = PipelineLabels {
@@ -169,15 +196,15 @@ impl Folded {
         for beat in beats {
             let labels = BeatLabels {
                 pipeline: pipeline.clone(),
-                movement: beat.movement.clone(),
-                beat: beat.beat.clone(),
+                movement: Text::from(beat.movement.as_str()),
+                beat: Text::from(beat.beat.as_str()),
             };
             self.beats
                 .get_or_create(&BeatResultLabels {
                     pipeline: pipeline.clone(),
-                    movement: beat.movement.clone(),
-                    beat: beat.beat.clone(),
-                    result: beat.status.as_str().to_owned(),
+                    movement: labels.movement.clone(),
+                    beat: labels.beat.clone(),
+                    result: Text::from(beat.status.as_str()),
                 })
                 .inc();
             if beat.status != BeatStatus::Skipped {

@@ -37,14 +37,10 @@ pub fn render(points: &[Point], slo_ms: u64, marks: &[Mark]) -> String {
     if points.is_empty() {
         return String::new();
     }
-    let top = points
-        .iter()
-        .map(|p| p.duration_ms)
-        .chain([slo_ms])
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        * 1.1;
+    let longest = points.iter().map(|p| p.duration_ms).max().unwrap_or(0).max(1);
+    // An SLO far above every run would flatten them: it is then named, not drawn.
+    let slo_drawn = slo_ms > 0 && slo_ms <= longest.saturating_mul(3);
+    let top = longest.max(if slo_drawn { slo_ms } else { 0 }) as f64 * 1.1;
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let x = |i: usize| {
@@ -78,7 +74,16 @@ pub fn render(points: &[Point], slo_ms: u64, marks: &[Mark]) -> String {
             baton_report::format::duration_ms(ms.round() as u64)
         );
     }
-    if slo_ms > 0 {
+    if slo_ms > 0 && !slo_drawn {
+        let _ = write!(
+            out,
+            "<text class=\"slo-label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">SLO {} (above the chart)</text>",
+            W - RIGHT,
+            TOP - 4.0,
+            baton_report::format::duration_ms(slo_ms)
+        );
+    }
+    if slo_drawn {
         let _ = write!(
             out,
             "<line class=\"slo\" x1=\"{LEFT}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\"/>\
