@@ -14,7 +14,10 @@ use common::{Project, repo_root};
 use scraper::{Html, Selector};
 
 const PIPELINE_ID: &str = "5d0c9e2a-7b1f-4c3d-9e8a-6f5b4a3c2d10";
-const HOSTILE: [&str; 2] = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(2)>"];
+const HOSTILE: [&str; 2] = [
+    "<script>alert(1)</script>",
+    "\"><img src=x onerror=alert(2)>",
+];
 const IMPORTED_RUNS: usize = 30;
 
 fn pipeline() -> String {
@@ -148,7 +151,11 @@ fn json(body: &str) -> serde_json::Value {
 
 fn verb_json(project: &Project, args: &[&str]) -> serde_json::Value {
     let out = project.baton(args).output().expect("run verb");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     json(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -168,11 +175,17 @@ fn assert_no_live_markup(path: &str, html: &str) {
         .select(&Selector::parse("script").expect("selector"))
         .collect();
     for s in &scripts {
-        assert_eq!(s.value().attr("src"), Some("/assets/app.js"), "{path}: {}", s.html());
+        assert_eq!(
+            s.value().attr("src"),
+            Some("/assets/app.js"),
+            "{path}: {}",
+            s.html()
+        );
         assert!(s.inner_html().is_empty(), "{path}: inline script");
     }
     assert_eq!(
-        doc.select(&Selector::parse("img").expect("selector")).count(),
+        doc.select(&Selector::parse("img").expect("selector"))
+            .count(),
         0,
         "{path}: an img element"
     );
@@ -188,12 +201,22 @@ fn the_api_returns_what_the_verbs_print() {
     let project = history();
     let server = Server::start(&project, &[], &[]);
     let api = json(&server.get("/api/v1/runs?limit=50").body);
-    let verb = verb_json(&project, &["history", "--all", "--limit", "50", "--format", "json"]);
+    let verb = verb_json(
+        &project,
+        &["history", "--all", "--limit", "50", "--format", "json"],
+    );
     assert_eq!(api, verb);
     assert_eq!(api.as_array().map(Vec::len), Some(IMPORTED_RUNS + 3));
 
-    let api = json(&server.get(&format!("/api/v1/regressions?pipeline={PIPELINE_ID}")).body);
-    assert_eq!(api, verb_json(&project, &["regressions", "--format", "json"]));
+    let api = json(
+        &server
+            .get(&format!("/api/v1/regressions?pipeline={PIPELINE_ID}"))
+            .body,
+    );
+    assert_eq!(
+        api,
+        verb_json(&project, &["regressions", "--format", "json"])
+    );
     let compile = api["beats"]
         .as_array()
         .and_then(|b| b.iter().find(|b| b["beat"] == "compile"))
@@ -203,17 +226,34 @@ fn the_api_returns_what_the_verbs_print() {
     let latest = verb_json(&project, &["show", "latest", "--format", "json"]);
     let run_id = latest["run"]["run_id"].as_str().expect("run id");
     let api = json(&server.get(&format!("/api/v1/runs/{run_id}")).body);
-    assert_eq!(api, verb_json(&project, &["report", run_id, "--format", "json"]));
+    assert_eq!(
+        api,
+        verb_json(&project, &["report", run_id, "--format", "json"])
+    );
     let api = json(&server.get(&format!("/api/v1/runs/{run_id}/record")).body);
     assert_eq!(api, latest);
     let api = json(&server.get("/api/v1/shape-log?beat=lint&limit=5").body);
-    assert_eq!(api, verb_json(&project, &["shape", "log", "lint", "--limit", "5", "--format", "json"]));
+    assert_eq!(
+        api,
+        verb_json(
+            &project,
+            &["shape", "log", "lint", "--limit", "5", "--format", "json"]
+        )
+    );
 
-    let filtered = json(&server.get("/api/v1/runs?host=imported-host&branch=main").body);
+    let filtered = json(
+        &server
+            .get("/api/v1/runs?host=imported-host&branch=main")
+            .body,
+    );
     assert_eq!(filtered.as_array().map(Vec::len), Some(IMPORTED_RUNS));
     let missing = server.get("/api/v1/runs/ffffffff");
     assert_eq!(missing.status, 404);
-    assert!(json(&missing.body)["error"].as_str().is_some_and(|e| e.contains("ffffffff")));
+    assert!(
+        json(&missing.body)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ffffffff"))
+    );
     assert_eq!(server.get("/api/v1/runs?status=sideways").status, 400);
     assert_eq!(server.get("/api/v1/trends?pipeline=nope").status, 404);
 }
@@ -235,13 +275,20 @@ fn every_page_keeps_hostile_names_as_text_under_a_strict_policy() {
     for path in &paths {
         let page = server.get(path);
         assert_eq!(page.status, 200, "{path}: {}", page.body);
-        assert!(page.csp.contains("script-src 'self'"), "{path}: {}", page.csp);
+        assert!(
+            page.csp.contains("script-src 'self'"),
+            "{path}: {}",
+            page.csp
+        );
         assert!(!page.csp.contains("unsafe-inline"), "{path}");
         assert_no_live_markup(path, &page.body);
     }
     let run_page = server.get(&format!("/runs/{run_id}")).body;
     assert!(run_page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(run_page.contains(&beat_path(HOSTILE[0])), "the beat links to its page");
+    assert!(
+        run_page.contains(&beat_path(HOSTILE[0])),
+        "the beat links to its page"
+    );
     let hostile = server.get(&beat_path(HOSTILE[1])).body;
     assert!(hostile.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
 
@@ -250,11 +297,14 @@ fn every_page_keeps_hostile_names_as_text_under_a_strict_policy() {
         .baton(&["report", "latest", "--format", "html"])
         .output()
         .expect("report");
-    assert_no_live_markup("report", &String::from_utf8_lossy(&out.stdout).replace(
-        // The report has no script at all; the check allows only the dashboard's.
-        "/assets/app.js",
-        "",
-    ));
+    assert_no_live_markup(
+        "report",
+        &String::from_utf8_lossy(&out.stdout).replace(
+            // The report has no script at all; the check allows only the dashboard's.
+            "/assets/app.js",
+            "",
+        ),
+    );
 
     // Read-only, and unknown pages are 404 pages.
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -268,7 +318,10 @@ fn every_page_keeps_hostile_names_as_text_under_a_strict_policy() {
     assert_eq!(post.status().as_u16(), 405);
     assert_eq!(server.get("/nope").status, 404);
     // DNS rebinding: a foreign Host gets nothing.
-    assert_eq!(server.get_with("/", &[("host", "evil.example")]).status, 421);
+    assert_eq!(
+        server.get_with("/", &[("host", "evil.example")]).status,
+        421
+    );
 }
 
 #[test]
@@ -285,15 +338,32 @@ fn beyond_loopback_a_token_is_required_on_every_request() {
         .assert()
         .code(2);
     let server = Server::start(&project, &[], &[("BATON_SERVE_TOKEN", "s3cret-token")]);
-    for path in ["/", "/runs", "/pipelines", "/metrics", "/api/v1/runs", "/assets/app.js"] {
+    for path in [
+        "/",
+        "/runs",
+        "/pipelines",
+        "/metrics",
+        "/api/v1/runs",
+        "/assets/app.js",
+    ] {
         assert_eq!(server.get(path).status, 401, "{path}");
-        assert_eq!(server.get_with(path, &[("authorization", "Bearer wrong")]).status, 401);
+        assert_eq!(
+            server
+                .get_with(path, &[("authorization", "Bearer wrong")])
+                .status,
+            401
+        );
         let ok = server.get_with(path, &[("authorization", "Bearer s3cret-token")]);
         assert_eq!(ok.status, 200, "{path}");
     }
     // A browser's Basic authentication, with the token as the password.
     let basic = format!("Basic {}", base64_of("me:s3cret-token"));
-    assert_eq!(server.get_with("/runs", &[("authorization", &basic)]).status, 200);
+    assert_eq!(
+        server
+            .get_with("/runs", &[("authorization", &basic)])
+            .status,
+        200
+    );
 }
 
 fn base64_of(s: &str) -> String {
@@ -318,7 +388,10 @@ fn metrics_count_the_history_and_pass_promtool() {
     let page = server.get("/metrics");
     assert_eq!(page.status, 200);
     let text = page.body;
-    assert!(text.contains("baton_runs_total{pipeline=\"serve-demo\",result=\"success\"} 33"), "{text}");
+    assert!(
+        text.contains("baton_runs_total{pipeline=\"serve-demo\",result=\"success\"} 33"),
+        "{text}"
+    );
     assert!(text.contains("baton_beats_total{pipeline=\"serve-demo\",movement=\"build\",beat=\"compile\",result=\"success\"} 30"));
     assert!(text.contains("# TYPE baton_run_duration_seconds histogram"));
     assert!(text.contains("# TYPE baton_beat_duration_seconds histogram"));
@@ -328,7 +401,10 @@ fn metrics_count_the_history_and_pass_promtool() {
         assert!(!text.contains(forbidden), "{forbidden} in the metrics");
     }
     // The label values are escaped for the exposition format.
-    assert!(text.contains("beat=\"\\\"><img src=x onerror=alert(2)>\""), "{text}");
+    assert!(
+        text.contains("beat=\"\\\"><img src=x onerror=alert(2)>\""),
+        "{text}"
+    );
     // Scraped again, nothing is counted twice.
     assert_eq!(server.get("/metrics").body, text);
     let om = server.get_with("/metrics", &[("accept", "application/openmetrics-text")]);
@@ -367,13 +443,24 @@ fn headless_chromium_clicks_through_the_dashboard() {
     let server = Server::start(&project, &[], &[]);
 
     // What the pages must show, from the API (the verbs' documents).
-    let regressions = json(&server.get(&format!("/api/v1/regressions?pipeline={PIPELINE_ID}")).body);
+    let regressions = json(
+        &server
+            .get(&format!("/api/v1/regressions?pipeline={PIPELINE_ID}"))
+            .body,
+    );
     let shift = regressions["beats"]
         .as_array()
-        .and_then(|b| b.iter().find(|b| b["beat"] == "compile" && b["cache_state"] == "miss"))
+        .and_then(|b| {
+            b.iter()
+                .find(|b| b["beat"] == "compile" && b["cache_state"] == "miss")
+        })
         .and_then(|b| b["change_points"].as_array()?.last()?["shift"].as_f64())
         .expect("a change point of compile");
-    let trends = json(&server.get(&format!("/api/v1/trends?pipeline={PIPELINE_ID}")).body);
+    let trends = json(
+        &server
+            .get(&format!("/api/v1/trends?pipeline={PIPELINE_ID}"))
+            .body,
+    );
     let p50 = trends["pipelines"][0]["beats"]
         .as_array()
         .and_then(|b| b.iter().find(|b| b["beat"] == "compile"))
@@ -403,7 +490,10 @@ fn headless_chromium_clicks_through_the_dashboard() {
         .env("BATON_REPORT", &report)
         .env("BATON_SHOTS", &shots);
     if std::env::var_os("BATON_UPDATE_DOCS_IMAGES").is_some() {
-        node.env("BATON_DOCS_SHOT", repo_root().join("docs/images/dashboard.png"));
+        node.env(
+            "BATON_DOCS_SHOT",
+            repo_root().join("docs/images/dashboard.png"),
+        );
     }
     let out = node.output().expect("run node");
     assert!(

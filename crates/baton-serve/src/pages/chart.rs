@@ -37,7 +37,12 @@ pub fn render(points: &[Point], slo_ms: u64, marks: &[Mark]) -> String {
     if points.is_empty() {
         return String::new();
     }
-    let longest = points.iter().map(|p| p.duration_ms).max().unwrap_or(0).max(1);
+    let longest = points
+        .iter()
+        .map(|p| p.duration_ms)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     // An SLO far above every run would flatten them: it is then named, not drawn.
     let slo_drawn = slo_ms > 0 && slo_ms <= longest.saturating_mul(3);
     let top = longest.max(if slo_drawn { slo_ms } else { 0 }) as f64 * 1.1;
