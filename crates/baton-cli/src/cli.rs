@@ -72,6 +72,8 @@ pub(crate) enum Command {
     Ingest(IngestCommand),
     /// Check the health of everything baton keeps; a score and a fix per problem.
     Doctor(DoctorArgs),
+    /// A read-only dashboard, JSON API and Prometheus /metrics over the history.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -662,4 +664,17 @@ pub(crate) struct DoctorArgs {
     pub network: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Where to listen. Beyond loopback a token is required.
+    #[arg(long, value_name = "ADDR:PORT", default_value = baton_serve::DEFAULT_BIND)]
+    pub bind: String,
+    /// Required on every request (Bearer, or the password of Basic auth); default:
+    /// $BATON_SERVE_TOKEN.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }

@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Command::Telemetry(args) => commands::telemetry::run(&args),
         Command::Ingest(cmd) => commands::ingest::run(&cmd),
         Command::Doctor(args) => commands::doctor::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

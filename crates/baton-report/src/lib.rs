@@ -31,7 +31,7 @@ pub mod trends;
 
 pub use dry_run::render_dry_run;
 pub use history::{HistoryRow, render_history_table};
-pub use html::{HtmlInput, render_html};
+pub use html::{HtmlInput, render_html, render_html_body};
 pub use json::render_json;
 pub use markdown::render_markdown;
 pub use report::{Breach, EvolvedShape, REPORT_FILE_NAME, RunReport, Summary};

@@ -261,6 +261,7 @@ fn query(store: &SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
         beat: Some(beat.to_owned()),
         status: Some(RunStatus::Failure),
         limit: Some(50),
+        ..RunFilter::default()
     };
     time("list_runs pipeline+beat+status limit 50", &mut || {
         Ok(store.list_runs(&filtered)?.len())

@@ -169,6 +169,10 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// At most this many runs; `None` for all.
     pub limit: Option<usize>,
+    /// Only runs whose git branch is this.
+    pub branch: Option<String>,
+    /// Only runs recorded on this host.
+    pub host: Option<String>,
 }
 
 /// One line of `baton history`.

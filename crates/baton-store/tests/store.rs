@@ -255,6 +255,51 @@ fn list_runs_filters_and_counts() {
 }
 
 #[test]
+fn list_runs_filters_by_branch_and_host() {
+    let (_dir, store) = store();
+    let mut feature = run("a", at(0), RunStatus::Success);
+    if let Some(git) = feature.git.as_mut() {
+        git.branch = Some("feature/x".into());
+    }
+    let mut other_host = run("a", at(600), RunStatus::Success);
+    other_host.host = "ci-7".into();
+    let plain = run("a", at(1200), RunStatus::Success);
+    for r in [&feature, &other_host, &plain] {
+        store.begin_run(r).expect("begin");
+    }
+    let ids = |filter: RunFilter| -> Vec<_> {
+        store
+            .list_runs(&filter)
+            .expect("list")
+            .into_iter()
+            .map(|s| s.run.run_id)
+            .collect()
+    };
+    assert_eq!(
+        ids(RunFilter {
+            branch: Some("feature/x".into()),
+            ..RunFilter::default()
+        }),
+        vec![feature.run_id]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            host: Some("ci-7".into()),
+            ..RunFilter::default()
+        }),
+        vec![other_host.run_id]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            branch: Some("main".into()),
+            host: Some("test-host".into()),
+            ..RunFilter::default()
+        }),
+        vec![plain.run_id]
+    );
+}
+
+#[test]
 fn load_run_by_latest_id_prefix_and_label() {
     let (_dir, store) = store();
     let runs = populate(&store);

@@ -14,6 +14,7 @@ mod export;
 mod overhead;
 mod parallel;
 mod peak_rss;
+mod serve;
 mod startup;
 mod store;
 mod telemetry;
@@ -36,6 +37,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(big_pipeline::BigPipeline),
         Box::new(export::Export),
         Box::new(crate::signals::Signals::default()),
+        Box::new(serve::Serve),
     ]
 }
 

@@ -1,7 +1,6 @@
 //! `baton history`: recorded runs, newest first, filterable.
 
-use baton_model::{RunStatus, SlaStatus};
-use baton_report::HistoryRow;
+use baton_model::RunStatus;
 use baton_store::RunFilter;
 
 use super::reading;
@@ -27,23 +26,9 @@ pub(crate) fn run(args: &HistoryArgs) -> anyhow::Result<Exit> {
         beat: args.beat.clone(),
         status,
         limit: Some(args.limit),
+        ..RunFilter::default()
     };
-    let rows: Vec<HistoryRow> = history
-        .store
-        .list_runs(&filter)?
-        .into_iter()
-        .map(|s| HistoryRow {
-            run_id: s.run.run_id,
-            label: s.run.label.clone(),
-            pipeline: s.run.pipeline_name.clone(),
-            status: s.run.status,
-            started_at: s.run.started_at,
-            duration_ms: s.duration_ms,
-            beats: u64::from(s.beats.total()),
-            failed: u64::from(s.beats.failure + s.beats.timeout),
-            breaches: s.sla_at_least(SlaStatus::Breach),
-        })
-        .collect();
+    let rows = baton_signals::run_view::history_rows(history.store.as_ref(), &filter)?;
     match args.format {
         TextOrJson::Text if rows.is_empty() && args.beat.is_none() && status.is_none() => {
             // Say why nothing is listed when the history is not empty.

@@ -17,6 +17,7 @@ pub(crate) mod regressions;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod schema;
+pub(crate) mod serve;
 pub(crate) mod shape;
 pub(crate) mod show;
 pub(crate) mod slowest;

@@ -1,6 +1,5 @@
 //! What the reading verbs share: finding the history of a pipeline and a run in it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -161,13 +160,13 @@ pub(crate) fn report_for(
     run: RunRecord,
     beats: Vec<BeatRecord>,
 ) -> anyhow::Result<RunReport> {
-    let store = history.store.as_ref();
     let settings = settings_for(history, &run.pipeline_id);
-    let anomalies = anomalies(store, &run.pipeline_id, &beats, &settings)?;
-    let previous = previous_shapes(store, &run.pipeline_id, &beats)?;
-    let mut report = RunReport::new(run, beats, anomalies);
-    report.describe_evolutions(&previous);
-    Ok(report)
+    Ok(baton_signals::run_view::run_report(
+        history.store.as_ref(),
+        run,
+        beats,
+        &settings,
+    )?)
 }
 
 /// The pipeline file's anomaly settings for a run of its pipeline, else the defaults.
@@ -179,62 +178,4 @@ fn settings_for(history: &History, pipeline_id: &str) -> AnomalySettings {
     }
 }
 
-/// The anomaly rules for each beat that ran, over that beat's earlier records (the
-/// ones that started before it: a run's report reads the same later as it did then).
-pub(crate) fn anomalies(
-    store: &dyn HistoryStore,
-    pipeline_id: &str,
-    beats: &[BeatRecord],
-    settings: &AnomalySettings,
-) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
-    let mut anomalies = Vec::new();
-    for record in beats {
-        anomalies.extend(anomalies_of(store, pipeline_id, record, settings)?);
-    }
-    Ok(anomalies)
-}
-
-/// The anomalies of one beat record against the records of that beat that started
-/// before it (none for a skipped beat).
-pub(crate) fn anomalies_of(
-    store: &dyn HistoryStore,
-    pipeline_id: &str,
-    record: &BeatRecord,
-    settings: &AnomalySettings,
-) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
-    if record.status == baton_model::BeatStatus::Skipped {
-        return Ok(Vec::new());
-    }
-    // Newest first; the window reaches past the record itself and later runs.
-    let outcomes = store.beat_outcomes(pipeline_id, &record.beat, 40)?;
-    Ok(baton_analysis::detect_before(record, &outcomes, settings))
-}
-
-/// How many of a beat's latest records are searched for the one its shape evolved
-/// from (they include the runs after it when an older run is read).
-const PREVIOUS_SHAPE_SEARCH: usize = 100;
-
-/// The canonical shape string each evolved beat of `beats` evolved from, by beat
-/// name: that of the latest earlier record of the beat with the previous shape's
-/// hash. A beat whose previous record is gone (collected, or too far back) is
-/// absent. Reads the store once per evolved beat only.
-pub(crate) fn previous_shapes(
-    store: &dyn HistoryStore,
-    pipeline_id: &str,
-    beats: &[BeatRecord],
-) -> baton_store::Result<HashMap<String, String>> {
-    let mut found = HashMap::new();
-    for beat in beats.iter().filter(|b| b.shape.evolved) {
-        let Some(previous) = beat.shape.previous_hash.as_deref() else {
-            continue;
-        };
-        let earlier = store.beat_runs(Some(pipeline_id), &beat.beat, PREVIOUS_SHAPE_SEARCH)?;
-        if let Some(record) = earlier
-            .into_iter()
-            .find(|r| r.started_at < beat.started_at && r.shape.hash == previous)
-        {
-            found.insert(beat.beat.clone(), record.shape.canonical);
-        }
-    }
-    Ok(found)
-}
+pub(crate) use baton_signals::run_view::previous_shapes;

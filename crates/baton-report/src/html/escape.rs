@@ -53,9 +53,30 @@ pub fn link_url(url: &str) -> Option<&str> {
     (host_ok && clean).then_some(url)
 }
 
+/// `s` as one percent-encoded URL path segment: every byte but ASCII letters,
+/// digits and `-._~` is `%XX`, so a name cannot end the segment or the path.
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_encode_everything_that_could_escape_them() {
+        assert_eq!(path_segment("unit-tests_1.x~"), "unit-tests_1.x~");
+        assert_eq!(path_segment("a/b c?\"<"), "a%2Fb%20c%3F%22%3C");
+        assert_eq!(path_segment("é"), "%C3%A9");
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {

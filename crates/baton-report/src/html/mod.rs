@@ -47,7 +47,13 @@ pub struct HtmlInput<'a> {
     pub durations: HashMap<String, Vec<DurationPoint>>,
     /// The CI run's web page, when known (a link only when it is http or https).
     pub ci_url: Option<String>,
+    /// When set, each beat name links to this prefix followed by the name as a
+    /// percent-encoded path segment (the beat pages of `baton serve`).
+    pub beat_href: Option<String>,
 }
+
+/// The report's stylesheet, for pages that serve it as a file.
+pub const STYLESHEET: &str = STYLE;
 
 /// Renders `report` as one HTML document.
 pub fn render_html(report: &RunReport, input: &HtmlInput<'_>) -> String {
@@ -63,6 +69,21 @@ pub fn render_html(report: &RunReport, input: &HtmlInput<'_>) -> String {
         Esc(&run.pipeline_name),
         Esc(&run.label)
     );
+    out.push_str(&render_html_body(report, input));
+    let _ = writeln!(
+        out,
+        "<footer>baton {} · one self-contained file: no script, nothing loaded from elsewhere</footer>\
+         </body></html>",
+        Esc(&run.baton_version)
+    );
+    out
+}
+
+/// The report's content without the document around it (no head, no footer): the
+/// run, its waterfall, the beat table and what the history says, for a page that
+/// brings its own head and stylesheet.
+pub fn render_html_body(report: &RunReport, input: &HtmlInput<'_>) -> String {
+    let mut out = String::with_capacity(16 * 1024 + report.beats.len() * 3 * 1024);
     header(&mut out, report, input);
     section_waterfall(&mut out, report);
     beat_table(&mut out, report, input);
@@ -71,12 +92,6 @@ pub fn render_html(report: &RunReport, input: &HtmlInput<'_>) -> String {
     regressions_section(&mut out, report, input);
     flaky_section(&mut out, report, input);
     shapes(&mut out, report);
-    let _ = writeln!(
-        out,
-        "<footer>baton {} · one self-contained file: no script, nothing loaded from elsewhere</footer>\
-         </body></html>",
-        Esc(&run.baton_version)
-    );
     out
 }
 
@@ -249,6 +264,15 @@ fn beat_row(out: &mut String, b: &BeatRecord, input: &HtmlInput<'_>) {
         .get(&b.beat)
         .map(|points| charts::duration_chart(points, slo_ms))
         .unwrap_or_default();
+    let name = match &input.beat_href {
+        Some(prefix) => format!(
+            "<a href=\"{}{}\">{}</a>",
+            Esc(prefix),
+            escape::path_segment(&b.beat),
+            Esc(&b.beat)
+        ),
+        None => escape(&b.beat),
+    };
     let status_class = match b.status {
         BeatStatus::Success => "ok",
         BeatStatus::Failure | BeatStatus::Timeout => "fail",
@@ -256,12 +280,11 @@ fn beat_row(out: &mut String, b: &BeatRecord, input: &HtmlInput<'_>) {
     };
     let _ = write!(
         out,
-        "<tr><td>{}</td><td class=\"beat\">{}</td><td class=\"{status_class}\">{status}</td>\
+        "<tr><td>{}</td><td class=\"beat\">{name}</td><td class=\"{status_class}\">{status}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{sla}</td><td>{cache}</td>\
          <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>\
          <td class=\"chart\">{chart}</td></tr>",
         Esc(&b.movement),
-        Esc(&b.beat),
         format::duration_ms(b.duration_ms),
         format::duration_ms(slo_ms),
         format::cpu(b),

@@ -196,6 +196,20 @@ fn list_runs_sql(filter: &RunFilter, cutoff: i64) -> (String, Vec<Value>) {
             bind(Value::Text(b.clone()))
         );
     }
+    // Few runs match a branch or host filter: they are read from the run's record
+    // as the listing walks its index, which stops at the limit.
+    if let Some(branch) = &filter.branch {
+        sql += &format!(
+            " AND json_extract(r.record, '$.git.branch') = ?{}",
+            bind(Value::Text(branch.clone()))
+        );
+    }
+    if let Some(host) = &filter.host {
+        sql += &format!(
+            " AND json_extract(r.record, '$.host') = ?{}",
+            bind(Value::Text(host.clone()))
+        );
+    }
     if let Some(status) = filter.status {
         let p = bind(Value::Integer(cutoff));
         sql += &format!(" AND {}", codec::status_condition(status, p));
@@ -664,6 +678,13 @@ mod tests {
                 beat: Some("b".into()),
                 status: Some(baton_model::RunStatus::Abandoned),
                 limit: Some(50),
+                ..RunFilter::default()
+            },
+            RunFilter {
+                branch: Some("main".into()),
+                host: Some("ci-1".into()),
+                limit: Some(50),
+                ..RunFilter::default()
             },
         ];
         let mut queries: Vec<(String, bool)> = filters

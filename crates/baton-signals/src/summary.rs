@@ -18,10 +18,10 @@ use super::regressions::{MAX_ANALYZED_RUNS, scan};
 use baton_report::regressions::SeriesKind;
 
 /// Most runs after a change point for a run to still name it.
-pub(crate) const RECENT_RUNS: usize = 6;
+pub const RECENT_RUNS: usize = 6;
 
 /// The lines to print, one per beat that got slower by this run.
-pub(crate) fn regression_lines(
+pub fn regression_lines(
     store: &dyn HistoryStore,
     run: &RunRecord,
     records: &[BeatRecord],

@@ -18,11 +18,11 @@ use super::run_ref;
 /// Newest successful runs of a series the scan looks at. A change older than that
 /// is history; the bound keeps a scan of a beat with years of runs as cheap as one
 /// of a few weeks (docs/signals.md has the measurements).
-pub(crate) const MAX_ANALYZED_RUNS: usize = 1_000;
+pub const MAX_ANALYZED_RUNS: usize = 1_000;
 
 /// One series of one beat and what the scan found.
 #[derive(Debug, Clone)]
-pub(crate) struct Scan {
+pub struct Scan {
     /// Index into the set's series.
     pub series: usize,
     pub kind: SeriesKind,
@@ -34,7 +34,7 @@ pub(crate) struct Scan {
 }
 
 impl Scan {
-    pub(crate) fn change_points(&self) -> &[changepoint::ChangePoint] {
+    pub fn change_points(&self) -> &[changepoint::ChangePoint] {
         match &self.detection {
             Detection::Analyzed { change_points, .. } => change_points,
             Detection::Insufficient { .. } => &[],
@@ -44,7 +44,7 @@ impl Scan {
 
 /// The durations of a beat's successful runs of one kind, oldest first, with their
 /// runs.
-pub(crate) fn successful(series: &BeatSeries, kind: SeriesKind) -> Vec<(u32, f64)> {
+pub fn successful(series: &BeatSeries, kind: SeriesKind) -> Vec<(u32, f64)> {
     series
         .points
         .iter()
@@ -54,7 +54,7 @@ pub(crate) fn successful(series: &BeatSeries, kind: SeriesKind) -> Vec<(u32, f64
 }
 
 /// Scans one series of a beat (its newest `max_runs` successful runs of `kind`).
-pub(crate) fn scan(set: &SeriesSet, series: usize, kind: SeriesKind, max_runs: usize) -> Scan {
+pub fn scan(set: &SeriesSet, series: usize, kind: SeriesKind, max_runs: usize) -> Scan {
     let all = successful(&set.series[series], kind);
     let recorded = all.len();
     let newest = &all[recorded.saturating_sub(max_runs)..];
@@ -70,7 +70,7 @@ pub(crate) fn scan(set: &SeriesSet, series: usize, kind: SeriesKind, max_runs: u
 
 /// Every series of the set (or of one beat): executed runs always, restored runs
 /// when the beat has any. Scanned on two threads: the scans are independent.
-pub(crate) fn scans(set: &SeriesSet, beat: Option<&str>) -> Vec<Scan> {
+pub fn scans(set: &SeriesSet, beat: Option<&str>) -> Vec<Scan> {
     let mut todo: Vec<(usize, SeriesKind)> = Vec::new();
     for (i, series) in set.series.iter().enumerate() {
         if beat.is_some_and(|b| b != series.beat) {
@@ -105,7 +105,7 @@ pub(crate) fn scans(set: &SeriesSet, beat: Option<&str>) -> Vec<Scan> {
 
 /// The document of `baton regressions`, asking the store for the commits of the
 /// runs it names.
-pub(crate) fn document(
+pub fn document(
     store: &dyn HistoryStore,
     set: &SeriesSet,
     scans: &[Scan],

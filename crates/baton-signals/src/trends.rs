@@ -29,7 +29,7 @@ use super::regressions::{MAX_ANALYZED_RUNS, scan};
 use super::run_ref;
 
 /// When the window ends and which days it counts in.
-pub(crate) struct Clock {
+pub struct Clock {
     pub now: Timestamp,
     pub tz: TimeZone,
 }
@@ -125,7 +125,7 @@ fn change_marks(set: &SeriesSet, series: usize, period: Period, tz: &TimeZone) -
 }
 
 /// The document of `baton trends` over every run of `set` (read for the window).
-pub(crate) fn trends(set: &SeriesSet, period: Period, days: u64, clock: &Clock) -> TrendsDoc {
+pub fn trends(set: &SeriesSet, period: Period, days: u64, clock: &Clock) -> TrendsDoc {
     let mut pipelines = Vec::with_capacity(set.pipelines.len());
     for (index, pipeline) in set.pipelines.iter().enumerate() {
         let mut run_flaky: HashMap<u32, bool> = HashMap::new();
@@ -209,7 +209,7 @@ pub(crate) fn trends(set: &SeriesSet, period: Period, days: u64, clock: &Clock) 
 /// The document of `baton slowest`: the `limit` beats with the slowest median
 /// executed run, and the `limit` that took the most time, over `set` (read for
 /// the window).
-pub(crate) fn slowest(set: &SeriesSet, days: u64, limit: usize, clock: &Clock) -> SlowestDoc {
+pub fn slowest(set: &SeriesSet, days: u64, limit: usize, clock: &Clock) -> SlowestDoc {
     struct Ranked {
         series: usize,
         executed: Option<Durations>,

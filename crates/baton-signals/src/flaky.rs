@@ -13,14 +13,14 @@ use baton_report::regressions::SIGNALS_FORMAT_VERSION;
 use baton_store::{SeriesPoint, SeriesSet};
 
 /// Input identities a beat's evidence lists (the most recent).
-pub(crate) const EVIDENCE_KEYS: usize = 10;
+pub const EVIDENCE_KEYS: usize = 10;
 
 /// Beats that must have run (and all failed) for a run to count as an outage.
-pub(crate) const OUTAGE_MIN_BEATS: usize = 2;
+pub const OUTAGE_MIN_BEATS: usize = 2;
 
 /// Whether a record passed (`Some(true)`), failed or timed out (`Some(false)`), or
 /// says nothing (cancelled, skipped).
-pub(crate) fn outcome(p: &SeriesPoint) -> Option<bool> {
+pub fn outcome(p: &SeriesPoint) -> Option<bool> {
     match p.status {
         BeatStatus::Success => Some(true),
         BeatStatus::Failure | BeatStatus::Timeout => Some(false),
@@ -30,7 +30,7 @@ pub(crate) fn outcome(p: &SeriesPoint) -> Option<bool> {
 
 /// Per run of the set: every beat that passed or failed, failed (and there were
 /// at least [`OUTAGE_MIN_BEATS`]).
-pub(crate) fn outages(set: &SeriesSet) -> Vec<bool> {
+pub fn outages(set: &SeriesSet) -> Vec<bool> {
     let mut decided = vec![0usize; set.runs.len()];
     let mut failed = vec![0usize; set.runs.len()];
     for series in &set.series {
@@ -49,7 +49,7 @@ pub(crate) fn outages(set: &SeriesSet) -> Vec<bool> {
 }
 
 /// The document of `baton flaky` over every beat of `set` (read for the window).
-pub(crate) fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
+pub fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
     let outage = outages(set);
     let run_ids: Vec<String> = set.runs.iter().map(|r| r.run_id.to_string()).collect();
     let mut by_id: Option<HashMap<&str, usize>> = None;

@@ -1,0 +1,187 @@
+//! One run as the reading commands present it: its report with the anomaly rules
+//! evaluated against the history before it and what changed in its evolved shapes
+//! (`baton report`), the HTML page of it with what the pipeline's history says,
+//! and the rows `baton history` lists.
+
+use std::collections::HashMap;
+
+use baton_model::{AnomalySettings, BeatRecord, BeatStatus, RunRecord, SlaStatus};
+use baton_report::html::HtmlInput;
+use baton_report::html::charts::{CHART_RUNS, DurationPoint};
+use baton_report::{HistoryRow, RunReport};
+use baton_store::{HistoryStore, RunFilter, SeriesQuery, SeriesSet};
+
+use crate::{flaky, regressions, window_start};
+
+/// The window of the flaky beats the HTML report lists (`baton flaky`'s default).
+pub const FLAKY_WINDOW_DAYS: u64 = 14;
+
+/// How many of a beat's latest records are searched for the one its shape evolved
+/// from (they include the runs after it when an older run is read).
+const PREVIOUS_SHAPE_SEARCH: usize = 100;
+
+/// A run's report, with the anomaly rules (tuned by `settings`) evaluated against
+/// the history before it and what changed in its evolved shapes.
+pub fn run_report(
+    store: &dyn HistoryStore,
+    run: RunRecord,
+    beats: Vec<BeatRecord>,
+    settings: &AnomalySettings,
+) -> baton_store::Result<RunReport> {
+    let anomalies = anomalies(store, &run.pipeline_id, &beats, settings)?;
+    let previous = previous_shapes(store, &run.pipeline_id, &beats)?;
+    let mut report = RunReport::new(run, beats, anomalies);
+    report.describe_evolutions(&previous);
+    Ok(report)
+}
+
+/// The anomaly rules for each beat that ran, over that beat's earlier records (the
+/// ones that started before it: a run's report reads the same later as it did then).
+pub fn anomalies(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    beats: &[BeatRecord],
+    settings: &AnomalySettings,
+) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
+    let mut anomalies = Vec::new();
+    for record in beats {
+        anomalies.extend(anomalies_of(store, pipeline_id, record, settings)?);
+    }
+    Ok(anomalies)
+}
+
+/// The anomalies of one beat record against the records of that beat that started
+/// before it (none for a skipped beat).
+pub fn anomalies_of(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    record: &BeatRecord,
+    settings: &AnomalySettings,
+) -> baton_store::Result<Vec<baton_analysis::Anomaly>> {
+    if record.status == BeatStatus::Skipped {
+        return Ok(Vec::new());
+    }
+    // Newest first; the window reaches past the record itself and later runs.
+    let outcomes = store.beat_outcomes(pipeline_id, &record.beat, 40)?;
+    Ok(baton_analysis::detect_before(record, &outcomes, settings))
+}
+
+/// The canonical shape string each evolved beat of `beats` evolved from, by beat
+/// name: that of the latest earlier record of the beat with the previous shape's
+/// hash. A beat whose previous record is gone (collected, or too far back) is
+/// absent. Reads the store once per evolved beat only.
+pub fn previous_shapes(
+    store: &dyn HistoryStore,
+    pipeline_id: &str,
+    beats: &[BeatRecord],
+) -> baton_store::Result<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for beat in beats.iter().filter(|b| b.shape.evolved) {
+        let Some(previous) = beat.shape.previous_hash.as_deref() else {
+            continue;
+        };
+        let earlier = store.beat_runs(Some(pipeline_id), &beat.beat, PREVIOUS_SHAPE_SEARCH)?;
+        if let Some(record) = earlier
+            .into_iter()
+            .find(|r| r.started_at < beat.started_at && r.shape.hash == previous)
+        {
+            found.insert(beat.beat.clone(), record.shape.canonical);
+        }
+    }
+    Ok(found)
+}
+
+/// What the history of a run's pipeline says about it, for its HTML page: each
+/// beat's durations up to this run, the change points and the flaky beats (the
+/// same documents `baton regressions` and `baton flaky` print).
+#[derive(Debug)]
+pub struct HtmlContext {
+    pub regressions: baton_report::regressions::RegressionsDoc,
+    pub flaky: baton_report::flaky::FlakyDoc,
+    pub durations: HashMap<String, Vec<DurationPoint>>,
+}
+
+impl HtmlContext {
+    /// Reads the history of `report`'s pipeline.
+    pub fn read(store: &dyn HistoryStore, report: &RunReport) -> baton_store::Result<Self> {
+        let pipeline = report.run.pipeline_id.clone();
+        let set = store.beat_series(&SeriesQuery {
+            pipeline: Some(pipeline.clone()),
+            ..SeriesQuery::default()
+        })?;
+        let durations = durations(&set, report);
+        let scans = regressions::scans(&set, None);
+        let regressions = regressions::document(store, &set, &scans)?;
+        drop(set);
+        let recent = store.beat_series(&SeriesQuery {
+            pipeline: Some(pipeline),
+            since: Some(window_start(jiff::Timestamp::now(), FLAKY_WINDOW_DAYS)),
+            identities: true,
+            ..SeriesQuery::default()
+        })?;
+        let flaky = flaky::document(&recent, FLAKY_WINDOW_DAYS);
+        Ok(Self {
+            regressions,
+            flaky,
+            durations,
+        })
+    }
+
+    /// The input of [`baton_report::render_html`] for this context.
+    pub fn input(&self, ci_url: Option<String>) -> HtmlInput<'_> {
+        HtmlInput {
+            regressions: Some(&self.regressions),
+            flaky: Some(&self.flaky),
+            durations: self.durations.clone(),
+            ci_url,
+            ..HtmlInput::default()
+        }
+    }
+}
+
+/// Each beat's last [`CHART_RUNS`] records up to and including this run, oldest
+/// first.
+fn durations(set: &SeriesSet, report: &RunReport) -> HashMap<String, Vec<DurationPoint>> {
+    let current = set.runs.iter().position(|r| r.run_id == report.run.run_id);
+    let last = current.unwrap_or(set.runs.len().saturating_sub(1));
+    set.series
+        .iter()
+        .map(|series| {
+            let points: Vec<DurationPoint> = series
+                .points
+                .iter()
+                .filter(|p| p.run as usize <= last)
+                .map(|p| DurationPoint {
+                    duration_ms: p.duration_ms,
+                    succeeded: p.status == BeatStatus::Success,
+                    restored: p.restored,
+                    current: Some(p.run as usize) == current,
+                })
+                .collect();
+            let from = points.len().saturating_sub(CHART_RUNS);
+            (series.beat.clone(), points[from..].to_vec())
+        })
+        .collect()
+}
+
+/// The runs `baton history` lists for `filter`, newest first.
+pub fn history_rows(
+    store: &dyn HistoryStore,
+    filter: &RunFilter,
+) -> baton_store::Result<Vec<HistoryRow>> {
+    Ok(store
+        .list_runs(filter)?
+        .into_iter()
+        .map(|s| HistoryRow {
+            run_id: s.run.run_id,
+            label: s.run.label.clone(),
+            pipeline: s.run.pipeline_name.clone(),
+            status: s.run.status,
+            started_at: s.run.started_at,
+            duration_ms: s.duration_ms,
+            beats: u64::from(s.beats.total()),
+            failed: u64::from(s.beats.failure + s.beats.timeout),
+            breaches: s.sla_at_least(SlaStatus::Breach),
+        })
+        .collect())
+}
