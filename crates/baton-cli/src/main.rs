@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return command_line_error(&err),
     };
-    if !matches!(cli.command, Command::Run(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Exec(_)) {
         // Reading verbs piped into `head` end quietly, like other Unix tools.
         // `run` keeps SIGPIPE ignored: it must outlive its terminal to record the run.
         // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::run(&args),
         Command::Import(args) => commands::import::run(&args),
         Command::Telemetry(args) => commands::telemetry::run(&args),
+        Command::Exec(args) => commands::exec::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),
