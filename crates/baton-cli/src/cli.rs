@@ -217,6 +217,9 @@ pub(crate) enum ReportFormat {
     /// last durations against its SLO, breaches, anomalies, regressions, flaky
     /// beats and shape changes (inline CSS and SVG, no script, nothing fetched).
     Html,
+    /// JUnit XML: a test suite per movement, a test case per beat (failures with
+    /// their message and log tail), for any CI's test view.
+    Junit,
 }
 
 #[derive(Debug, Args)]

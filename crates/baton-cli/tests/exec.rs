@@ -232,3 +232,47 @@ fn gitlab_folds_the_command_output_into_a_section_on_stderr() {
     );
     assert!(stderr.contains("section_end:"), "{stderr}");
 }
+
+#[test]
+fn a_run_reports_as_junit_with_each_beat_a_test_case() {
+    let project = Project::new();
+    let call = |args: &[&str]| {
+        let mut cmd = exec(&project, args);
+        cmd.env("BATON_RUN_ID", "junit-run");
+        cmd
+    };
+    call(&["--name", "build", "--", "true"]).assert().success();
+    call(&[
+        "--name",
+        "unit <&> tests",
+        "--",
+        "sh",
+        "-c",
+        "echo 'boom & <bust>'; exit 3",
+    ])
+    .assert()
+    .code(3);
+    call(&["--finish"]).assert().success();
+    let out = project
+        .baton(&["report", "latest", "--format", "junit"])
+        .output()
+        .expect("report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains(r#"tests="2""#) && xml.contains(r#"failures="1""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="build" classname="exec""#),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"name="unit &lt;&amp;&gt; tests""#), "{xml}");
+    assert!(xml.contains(r#"message="exit code 3""#), "{xml}");
+    assert!(xml.contains("boom &amp; &lt;bust&gt;"), "{xml}");
+}
