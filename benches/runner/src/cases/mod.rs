@@ -9,6 +9,7 @@ use crate::suite::{Case, Ctx};
 mod big_pipeline;
 mod cache_cold;
 mod cache_hit;
+mod exec_overhead;
 mod export;
 mod overhead;
 mod parallel;
@@ -34,6 +35,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(big_pipeline::BigPipeline),
         Box::new(export::Export),
         Box::new(crate::signals::Signals::default()),
+        Box::new(exec_overhead::ExecOverhead),
     ]
 }
 
