@@ -46,7 +46,10 @@ impl Case for ExecOverhead {
 
     fn run(&self, ctx: &Ctx, _earlier: &[CaseResult]) -> Result<CaseResult> {
         if !ctx.has_verb(&["exec"]) {
-            bail!("`{} exec` does not exist in this build", ctx.baton.display());
+            bail!(
+                "`{} exec` does not exist in this build",
+                ctx.baton.display()
+            );
         }
         let Some(bare) = find_on_path("true") else {
             bail!("`true` is not on PATH");
