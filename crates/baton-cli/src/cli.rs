@@ -74,6 +74,12 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// A read-only dashboard, JSON API and Prometheus /metrics over the history.
     Serve(ServeArgs),
+    /// Run one command as a measured beat, a drop-in; a CI job's calls join one run.
+    ///
+    /// stdin, stdout and stderr are the command's and baton exits with its status.
+    /// Consecutive calls join one run (`BATON_RUN_ID`, else the CI job's ids);
+    /// `baton exec --finish` ends it.
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Args)]
@@ -218,6 +224,9 @@ pub(crate) enum ReportFormat {
     /// last durations against its SLO, breaches, anomalies, regressions, flaky
     /// beats and shape changes (inline CSS and SVG, no script, nothing fetched).
     Html,
+    /// JUnit XML: a test suite per movement, a test case per beat (failures with
+    /// their message and log tail), for any CI's test view.
+    Junit,
 }
 
 #[derive(Debug, Args)]
@@ -677,4 +686,63 @@ pub(crate) struct ServeArgs {
     /// $BATON_SERVE_TOKEN.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecArgs {
+    /// The beat's name (default: the command's program and first words).
+    #[arg(long, value_name = "NAME", value_parser = trimmed)]
+    pub name: Option<String>,
+    /// The beat's type, whose SLO it is judged against.
+    #[arg(
+        long = "type",
+        value_enum,
+        value_name = "TYPE",
+        default_value = "build"
+    )]
+    pub beat_type: BeatTypeArg,
+    /// The movement the beat belongs to.
+    #[arg(long, value_name = "NAME", default_value = "exec", value_parser = trimmed)]
+    pub movement: String,
+    /// An environment variable whose value is masked in the beat's log.
+    #[arg(long = "secret", value_name = "ENV")]
+    pub secrets: Vec<String>,
+    /// Files the command reads (glob): its input identity.
+    #[arg(long = "inputs", value_name = "GLOB")]
+    pub inputs: Vec<String>,
+    /// Files the command produces (glob): its artifacts.
+    #[arg(long = "outputs", value_name = "GLOB")]
+    pub outputs: Vec<String>,
+    /// End the run the earlier calls joined (its status: the worst of its beats).
+    #[arg(long, conflicts_with_all = ["name", "secrets", "inputs", "outputs"])]
+    pub finish: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, value_name = "CMD", allow_hyphen_values = true)]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// A beat type on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BeatTypeArg {
+    Validation,
+    Generation,
+    Build,
+    Test,
+    Verification,
+    Deploy,
+    Observation,
+}
+
+impl From<BeatTypeArg> for baton_model::BeatType {
+    fn from(arg: BeatTypeArg) -> Self {
+        match arg {
+            BeatTypeArg::Validation => Self::Validation,
+            BeatTypeArg::Generation => Self::Generation,
+            BeatTypeArg::Build => Self::Build,
+            BeatTypeArg::Test => Self::Test,
+            BeatTypeArg::Verification => Self::Verification,
+            BeatTypeArg::Deploy => Self::Deploy,
+            BeatTypeArg::Observation => Self::Observation,
+        }
+    }
 }

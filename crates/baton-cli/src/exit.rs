@@ -20,6 +20,9 @@ pub enum Exit {
     /// Some of the input was rejected (`baton import`: lines skipped), the rest
     /// done.
     InputRejected,
+    /// `baton exec`: the status of the command it ran, passed on as it is (a
+    /// signal death as 128 + the signal, as a shell reports it).
+    Command(u8),
 }
 
 impl Exit {
@@ -28,6 +31,7 @@ impl Exit {
             Self::Success => 0,
             Self::BeatFailed | Self::InputRejected => 1,
             Self::Usage => 2,
+            Self::Command(code) => code,
             Self::SlaGate => 3,
             Self::Internal => 4,
             Self::Interrupted { signal } => signal

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return command_line_error(&err),
     };
-    if !matches!(cli.command, Command::Run(_)) {
+    if !matches!(cli.command, Command::Run(_) | Command::Exec(_)) {
         // Reading verbs piped into `head` end quietly, like other Unix tools.
         // `run` keeps SIGPIPE ignored: it must outlive its terminal to record the run.
         // SAFETY: called before any thread starts; SIG_DFL is a valid disposition.
@@ -56,6 +56,7 @@ fn main() -> ExitCode {
         Command::Ingest(cmd) => commands::ingest::run(&cmd),
         Command::Doctor(args) => commands::doctor::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Exec(args) => commands::exec::run(&args),
     };
     match outcome {
         Ok(exit) => exit.into(),

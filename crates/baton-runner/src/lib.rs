@@ -21,6 +21,7 @@ pub mod leftovers;
 mod masking;
 pub mod options;
 pub mod output;
+pub mod passthrough;
 pub mod plan;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod posix_spawn;
@@ -39,6 +40,7 @@ pub use hints::{HintsLoader, HistoryHints};
 pub use identity::{CleanCommit, CleanCommitFinder};
 pub use options::{RunOptions, RunOutcome, default_jobs};
 pub use output::{BeatOutput, Masker};
+pub use passthrough::PassThroughSpawner;
 pub use plan::{Plan, PlanError, PlannedBeat, Selection, SkipReason, SkippedBeat, plan};
 pub use process::ProcessSpawner;
 pub use record::UnjudgedRecord;

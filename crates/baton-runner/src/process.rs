@@ -90,10 +90,12 @@ impl Spawner for ProcessSpawner {
             Some(Stream::new(
                 child.stdout,
                 output.stream(OutputStream::Stdout),
+                None,
             )),
             Some(Stream::new(
                 child.stderr,
                 output.stream(OutputStream::Stderr),
+                None,
             )),
         ];
         if let Some(started) = req.on_started {
@@ -113,6 +115,7 @@ impl Spawner for ProcessSpawner {
         };
         Watch {
             pid,
+            own_group: true,
             start,
             timeout: req.timeout,
             kill_grace: req.kill_grace,
@@ -122,6 +125,92 @@ impl Spawner for ProcessSpawner {
             exit: Some(exit),
         }
         .run(cancel)
+    }
+}
+
+/// Watches a started child that stays in baton's own process group (see
+/// [`crate::passthrough`]): its output is copied to `tees` as it comes, then
+/// masked and logged like a beat's; signals go to the child alone.
+pub(crate) fn watch_in_own_group(
+    spawner: &ProcessSpawner,
+    started: Instant,
+    child: std::process::Child,
+    output: &BeatOutput,
+    tees: [Tee; 2],
+    req: &SpawnRequest<'_>,
+    cancel: &CancelToken,
+) -> SpawnResult {
+    let child = match Child::from_std(child) {
+        Ok(child) => child,
+        Err(error) => {
+            return SpawnResult {
+                error: Some(error),
+                ..SpawnResult::default()
+            };
+        }
+    };
+    let pid = child.pid;
+    let [out_tee, err_tee] = tees;
+    let streams = [
+        Some(Stream::new(
+            child.stdout,
+            output.stream(OutputStream::Stdout),
+            Some(out_tee),
+        )),
+        Some(Stream::new(
+            child.stderr,
+            output.stream(OutputStream::Stderr),
+            Some(err_tee),
+        )),
+    ];
+    if let Some(on_started) = req.on_started {
+        on_started();
+    }
+    let exit = match ExitWatch::new(pid) {
+        Ok(exit) => exit,
+        Err(err) => {
+            signal_process(pid, libc::SIGKILL);
+            let _ = reap(pid);
+            return SpawnResult {
+                error: Some(format!("failed to watch the process: {err}")),
+                ..SpawnResult::default()
+            };
+        }
+    };
+    Watch {
+        pid,
+        own_group: false,
+        start: started,
+        timeout: req.timeout,
+        kill_grace: req.kill_grace,
+        poll: spawner.poll,
+        output_grace: spawner.output_grace,
+        streams,
+        exit: Some(exit),
+    }
+    .run(cancel)
+}
+
+/// Where a pass-through stream's bytes are copied, as they come: baton's own
+/// stdout or stderr, written through and flushed at once (nothing is held back,
+/// not even a partial line: a prompt shows before its answer is typed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tee {
+    Stdout,
+    Stderr,
+}
+
+impl Tee {
+    fn write(self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        match self {
+            Self::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes)?;
+                out.flush()
+            }
+            Self::Stderr => io::stderr().lock().write_all(bytes),
+        }
     }
 }
 
@@ -257,14 +346,22 @@ struct Stream {
     pipe: Box<dyn Read + Send>,
     fd: RawFd,
     writer: StreamWriter,
+    /// Where the raw bytes are copied first (pass-through); dropped at the first
+    /// failed write (a closed pipe), after which the output is only logged.
+    tee: Option<Tee>,
 }
 
 impl Stream {
-    fn new(pipe: impl Read + AsRawFd + Send + 'static, writer: StreamWriter) -> Self {
+    fn new(
+        pipe: impl Read + AsRawFd + Send + 'static,
+        writer: StreamWriter,
+        tee: Option<Tee>,
+    ) -> Self {
         Self {
             fd: pipe.as_raw_fd(),
             pipe: Box::new(pipe),
             writer,
+            tee,
         }
     }
 
@@ -274,6 +371,11 @@ impl Stream {
             match self.pipe.read(buf) {
                 Ok(0) => return false,
                 Ok(n) => {
+                    if let Some(tee) = self.tee
+                        && tee.write(&buf[..n]).is_err()
+                    {
+                        self.tee = None;
+                    }
                     self.writer.write(&buf[..n]);
                     return true;
                 }
@@ -351,6 +453,11 @@ thread_local! {
 /// A started child, watched to its end.
 struct Watch {
     pid: libc::pid_t,
+    /// The child leads a process group of its own (a beat): signals go to the
+    /// whole group, and what is left in it when the child ends is stopped. `false`
+    /// for a pass-through command, which stays in baton's group: signals go to it
+    /// alone.
+    own_group: bool,
     start: Instant,
     timeout: Option<Duration>,
     kill_grace: Duration,
@@ -363,6 +470,15 @@ struct Watch {
 }
 
 impl Watch {
+    /// Sends `signal` to the child's group, or to the child alone when it has none.
+    fn signal(&self, signal: libc::c_int) {
+        if self.own_group {
+            kill_group(self.pid, signal);
+        } else {
+            signal_process(self.pid, signal);
+        }
+    }
+
     /// Whether the child has exited, without waiting.
     fn has_exited(&self) -> bool {
         let Some(exit) = &self.exit else {
@@ -384,9 +500,10 @@ impl Watch {
         // The main process is gone: nothing else of the beat may stay behind, but
         // what is on its way out of the group (`setsid`) gets to leave first.
         match reaped {
-            Ok(_) => end_group(self.pid),
+            Ok(_) if self.own_group => end_group(self.pid),
+            Ok(_) => {}
             // Not reaped here: the group id is only known to be ours at once.
-            Err(_) => kill_group(self.pid, libc::SIGKILL),
+            Err(_) => self.signal(libc::SIGKILL),
         }
         // It may have exited on its own just before the deadline passed and SIGTERM
         // was sent: that is not a timeout.
@@ -438,14 +555,14 @@ impl Watch {
                     && !self.has_exited()
                 {
                     result.timed_out = true;
-                    kill_group(self.pid, libc::SIGTERM);
+                    self.signal(libc::SIGTERM);
                     term_sent_at = Some(now);
                 }
                 if let Some(sent) = term_sent_at
                     && !killed
                     && now >= sent + self.kill_grace
                 {
-                    kill_group(self.pid, libc::SIGKILL);
+                    self.signal(libc::SIGKILL);
                     killed = true;
                 }
                 match cancel.level() {
@@ -453,12 +570,12 @@ impl Watch {
                     CancelLevel::Graceful if !interrupted => {
                         result.cancelled = true;
                         interrupted = true;
-                        kill_group(self.pid, libc::SIGINT);
+                        self.signal(libc::SIGINT);
                     }
                     CancelLevel::Kill if !killed => {
                         result.cancelled = true;
                         killed = true;
-                        kill_group(self.pid, libc::SIGKILL);
+                        self.signal(libc::SIGKILL);
                     }
                     _ => {}
                 }
@@ -591,6 +708,18 @@ fn kill_group(pgid: libc::pid_t, signal: libc::c_int) {
     // process group, which is the child's own (it was created with process_group(0)).
     unsafe {
         libc::kill(-pgid, signal);
+    }
+}
+
+/// Sends `signal` to the process `pid` alone (never to a group, never to all).
+fn signal_process(pid: libc::pid_t, signal: libc::c_int) {
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill has no memory-safety preconditions; a positive pid addresses
+    // one process, the child not yet reaped.
+    unsafe {
+        libc::kill(pid, signal);
     }
 }
 

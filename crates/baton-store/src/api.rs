@@ -132,6 +132,40 @@ pub trait HistoryStore: Send + Sync {
     /// runs the store already holds, which are left as they are with their beats:
     /// returns their ids. On any error nothing of the batch is kept.
     fn import_runs(&self, runs: &[RunRecord], beats: &[BeatRecord]) -> Result<HashSet<Uuid>>;
+
+    /// Open a run that beats are added to one at a time, by separate processes
+    /// (`baton exec`), in one transaction: when `run.run_id` is stored already, that
+    /// run with its beats, marked running again with its heartbeat renewed to
+    /// `run.heartbeat_at` (its label, start and provenance kept); else `run`
+    /// inserted, with no beats. Beats are then added with
+    /// [`record_beat`](HistoryStore::record_beat).
+    fn join_run(&self, run: &RunRecord) -> Result<(RunRecord, Vec<BeatRecord>)>;
+
+    /// End a run opened with [`join_run`](HistoryStore::join_run), in one
+    /// transaction: its status becomes the worst of its beats' (a failed or timed
+    /// out beat: failure; else a cancelled one: cancelled; else success) and it
+    /// finishes at `at`. Returns the run as stored with its beats; `None` when the
+    /// run is unknown.
+    fn close_run(
+        &self,
+        run_id: Uuid,
+        at: Timestamp,
+    ) -> Result<Option<(RunRecord, Vec<BeatRecord>)>>;
+}
+
+/// The status of a run made of these beats: any failed or timed-out beat makes
+/// it a failure, else any cancelled one cancelled, else a success.
+pub fn worst_status<'a>(beats: impl IntoIterator<Item = &'a BeatRecord>) -> RunStatus {
+    let mut worst = RunStatus::Success;
+    for beat in beats {
+        if beat.status.is_failure() {
+            return RunStatus::Failure;
+        }
+        if beat.status == BeatStatus::Cancelled {
+            worst = RunStatus::Cancelled;
+        }
+    }
+    worst
 }
 
 /// Which runs [`HistoryStore::runs_page`] reads.

@@ -32,7 +32,7 @@ pub use api::{
     ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector,
     RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
-pub use api::{RunCursor, RunPage, RunPageFilter};
+pub use api::{RunCursor, RunPage, RunPageFilter, worst_status};
 pub use error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, StoreError};
 pub use series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet};
 pub use sqlite::{LOCK_WAIT, SCHEMA_VERSION, SqliteStore};

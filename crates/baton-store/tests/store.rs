@@ -945,3 +945,88 @@ fn an_imported_record_without_a_shape_is_no_previous_shape() {
     let hints = store.beat_history_hints("p", &["build"]).expect("hints");
     assert_eq!(hints["build"].previous_shape, None, "not an empty hash");
 }
+
+#[test]
+fn a_joined_run_gains_beats_call_by_call_and_closes_with_its_worst_status() {
+    let (_dir, store) = store();
+    let first_call = run("ci", at(0), RunStatus::Running);
+    let (opened, beats) = store.join_run(&first_call).expect("join a new run");
+    assert_eq!(opened, first_call);
+    assert!(beats.is_empty());
+    let lint = beat(
+        &opened,
+        0,
+        0,
+        "lint",
+        BeatStatus::Success,
+        10,
+        CacheState::Skip,
+    );
+    store.record_beat(&lint).expect("first beat");
+
+    // A later call (another process) joins the same run: the stored run comes
+    // back (its label and start kept), with the beat recorded so far.
+    let mut later_call = run("ci", at(40), RunStatus::Running);
+    later_call.run_id = first_call.run_id;
+    later_call.label = "another-label".to_owned();
+    let (joined, beats) = store.join_run(&later_call).expect("join again");
+    assert_eq!(joined.label, first_call.label);
+    assert_eq!(joined.started_at, first_call.started_at);
+    assert_eq!(joined.heartbeat_at, at(40));
+    assert_eq!(joined.status, RunStatus::Running);
+    assert_eq!(beats, vec![lint.clone()]);
+    let test = beat(
+        &joined,
+        0,
+        1,
+        "test",
+        BeatStatus::Failure,
+        20,
+        CacheState::Skip,
+    );
+    store.record_beat(&test).expect("second beat");
+
+    let (closed, beats) = store
+        .close_run(first_call.run_id, at(50))
+        .expect("close")
+        .expect("known run");
+    assert_eq!(closed.status, RunStatus::Failure);
+    assert_eq!(closed.finished_at, Some(at(50)));
+    assert_eq!(beats.len(), 2);
+    let (stored, _) = store
+        .load_run(&RunSelector::Latest)
+        .expect("load")
+        .expect("run");
+    assert_eq!(stored, closed);
+
+    // Joining a closed run opens it again.
+    let (reopened, _) = store.join_run(&later_call).expect("reopen");
+    assert_eq!(reopened.status, RunStatus::Running);
+    assert_eq!(reopened.finished_at, None);
+
+    let unknown = run("ci", at(99), RunStatus::Running);
+    assert!(
+        store
+            .close_run(unknown.run_id, at(100))
+            .expect("close")
+            .is_none()
+    );
+}
+
+#[test]
+fn the_worst_status_of_beats_ranks_failure_over_cancelled_over_success() {
+    let r = run("p", at(0), RunStatus::Running);
+    let b = |status| beat(&r, 0, 0, "x", status, 1, CacheState::Skip);
+    assert_eq!(baton_store::worst_status([]), RunStatus::Success);
+    let ok = b(BeatStatus::Success);
+    let cancelled = b(BeatStatus::Cancelled);
+    let timeout = b(BeatStatus::Timeout);
+    assert_eq!(
+        baton_store::worst_status([&ok, &cancelled]),
+        RunStatus::Cancelled
+    );
+    assert_eq!(
+        baton_store::worst_status([&cancelled, &timeout, &ok]),
+        RunStatus::Failure
+    );
+}

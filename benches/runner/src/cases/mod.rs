@@ -10,6 +10,7 @@ mod big_pipeline;
 mod cache_cold;
 mod cache_footprint;
 mod cache_hit;
+mod exec_overhead;
 mod export;
 mod overhead;
 mod parallel;
@@ -38,6 +39,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(export::Export),
         Box::new(crate::signals::Signals::default()),
         Box::new(serve::Serve),
+        Box::new(exec_overhead::ExecOverhead),
     ]
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod artifacts;
 pub(crate) mod cache;
 pub(crate) mod completions;
 pub(crate) mod doctor;
+pub(crate) mod exec;
 pub(crate) mod export;
 pub(crate) mod flaky;
 pub(crate) mod gc;

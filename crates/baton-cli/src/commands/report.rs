@@ -18,6 +18,10 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Exit> {
         ReportFormat::Json => baton_report::render_json(&report) + "\n",
         ReportFormat::Markdown => baton_report::render_markdown(&report),
         ReportFormat::Html => html(&history, &report)?,
+        ReportFormat::Junit => baton_report::render_junit(&report, |beat| {
+            let path = beat.log_path.as_deref()?;
+            Some(crate::consumers::ci::log_tail(std::path::Path::new(path)))
+        }),
     };
     match &args.output {
         Some(path) => {

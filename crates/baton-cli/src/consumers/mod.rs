@@ -2,6 +2,7 @@
 //! the telemetry files and the recording health.
 //! Each sees every [`RunEvent`] in order; none can change the run's outcome.
 
+pub(crate) mod ci;
 pub(crate) mod health;
 pub(crate) mod recorder;
 pub(crate) mod telemetry_files;

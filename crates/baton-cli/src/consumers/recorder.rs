@@ -24,6 +24,9 @@ pub(crate) struct Recorder {
     history: Arc<History>,
     health: RecordingHealth,
     heartbeat: Option<Heartbeat>,
+    /// The run goes on after this process (`baton exec` joining a CI job's run):
+    /// its end is a last heartbeat, not its finish.
+    keep_open: bool,
 }
 
 struct Heartbeat {
@@ -38,7 +41,16 @@ impl Recorder {
             history,
             health,
             heartbeat: None,
+            keep_open: false,
         }
+    }
+
+    /// A recorder for one process's part of a run that others go on with: the
+    /// run is left open (running, its heartbeat renewed) when this part ends.
+    pub(crate) fn keeping_run_open(history: Arc<History>, health: RecordingHealth) -> Self {
+        let mut recorder = Self::new(history, health);
+        recorder.keep_open = true;
+        recorder
     }
 
     fn note<T>(&self, what: &str, result: baton_store::Result<T>) {
@@ -86,6 +98,11 @@ impl Consumer for Recorder {
             // The beat's record again, with its rollback: it replaces the first.
             RunEvent::RollbackFinished { record } => {
                 self.note("a rollback", store.record_beat(record));
+            }
+            RunEvent::RunFinished { run } if self.keep_open => {
+                self.join_heartbeat();
+                let at = run.finished_at.unwrap_or_else(jiff::Timestamp::now);
+                self.note("the heartbeat", store.heartbeat(run.run_id, at));
             }
             RunEvent::RunFinished { run } => {
                 // Joined first: no heartbeat may land after the run's end.

@@ -24,6 +24,10 @@ pub(crate) struct Terminal {
     prefix: bool,
     color: bool,
     github_groups: bool,
+    /// GitLab CI: grouped blocks are collapsible sections.
+    gitlab_sections: bool,
+    /// Blocks printed so far (GitLab section ids must be unique).
+    blocks_printed: std::cell::Cell<usize>,
     progress: Option<Progress>,
     width: usize,
     /// The output of the running beats, in grouped mode.
@@ -65,6 +69,8 @@ impl Terminal {
             prefix,
             color,
             github_groups: std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+            gitlab_sections: crate::consumers::ci::gitlab::on_gitlab(),
+            blocks_printed: std::cell::Cell::new(0),
             progress,
             width: beat_names
                 .iter()
@@ -199,10 +205,16 @@ impl Terminal {
     /// block can be larger than memory), then lets it go.
     fn print_block(&self, header: &str, block: grouped::Block, log_path: Option<&str>) {
         let github = self.github_groups;
+        let index = self.blocks_printed.get();
+        self.blocks_printed.set(index + 1);
+        let section = (self.gitlab_sections && !github)
+            .then(|| crate::consumers::ci::gitlab::section_id(index, header));
         let write = || -> io::Result<()> {
             let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
             if github {
                 writeln!(out, "::group::{header}")?;
+            } else if let Some(id) = &section {
+                out.write_all(crate::consumers::ci::gitlab::section_start(id, header).as_bytes())?;
             } else {
                 writeln!(out, "── {header}")?;
             }
@@ -217,6 +229,8 @@ impl Terminal {
             }
             if github {
                 writeln!(out, "::endgroup::")?;
+            } else if let Some(id) = &section {
+                out.write_all(crate::consumers::ci::gitlab::section_end(id).as_bytes())?;
             }
             out.flush()
         };

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use baton_model::{ArtifactManifest, BeatHistory, BeatOutcome, BeatRecord, RunRecord};
+use baton_model::{ArtifactManifest, BeatHistory, BeatOutcome, BeatRecord, RunRecord, RunStatus};
 use jiff::Timestamp;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use uuid::Uuid;
@@ -347,6 +347,44 @@ impl HistoryStore for SqliteStore {
 
     fn import_runs(&self, runs: &[RunRecord], beats: &[BeatRecord]) -> Result<HashSet<Uuid>> {
         self.write_bulk(|tx| exchange::import_runs(tx, runs, beats))
+    }
+
+    fn join_run(&self, run: &RunRecord) -> Result<(RunRecord, Vec<BeatRecord>)> {
+        self.write(|tx| {
+            let selector = RunSelector::Id(run.run_id.hyphenated().to_string());
+            let (stored, beats) = match read::load_run(tx, &selector, run.heartbeat_at)? {
+                // An id prefix may name another run: only the same id joins.
+                Some((mut stored, beats)) if stored.run_id == run.run_id => {
+                    stored.status = RunStatus::Running;
+                    stored.finished_at = None;
+                    stored.heartbeat_at = run.heartbeat_at.max(stored.heartbeat_at);
+                    (stored, beats)
+                }
+                _ => (run.clone(), Vec::new()),
+            };
+            write::upsert_runs(tx, std::slice::from_ref(&stored))?;
+            Ok((stored, beats))
+        })
+    }
+
+    fn close_run(
+        &self,
+        run_id: Uuid,
+        at: Timestamp,
+    ) -> Result<Option<(RunRecord, Vec<BeatRecord>)>> {
+        self.write(|tx| {
+            let selector = RunSelector::Id(run_id.hyphenated().to_string());
+            let Some((mut run, beats)) =
+                read::load_run(tx, &selector, at)?.filter(|(stored, _)| stored.run_id == run_id)
+            else {
+                return Ok(None);
+            };
+            run.status = crate::api::worst_status(&beats);
+            run.finished_at = Some(at);
+            run.heartbeat_at = at.max(run.heartbeat_at);
+            write::upsert_runs(tx, std::slice::from_ref(&run))?;
+            Ok(Some((run, beats)))
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 //! store or telemetry directory never changes the outcome unless `--strict` was
 //! given.
 
-mod webhook;
+pub(crate) mod webhook;
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -140,9 +140,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         )
     });
 
+    let mut ci_page = crate::consumers::ci::CiPage::for_run(&pipeline);
     let cancel: CancelToken = baton_runner::install_interrupt_handler();
     let outcome = {
         let mut consumers: Vec<&mut dyn Consumer> = vec![&mut terminal, &mut health];
+        if !args.no_telemetry {
+            consumers.push(&mut ci_page);
+        }
         if let Some(r) = recorder.as_mut() {
             consumers.push(r);
         }
@@ -197,7 +201,6 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         for (beat, reason) in outcome.cache_miss_reasons() {
             stdout(&format!("cache miss {beat}: {reason}\n"));
         }
-        append_step_summary(&report);
         kept.map(|k| k.join())
     });
     match kept {
@@ -225,6 +228,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         collect_garbage(&state, store.as_ref(), &outcome.run);
     }
     print_regressions(&history, &outcome.run, &outcome.records);
+    ci_page.finish(&report, history.store().map(|s| &**s));
     if let Some(export) = export {
         export.finish(&outcome, &report);
     }
@@ -284,7 +288,11 @@ fn describe_evolutions(report: &mut RunReport, store: Option<&dyn baton_store::H
 /// A slowdown this run revealed, one line per beat (see [`crate::signals::summary`]),
 /// once the run is recorded. The run's outcome does not depend on it: a store that
 /// cannot be read is one warning.
-fn print_regressions(history: &History, run: &RunRecord, records: &[baton_model::BeatRecord]) {
+pub(crate) fn print_regressions(
+    history: &History,
+    run: &RunRecord,
+    records: &[baton_model::BeatRecord],
+) {
     let Some(store) = history.store() else {
         return;
     };
@@ -304,7 +312,7 @@ fn print_regressions(history: &History, run: &RunRecord, records: &[baton_model:
 /// that no beat waits for git; whoever first needs them (the consumers, when the
 /// run starts) waits for that thread instead. Outside a repository there is no
 /// thread and no git.
-struct GitLater {
+pub(crate) struct GitLater {
     thread: Option<std::thread::JoinHandle<Option<GitInfo>>>,
     info: Option<GitInfo>,
 }
@@ -312,7 +320,10 @@ struct GitLater {
 impl GitLater {
     /// Starts asking git; `clean_commit` is told the commit when the work tree is
     /// clean (outside a repository, dropped: none).
-    fn start(root: std::path::PathBuf, clean_commit: baton_runner::CleanCommitFinder) -> Self {
+    pub(crate) fn start(
+        root: std::path::PathBuf,
+        clean_commit: baton_runner::CleanCommitFinder,
+    ) -> Self {
         if !provenance::in_git_work_tree(&root) {
             return Self {
                 thread: None,
@@ -325,7 +336,7 @@ impl GitLater {
         Self { thread, info: None }
     }
 
-    fn get(&mut self) -> Option<GitInfo> {
+    pub(crate) fn get(&mut self) -> Option<GitInfo> {
         if let Some(thread) = self.thread.take() {
             self.info = thread.join().unwrap_or_default();
         }
@@ -359,7 +370,7 @@ fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
     if blocked { None } else { loaded.pipeline }
 }
 
-fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
+pub(crate) fn new_run_record(pipeline: &Pipeline, level: Level) -> RunRecord {
     let now = jiff::Timestamp::now();
     let local = now.to_zoned(local_time_zone());
     RunRecord {
@@ -434,7 +445,7 @@ fn skip_summary(plan: &baton_runner::Plan) -> String {
 
 /// Labels have one-second resolution; runs started in the same second get `-2`,
 /// `-3`... Claiming the log folder with `create_dir` makes this safe across processes.
-fn claim_label(state: &StateDir, base: &str) -> String {
+pub(crate) fn claim_label(state: &StateDir, base: &str) -> String {
     let layout = state.layout();
     if std::fs::create_dir_all(layout.logs()).is_err() {
         return base.to_string();
@@ -518,22 +529,6 @@ fn dry_run_notes(pipeline: &Pipeline, plan: &baton_runner::Plan, jobs: Option<u1
 fn stdout(text: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-/// On GitHub Actions, the Markdown report goes to the job's summary page.
-fn append_step_summary(report: &RunReport) {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
-        return;
-    };
-    let markdown = baton_report::render_markdown(report);
-    let result = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, markdown.as_bytes()));
-    if let Err(err) = result {
-        crate::notice::warning(format!("could not append to GITHUB_STEP_SUMMARY: {err}"));
-    }
 }
 
 /// The exit code of a run's verdict, and what it says on stderr.

@@ -22,7 +22,7 @@ use baton_runner::RunOutcome;
 
 use crate::provenance;
 
-pub(super) struct Export {
+pub(crate) struct Export {
     session: Option<Session>,
     otlp: Option<OtlpSession>,
     wait: std::time::Duration,
@@ -37,7 +37,7 @@ pub(super) struct Export {
 impl Export {
     /// Starts the webhook and the OTLP exporter of `pipeline`, those it has and
     /// that are on.
-    pub(super) fn start(pipeline: &Pipeline) -> Option<Self> {
+    pub(crate) fn start(pipeline: &Pipeline) -> Option<Self> {
         let config = crate::commands::telemetry::config_for(&pipeline.root);
         let wait = config.wait.value;
         let outbox = Outbox::new(config.queue_dir.value.clone());
@@ -80,7 +80,7 @@ impl Export {
 
     /// Queues the finished run and waits (bounded, once for both exporters) for
     /// its delivery.
-    pub(super) fn finish(self, outcome: &RunOutcome, report: &RunReport) {
+    pub(crate) fn finish(self, outcome: &RunOutcome, report: &RunReport) {
         let deadline = Instant::now() + self.wait;
         let remote = self.remote.and_then(|t| t.join().ok().flatten());
         let identity = Identity::of(&outcome.run, remote.as_deref(), |k| std::env::var(k).ok());
