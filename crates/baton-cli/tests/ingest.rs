@@ -433,13 +433,19 @@ fn bad_reports_are_named_one_line_each_and_nothing_is_kept() {
     );
 }
 
-/// Peak resident memory of the children this test process waited for.
-fn children_peak_rss_bytes() -> u64 {
-    // SAFETY: getrusage only writes the struct it is given.
+/// Waits for `child` alone and returns whether it exited 0 and its own peak resident
+/// memory. (`RUSAGE_CHILDREN` would mix in the children of the tests that run beside
+/// this one in the same process under `cargo test`.)
+fn wait_with_peak_rss(child: std::process::Child) -> (bool, u64) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: wait4 only writes the struct it is given.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024
+    // SAFETY: `pid` is our child, not waited for yet; valid pointers.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4");
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (ok, u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024)
 }
 
 #[test]
@@ -464,18 +470,21 @@ fn a_hundred_thousand_test_cases_stream_in_bounded_memory() {
     drop(out);
     let size = std::fs::metadata(&path).expect("size").len();
     // Straight from the file (assert_cmd would buffer it in this process).
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
+    let stderr = p.join("stderr.txt");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("baton"))
         .current_dir(p.path())
         .args(["ingest", "junit", "-"])
         .stdin(std::fs::File::open(&path).expect("open"))
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
         .expect("baton");
+    let (ok, peak) = wait_with_peak_rss(child);
     assert!(
-        out.status.success(),
+        ok,
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&stderr).unwrap_or_default()
     );
-    let peak = children_peak_rss_bytes();
     let doc = p.latest_json();
     let big = beat(&doc, "big");
     assert_eq!(big["tests"]["total"], 100_000);
