@@ -458,7 +458,8 @@ fn a_hundred_thousand_test_cases_stream_in_bounded_memory() {
         r#"<testsuites><testsuite name="big" timestamp="2026-11-02T09:00:00">"#
     )
     .expect("write");
-    let log = "x".repeat(250);
+    // Long enough that a parser holding the report would stand out: ~110 MB.
+    let log = "x".repeat(1000);
     for i in 0..100_000 {
         if i % 1000 == 0 {
             writeln!(out, r#"<testcase name="t{i}" classname="big" time="0.001"><failure message="no"/><system-out>{log}</system-out></testcase>"#).expect("write");
@@ -497,7 +498,7 @@ fn a_hundred_thousand_test_cases_stream_in_bounded_memory() {
         "only the first names are kept"
     );
     assert!(
-        peak < size,
-        "peak RSS {peak} bytes should stay under the report's {size} bytes"
+        peak < size / 2,
+        "peak RSS {peak} bytes should stay well under the report's {size} bytes"
     );
 }
