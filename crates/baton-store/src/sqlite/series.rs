@@ -6,7 +6,8 @@
 //! `extra` JSON). Beats come either from one pass over the whole beats table in row
 //! id order (when the scope holds at least half the runs of the store: a sequential
 //! read beats a seek per run) or run by run, each run's beats being one row id range
-//! (`run << 20 | series`). Input identities are interned on their stored bytes and
+//! (`run << 20 | series`); a query naming a few beats looks each of them up by row
+//! id in each run. Input identities are interned on their stored bytes and
 //! turned into text once each.
 
 use std::collections::HashMap;
@@ -39,6 +40,9 @@ pub(crate) type OpenConnection<'a> = &'a (dyn Fn() -> Result<Connection> + Sync)
 /// Scans of at least this many runs are read by two threads when a second
 /// connection can be opened.
 const PARALLEL_FROM_RUNS: usize = 10_000;
+
+/// Queries naming at most this many beats (series) read them by row id, run by run.
+const POINT_LOOKUP_MAX_SERIES: usize = 4;
 
 /// The page cache of the second connection (negative: KiB).
 const SCAN_CACHE_KIB: i64 = -4_096;
@@ -81,7 +85,31 @@ pub(crate) fn beat_series(
         .collect();
     let new_reader =
         |share: usize| PointReader::new(&slots, &run_index, &capacity, share, query.identities);
-    let mut reader = if 2 * run_rows.len() as i64 >= total_runs {
+    let wanted: Vec<i64> = slots
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| **slot != UNWANTED)
+        .map(|(id, _)| id as i64)
+        .collect();
+    let mut reader = if !query.beats.is_empty() && wanted.len() <= POINT_LOOKUP_MAX_SERIES {
+        // A few named beats: one row id lookup per run and beat, rather than
+        // reading every beat of every run to keep a few.
+        let mut reader = new_reader(1);
+        let mut stmt = tx
+            .prepare(&format!("SELECT {columns} FROM beats b WHERE b.id = ?1"))
+            .ctx(action)?;
+        for &run in &run_rows {
+            for &series in &wanted {
+                let mut rows = stmt
+                    .query([run.saturating_mul(1 << SERIES_BITS) | series])
+                    .ctx(action)?;
+                while let Some(row) = rows.next().ctx(action)? {
+                    reader.read(row)?;
+                }
+            }
+        }
+        reader
+    } else if 2 * run_rows.len() as i64 >= total_runs {
         // Most of the table: one pass in row id order, in two halves (by run) on
         // two connections when the scan is big.
         let (low, high) = run_rows
@@ -557,7 +585,7 @@ pub(crate) fn run_commits(tx: &Transaction<'_>, run_ids: &[Uuid]) -> Result<Hash
 mod tests {
     use baton_model::{BeatStatus, CacheState};
 
-    use crate::series::SeriesQuery;
+    use crate::series::{BeatSeries, SeriesQuery, SeriesSet};
     use crate::test_records::{at, beat, run};
     use crate::{HistoryStore, SqliteStore};
 
@@ -661,6 +689,53 @@ mod tests {
             set.runs[q.points[0].run as usize].label,
             "build-20260101-000050"
         );
+    }
+
+    #[test]
+    fn a_named_beat_reads_the_same_points_as_the_whole_history() {
+        let store = store();
+        let all = store
+            .beat_series(&SeriesQuery {
+                identities: true,
+                ..SeriesQuery::default()
+            })
+            .expect("series");
+        for (pipeline, beat) in [("p", "build"), ("p", "test"), ("q", "build")] {
+            let named = store
+                .beat_series(&SeriesQuery {
+                    pipeline: Some(pipeline.to_owned()),
+                    beats: vec![beat.to_owned()],
+                    identities: true,
+                    ..SeriesQuery::default()
+                })
+                .expect("series");
+            assert_eq!(named.series.len(), 1, "{pipeline}/{beat}");
+            let whole = all
+                .series
+                .iter()
+                .find(|s| {
+                    s.beat == beat && all.pipelines[s.pipeline as usize].pipeline_id == pipeline
+                })
+                .expect("in the whole read");
+            let key = |set: &SeriesSet, series: &BeatSeries| -> Vec<(String, u64, BeatStatus)> {
+                series
+                    .points
+                    .iter()
+                    .map(|p| {
+                        (
+                            set.runs[p.run as usize].label.clone(),
+                            p.duration_ms,
+                            p.status,
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(
+                key(&named, &named.series[0]),
+                key(&all, whole),
+                "{pipeline}/{beat}"
+            );
+        }
     }
 
     #[test]
