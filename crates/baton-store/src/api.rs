@@ -96,6 +96,15 @@ pub trait HistoryStore: Send + Sync {
     /// Every evolved shape, oldest first, with its annotation when there is one.
     fn shape_evolutions(&self, pipeline_id: Option<&str>) -> Result<Vec<ShapeEvolution>>;
 
+    /// The evolved shapes of one beat of a pipeline, oldest first.
+    fn beat_shape_evolutions(&self, pipeline_id: &str, beat: &str) -> Result<Vec<ShapeEvolution>> {
+        Ok(self
+            .shape_evolutions(Some(pipeline_id))?
+            .into_iter()
+            .filter(|e| e.feature == beat)
+            .collect())
+    }
+
     /// Remove old runs with their beats and annotations. Returns the removed runs so
     /// the caller can delete their logs and telemetry folders. A live run (running,
     /// fresh heartbeat) is never removed.

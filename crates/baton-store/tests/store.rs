@@ -609,6 +609,23 @@ fn annotations_attach_to_shape_evolutions() {
         vec![Some("lockfile bump"), Some("cache warmed again")]
     );
     assert_eq!(evolutions[1].annotated_at, Some(at(1_000)));
+    // One beat's evolutions, read by its series, are the same rows.
+    assert_eq!(
+        store.beat_shape_evolutions("p", "build").expect("of build"),
+        evolutions
+    );
+    assert!(
+        store
+            .beat_shape_evolutions("p", "test")
+            .expect("of test")
+            .is_empty()
+    );
+    assert!(
+        store
+            .beat_shape_evolutions("q", "build")
+            .expect("other pipeline")
+            .is_empty()
+    );
 
     // The export format's field names.
     let json = serde_json::to_value(&evolutions[0]).expect("json");

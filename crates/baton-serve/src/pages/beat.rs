@@ -199,11 +199,7 @@ fn body(store: &dyn HistoryStore, pipeline: &str, beat: &str) -> Result<String, 
     out.push_str("</section>");
 
     out.push_str("<section id=\"shapes\"><h2>Shape changes</h2>");
-    let evolutions: Vec<_> = store
-        .shape_evolutions(Some(&pipeline_id))?
-        .into_iter()
-        .filter(|e| e.feature == beat)
-        .collect();
+    let evolutions = store.beat_shape_evolutions(&pipeline_id, beat)?;
     if evolutions.is_empty() {
         out.push_str("<p class=\"muted\">Its shape never changed.</p>");
     } else {

@@ -312,7 +312,11 @@ impl HistoryStore for SqliteStore {
     }
 
     fn shape_evolutions(&self, pipeline_id: Option<&str>) -> Result<Vec<ShapeEvolution>> {
-        self.read(|tx, _| read::shape_evolutions(tx, pipeline_id))
+        self.read(|tx, _| read::shape_evolutions(tx, pipeline_id, None))
+    }
+
+    fn beat_shape_evolutions(&self, pipeline_id: &str, beat: &str) -> Result<Vec<ShapeEvolution>> {
+        self.read(|tx, _| read::shape_evolutions(tx, Some(pipeline_id), Some(beat)))
     }
 
     fn gc(&self, policy: &GcPolicy) -> Result<Vec<RunRecord>> {

@@ -583,11 +583,19 @@ pub(crate) fn find_shape(
 pub(crate) fn shape_evolutions(
     tx: &Transaction<'_>,
     pipeline_id: Option<&str>,
+    beat: Option<&str>,
 ) -> Result<Vec<ShapeEvolution>> {
     let action = || "list shape evolutions".to_owned();
-    let pipeline_condition = match pipeline_id {
-        Some(_) => "AND b.series IN (SELECT id FROM series WHERE pipeline_id = ?1)",
-        None => "AND ?1 IS NULL",
+    // One beat: its series' evolved rows come straight off `beats_evolved`.
+    let pipeline_condition = match (pipeline_id, beat) {
+        (Some(_), Some(_)) => {
+            "AND b.series IN (SELECT id FROM series WHERE pipeline_id = ?1 AND beat = ?2)"
+        }
+        (Some(_), None) => {
+            "AND b.series IN (SELECT id FROM series WHERE pipeline_id = ?1) AND ?2 IS NULL"
+        }
+        (None, Some(_)) => "AND ?1 IS NULL AND b.series IN (SELECT id FROM series WHERE beat = ?2)",
+        (None, None) => "AND ?1 IS NULL AND ?2 IS NULL",
     };
     let mut stmt = tx
         .prepare_cached(&format!(
@@ -604,7 +612,7 @@ pub(crate) fn shape_evolutions(
              ORDER BY b.started_at, b.id"
         ))
         .ctx(action)?;
-    let mut rows = stmt.query([pipeline_id]).ctx(action)?;
+    let mut rows = stmt.query([pipeline_id, beat]).ctx(action)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().ctx(action)? {
         let run_id: String = row.get(4).ctx(action)?;
