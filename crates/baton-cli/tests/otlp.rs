@@ -9,12 +9,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
 use std::time::Duration;
 
 use common::Project;
+use common::http::{Answer, Receiver, Request};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
@@ -24,121 +23,6 @@ use prost::Message;
 
 const PARENT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_SPAN: &str = "b7ad6b7169203331";
-
-#[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: Vec<(String, String)>,
-    raw: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn body(&self) -> Vec<u8> {
-        if self.header("content-encoding") == Some("gzip") {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&self.raw[..])
-                .read_to_end(&mut out)
-                .expect("gzip body");
-            out
-        } else {
-            self.raw.clone()
-        }
-    }
-}
-
-struct Receiver {
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Receiver {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        Self::on(listener)
-    }
-
-    fn on(listener: TcpListener) -> Self {
-        let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&requests);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, &seen));
-            }
-        });
-        Self { port, requests }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().expect("lock").clone()
-    }
-
-    fn at(&self, path: &str) -> Vec<Request> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path)
-            .collect()
-    }
-}
-
-fn serve(mut stream: TcpStream, seen: &Mutex<Vec<Request>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
-    let mut lines = head.lines();
-    let path = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("")
-        .to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .expect("a content-length");
-    while data.len() < header_end + length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    seen.lock().expect("lock").push(Request {
-        path,
-        headers,
-        raw: data[header_end..header_end + length].to_vec(),
-    });
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-}
 
 fn project() -> Project {
     Project::with_pipeline(
@@ -209,13 +93,13 @@ fn spans(request: &Request) -> Vec<Span> {
 
 #[test]
 fn a_run_is_one_trace_under_the_given_traceparent_with_the_records_times_and_its_metrics() {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(&[Answer::Status(200)]);
     let project = project();
     let traceparent = format!("00-{PARENT_TRACE}-{PARENT_SPAN}-01");
     let out = run_with(
         &project,
         &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url("")),
             ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret-value-1234"),
             ("OTEL_SERVICE_NAME", "ci-baton"),
             ("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test"),
@@ -357,14 +241,14 @@ fn a_run_is_one_trace_under_the_given_traceparent_with_the_records_times_and_its
 
     // `baton telemetry` tells about it, the header masked.
     let shown = baton(&project, &["telemetry"])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url())
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url(""))
         .env("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret-value-1234")
         .output()
         .expect("telemetry");
     let shown = String::from_utf8_lossy(&shown.stdout);
     assert!(shown.contains("otlp: active"), "{shown}");
     assert!(
-        shown.contains(&format!("{}/v1/traces", receiver.url())),
+        shown.contains(&format!("{}/v1/traces", receiver.url(""))),
         "{shown}"
     );
     assert!(!shown.contains("secret-value-1234"), "{shown}");
@@ -376,14 +260,14 @@ fn a_run_is_one_trace_under_the_given_traceparent_with_the_records_times_and_its
 
 #[test]
 fn per_signal_endpoints_are_used_as_given_and_compression_none_is_honoured() {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(&[Answer::Status(200)]);
     let project = project();
     let out = run_with(
         &project,
         &[
             (
                 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                &format!("{}/custom/traces", receiver.url()),
+                &format!("{}/custom/traces", receiver.url("")),
             ),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
         ],
@@ -431,7 +315,7 @@ fn a_collector_that_is_down_changes_nothing_and_flush_delivers_later() {
     let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) else {
         return; // the port was taken meanwhile: nothing more to check here
     };
-    let receiver = Receiver::on(listener);
+    let receiver = Receiver::on(listener, &[Answer::Status(200)]);
     let flushed = baton(&project, &["telemetry", "flush"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
         .output()
@@ -449,18 +333,18 @@ fn a_collector_that_is_down_changes_nothing_and_flush_delivers_later() {
 
 #[test]
 fn otel_sdk_disabled_and_no_telemetry_send_nothing() {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(&[Answer::Status(200)]);
     let project = project();
     let out = run_with(
         &project,
         &[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url("")),
             ("OTEL_SDK_DISABLED", "true"),
         ],
     );
     assert!(out.status.success());
     let mut cmd = baton(&project, &["run", "--no-telemetry"]);
-    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url());
+    cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url(""));
     assert!(cmd.output().expect("run").status.success());
     std::thread::sleep(Duration::from_millis(200));
     assert!(receiver.requests().is_empty());
@@ -469,7 +353,7 @@ fn otel_sdk_disabled_and_no_telemetry_send_nothing() {
 
 #[test]
 fn a_failing_run_keeps_its_exit_code_and_says_failure() {
-    let receiver = Receiver::start();
+    let receiver = Receiver::start(&[Answer::Status(200)]);
     let project = Project::with_pipeline(
         "version: 1\nname: broken\nmovements:\n  - name: build\n    beats:\n      \
          - name: compile\n        run: 'exit 3'\n",
@@ -477,7 +361,7 @@ fn a_failing_run_keeps_its_exit_code_and_says_failure() {
     let plain = baton(&project, &["run"]).output().expect("run");
     let exported = run_with(
         &project,
-        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url())],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url(""))],
     );
     assert_eq!(plain.status.code(), exported.status.code());
     assert_ne!(exported.status.code(), Some(0));
@@ -501,69 +385,15 @@ fn a_failing_run_keeps_its_exit_code_and_says_failure() {
     );
 }
 
-/// A collector that answers every export `429 Too Many Requests` with
-/// `Retry-After: 3600`, counting the requests it got.
-fn busy_collector() -> (String, Arc<Mutex<usize>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let count = Arc::new(Mutex::new(0usize));
-    let seen = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let requests = Mutex::new(Vec::new());
-            // Read the request whole (the receiver's own reader), then refuse it.
-            serve_quietly(&mut stream, &requests);
-            *seen.lock().expect("lock") += requests.lock().expect("lock").len();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3600\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, count)
-}
-
-/// Reads one request into `seen` without answering it.
-fn serve_quietly(stream: &mut TcpStream, seen: &Mutex<Vec<Request>>) {
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
-    let length: usize = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
-    while data.len() < header_end + length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    seen.lock().expect("lock").push(Request {
-        path: String::new(),
-        headers: Vec::new(),
-        raw: Vec::new(),
-    });
-}
-
 #[test]
 fn a_collector_asking_to_retry_later_is_not_called_before_then() {
     let project = project();
-    let (url, count) = busy_collector();
+    // Every export refused: `429 Too Many Requests`, `Retry-After: 3600`.
+    let busy = Receiver::start(&[Answer::RetryAfter(429, 3600)]);
+    let url = busy.url("");
     let out = run_with(&project, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &url)]);
     assert!(out.status.success());
-    let first = *count.lock().expect("lock");
+    let first = busy.requests().len();
     assert!(first >= 1, "the run tried to export");
     let flushed = baton(&project, &["telemetry", "flush"])
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &url)
@@ -574,7 +404,7 @@ fn a_collector_asking_to_retry_later_is_not_called_before_then() {
     assert_eq!(flushed.status.code(), Some(1), "{said}");
     assert!(said.contains("Retry-After"), "{said}");
     assert_eq!(
-        *count.lock().expect("lock"),
+        busy.requests().len(),
         first,
         "no request before the time the collector named"
     );

@@ -7,13 +7,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::Project;
+use common::http::{Answer, Receiver, closed_port};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -21,159 +20,6 @@ const ID: &str = "6c2d9e1a-3b4f-4a7e-8c5d-1e2f3a4b5c6d";
 const KEY: &str = "sk-test-abcdef1234";
 /// `whsec_` and the base64 of 24 bytes.
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// What the receiver does with each request, in turn (the last one repeats).
-#[derive(Debug, Clone, Copy)]
-enum Answer {
-    Status(u16),
-    /// A status with `Retry-After: <seconds>`.
-    RetryAfter(u16, u32),
-    /// `307 Temporary Redirect` to `http://localhost:<port>/elsewhere`.
-    RedirectTo(u16),
-    /// Reads the request and never answers (holds the connection open).
-    Never,
-    /// Reads the headers only, then closes the connection.
-    CloseMidBody,
-}
-
-#[derive(Debug, Clone)]
-struct Request {
-    path: String,
-    headers: Vec<(String, String)>,
-    /// As received (compressed when `content-encoding: gzip`).
-    raw: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body with its content encoding removed.
-    fn body(&self) -> Vec<u8> {
-        if self.header("content-encoding") == Some("gzip") {
-            let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&self.raw[..])
-                .read_to_end(&mut out)
-                .expect("gzip body");
-            out
-        } else {
-            self.raw.clone()
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body()).expect("a JSON body")
-    }
-}
-
-struct Receiver {
-    port: u16,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl Receiver {
-    fn start(answers: &[Answer]) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = Arc::clone(&requests);
-        let answers = answers.to_vec();
-        std::thread::spawn(move || {
-            for (n, stream) in listener.incoming().enumerate() {
-                let Ok(stream) = stream else { continue };
-                let answer = answers[n.min(answers.len() - 1)];
-                let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, answer, &seen));
-            }
-        });
-        Self { port, requests }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().expect("lock").clone()
-    }
-}
-
-fn serve(mut stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Request>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
-    let mut data = Vec::new();
-    let mut buf = [0u8; 8192];
-    let header_end = loop {
-        if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    };
-    let head = String::from_utf8_lossy(&data[..header_end]).to_string();
-    let mut lines = head.lines();
-    let path = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("")
-        .to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    if matches!(answer, Answer::CloseMidBody) {
-        return;
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .expect("a content-length");
-    while data.len() < header_end + length {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => data.extend_from_slice(&buf[..n]),
-        }
-    }
-    seen.lock().expect("lock").push(Request {
-        path,
-        headers,
-        raw: data[header_end..header_end + length].to_vec(),
-    });
-    match answer {
-        Answer::Status(status) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} Whatever\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
-            );
-        }
-        Answer::RetryAfter(status, secs) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} Whatever\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-        Answer::RedirectTo(port) => {
-            let _ = write!(
-                stream,
-                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://localhost:{port}/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-        Answer::Never => std::thread::sleep(Duration::from_secs(30)),
-        Answer::CloseMidBody => {}
-    }
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 fn project(run: &str) -> Project {
     Project::with_pipeline(&format!(

@@ -85,46 +85,7 @@ impl Spawner for ProcessSpawner {
                 };
             }
         };
-        let pid = child.pid;
-        let streams = [
-            Some(Stream::new(
-                child.stdout,
-                output.stream(OutputStream::Stdout),
-                None,
-            )),
-            Some(Stream::new(
-                child.stderr,
-                output.stream(OutputStream::Stderr),
-                None,
-            )),
-        ];
-        if let Some(started) = req.on_started {
-            started();
-        }
-        let exit = match ExitWatch::new(pid) {
-            Ok(exit) => exit,
-            Err(err) => {
-                // Nothing can tell us when it ends: do not leave it running.
-                kill_group(pid, libc::SIGKILL);
-                let _ = reap(pid);
-                return SpawnResult {
-                    error: Some(format!("failed to watch the process: {err}")),
-                    ..SpawnResult::default()
-                };
-            }
-        };
-        Watch {
-            pid,
-            own_group: true,
-            start,
-            timeout: req.timeout,
-            kill_grace: req.kill_grace,
-            poll: self.poll,
-            output_grace: self.output_grace,
-            streams,
-            exit: Some(exit),
-        }
-        .run(cancel)
+        watch(self, start, child, output, None, true, req, cancel)
     }
 }
 
@@ -149,18 +110,45 @@ pub(crate) fn watch_in_own_group(
             };
         }
     };
+    watch(
+        spawner,
+        started,
+        child,
+        output,
+        Some(tees),
+        false,
+        req,
+        cancel,
+    )
+}
+
+/// Copies a started child's output (through `tees`, when given) into the beat's
+/// output and waits for it to end. `own_group`: the child leads a process group of
+/// its own, which signals and leftovers are sent to; otherwise only the child is
+/// signalled.
+#[allow(clippy::too_many_arguments)]
+fn watch(
+    spawner: &ProcessSpawner,
+    start: Instant,
+    child: Child,
+    output: &BeatOutput,
+    tees: Option<[Tee; 2]>,
+    own_group: bool,
+    req: &SpawnRequest<'_>,
+    cancel: &CancelToken,
+) -> SpawnResult {
     let pid = child.pid;
-    let [out_tee, err_tee] = tees;
+    let [out_tee, err_tee] = tees.map_or([None, None], |[out, err]| [Some(out), Some(err)]);
     let streams = [
         Some(Stream::new(
             child.stdout,
             output.stream(OutputStream::Stdout),
-            Some(out_tee),
+            out_tee,
         )),
         Some(Stream::new(
             child.stderr,
             output.stream(OutputStream::Stderr),
-            Some(err_tee),
+            err_tee,
         )),
     ];
     if let Some(on_started) = req.on_started {
@@ -169,7 +157,12 @@ pub(crate) fn watch_in_own_group(
     let exit = match ExitWatch::new(pid) {
         Ok(exit) => exit,
         Err(err) => {
-            signal_process(pid, libc::SIGKILL);
+            // Nothing can tell us when it ends: do not leave it running.
+            if own_group {
+                kill_group(pid, libc::SIGKILL);
+            } else {
+                signal_process(pid, libc::SIGKILL);
+            }
             let _ = reap(pid);
             return SpawnResult {
                 error: Some(format!("failed to watch the process: {err}")),
@@ -179,8 +172,8 @@ pub(crate) fn watch_in_own_group(
     };
     Watch {
         pid,
-        own_group: false,
-        start: started,
+        own_group,
+        start,
         timeout: req.timeout,
         kill_grace: req.kill_grace,
         poll: spawner.poll,
