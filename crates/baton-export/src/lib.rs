@@ -21,9 +21,8 @@ pub mod otlp;
 pub mod outbox;
 pub mod payload;
 pub mod sign;
+mod worker;
 
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -257,9 +256,7 @@ impl Webhook {
 #[derive(Debug)]
 pub struct Session {
     webhook: Webhook,
-    /// Tells the worker the run's payload is queued (or that there is none).
-    queued: Option<mpsc::Sender<()>>,
-    done: mpsc::Receiver<()>,
+    worker: worker::FlushWorker,
 }
 
 impl Session {
@@ -268,42 +265,27 @@ impl Session {
         if webhook.activity() != Activity::Active {
             return None;
         }
-        let (queued_tx, queued_rx) = mpsc::channel::<()>();
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let worker = webhook.clone();
-        thread::Builder::new()
-            .name("baton-webhook".into())
-            .spawn(move || {
-                // One deliverer per outbox; another process's will send ours.
-                if let Some(_lock) = worker.outbox.try_lock_delivery() {
-                    worker.flush_locked(None);
-                    if queued_rx.recv().is_ok() {
-                        worker.flush_locked(None);
-                    }
+        let sender = webhook.clone();
+        let worker = worker::FlushWorker::spawn("baton-webhook", move |run_queued| {
+            // One deliverer per outbox; another process's will send ours.
+            if let Some(_lock) = sender.outbox.try_lock_delivery() {
+                sender.flush_locked(None);
+                if run_queued() {
+                    sender.flush_locked(None);
                 }
-                let _ = done_tx.send(());
-            })
-            .ok()?;
-        Some(Self {
-            webhook,
-            queued: Some(queued_tx),
-            done: done_rx,
-        })
+            }
+        })?;
+        Some(Self { webhook, worker })
     }
 
     /// Queues the finished run, then waits at most the configured wait for the
     /// deliveries in flight. Returns whether they all finished in time.
-    pub fn finish(mut self, input: Option<&RunInput<'_>>) -> bool {
+    pub fn finish(self, input: Option<&RunInput<'_>>) -> bool {
         let started = Instant::now();
         if let Some(input) = input {
             let _ = self.webhook.enqueue_run(input);
         }
-        if let Some(tx) = self.queued.take() {
-            let _ = tx.send(());
-        }
         let wait: Duration = self.webhook.config.wait.value;
-        self.done
-            .recv_timeout(wait.saturating_sub(started.elapsed()))
-            .is_ok()
+        self.worker.wait(wait.saturating_sub(started.elapsed()))
     }
 }

@@ -17,8 +17,6 @@ pub mod metrics;
 pub mod send;
 pub mod trace;
 
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -209,32 +207,21 @@ impl Otlp {
 #[derive(Debug)]
 pub struct OtlpSession {
     otlp: Otlp,
-    queued: Option<mpsc::Sender<()>>,
-    done: mpsc::Receiver<()>,
+    worker: crate::worker::FlushWorker,
 }
 
 impl OtlpSession {
     pub fn start(otlp: Otlp) -> Option<Self> {
-        let (queued_tx, queued_rx) = mpsc::channel::<()>();
-        let (done_tx, done_rx) = mpsc::channel::<()>();
-        let worker = otlp.clone();
-        thread::Builder::new()
-            .name("baton-otlp".into())
-            .spawn(move || {
-                if let Some(_lock) = worker.outbox.try_lock_otlp() {
-                    worker.flush_locked(None);
-                    if queued_rx.recv().is_ok() {
-                        worker.flush_locked(None);
-                    }
+        let sender = otlp.clone();
+        let worker = crate::worker::FlushWorker::spawn("baton-otlp", move |run_queued| {
+            if let Some(_lock) = sender.outbox.try_lock_otlp() {
+                sender.flush_locked(None);
+                if run_queued() {
+                    sender.flush_locked(None);
                 }
-                let _ = done_tx.send(());
-            })
-            .ok()?;
-        Some(Self {
-            otlp,
-            queued: Some(queued_tx),
-            done: done_rx,
-        })
+            }
+        })?;
+        Some(Self { otlp, worker })
     }
 
     /// Queues the finished run's exports and lets the worker send them.
@@ -242,18 +229,14 @@ impl OtlpSession {
         if let Some(input) = input {
             let _ = self.otlp.enqueue_run(input);
         }
-        if let Some(tx) = self.queued.take() {
-            let _ = tx.send(());
-        }
+        self.worker.run_queued();
     }
 
     /// Waits until `deadline` at most for the exports in flight; whether they
     /// all finished in time (what has not stays queued).
-    pub fn wait(mut self, deadline: Instant) -> bool {
-        self.queue(None);
-        self.done
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .is_ok()
+    pub fn wait(self, deadline: Instant) -> bool {
+        self.worker
+            .wait(deadline.saturating_duration_since(Instant::now()))
     }
 }
 
