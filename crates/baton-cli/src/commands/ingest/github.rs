@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::record::{self, UniqueNames};
-use super::{Input, Outcome, json_problem};
+use super::{Input, Outcome};
 
 /// The provider's name, as `baton run` records it inside GitHub Actions.
 const PROVIDER: &str = "github-actions";
@@ -146,12 +146,8 @@ pub(super) fn documents(inputs: Vec<Input>) -> Outcome {
     let mut attempts: BTreeMap<(u64, u32), Attempt> = BTreeMap::new();
     let mut jobs: Vec<(String, Job)> = Vec::new();
     for input in inputs {
-        let value: Value = match serde_json::from_slice(&input.bytes) {
-            Ok(v) => v,
-            Err(err) => {
-                outcome.problems.push(json_problem(&input.name, &err));
-                continue;
-            }
+        let Some(value) = input.json(&mut outcome.problems) else {
+            continue;
         };
         let read = if value.get("jobs").is_some() {
             serde_json::from_value::<JobsPage>(value).map(|page| {

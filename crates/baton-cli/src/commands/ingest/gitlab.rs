@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::record;
-use super::{Input, Outcome, json_problem};
+use super::{Input, Outcome};
 
 /// The provider's name, as `baton run` records it inside GitLab CI.
 const PROVIDER: &str = "gitlab";
@@ -94,12 +94,8 @@ pub(super) fn documents(inputs: Vec<Input>) -> Outcome {
     let mut pipelines: BTreeMap<u64, (String, Pipeline)> = BTreeMap::new();
     let mut jobs: Vec<(String, Job)> = Vec::new();
     for input in inputs {
-        let value: Value = match serde_json::from_slice(&input.bytes) {
-            Ok(v) => v,
-            Err(err) => {
-                outcome.problems.push(json_problem(&input.name, &err));
-                continue;
-            }
+        let Some(value) = input.json(&mut outcome.problems) else {
+            continue;
         };
         let read = match value {
             Value::Array(_) => serde_json::from_value::<Vec<Job>>(value)

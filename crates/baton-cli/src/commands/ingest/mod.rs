@@ -170,6 +170,15 @@ pub(super) fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn HistoryStor
 
 /// `FILE:LINE:COLUMN: what serde_json found`, for a file that is not the JSON
 /// expected.
+impl Input {
+    /// The input parsed as JSON, or its problem added to `problems`.
+    pub(super) fn json(&self, problems: &mut Vec<String>) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.bytes)
+            .map_err(|err| problems.push(json_problem(&self.name, &err)))
+            .ok()
+    }
+}
+
 pub(super) fn json_problem(name: &str, err: &serde_json::Error) -> String {
     use serde_json::error::Category;
     let text = err.to_string();
