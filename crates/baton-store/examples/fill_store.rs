@@ -13,6 +13,8 @@
 //! (first call, then again), and the peak RSS. Set `FILL_STORE_VERBOSE=1` for the
 //! time of each batch.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,8 @@ use baton_store::{HistoryStore, RunFilter, RunSelector, SqliteStore};
 use baton_telemetry::{ShapeInput, duration_bucket, evaluate_sla, shape_of};
 use jiff::Timestamp;
 use uuid::Uuid;
+
+use common::{Rng, ms, peak_rss, process_cpu, thread_cpu};
 
 const PIPELINE: &str = "6f1c2d3e-0000-4000-8000-00000000b470";
 /// Movements and how many beats each holds: 34 in all.
@@ -37,20 +41,6 @@ const MOVEMENTS: [(&str, BeatType, usize); 7] = [
     ("observation", BeatType::Observation, 4),
 ];
 const BATCH_RUNS: usize = 1_000;
-
-/// A small deterministic generator (xorshift), so every fill is the same.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -291,49 +281,4 @@ fn query(store: &SqliteStore) -> Result<(), Box<dyn std::error::Error>> {
         Ok(store.shape_evolutions(Some(PIPELINE))?.len())
     })?;
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// CPU time of this thread (Linux schedstat; zero elsewhere): SQLite's share of a
-/// bulk insert, whatever else the machine runs.
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse().ok()))
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
-
-/// CPU time of the whole process (Linux /proc/self/stat, 10 ms ticks; zero
-/// elsewhere): includes the store's encoding thread.
-fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    // Fields after the command name (which may hold spaces) close with ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), 11 and 12 after the name.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-/// VmHWM from /proc (Linux); "unknown" elsewhere.
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l[6..].trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -13,6 +13,8 @@
 //! and CPU time and the peak RSS after it. The store it leaves can be read with the `baton`
 //! verbs (`BATON_DIR=/tmp/s/.baton baton regressions --all`).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -23,6 +25,8 @@ use baton_model::{
 use baton_store::{HistoryStore, SeriesQuery, SqliteStore};
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
+
+use common::{Rng, ms, peak_rss, thread_cpu};
 
 const PIPELINES: usize = 10;
 /// Name, cache hit probability, failure probability (per mille), base ms.
@@ -39,19 +43,6 @@ const BEATS: [(&str, u64, u64, u64); 10] = [
     ("deploy", 0, 0, 5_000),
 ];
 const BATCH_RUNS: usize = 1_000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -281,29 +272,4 @@ fn record(
         restored: hit,
         restored_from: None,
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// CPU time of this thread (Linux schedstat; zero elsewhere): the read's own cost,
-/// whatever else the machine runs.
-fn thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|ns| ns.parse().ok()))
-        .map_or(Duration::ZERO, Duration::from_nanos)
-}
-
-/// VmHWM from /proc (Linux); "unknown" elsewhere.
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l[6..].trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned())
 }
