@@ -46,30 +46,8 @@ pub(crate) fn cap_from(var: Option<&str>) -> Result<Option<u64>, String> {
     if raw.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    let split = raw
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("{MAX_SIZE_VAR}: unknown size unit in '{raw}'")),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{MAX_SIZE_VAR}: '{raw}' is not a size (e.g. 500MB, 2GB, off)"))?;
-    let bytes = value * factor;
-    if !bytes.is_finite() || bytes < 0.0 {
-        return Err(format!("{MAX_SIZE_VAR}: '{raw}' is not a size"));
-    }
-    Ok((bytes >= 1.0).then_some(bytes as u64))
+    let bytes = crate::size::parse_size(raw).map_err(|err| format!("{MAX_SIZE_VAR}: {err}"))?;
+    Ok((bytes > 0).then_some(bytes))
 }
 
 /// After a run: measures the history and, past `cap`, removes the oldest runs

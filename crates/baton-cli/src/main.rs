@@ -11,6 +11,7 @@ mod notice;
 mod provenance;
 mod shape_registry;
 mod signals;
+mod size;
 mod state;
 
 use std::process::ExitCode;

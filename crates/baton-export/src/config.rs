@@ -115,21 +115,7 @@ impl Config {
     ) -> Self {
         let mut warnings = Vec::new();
         let dotenv = read_dotenv(dotenv_path, &mut warnings);
-        let get = |name: &str| -> Option<Sourced<String>> {
-            if let Some(v) = env(name).filter(|v| !v.trim().is_empty()) {
-                return Some(Sourced {
-                    value: v.trim().to_owned(),
-                    source: Source::Env,
-                });
-            }
-            dotenv
-                .get(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| Sourced {
-                    value: v.trim().to_owned(),
-                    source: Source::DotEnv,
-                })
-        };
+        let get = |name: &str| lookup(&env, &dotenv, name);
         let secret = |s: Sourced<String>| Sourced {
             value: Secret::new(s.value),
             source: s.source,
@@ -207,6 +193,26 @@ impl Config {
 
 /// The variables of a `.env` file; a line that cannot be read is one warning
 /// naming it, and the other lines still count. A missing file is no file.
+/// `name` from the environment, else from the `.env` file's `dotenv`: trimmed,
+/// empty counting as unset (the real environment wins over `.env`).
+pub(crate) fn lookup(
+    env: &impl Fn(&str) -> Option<String>,
+    dotenv: &BTreeMap<String, String>,
+    name: &str,
+) -> Option<Sourced<String>> {
+    let set = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    if let Some(value) = env(name).as_deref().and_then(set) {
+        return Some(Sourced {
+            value,
+            source: Source::Env,
+        });
+    }
+    dotenv.get(name).and_then(|v| set(v)).map(|value| Sourced {
+        value,
+        source: Source::DotEnv,
+    })
+}
+
 pub(crate) fn read_dotenv(path: &Path, warnings: &mut Vec<String>) -> BTreeMap<String, String> {
     let mut vars = BTreeMap::new();
     let Ok(iter) = dotenvy::from_path_iter(path) else {

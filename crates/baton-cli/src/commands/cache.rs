@@ -234,7 +234,10 @@ fn ls(args: &CacheLsArgs) -> anyhow::Result<Exit> {
 }
 
 fn prune(args: &CachePruneArgs) -> anyhow::Result<Exit> {
-    let max = parse_size(&args.max_size)?;
+    let max = match crate::size::parse_size(&args.max_size) {
+        Ok(max) => max,
+        Err(err) => crate::usage_bail!("--max-size: {err}"),
+    };
     let (cache, _) = open_cache(args.store.file.as_deref())?;
     let report = cache.prune(max)?;
     println!(
@@ -256,45 +259,4 @@ fn clear(args: &CacheLsArgs) -> anyhow::Result<Exit> {
         baton_report::format::bytes(report.freed_bytes)
     );
     Ok(Exit::Success)
-}
-
-/// `5GB`, `500MB`, `1GiB`, `1024` (bytes).
-fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .with_context(|| format!("'{text}' is not a size (e.g. 5GB)"))?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            crate::usage_bail!("unknown size unit '{other}' in '{text}' (use B, KB, MB, GB, GiB)")
-        }
-    };
-    Ok((number * factor) as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_parse_in_decimal_and_binary_units() {
-        assert_eq!(parse_size("5GB").unwrap(), 5_000_000_000);
-        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
-        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_size("1024").unwrap(), 1024);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5XB").is_err());
-    }
 }

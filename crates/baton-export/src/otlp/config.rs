@@ -54,21 +54,7 @@ impl OtlpConfig {
         let mut warnings = Vec::new();
         let mut ignored = Vec::new();
         let dotenv = crate::config::read_dotenv(dotenv_path, &mut ignored);
-        let get = |name: &str| -> Option<Sourced<String>> {
-            if let Some(v) = env(name).filter(|v| !v.trim().is_empty()) {
-                return Some(Sourced {
-                    value: v.trim().to_owned(),
-                    source: Source::Env,
-                });
-            }
-            dotenv
-                .get(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| Sourced {
-                    value: v.trim().to_owned(),
-                    source: Source::DotEnv,
-                })
-        };
+        let get = |name: &str| crate::config::lookup(&env, &dotenv, name);
         let disabled = get(SDK_DISABLED_VAR).is_some_and(|v| v.value.eq_ignore_ascii_case("true"));
         if let Some(p) = get(PROTOCOL_VAR)
             && p.value != "http/protobuf"

@@ -66,8 +66,9 @@ fn open_input(input: &str) -> anyhow::Result<(String, Box<dyn io::Read + Send>)>
     }
 }
 
-/// The history of `-f FILE`, `$BATON_DIR` or `.baton/` here, created when absent.
-fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn HistoryStore>> {
+/// The history of `-f FILE`, `$BATON_DIR` or `.baton/` here, created when absent
+/// (also what `baton ingest` writes into).
+pub(crate) fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn HistoryStore>> {
     let path = baton_config::locate(args.file.as_deref());
     if let Some(kind) = baton_config::special_file(&path) {
         crate::usage_bail!("{}: is {kind}, not a regular file", path.display());

@@ -565,7 +565,7 @@ fn attach(
     run: &str,
     beat: &str,
 ) -> anyhow::Result<Exit> {
-    let store = super::open_store(&args.store)?;
+    let store = crate::commands::import::open_store(&args.store)?;
     let selector: RunSelector = run.parse().unwrap_or(RunSelector::Latest);
     let Some((run_record, beats)) = store
         .load_run(&selector)

@@ -16,17 +16,14 @@ mod record;
 
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 use baton_model::escape::escape_control;
-use baton_store::HistoryStore;
 
 use super::import::line::{self, Parsed};
 use crate::cli::{IngestCommand, IngestFilesArgs, StoreArgs};
 use crate::exit::Exit;
 use crate::notice;
-use crate::state::StateDir;
 
 /// API responses bigger than this are refused rather than read (the largest jobs
 /// page GitHub returns is a few megabytes).
@@ -118,7 +115,7 @@ pub(super) fn store_outcome(store_args: &StoreArgs, outcome: Outcome) -> anyhow:
     if !problems.is_empty() {
         return Ok(rejected(&problems));
     }
-    let store = open_store(store_args)?;
+    let store = super::import::open_store(store_args)?;
     let (runs, beats): (Vec<_>, Vec<_>) = parsed.into_iter().map(|p| (p.run, p.beats)).unzip();
     let present = store
         .import_runs(&runs, &beats.concat())
@@ -152,20 +149,6 @@ pub(super) fn rejected(problems: &[String]) -> Exit {
         plural(problems.len(), "problem", "problems")
     ));
     Exit::InputRejected
-}
-
-/// The history of `-f FILE`, `$BATON_DIR` or `.baton/` here, created when absent.
-pub(super) fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn HistoryStore>> {
-    let path = baton_config::locate(args.file.as_deref());
-    if let Some(kind) = baton_config::special_file(&path) {
-        crate::usage_bail!("{}: is {kind}, not a regular file", path.display());
-    }
-    if args.file.is_some() && !path.exists() {
-        crate::usage_bail!("failed to find the pipeline file {}", path.display());
-    }
-    StateDir::for_pipeline_file(&path)
-        .open_store()
-        .context("failed to open the history")
 }
 
 /// `FILE:LINE:COLUMN: what serde_json found`, for a file that is not the JSON
