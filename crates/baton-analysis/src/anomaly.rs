@@ -288,6 +288,7 @@ pub(crate) mod tests {
                 duration: Duration::from_secs(120),
                 errors: 0,
                 cache_hit_rate: None,
+                objective: None,
             },
             sla: SlaVerdict::default(),
             shape: Shape::default(),

@@ -6,6 +6,7 @@
 //! beat at the end of a run.
 
 pub mod anomaly;
+pub mod budget;
 pub mod changepoint;
 pub mod flaky;
 pub mod proportion;

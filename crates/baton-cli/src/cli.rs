@@ -61,6 +61,8 @@ pub(crate) enum Command {
     Trends(TrendsArgs),
     /// The beats that take longest and those that cost the most time.
     Slowest(SlowestArgs),
+    /// Each beat's SLO error budget: the misses its objective allows and how many are left.
+    Budget(BudgetArgs),
     /// Write recorded runs as JSON Lines, one run per line, oldest first.
     Export(ExportArgs),
     /// Read runs written by `baton export` (or another tool) into the history.
@@ -517,6 +519,19 @@ pub(crate) struct SlowestArgs {
     pub limit: usize,
     /// How far back to look: 14d, 2w, 30.
     #[arg(long, default_value = "14d", value_name = "DAYS", value_parser = parse_days)]
+    pub days: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: TextOrJson,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BudgetArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// The budget window: 30d, 4w, 7.
+    #[arg(long, default_value = "30d", value_name = "DAYS", value_parser = parse_days)]
     pub days: u64,
     #[arg(long, value_enum, default_value_t)]
     pub format: TextOrJson,

@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Command::Flaky(args) => commands::flaky::run(&args),
         Command::Trends(args) => commands::trends::run(&args),
         Command::Slowest(args) => commands::slowest::run(&args),
+        Command::Budget(args) => commands::budget::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Import(args) => commands::import::run(&args),
         Command::Telemetry(args) => commands::telemetry::run(&args),

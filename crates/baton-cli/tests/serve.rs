@@ -241,6 +241,14 @@ fn the_api_returns_what_the_verbs_print() {
         )
     );
 
+    let api = json(
+        &server
+            .get(&format!("/api/v1/budget?pipeline={PIPELINE_ID}"))
+            .body,
+    );
+    assert_eq!(api, verb_json(&project, &["budget", "--format", "json"]));
+    assert_eq!(api["pipelines"][0]["objectives_from"], "pipeline_file");
+
     let filtered = json(
         &server
             .get("/api/v1/runs?host=imported-host&branch=main")

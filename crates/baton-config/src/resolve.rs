@@ -45,7 +45,7 @@ pub const BEAT_FIELDS: &[&str] = &[
     "rollback",
     "junit",
 ];
-pub const SLO_FIELDS: &[&str] = &["duration", "errors", "cache_hit_rate"];
+pub const SLO_FIELDS: &[&str] = &["duration", "errors", "cache_hit_rate", "objective"];
 pub const SLA_FIELDS: &[&str] = &["warning", "breach", "critical"];
 pub const ANOMALY_FIELDS: &[&str] = &["min_slowdown"];
 pub const RETRY_FIELDS: &[&str] = &["attempts", "backoff", "factor", "on"];
@@ -313,6 +313,19 @@ fn read_slo(node: &Node, base: SloTarget, what: &str, r: &mut Reader) -> Option<
                 n,
                 "cache_hit_rate must be between 0 and 1".into(),
                 "use e.g. 0.9",
+            ),
+            None => {}
+        }
+    }
+    if let Some((_, n)) = map.get("objective") {
+        match r.number(n, "slo.objective") {
+            // 1 would leave no error budget at all: every miss overspends it.
+            Some(share) if share > 0.0 && share < 1.0 => slo.objective = Some(share),
+            Some(_) => r.bad_value(
+                n,
+                "objective must be above 0 and below 1 (the share of runs that meet the SLO)"
+                    .into(),
+                "use e.g. 0.95",
             ),
             None => {}
         }
@@ -764,5 +777,27 @@ mod tests {
             Some(Duration::from_secs(1))
         );
         assert_eq!(min_slowdown("anomalies: { min_slowdown: -1s }\n"), None);
+    }
+
+    #[test]
+    fn an_objective_is_read_per_type_and_per_beat_and_checked() {
+        let text = "version: 1\nid: x\nname: p\nslo:\n  build: { objective: 0.99 }\nmovements:\n  - name: m\n    beats:\n      - { name: a, type: build, run: 'true' }\n      - { name: b, type: build, run: 'true', slo: { objective: 0.9 } }\n      - { name: c, type: test, run: 'true' }\n";
+        let pipeline = crate::load_str(Path::new("baton.yaml"), text)
+            .pipeline
+            .expect("valid");
+        let objective = |name: &str| pipeline.beat(name).map(|(_, b)| b.slo.objective());
+        assert_eq!(objective("a"), Some(0.99));
+        assert_eq!(objective("b"), Some(0.9));
+        assert_eq!(objective("c"), Some(0.95));
+
+        let bad = text.replace("objective: 0.9 }", "objective: 1 }");
+        let loaded = crate::load_str(Path::new("baton.yaml"), &bad);
+        assert!(loaded.pipeline.is_none());
+        let found = loaded
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains("objective must be above 0 and below 1"))
+            .expect("the bad objective is named");
+        assert_eq!((found.line, found.column), (Some(10), Some(64)));
     }
 }

@@ -213,6 +213,7 @@ impl BeatType {
             duration: Duration::from_secs(secs),
             errors: 0,
             cache_hit_rate: cache,
+            objective: None,
         }
     }
 }
@@ -281,6 +282,20 @@ pub struct SloTarget {
     pub duration: Duration,
     pub errors: u32,
     pub cache_hit_rate: Option<f64>,
+    /// The share of the beat's runs that must meet this SLO over a window (its
+    /// error budget is the rest); `None`: [`SloTarget::DEFAULT_OBJECTIVE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<f64>,
+}
+
+impl SloTarget {
+    /// The objective of a beat whose pipeline sets none: 95% of its runs.
+    pub const DEFAULT_OBJECTIVE: f64 = 0.95;
+
+    /// The objective that applies.
+    pub fn objective(&self) -> f64 {
+        self.objective.unwrap_or(Self::DEFAULT_OBJECTIVE)
+    }
 }
 
 /// SLA thresholds as ratios of actual / SLO duration.

@@ -13,6 +13,7 @@
 //! - [`regressions`], [`flaky`] and [`trends`]: the cross-run signals (`baton
 //!   regressions`, `flaky`, `trends`, `slowest`), their JSON documents and text.
 
+pub mod budget;
 pub mod documented;
 pub mod dry_run;
 pub mod flaky;

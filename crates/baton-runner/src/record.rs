@@ -401,7 +401,8 @@ mod tests {
             SloTarget {
                 duration: Duration::from_secs(15),
                 errors: 0,
-                cache_hit_rate: Some(0.8)
+                cache_hit_rate: Some(0.8),
+                objective: None,
             }
         );
         assert_eq!(record.shape.previous_hash.as_deref(), Some("abc"));

@@ -9,6 +9,7 @@
 //! | `/api/v1/pipelines` | the pipelines of the history |
 //! | `/api/v1/regressions?pipeline=&beat=` | `baton regressions` |
 //! | `/api/v1/flaky?pipeline=&window=` | `baton flaky` |
+//! | `/api/v1/budget?pipeline=&days=` | `baton budget` |
 //! | `/api/v1/trends?pipeline=&period=day\|week&days=` | `baton trends` |
 //! | `/api/v1/slowest?pipeline=&days=&limit=` | `baton slowest` |
 //! | `/api/v1/shape-log?pipeline=&beat=&limit=` | `baton shape log BEAT` |
@@ -24,7 +25,7 @@ use axum::routing::get;
 use baton_analysis::trends::Period;
 use baton_model::{RUN_DOCUMENT_VERSION, RunDocument, RunStatus};
 use baton_report::RunReport;
-use baton_signals::{flaky, regressions, trends, window_start};
+use baton_signals::{budgets, flaky, regressions, trends, window_start};
 use baton_store::{HistoryStore, RunFilter, RunSelector, SeriesQuery};
 
 use crate::AppState;
@@ -99,6 +100,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/pipelines", get(pipelines))
         .route("/regressions", get(regressions_doc))
         .route("/flaky", get(flaky_doc))
+        .route("/budget", get(budget_doc))
         .route("/trends", get(trends_doc))
         .route("/slowest", get(slowest_doc))
         .route("/shape-log", get(shape_log))
@@ -276,6 +278,24 @@ async fn flaky_doc(State(state): State<Arc<AppState>>, Query(params): Query<Para
                     ..SeriesQuery::default()
                 })?;
                 Ok(flaky::document(&set, window))
+            })
+            .await,
+    )
+}
+
+async fn budget_doc(State(state): State<Arc<AppState>>, Query(params): Query<Params>) -> Response {
+    let objectives = state.objectives.clone();
+    json(
+        state
+            .pool
+            .read(move |store| {
+                let days = number(&params, "days", budgets::DEFAULT_DAYS)?;
+                let set = store.beat_series(&SeriesQuery {
+                    pipeline: pipeline_id(store, text(&params, "pipeline"))?,
+                    since: Some(window_start(jiff::Timestamp::now(), days)),
+                    ..SeriesQuery::default()
+                })?;
+                Ok(budgets::document(&set, days, objectives.as_deref()))
             })
             .await,
     )

@@ -44,6 +44,8 @@ pub struct Options {
     /// The pipeline file's anomaly tuning, for runs of `pipeline_id`.
     pub pipeline_id: Option<String>,
     pub anomalies: AnomalySettings,
+    /// The pipeline file's SLO objectives, for the budgets of `pipeline_id`.
+    pub objectives: Option<baton_signals::budgets::Objectives>,
 }
 
 /// What every handler shares.
@@ -54,6 +56,7 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     pub pipeline_id: Option<String>,
     pub anomalies: AnomalySettings,
+    pub objectives: Option<Arc<baton_signals::budgets::Objectives>>,
 }
 
 impl AppState {
@@ -111,6 +114,7 @@ pub fn serve(options: Options) -> anyhow::Result<()> {
         metrics: metrics::Metrics::default(),
         pipeline_id: options.pipeline_id.clone(),
         anomalies: options.anomalies,
+        objectives: options.objectives.map(Arc::new),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

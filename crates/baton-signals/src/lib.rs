@@ -7,6 +7,7 @@
 //!
 //! - [`regressions`]: change points of each beat's durations (`baton regressions`);
 //! - [`flaky`]: flaky and broken beats (`baton flaky`);
+//! - [`budgets`]: each beat's SLO error budget (`baton budget`);
 //! - [`trends`]: per period and per beat figures, and the slowest beats (`baton
 //!   trends`, `baton slowest`);
 //! - [`summary`]: the regression a `baton run` just revealed, for its summary;
@@ -14,6 +15,7 @@
 //!
 //! docs/signals.md describes the methods and their defaults.
 
+pub mod budgets;
 pub mod flaky;
 pub mod regressions;
 pub mod run_view;

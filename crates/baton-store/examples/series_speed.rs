@@ -250,6 +250,7 @@ fn record(
             duration: Duration::from_secs(600),
             errors: 0,
             cache_hit_rate: None,
+            objective: None,
         },
         sla: SlaVerdict {
             overall_status: SlaStatus::Compliant,

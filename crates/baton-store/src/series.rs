@@ -10,7 +10,7 @@
 //! [`HistoryStore::beat_series`]: crate::HistoryStore::beat_series
 //! [`HistoryStore::run_commits`]: crate::HistoryStore::run_commits
 
-use baton_model::{BeatStatus, CacheState, RunStatus};
+use baton_model::{BeatStatus, CacheState, RunStatus, SlaStatus};
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -65,6 +65,9 @@ pub struct SeriesPoint {
     pub restored: bool,
     /// Attempts it took (1 unless it was retried; a pipeline allows at most 100).
     pub attempts: u8,
+    /// Its SLA verdict (the worst of duration, errors and cache; a failure's is
+    /// its failure).
+    pub sla: SlaStatus,
     /// Index of its input identity ([`SeriesSet::identity`]); `None` when it has
     /// none or the query did not ask for identities.
     pub identity: Option<u32>,

@@ -102,6 +102,7 @@ pub fn beat(
             duration: Duration::from_secs(120),
             errors: 0,
             cache_hit_rate: Some(0.9),
+            objective: None,
         },
         sla: SlaVerdict {
             overall_status: SlaStatus::Compliant,

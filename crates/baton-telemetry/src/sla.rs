@@ -98,6 +98,7 @@ mod tests {
             duration: Duration::from_secs(secs),
             errors: 0,
             cache_hit_rate: None,
+            objective: None,
         }
     }
 
@@ -141,6 +142,7 @@ mod tests {
     fn low_rolling_cache_hit_rate_is_a_warning() {
         let target = SloTarget {
             cache_hit_rate: Some(0.9),
+            objective: None,
             ..slo(10)
         };
         let mut states = vec![CacheState::Skip];
@@ -157,6 +159,7 @@ mod tests {
     fn a_cold_cache_is_not_a_warning() {
         let target = SloTarget {
             cache_hit_rate: Some(0.9),
+            objective: None,
             ..slo(10)
         };
         // Nine runs that used the cache, the first a miss: too few to judge.

@@ -176,6 +176,7 @@ pub(super) fn beat_record(
         duration: Duration::from_secs(300),
         errors: 0,
         cache_hit_rate: None,
+        objective: None,
     };
     let (sla, shape) = match fields {
         Fields::Minimal => Default::default(),

@@ -1,6 +1,7 @@
 //! One module per verb.
 
 pub(crate) mod artifacts;
+pub(crate) mod budget;
 pub(crate) mod cache;
 pub(crate) mod completions;
 pub(crate) mod doctor;

@@ -21,6 +21,14 @@ pub(crate) struct History {
 }
 
 impl History {
+    /// The SLO objectives of the folder's pipeline, when its file loads.
+    pub(crate) fn objectives(&self) -> Option<crate::signals::budgets::Objectives> {
+        self.pipeline_id.as_ref()?;
+        baton_config::load(&self.pipeline_file)
+            .pipeline
+            .map(|p| crate::signals::budgets::Objectives::of(&p))
+    }
+
     /// The pipeline file's tuning of the anomaly rules (the default without a valid
     /// pipeline file).
     pub(crate) fn anomaly_settings(&self) -> AnomalySettings {

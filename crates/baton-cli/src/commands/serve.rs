@@ -28,6 +28,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<Exit> {
         history: history.state.history_db(),
         pipeline_id: history.pipeline_id.clone(),
         anomalies: history.anomaly_settings(),
+        objectives: history.objectives(),
     };
     drop(history);
     baton_serve::serve(options)?;

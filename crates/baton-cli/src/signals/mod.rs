@@ -2,5 +2,5 @@
 //! serve`; the verbs reach them here by their old paths.
 
 pub(crate) use baton_signals::{
-    flaky, local_time_zone, regressions, summary, trends, window_start,
+    budgets, flaky, local_time_zone, regressions, summary, trends, window_start,
 };

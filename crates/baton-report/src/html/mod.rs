@@ -512,6 +512,7 @@ pub(crate) mod tests {
                 duration: Duration::from_secs(1),
                 errors: 0,
                 cache_hit_rate: None,
+                objective: None,
             },
             sla: SlaVerdict {
                 overall_status: SlaStatus::Compliant,

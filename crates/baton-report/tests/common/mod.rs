@@ -96,6 +96,7 @@ fn beat(
             duration: Duration::from_secs(slo_secs),
             errors: 0,
             cache_hit_rate: None,
+            objective: None,
         },
         sla: SlaVerdict {
             overall_status: sla,

@@ -10,9 +10,11 @@ use axum::extract::State;
 use axum::response::Response;
 use baton_analysis::trends::{Durations, Period};
 use baton_model::RunStatus;
+use baton_report::budget::PipelineBudget;
 use baton_report::flaky::FlakyDoc;
 use baton_report::regressions::{RegressionsDoc, plus_minus, signed_share};
 use baton_report::trends::{PipelineTrend, SlowestDoc};
+use baton_signals::budgets::{self, Objectives};
 use baton_signals::{flaky, regressions, trends, window_start};
 use baton_store::{HistoryStore, SeriesQuery, SeriesSet};
 
@@ -26,11 +28,15 @@ const WINDOW_DAYS: u64 = 14;
 const SLOWEST: usize = 5;
 
 pub(crate) async fn page(State(state): State<Arc<AppState>>) -> Response {
-    let result = state.pool.read(body).await;
+    let objectives = state.objectives.clone();
+    let result = state
+        .pool
+        .read(move |store| body(store, objectives.as_deref()))
+        .await;
     respond(result, || "Pipelines".into(), Nav::Pipelines)
 }
 
-fn body(store: &dyn HistoryStore) -> Result<String, Failure> {
+fn body(store: &dyn HistoryStore, objectives: Option<&Objectives>) -> Result<String, Failure> {
     let clock = trends::Clock {
         now: jiff::Timestamp::now(),
         tz: baton_signals::local_time_zone(),
@@ -52,6 +58,13 @@ fn body(store: &dyn HistoryStore) -> Result<String, Failure> {
     let scans = regressions::scans(&all, None);
     let regressions = regressions::document(store, &all, &scans)?;
     drop(all);
+
+    let budget_set = store.beat_series(&SeriesQuery {
+        since: Some(window_start(clock.now, budgets::DEFAULT_DAYS)),
+        ..SeriesQuery::default()
+    })?;
+    let budgets = budgets::document(&budget_set, budgets::DEFAULT_DAYS, objectives);
+    drop(budget_set);
 
     let pipelines = store.pipelines()?;
     let mut out = String::with_capacity(16 * 1024);
@@ -76,6 +89,10 @@ fn body(store: &dyn HistoryStore) -> Result<String, Failure> {
             query_value(&info.pipeline_id),
             Esc(&info.name)
         );
+        let budget = budgets
+            .pipelines
+            .iter()
+            .find(|p| p.pipeline_id == info.pipeline_id);
         summary(
             &mut out,
             info.runs,
@@ -84,9 +101,11 @@ fn body(store: &dyn HistoryStore) -> Result<String, Failure> {
                 .iter()
                 .find(|(id, _)| *id == info.pipeline_id)
                 .and_then(|(_, d)| d.as_ref()),
+            budget,
         );
         regressions_of(&mut out, &regressions, &info.pipeline_id);
         flaky_of(&mut out, &flaky, &info.pipeline_id);
+        budget_of(&mut out, budget);
         slowest_of(&mut out, &slowest, &info.pipeline_id);
         out.push_str("</section>");
     }
@@ -114,7 +133,13 @@ fn run_times(set: &SeriesSet) -> Vec<(String, Option<Durations>)> {
         .collect()
 }
 
-fn summary(out: &mut String, runs: u64, trend: Option<&PipelineTrend>, times: Option<&Durations>) {
+fn summary(
+    out: &mut String,
+    runs: u64,
+    trend: Option<&PipelineTrend>,
+    times: Option<&Durations>,
+    budget: Option<&PipelineBudget>,
+) {
     let (count, total) = trend.map_or((0, 0), |t| {
         t.buckets.iter().fold((0, 0), |(c, n), b| {
             (c + b.success_rate.count, n + b.success_rate.total)
@@ -132,10 +157,15 @@ fn summary(out: &mut String, runs: u64, trend: Option<&PipelineTrend>, times: Op
          <div><dt>Success rate</dt><dd class=\"success\">{success}</dd></div>\
          <div><dt>Run time p50</dt><dd class=\"p50\">{}</dd></div>\
          <div><dt>Run time p95</dt><dd class=\"p95\">{}</dd></div>\
-         <div><dt>SLO budget</dt><dd class=\"budget muted\">not set</dd></div></dl>",
+         <div><dt>SLO budget, {} days</dt><dd class=\"budget\">{}</dd></div></dl>",
         trend.map_or(0, |t| t.runs),
         ms(times.map(|d| d.p50_ms)),
         ms(times.and_then(|d| d.p95_ms)),
+        budgets::DEFAULT_DAYS,
+        Esc(&budget.map_or_else(
+            || "no runs in the window".to_owned(),
+            PipelineBudget::summary
+        )),
     );
 }
 
@@ -198,6 +228,38 @@ fn flaky_of(out: &mut String, doc: &FlakyDoc, pipeline_id: &str) {
             Esc(&format!("{:?}", b.verdict).to_lowercase()),
             super::rate(&b.failure_rate),
             b.runs
+        );
+    }
+    out.push_str("</tbody></table>");
+}
+
+/// The beats whose SLO budget is exhausted or low, the least left first.
+fn budget_of(out: &mut String, budget: Option<&PipelineBudget>) {
+    let _ = write!(
+        out,
+        "<h3>SLO budgets at risk ({} days)</h3>",
+        budgets::DEFAULT_DAYS
+    );
+    let at_risk = budget.map(PipelineBudget::at_risk).unwrap_or_default();
+    let Some(budget) = budget.filter(|_| !at_risk.is_empty()) else {
+        out.push_str("<p class=\"muted\">None.</p>");
+        return;
+    };
+    out.push_str(
+        "<table class=\"budgets\"><thead><tr><th>Beat</th><th class=\"num\">Objective</th>\
+         <th class=\"num\">Runs</th><th class=\"num\">Missed</th><th>Budget</th></tr></thead><tbody>",
+    );
+    for b in at_risk {
+        let _ = write!(
+            out,
+            "<tr><td class=\"beat\"><a href=\"{}\">{}</a></td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            beat_href(&budget.pipeline_id, &b.beat),
+            Esc(&b.beat),
+            baton_report::format::percent(b.budget.objective),
+            b.budget.runs,
+            b.budget.missed,
+            Esc(&baton_report::budget::describe(&b.budget)),
         );
     }
     out.push_str("</tbody></table>");

@@ -18,17 +18,20 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Transaction};
 use uuid::Uuid;
 
-use super::codec::{self, SERIES_BITS, beat_status, cache_state, identity_from_sql, ts_from_sql};
+use super::codec::{
+    self, SERIES_BITS, beat_status, cache_state, identity_from_sql, sla_status, ts_from_sql,
+};
 use crate::error::SqlContext;
 use crate::series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet};
 use crate::{Result, StoreError};
 
 /// The beat columns read, in this order; the identity last, only when asked for.
-/// Status, cache state, the restored flag and the attempts (at most 255) come
-/// packed in one integer (fewer columns to fetch per row: a million rows are read).
+/// Status, cache state, the restored flag, the attempts (at most 255) and the SLA
+/// verdict come packed in one integer (fewer columns to fetch per row: a million
+/// rows are read).
 const POINT_COLUMNS: &str = "b.id, b.started_at, b.duration_ms, \
      b.status | (b.cache_state << 8) | ((b.restored != 0) << 16) \
-     | (min(max(b.attempts, 0), 255) << 17)";
+     | (min(max(b.attempts, 0), 255) << 17) | (b.sla_status << 25)";
 
 /// A series slot that is not wanted.
 const UNWANTED: u32 = u32::MAX;
@@ -487,6 +490,7 @@ impl<'a> PointReader<'a> {
             cache_state: cache_state::decode((packed >> 8) & 0xff)?,
             restored: (packed >> 16) & 1 != 0,
             attempts: u8::try_from((packed >> 17) & 0xff).unwrap_or(1),
+            sla: sla_status::decode((packed >> 25) & 0xff)?,
             identity,
         });
         Ok(())

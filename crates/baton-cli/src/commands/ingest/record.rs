@@ -51,6 +51,7 @@ pub(super) fn millis_between(start: Timestamp, end: Timestamp) -> u64 {
 pub(super) fn slo_of(beat_type: BeatType) -> SloTarget {
     SloTarget {
         cache_hit_rate: None,
+        objective: None,
         ..beat_type.default_slo()
     }
 }

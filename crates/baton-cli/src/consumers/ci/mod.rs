@@ -38,6 +38,8 @@ pub(crate) struct CiPage {
     /// The job summary is written (not by a call of a run that goes on: the
     /// run's `--finish` writes it whole).
     summary: bool,
+    /// The beats' SLO objectives, for the budget state in the summary.
+    objectives: crate::signals::budgets::Objectives,
 }
 
 impl CiPage {
@@ -65,6 +67,7 @@ impl CiPage {
             root: pipeline.root.clone(),
             tails: Vec::new(),
             summary: true,
+            objectives: crate::signals::budgets::Objectives::of(pipeline),
         }
     }
 
@@ -169,6 +172,9 @@ impl CiPage {
         {
             extras.regressions = lines;
         }
+        if let Some(store) = store {
+            extras.budget = self.budget_state(store, &report.run.pipeline_id);
+        }
         for record in report
             .beats
             .iter()
@@ -207,6 +213,35 @@ impl CiPage {
         if let Some(path) = summary_path {
             append_summary(Path::new(&path), report, &extras);
         }
+    }
+
+    /// The pipeline's SLO budgets over the default window, this run included: a
+    /// line for the whole, then each beat exhausted or low. Nothing when the
+    /// history cannot be read.
+    fn budget_state(&self, store: &dyn HistoryStore, pipeline_id: &str) -> Vec<String> {
+        use crate::signals::budgets;
+        let days = budgets::DEFAULT_DAYS;
+        let query = baton_store::SeriesQuery {
+            pipeline: Some(pipeline_id.to_owned()),
+            since: Some(crate::signals::window_start(jiff::Timestamp::now(), days)),
+            ..baton_store::SeriesQuery::default()
+        };
+        let Ok(set) = store.beat_series(&query) else {
+            return Vec::new();
+        };
+        let doc = budgets::document(&set, days, Some(&self.objectives));
+        let Some(pipeline) = doc.pipelines.first() else {
+            return Vec::new();
+        };
+        let mut lines = vec![format!("Over {days} days: {}", pipeline.summary())];
+        for beat in pipeline.at_risk() {
+            lines.push(format!(
+                "`{}`: {}",
+                summary::inline_code(&beat.beat),
+                baton_report::budget::describe(&beat.budget)
+            ));
+        }
+        lines
     }
 
     fn write_outputs(&self, report: &RunReport) {

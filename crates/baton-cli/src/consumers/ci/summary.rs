@@ -1,6 +1,7 @@
 //! The job summary (`$GITHUB_STEP_SUMMARY`): the run's Markdown report, then each
 //! failing beat with its exit code, reason and log tail, the regressions and
-//! flaky beats this run revealed and the beats restored from the cache. The
+//! flaky beats this run revealed, the pipeline's SLO budget state and the beats
+//! restored from the cache. The
 //! runner accepts at most 1 MiB per step: what does not fit is cut, with a note.
 
 use std::fmt::Write as _;
@@ -18,6 +19,9 @@ pub(crate) struct Extras {
     pub tails: Vec<(String, String)>,
     pub regressions: Vec<String>,
     pub flaky: Vec<String>,
+    /// The pipeline's SLO budget state: a line for the whole, then the beats
+    /// whose budget is exhausted or low.
+    pub budget: Vec<String>,
 }
 
 /// The summary's Markdown, whole.
@@ -68,6 +72,7 @@ pub(crate) fn render(report: &RunReport, extras: &Extras) -> String {
     };
     list(&mut out, "Regressions", &extras.regressions);
     list(&mut out, "Flaky beats", &extras.flaky);
+    list(&mut out, "SLO budget", &extras.budget);
     let restored: Vec<String> = report
         .beats
         .iter()
@@ -105,7 +110,7 @@ pub(crate) fn fit(text: String, budget: usize, label: &str) -> String {
 }
 
 /// A beat name inside backticks: backticks in it would end the span.
-fn inline_code(text: &str) -> String {
+pub(crate) fn inline_code(text: &str) -> String {
     text.replace('`', "'")
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
         slo_duration_ns,
         slo_errors,
         slo_cache_hit_rate,
+        slo_objective,
         sla_duration,
         sla_ratio,
         sla_breach_percent,
@@ -185,6 +186,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
             duration: Duration::from_nanos(slo_duration_ns),
             errors: slo_errors,
             cache_hit_rate: slo_cache_hit_rate,
+            objective: slo_objective,
         },
         sla: SlaVerdict {
             overall_status: sla_status::decode(get_i64(col.sla_status)?)?,

@@ -95,6 +95,7 @@ pub(crate) fn encode_beat<'a>(
         duration: slo_duration,
         errors: slo_errors,
         cache_hit_rate: slo_cache_rate,
+        objective: slo_objective,
     } = slo;
     let SlaVerdict {
         overall_status,
@@ -142,6 +143,7 @@ pub(crate) fn encode_beat<'a>(
         slo_duration_ns: u64::try_from(slo_duration.as_nanos()).map_err(|_| encode_err(None))?,
         slo_errors: *slo_errors,
         slo_cache_hit_rate: *slo_cache_rate,
+        slo_objective: *slo_objective,
         sla_duration: *duration_status,
         sla_ratio: *duration_ratio,
         sla_breach_percent: *duration_breach_percent,

@@ -59,6 +59,13 @@ pub(super) struct Extra<'a> {
         with = "opt_real"
     )]
     pub(super) slo_cache_hit_rate: Option<f64>,
+    #[serde(
+        rename = "so",
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_real"
+    )]
+    pub(super) slo_objective: Option<f64>,
     #[serde(rename = "vd", default, skip_serializing_if = "is_default")]
     pub(super) sla_duration: SlaStatus,
     #[serde(rename = "vr", with = "real")]
