@@ -2,7 +2,9 @@
 //!
 //! A beat is **flaky** when, with the same input identity (the cache key of its
 //! inputs, or the commit of a clean tree), it both passed and failed: nothing it
-//! was given changed, yet the outcome did. A key that failed three or more times
+//! was given changed, yet the outcome did. A run in which it passed only on a
+//! rerun (a retry of the beat, or tests its JUnit report says failed and then
+//! passed) is the same evidence inside one run. A key that failed three or more times
 //! in a row and never passed is **broken**: a real breakage, not noise. Timeouts
 //! count as failures; cancellations, skips and cache restores say nothing and are
 //! left out, and so are runs the caller marks as an outage (every beat of the
@@ -29,6 +31,9 @@ pub struct Attempt<'a> {
     /// The input identity; `None` when the beat has none (no `inputs`, dirty tree).
     pub key: Option<&'a str>,
     pub passed: bool,
+    /// It passed only after failing in the same run (a retry, or tests rerun):
+    /// a pass, and flaky evidence.
+    pub rerun: bool,
     /// The run failed as a whole (an outage): left out of the evidence.
     pub outage: bool,
 }
@@ -67,6 +72,8 @@ pub struct FlakyReport {
     pub flaky_keys: Vec<KeyEvidence>,
     /// The key that is broken, with its failed runs, when the verdict is broken.
     pub broken_key: Option<KeyEvidence>,
+    /// Runs in which it passed only on a rerun, oldest first.
+    pub reruns: Vec<String>,
     /// A flaky beat whose last [`CLEAR_STREAK`] runs passed.
     pub cleared: bool,
 }
@@ -128,7 +135,16 @@ pub fn classify(attempts: &[Attempt<'_>]) -> FlakyReport {
     let mut keys: Vec<(&str, Seen)> = by_key.into_iter().collect();
     keys.sort_by_key(|(_, seen)| std::cmp::Reverse(seen.last));
 
-    let trailing_passes = considered.iter().rev().take_while(|a| a.passed).count();
+    let trailing_passes = considered
+        .iter()
+        .rev()
+        .take_while(|a| a.passed && !a.rerun)
+        .count();
+    let reruns: Vec<String> = considered
+        .iter()
+        .filter(|a| a.passed && a.rerun)
+        .map(|a| a.run_id.to_owned())
+        .collect();
     let latest_key = considered.last().and_then(|a| a.key);
     let broken_key = keys
         .iter()
@@ -141,13 +157,14 @@ pub fn classify(attempts: &[Attempt<'_>]) -> FlakyReport {
         .filter(|(_, seen)| !seen.passed.is_empty() && !seen.failed.is_empty())
         .map(|(key, seen)| evidence(key, seen))
         .collect();
-    let cleared = !flaky_keys.is_empty() && trailing_passes >= CLEAR_STREAK;
+    let evidence_found = !flaky_keys.is_empty() || !reruns.is_empty();
+    let cleared = evidence_found && trailing_passes >= CLEAR_STREAK;
 
     let verdict = if runs < MIN_RUNS {
         Verdict::InsufficientData
     } else if broken_key.is_some() {
         Verdict::Broken
-    } else if !flaky_keys.is_empty() && !cleared {
+    } else if evidence_found && !cleared {
         Verdict::Flaky
     } else {
         Verdict::Healthy
@@ -160,6 +177,7 @@ pub fn classify(attempts: &[Attempt<'_>]) -> FlakyReport {
         flip_rate,
         flaky_keys,
         broken_key,
+        reruns,
         cleared,
     }
 }
@@ -169,14 +187,15 @@ mod tests {
     use super::*;
 
     /// Attempts from a compact script: `"a+ a- b+"` is key a passed, key a
-    /// failed, key b passed; `"?"` for no key, `!` for an outage failure.
-    fn script(text: &str) -> Vec<(String, Option<String>, bool, bool)> {
+    /// failed, key b passed; `"?"` for no key, `!` for an outage failure, `~` for
+    /// a pass on a rerun.
+    fn script(text: &str) -> Vec<(String, Option<String>, char)> {
         text.split_whitespace()
             .enumerate()
             .map(|(i, word)| {
                 let (key, mark) = word.split_at(word.len() - 1);
                 let key = (key != "?").then(|| key.to_owned());
-                (format!("r{i}"), key, mark == "+", mark == "!")
+                (format!("r{i}"), key, mark.chars().next().unwrap_or('-'))
             })
             .collect()
     }
@@ -185,11 +204,12 @@ mod tests {
         let owned = script(text);
         let attempts: Vec<Attempt<'_>> = owned
             .iter()
-            .map(|(run, key, passed, outage)| Attempt {
+            .map(|(run, key, mark)| Attempt {
                 run_id: run,
                 key: key.as_deref(),
-                passed: *passed,
-                outage: *outage,
+                passed: matches!(mark, '+' | '~'),
+                rerun: *mark == '~',
+                outage: *mark == '!',
             })
             .collect();
         classify(&attempts)
@@ -249,5 +269,24 @@ mod tests {
         let report = judge("");
         assert_eq!(report.flip_rate, 0.0);
         assert!(report.failure_rate.rate.is_finite());
+    }
+
+    #[test]
+    fn a_pass_on_a_rerun_is_flaky_evidence_until_five_clean_passes() {
+        let report = judge("a+ a+ a~ a+");
+        assert_eq!(report.verdict, Verdict::Flaky);
+        assert_eq!(report.reruns, ["r2"]);
+        assert_eq!(report.failure_rate.count, 0, "a rerun pass is a pass");
+        assert!(report.flaky_keys.is_empty());
+
+        let cleared = judge("a~ a+ a+ a+ a+ a+");
+        assert!(cleared.cleared);
+        assert_eq!(cleared.verdict, Verdict::Healthy);
+        // Rerun passes do not count towards clearing.
+        assert_eq!(judge("a~ a+ a+ a~ a+ a+ a+").verdict, Verdict::Flaky);
+        // Too few runs say nothing, rerun or not.
+        assert_eq!(judge("a~ a+").verdict, Verdict::InsufficientData);
+        // In an outage it is left out like any other run.
+        assert!(judge("a+ a+ a+ ?!").reruns.is_empty());
     }
 }

@@ -502,3 +502,56 @@ fn a_hundred_thousand_test_cases_stream_in_bounded_memory() {
         "peak RSS {peak} bytes should stay well under the report's {size} bytes"
     );
 }
+
+#[test]
+fn tests_passed_on_a_rerun_and_retried_beats_are_flaky_evidence() {
+    let p = Project::with_pipeline(
+        "version: 1\nid: 8e0c1f2a-3b4d-4c5e-8f6a-7b8c9d0e1f2a\nname: shop\nmovements:\n  - name: m\n    beats:\n      \
+         - { name: unit-tests, type: test, run: 'true' }\n      \
+         - { name: e2e, type: test, retry: { attempts: 2 }, run: 'test -f .tried || { touch .tried; exit 1; }' }\n",
+    )
+    .file(
+        "rerun.xml",
+        r#"<testsuite name="unit" tests="2" failures="0" errors="0">
+  <testcase classname="shop.Cart" name="adds"/>
+  <testcase classname="shop.Cart" name="syncs"><flakyFailure message="timed out"/></testcase>
+</testsuite>"#,
+    );
+    for i in 0..4 {
+        ok(&p, &["run", "--output", "quiet"]);
+        if i == 1 {
+            let out = ok(
+                &p,
+                &[
+                    "ingest",
+                    "junit",
+                    "--run",
+                    "latest",
+                    "--beat",
+                    "unit-tests",
+                    "rerun.xml",
+                ],
+            );
+            assert!(out.contains("1 flaky"), "{out}");
+        }
+    }
+    let out = ok(&p, &["flaky", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let verdict = |name: &str| {
+        doc["beats"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["beat"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {doc}"))
+    };
+    let unit = verdict("unit-tests");
+    assert_eq!(unit["verdict"], "flaky", "{unit}");
+    assert_eq!(unit["rerun_count"], 1);
+    assert_eq!(unit["failure_rate"]["count"], 0, "it passed in the end");
+    let e2e = verdict("e2e");
+    assert_eq!(e2e["verdict"], "flaky", "{e2e}");
+    assert_eq!(e2e["rerun_count"], 1);
+    let text = ok(&p, &["flaky"]);
+    assert!(text.contains("passed only on a rerun in 1 run: "), "{text}");
+    assert!(text.contains("2 flaky, 0 broken"), "{text}");
+}

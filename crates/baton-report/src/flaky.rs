@@ -41,6 +41,11 @@ pub struct FlakyBeat {
     pub flaky_keys: Vec<KeyEvidence>,
     /// The identity failing every time, when broken.
     pub broken_key: Option<KeyEvidence>,
+    /// How many runs it passed only on a rerun (a retry, or tests that failed
+    /// and then passed).
+    pub rerun_count: usize,
+    /// The most recent of them (at most ten), oldest first.
+    pub reruns: Vec<RunName>,
 }
 
 /// Runs of one input identity, by outcome.
@@ -120,6 +125,26 @@ pub fn render_flaky(doc: &FlakyDoc) -> String {
                 runs(&key.failed),
                 runs(&key.passed)
             );
+        }
+        if b.rerun_count > 0 {
+            let shown: Vec<&str> = b
+                .reruns
+                .iter()
+                .rev()
+                .take(RUNS_SHOWN)
+                .map(|r| r.label.as_str())
+                .collect();
+            let _ = write!(
+                out,
+                "        passed only on a rerun in {} {}: {}",
+                b.rerun_count,
+                if b.rerun_count == 1 { "run" } else { "runs" },
+                shown.join(", ")
+            );
+            if b.rerun_count > shown.len() {
+                let _ = write!(out, " and {} earlier", b.rerun_count - shown.len());
+            }
+            out.push('\n');
         }
         if b.flaky_key_count > 2 {
             let more = b.flaky_key_count - 2;
@@ -224,6 +249,8 @@ mod tests {
                 vec![]
             },
             broken_key: None,
+            rerun_count: 0,
+            reruns: Vec::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Flaky and broken beats over a window: each beat's executed runs that passed or
 //! failed (timeouts are failures; cancelled and skipped runs, and runs restored
 //! from the cache, say nothing), judged by [`baton_analysis::flaky::classify`] on
-//! their input identities. A run in which every beat that ran failed (at least
+//! their input identities and the runs it passed only on a rerun. A run in which every beat that ran failed (at least
 //! two of them) is an outage and is no evidence against any one beat.
 
 use std::collections::HashMap;
@@ -15,6 +15,9 @@ use baton_store::{SeriesPoint, SeriesSet};
 /// Input identities a beat's evidence lists (the most recent).
 pub const EVIDENCE_KEYS: usize = 10;
 
+/// Runs passed on a rerun a beat's evidence lists (the most recent).
+pub const EVIDENCE_RUNS: usize = 10;
+
 /// Beats that must have run (and all failed) for a run to count as an outage.
 pub const OUTAGE_MIN_BEATS: usize = 2;
 
@@ -26,6 +29,12 @@ pub fn outcome(p: &SeriesPoint) -> Option<bool> {
         BeatStatus::Failure | BeatStatus::Timeout => Some(false),
         BeatStatus::Cancelled | BeatStatus::Skipped => None,
     }
+}
+
+/// Whether a record passed only after failing in its run: the beat was retried, or
+/// its JUnit report has tests that failed and then passed.
+pub fn passed_on_rerun(p: &SeriesPoint) -> bool {
+    p.status == BeatStatus::Success && (p.attempts > 1 || p.tests_flaky)
 }
 
 /// Per run of the set: every beat that passed or failed, failed (and there were
@@ -64,6 +73,7 @@ pub fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
                     run_id: &run_ids[p.run as usize],
                     key: p.identity.map(|i| set.identity(i)),
                     passed: outcome(p)?,
+                    rerun: passed_on_rerun(p),
                     outage: outage[p.run as usize],
                 })
             })
@@ -99,6 +109,8 @@ pub fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
             .map(&mut evidence)
             .collect();
         let broken_key = report.broken_key.as_ref().map(&mut evidence);
+        let newest = report.reruns.len().saturating_sub(EVIDENCE_RUNS);
+        let reruns = name_runs(&report.reruns[newest..]);
         let pipeline = &set.pipelines[series.pipeline as usize];
         beats.push(FlakyBeat {
             pipeline_id: pipeline.pipeline_id.clone(),
@@ -113,6 +125,8 @@ pub fn document(set: &SeriesSet, window_days: u64) -> FlakyDoc {
             flaky_key_count: report.flaky_keys.len(),
             flaky_keys,
             broken_key,
+            rerun_count: report.reruns.len(),
+            reruns,
         });
     }
     FlakyDoc {

@@ -68,6 +68,9 @@ pub struct SeriesPoint {
     /// Its SLA verdict (the worst of duration, errors and cache; a failure's is
     /// its failure).
     pub sla: SlaStatus,
+    /// Some of its tests failed and then passed on a rerun inside the beat
+    /// (JUnit's `flakyFailure`/`rerunFailure`).
+    pub tests_flaky: bool,
     /// Index of its input identity ([`SeriesSet::identity`]); `None` when it has
     /// none or the query did not ask for identities.
     pub identity: Option<u32>,

@@ -645,6 +645,8 @@ pub(crate) mod tests {
                 flaky_key_count: 2,
                 flaky_keys: Vec::new(),
                 broken_key: None,
+                rerun_count: 0,
+                reruns: Vec::new(),
             }],
         };
         let input = HtmlInput {

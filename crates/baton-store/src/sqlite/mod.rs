@@ -447,7 +447,8 @@ mod tests {
     /// database, then copied into the old one column by column, leaving out the
     /// columns later versions added (v4: a beat's input identity and restored flag,
     /// which read back as none and as "restored when it was a cache hit"; v5: its
-    /// attempts, backfilled from the record).
+    /// attempts, and v6: its tests that passed on a rerun, both backfilled from the
+    /// record).
     ///
     /// Each version is tried twice: with the old data checkpointed into the database
     /// file, and with it still in a WAL left behind (as a store leaves it).
@@ -457,7 +458,7 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let path = dir.path().join("history.db");
             let r = run("p", at(0), RunStatus::Success);
-            let b = BeatRecord {
+            let mut b = BeatRecord {
                 attempts: 3,
                 ..beat(
                     &r,
@@ -469,6 +470,7 @@ mod tests {
                     CacheState::Hit,
                 )
             };
+            b.metrics.insert("tests_flaky".to_owned(), 2.0);
             {
                 let mut conn = Connection::open(&path).expect("raw open");
                 if left_in_wal {
@@ -495,6 +497,9 @@ mod tests {
                         .to_owned();
                     if from >= 4 {
                         beat_columns.push_str(", input_identity, restored");
+                    }
+                    if from >= 5 {
+                        beat_columns.push_str(", attempts");
                     }
                     conn.execute_batch(&format!(
                         "ATTACH '{}' AS scratch;
@@ -544,6 +549,8 @@ mod tests {
                 .beat_series(&crate::SeriesQuery::default())
                 .expect("series");
             assert_eq!(series.series[0].points[0].attempts, 3, "from v{from}");
+            // So does the tests_flaky column (v6).
+            assert!(series.series[0].points[0].tests_flaky, "from v{from}");
             // Tables of later versions work.
             store
                 .annotate_shape(

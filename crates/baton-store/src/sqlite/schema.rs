@@ -174,10 +174,21 @@ UPDATE beats SET attempts = coalesce(json_extract(extra, '$.a'), 1)
     WHERE instr(extra, '"a":') > 0;
 "#,
     },
+    // v6: the tests that failed and passed on a rerun inside the beat (JUnit's
+    // `flakyFailure`, `rerunFailure`: the `tests_flaky` metric) as a column, so that
+    // `baton flaky` counts them as evidence with the other columns it reads.
+    Migration {
+        version: 6,
+        sql: r#"
+ALTER TABLE beats ADD COLUMN tests_flaky INTEGER NOT NULL DEFAULT 0;
+UPDATE beats SET tests_flaky = coalesce(CAST(json_extract(extra, '$.m.tests_flaky') AS INTEGER), 0)
+    WHERE instr(extra, '"tests_flaky":') > 0;
+"#,
+    },
 ];
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

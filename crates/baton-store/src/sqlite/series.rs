@@ -26,12 +26,13 @@ use crate::series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, Series
 use crate::{Result, StoreError};
 
 /// The beat columns read, in this order; the identity last, only when asked for.
-/// Status, cache state, the restored flag, the attempts (at most 255) and the SLA
-/// verdict come packed in one integer (fewer columns to fetch per row: a million
-/// rows are read).
+/// Status, cache state, the restored flag, the attempts (at most 255), the SLA
+/// verdict and whether tests passed on a rerun come packed in one integer (fewer
+/// columns to fetch per row: a million rows are read).
 const POINT_COLUMNS: &str = "b.id, b.started_at, b.duration_ms, \
      b.status | (b.cache_state << 8) | ((b.restored != 0) << 16) \
-     | (min(max(b.attempts, 0), 255) << 17) | (b.sla_status << 25)";
+     | (min(max(b.attempts, 0), 255) << 17) | ((b.sla_status & 7) << 25) \
+     | ((b.tests_flaky > 0) << 28)";
 
 /// A series slot that is not wanted.
 const UNWANTED: u32 = u32::MAX;
@@ -490,7 +491,8 @@ impl<'a> PointReader<'a> {
             cache_state: cache_state::decode((packed >> 8) & 0xff)?,
             restored: (packed >> 16) & 1 != 0,
             attempts: u8::try_from((packed >> 17) & 0xff).unwrap_or(1),
-            sla: sla_status::decode((packed >> 25) & 0xff)?,
+            sla: sla_status::decode((packed >> 25) & 7)?,
+            tests_flaky: (packed >> 28) & 1 != 0,
             identity,
         });
         Ok(())

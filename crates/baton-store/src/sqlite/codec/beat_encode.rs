@@ -22,8 +22,8 @@ use crate::{Result, StoreError};
 pub(crate) const INSERT_BEAT: &str = "INSERT INTO beats (
     id, movement_index, movement, beat_index, started_at, status, duration_ms, cpu_user_ms,
     cpu_sys_ms, peak_rss_bytes, cache_state, sla_status, shape_hash, prev_shape_hash,
-    evolved, extra, input_identity, restored, attempts
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    evolved, extra, input_identity, restored, attempts, tests_flaky
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
 
 /// A beat record turned into column values, ready to bind: the work that needs no
 /// database, so a bulk insert can do it on another thread.
@@ -46,6 +46,8 @@ pub(crate) struct EncodedBeat<'a> {
     input_identity: Option<rusqlite::types::Value>,
     restored: bool,
     attempts: u32,
+    /// Tests that failed and then passed on a rerun (the `tests_flaky` metric).
+    tests_flaky: i64,
     /// Where its `extra` JSON sits in the buffer given to [`encode_beat`].
     extra: std::ops::Range<usize>,
 }
@@ -183,8 +185,17 @@ pub(crate) fn encode_beat<'a>(
         input_identity: input_identity.as_deref().map(identity_to_sql),
         restored: *restored,
         attempts: *attempts,
+        tests_flaky: tests_flaky(metrics),
         extra: start..json.len(),
     })
+}
+
+/// The `tests_flaky` metric as a count (0 when absent or not a count).
+fn tests_flaky(metrics: &std::collections::BTreeMap<String, f64>) -> i64 {
+    metrics
+        .get("tests_flaky")
+        .filter(|n| n.is_finite() && **n > 0.0)
+        .map_or(0, |n| n.min(i64::MAX as f64) as i64)
 }
 
 /// Bind an encoded beat to [`INSERT_BEAT`] as row `id` and run it. `json` is the
@@ -224,6 +235,7 @@ pub(crate) fn insert_encoded(
         beat.input_identity,
         beat.restored,
         beat.attempts,
+        beat.tests_flaky,
     ])
     .ctx(fail)?;
     Ok(())
