@@ -447,7 +447,7 @@ mod tests {
     /// database, then copied into the old one column by column, leaving out the
     /// columns later versions added (v4: a beat's input identity and restored flag,
     /// which read back as none and as "restored when it was a cache hit"; v5: its
-    /// attempts, backfilled from the record).
+    /// attempts, backfilled from the record; v6 adds an index only).
     ///
     /// Each version is tried twice: with the old data checkpointed into the database
     /// file, and with it still in a WAL left behind (as a store leaves it).
@@ -495,6 +495,9 @@ mod tests {
                         .to_owned();
                     if from >= 4 {
                         beat_columns.push_str(", input_identity, restored");
+                    }
+                    if from >= 5 {
+                        beat_columns.push_str(", attempts");
                     }
                     conn.execute_batch(&format!(
                         "ATTACH '{}' AS scratch;
@@ -544,6 +547,14 @@ mod tests {
                 .beat_series(&crate::SeriesQuery::default())
                 .expect("series");
             assert_eq!(series.series[0].points[0].attempts, 3, "from v{from}");
+            // The outcome index (v6) serves a bounded read, with the same point.
+            let newest = store
+                .beat_series(&crate::SeriesQuery {
+                    newest_per_outcome: Some(1),
+                    ..crate::SeriesQuery::default()
+                })
+                .expect("bounded series");
+            assert_eq!(newest.series, series.series, "from v{from}");
             // Tables of later versions work.
             store
                 .annotate_shape(
