@@ -246,11 +246,10 @@ async fn regressions_doc(
             .read(move |store| {
                 let pipeline = pipeline_id(store, text(&params, "pipeline"))?;
                 let beat = text(&params, "beat").map(str::to_owned);
-                let set = store.beat_series(&SeriesQuery {
+                let set = store.beat_series(&regressions::query(
                     pipeline,
-                    beats: beat.iter().cloned().collect(),
-                    ..SeriesQuery::default()
-                })?;
+                    beat.iter().cloned().collect(),
+                ))?;
                 if let Some(beat) = &beat
                     && set.series.is_empty()
                 {

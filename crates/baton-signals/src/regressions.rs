@@ -10,7 +10,7 @@ use baton_model::BeatStatus;
 use baton_report::regressions::{
     ChangePointDoc, RegressionBeat, RegressionsDoc, SIGNALS_FORMAT_VERSION, ScanResult, SeriesKind,
 };
-use baton_store::{BeatSeries, HistoryStore, SeriesSet};
+use baton_store::{BeatSeries, HistoryStore, SeriesQuery, SeriesSet};
 use uuid::Uuid;
 
 use super::run_ref;
@@ -53,11 +53,29 @@ pub fn successful(series: &BeatSeries, kind: SeriesKind) -> Vec<(u32, f64)> {
         .collect()
 }
 
+/// What the scan reads of a scope (a pipeline, or all; one beat, or all): each
+/// beat's newest [`MAX_ANALYZED_RUNS`] records of each outcome, which hold the
+/// newest successful runs of both kinds; the store counts the others.
+pub fn query(pipeline: Option<String>, beats: Vec<String>) -> SeriesQuery {
+    SeriesQuery {
+        pipeline,
+        beats,
+        newest_per_outcome: Some(MAX_ANALYZED_RUNS),
+        ..SeriesQuery::default()
+    }
+}
+
 /// Scans one series of a beat (its newest `max_runs` successful runs of `kind`).
 pub fn scan(set: &SeriesSet, series: usize, kind: SeriesKind, max_runs: usize) -> Scan {
     let all = successful(&set.series[series], kind);
-    let recorded = all.len();
-    let newest = &all[recorded.saturating_sub(max_runs)..];
+    // Of the whole scope: a bounded read keeps only the newest.
+    let successes = set.series[series].successes;
+    let recorded = match kind {
+        SeriesKind::Hit => successes.restored,
+        SeriesKind::Miss => successes.executed,
+    }
+    .max(all.len());
+    let newest = &all[all.len().saturating_sub(max_runs)..];
     let durations: Vec<f64> = newest.iter().map(|&(_, ms)| ms).collect();
     Scan {
         series,

@@ -105,11 +105,21 @@ impl HtmlContext {
     /// Reads the history of `report`'s pipeline.
     pub fn read(store: &dyn HistoryStore, report: &RunReport) -> baton_store::Result<Self> {
         let pipeline = report.run.pipeline_id.clone();
-        let set = store.beat_series(&SeriesQuery {
-            pipeline: Some(pipeline.clone()),
-            ..SeriesQuery::default()
-        })?;
-        let durations = durations(&set, report);
+        // The scan's bound holds each beat's newest records of every outcome, so
+        // the last CHART_RUNS of a recent run too; an older run's may reach
+        // further back.
+        let set = store.beat_series(&regressions::query(Some(pipeline.clone()), Vec::new()))?;
+        let durations = match durations(&set, report) {
+            Some(durations) => durations,
+            None => durations(
+                &store.beat_series(&SeriesQuery {
+                    pipeline: Some(pipeline.clone()),
+                    ..SeriesQuery::default()
+                })?,
+                report,
+            )
+            .unwrap_or_default(),
+        };
         let scans = regressions::scans(&set, None);
         let regressions = regressions::document(store, &set, &scans)?;
         drop(set);
@@ -140,17 +150,26 @@ impl HtmlContext {
 }
 
 /// Each beat's last [`CHART_RUNS`] records up to and including this run, oldest
-/// first.
-fn durations(set: &SeriesSet, report: &RunReport) -> HashMap<String, Vec<DurationPoint>> {
+/// first; `None` when a bounded read of `set` left some of them out.
+fn durations(set: &SeriesSet, report: &RunReport) -> Option<HashMap<String, Vec<DurationPoint>>> {
     let current = set.runs.iter().position(|r| r.run_id == report.run.run_id);
     let last = current.unwrap_or(set.runs.len().saturating_sub(1));
     set.series
         .iter()
         .map(|series| {
-            let points: Vec<DurationPoint> = series
-                .points
-                .iter()
-                .filter(|p| p.run as usize <= last)
+            let shown = series.points.iter().filter(|p| p.run as usize <= last);
+            let complete = series.complete_from == 0
+                || shown
+                    .clone()
+                    .rev()
+                    .take(CHART_RUNS)
+                    .filter(|p| p.run >= series.complete_from)
+                    .count()
+                    >= CHART_RUNS;
+            if !complete {
+                return None;
+            }
+            let points: Vec<DurationPoint> = shown
                 .map(|p| DurationPoint {
                     duration_ms: p.duration_ms,
                     succeeded: p.status == BeatStatus::Success,
@@ -159,7 +178,7 @@ fn durations(set: &SeriesSet, report: &RunReport) -> HashMap<String, Vec<Duratio
                 })
                 .collect();
             let from = points.len().saturating_sub(CHART_RUNS);
-            (series.beat.clone(), points[from..].to_vec())
+            Some((series.beat.clone(), points[from..].to_vec()))
         })
         .collect()
 }

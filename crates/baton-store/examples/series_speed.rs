@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Prints the fill time, then each read (all records without and with input
-//! identities, one pipeline, the newest 500 runs of one pipeline) with its wall
+//! identities, one pipeline, its newest 1,000 records of each outcome per beat, the
+//! newest 500 runs of one pipeline) with its wall
 //! and CPU time and the peak RSS after it. The store it leaves can be read with the `baton`
 //! verbs (`BATON_DIR=/tmp/s/.baton baton regressions --all`).
 
@@ -76,6 +77,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "one pipeline",
             SeriesQuery {
                 pipeline: first.clone(),
+                ..SeriesQuery::default()
+            },
+        ),
+        (
+            "one pipeline, newest 1,000 records of each outcome per beat",
+            SeriesQuery {
+                pipeline: first.clone(),
+                newest_per_outcome: Some(1_000),
                 ..SeriesQuery::default()
             },
         ),

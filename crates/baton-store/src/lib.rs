@@ -34,7 +34,9 @@ pub use api::{
 };
 pub use api::{RunCursor, RunPage, RunPageFilter, worst_status};
 pub use error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, StoreError};
-pub use series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet};
+pub use series::{
+    BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet, Successes,
+};
 pub use sqlite::{LOCK_WAIT, SCHEMA_VERSION, SqliteStore};
 
 /// Result of every store operation.

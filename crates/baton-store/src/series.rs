@@ -29,6 +29,13 @@ pub struct SeriesQuery {
     /// Read each record's input identity (flaky detection needs it; the other
     /// analyses do not, and reading it costs time and memory).
     pub identities: bool,
+    /// Per beat and outcome (its status and, for every status, whether it was
+    /// restored from the cache), only the newest N records of the scope; `None`
+    /// for all. Analyses that look at a beat's newest runs only (the change point
+    /// scan, a run's charts) read this much of a long history instead of all of
+    /// it, with the same result: the bound is per beat, so a beat that fails or is
+    /// restored often keeps as many of each kind as one that never does.
+    pub newest_per_outcome: Option<usize>,
 }
 
 /// A pipeline of a [`SeriesSet`].
@@ -76,13 +83,78 @@ pub struct SeriesPoint {
     pub identity: Option<u32>,
 }
 
-/// Every record of one beat of one pipeline, oldest run first.
+/// Every record of one beat of one pipeline (or the newest of each outcome, see
+/// [`SeriesQuery::newest_per_outcome`]), oldest run first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BeatSeries {
     /// Index into [`SeriesSet::pipelines`].
     pub pipeline: u32,
     pub beat: String,
     pub points: Vec<SeriesPoint>,
+    /// The beat's successful records in the scope, counted before any bound.
+    pub successes: Successes,
+    /// Every record of the beat in the runs from this index into
+    /// [`SeriesSet::runs`] on is in `points` (0 unless the bound left some out).
+    pub complete_from: u32,
+}
+
+/// Successful records of a beat, executed and restored from the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Successes {
+    pub executed: usize,
+    pub restored: usize,
+}
+
+impl BeatSeries {
+    /// Counts the successes of `points`, which hold every record of the scope.
+    pub(crate) fn count_successes(&mut self) {
+        self.successes = Successes::default();
+        for p in &self.points {
+            if p.status == BeatStatus::Success {
+                if p.restored {
+                    self.successes.restored += 1;
+                } else {
+                    self.successes.executed += 1;
+                }
+            }
+        }
+    }
+
+    /// Keeps the newest `n` points of each outcome (status, restored) of a series
+    /// holding every record of the scope, counting its successes first.
+    pub(crate) fn keep_newest(&mut self, n: usize) {
+        self.count_successes();
+        let mut seen = [0usize; 2 * OUTCOMES];
+        let mut complete_from = 0u32;
+        let mut kept: Vec<SeriesPoint> = Vec::with_capacity(self.points.len().min(n * 4));
+        for p in self.points.iter().rev() {
+            let count = &mut seen[outcome(p.status, p.restored)];
+            if *count < n {
+                *count += 1;
+                kept.push(*p);
+            } else {
+                complete_from = complete_from.max(p.run.saturating_add(1));
+            }
+        }
+        kept.reverse();
+        self.points = kept;
+        self.complete_from = complete_from;
+    }
+}
+
+/// How many beat statuses there are (an outcome is one of them, restored or not).
+pub(crate) const OUTCOMES: usize = 5;
+
+/// The index of an outcome, below `2 * OUTCOMES`.
+pub(crate) fn outcome(status: BeatStatus, restored: bool) -> usize {
+    let status = match status {
+        BeatStatus::Success => 0,
+        BeatStatus::Failure => 1,
+        BeatStatus::Timeout => 2,
+        BeatStatus::Cancelled => 3,
+        BeatStatus::Skipped => 4,
+    };
+    2 * status + usize::from(restored)
 }
 
 /// What [`HistoryStore::beat_series`](crate::HistoryStore::beat_series) returns.

@@ -2,8 +2,6 @@
 //! gate: it exits 0 whatever it finds (a CI step that wants to fail on a slowdown
 //! reads `slower_now` from `--format json`).
 
-use baton_store::SeriesQuery;
-
 use super::reading;
 use crate::cli::{RegressionsArgs, TextOrJson};
 use crate::exit::Exit;
@@ -12,11 +10,10 @@ use crate::signals::regressions;
 pub(crate) fn run(args: &RegressionsArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let scope = reading::scope(&history, &args.scope)?;
-    let set = history.store.beat_series(&SeriesQuery {
-        pipeline: scope.pipeline_id().map(str::to_owned),
-        beats: args.beat.iter().cloned().collect(),
-        ..SeriesQuery::default()
-    })?;
+    let set = history.store.beat_series(&regressions::query(
+        scope.pipeline_id().map(str::to_owned),
+        args.beat.iter().cloned().collect(),
+    ))?;
     if let Some(beat) = &args.beat
         && set.series.is_empty()
     {

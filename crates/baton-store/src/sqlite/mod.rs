@@ -448,7 +448,7 @@ mod tests {
     /// columns later versions added (v4: a beat's input identity and restored flag,
     /// which read back as none and as "restored when it was a cache hit"; v5: its
     /// attempts, and v6: its tests that passed on a rerun, both backfilled from the
-    /// record).
+    /// record; v7 adds an index only).
     ///
     /// Each version is tried twice: with the old data checkpointed into the database
     /// file, and with it still in a WAL left behind (as a store leaves it).
@@ -501,6 +501,9 @@ mod tests {
                     if from >= 5 {
                         beat_columns.push_str(", attempts");
                     }
+                    if from >= 6 {
+                        beat_columns.push_str(", tests_flaky");
+                    }
                     conn.execute_batch(&format!(
                         "ATTACH '{}' AS scratch;
                          INSERT INTO runs SELECT * FROM scratch.runs;
@@ -551,6 +554,14 @@ mod tests {
             assert_eq!(series.series[0].points[0].attempts, 3, "from v{from}");
             // So does the tests_flaky column (v6).
             assert!(series.series[0].points[0].tests_flaky, "from v{from}");
+            // The outcome index (v7) serves a bounded read, with the same point.
+            let newest = store
+                .beat_series(&crate::SeriesQuery {
+                    newest_per_outcome: Some(1),
+                    ..crate::SeriesQuery::default()
+                })
+                .expect("bounded series");
+            assert_eq!(newest.series, series.series, "from v{from}");
             // Tables of later versions work.
             store
                 .annotate_shape(

@@ -175,7 +175,7 @@ UPDATE beats SET attempts = coalesce(json_extract(extra, '$.a'), 1)
 "#,
     },
     // v6: the tests that failed and passed on a rerun inside the beat (JUnit's
-    // `flakyFailure`, `rerunFailure`: the `tests_flaky` metric) as a column, so that
+    // `flakyFailure`, `flakyError`: the `tests_flaky` metric) as a column, so that
     // `baton flaky` counts them as evidence with the other columns it reads.
     Migration {
         version: 6,
@@ -185,10 +185,20 @@ UPDATE beats SET tests_flaky = coalesce(CAST(json_extract(extra, '$.m.tests_flak
     WHERE instr(extra, '"tests_flaky":') > 0;
 "#,
     },
+    // v7: beats by outcome, so that the change point scan and a run's charts read
+    // each beat's newest records of each outcome (a success executed or restored,
+    // a failure, ...) from the end of one index range instead of the whole history.
+    // Entries are small (three integers and the row id); row ids are in run order.
+    Migration {
+        version: 7,
+        sql: r#"
+CREATE INDEX beats_by_outcome ON beats (series, status, restored);
+"#,
+    },
 ];
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 

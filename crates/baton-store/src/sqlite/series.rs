@@ -22,7 +22,9 @@ use super::codec::{
     self, SERIES_BITS, beat_status, cache_state, identity_from_sql, sla_status, ts_from_sql,
 };
 use crate::error::SqlContext;
-use crate::series::{BeatSeries, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet};
+use crate::series::{
+    BeatSeries, OUTCOMES, SeriesPipeline, SeriesPoint, SeriesQuery, SeriesRun, SeriesSet, Successes,
+};
 use crate::{Result, StoreError};
 
 /// The beat columns read, in this order; the identity last, only when asked for.
@@ -95,7 +97,20 @@ pub(crate) fn beat_series(
         .filter(|(_, slot)| **slot != UNWANTED)
         .map(|(id, _)| id as i64)
         .collect();
-    let mut reader = if !query.beats.is_empty() && wanted.len() <= POINT_LOOKUP_MAX_SERIES {
+    if let Some(n) = query.newest_per_outcome
+        && query.since.is_none()
+        && query.last_runs.is_none()
+        && rows_follow_start_order(&set, &run_rows)
+    {
+        // Row id order is run order: the newest records of each outcome are the
+        // last entries of the outcome index.
+        let capacity: Vec<usize> = capacity.iter().map(|&c| c.min(n * 2)).collect();
+        let mut reader = PointReader::new(&slots, &run_index, &capacity, 1, query.identities);
+        read_newest(tx, &columns, n, &wanted, &mut reader, &mut set)?;
+        finish(&mut set, reader, None);
+        return Ok(set);
+    }
+    let reader = if !query.beats.is_empty() && wanted.len() <= POINT_LOOKUP_MAX_SERIES {
         // A few named beats: one row id lookup per run and beat, rather than
         // reading every beat of every run to keep a few.
         let mut reader = new_reader(1);
@@ -178,15 +193,114 @@ pub(crate) fn beat_series(
         }
         reader
     };
+    finish(&mut set, reader, Some(query.newest_per_outcome));
+    Ok(set)
+}
+
+/// Moves what `reader` read into `set`, oldest run first. `whole` is `Some` when
+/// every record of the scope was read (with the bound to apply, if any): the
+/// successes are counted from the points then.
+fn finish(set: &mut SeriesSet, mut reader: PointReader<'_>, whole: Option<Option<usize>>) {
     for (series, points) in set.series.iter_mut().zip(&mut reader.points) {
         series.points = std::mem::take(points);
         // Row id order is the order runs were recorded; imports may record them
         // in any order. Mostly sorted already, so the stable sort is near linear.
         series.points.sort_by_key(|p| p.run);
+        match whole {
+            Some(Some(n)) => series.keep_newest(n),
+            Some(None) => series.count_successes(),
+            None => {}
+        }
     }
     set.set_identities(reader.identities.text, reader.identities.ends);
     set.series.retain(|s| !s.points.is_empty());
-    Ok(set)
+}
+
+/// Whether each pipeline's runs, in the set's order (by start time), were
+/// recorded in that order too (row ids rising). An import may record older runs
+/// after newer ones; then "newest" by row id is not newest by start.
+fn rows_follow_start_order(set: &SeriesSet, run_rows: &[i64]) -> bool {
+    let mut last = vec![i64::MIN; set.pipelines.len()];
+    for (run, &row) in set.runs.iter().zip(run_rows) {
+        let Some(previous) = last.get_mut(run.pipeline as usize) else {
+            return false;
+        };
+        if row <= *previous {
+            return false;
+        }
+        *previous = row;
+    }
+    true
+}
+
+/// The newest `n` records of each outcome of each wanted series (by series id),
+/// walking the outcome index from its end; the successes of each series are
+/// counted on the index (entries only) when there are more than `n`. Every run of
+/// the series' pipelines must be in the set (no `since`, no `last_runs`).
+fn read_newest(
+    tx: &Transaction<'_>,
+    columns: &str,
+    n: usize,
+    wanted: &[i64],
+    reader: &mut PointReader<'_>,
+    set: &mut SeriesSet,
+) -> Result<()> {
+    let action = || "read the newest beats of the history".to_owned();
+    let mut newest = tx
+        .prepare(&format!(
+            "SELECT {columns} FROM beats b INDEXED BY beats_by_outcome \
+             WHERE b.series = ?1 AND b.status = ?2 AND b.restored = ?3 ORDER BY b.id DESC"
+        ))
+        .ctx(action)?;
+    let mut count = tx
+        .prepare(
+            "SELECT count(*) FROM beats INDEXED BY beats_by_outcome \
+             WHERE series = ?1 AND status = ?2 AND restored = ?3",
+        )
+        .ctx(action)?;
+    let success = codec::beat_status::encode(baton_model::BeatStatus::Success);
+    for &series_id in wanted {
+        let slot = reader.slots[series_id as usize] as usize;
+        let mut complete_from = 0u32;
+        for outcome in 0..2 * OUTCOMES as i64 {
+            let (status, restored) = (outcome / 2, outcome % 2);
+            let mut rows = newest.query((series_id, status, restored)).ctx(action)?;
+            let mut read = 0usize;
+            let mut more = false;
+            while let Some(row) = rows.next().ctx(action)? {
+                if read == n {
+                    let id: i64 = row.get(0).ctx(action)?;
+                    if let Some(&run) = reader.run_index.get(&(id >> SERIES_BITS)) {
+                        complete_from = complete_from.max(run.saturating_add(1));
+                    }
+                    more = true;
+                    break;
+                }
+                reader.read(row)?;
+                read += 1;
+            }
+            drop(rows);
+            if status != success {
+                continue;
+            }
+            let total = if more {
+                let total: i64 = count
+                    .query_row((series_id, status, restored), |row| row.get(0))
+                    .ctx(action)?;
+                usize::try_from(total).unwrap_or(read)
+            } else {
+                read
+            };
+            let successes = &mut set.series[slot].successes;
+            if restored == 0 {
+                successes.executed = total;
+            } else {
+                successes.restored = total;
+            }
+        }
+        set.series[slot].complete_from = complete_from;
+    }
+    Ok(())
 }
 
 /// The runs of the scope into `set.runs` (oldest first) and `set.pipelines`;
@@ -361,6 +475,8 @@ fn read_series(tx: &Transaction<'_>, query: &SeriesQuery, set: &mut SeriesSet) -
                 pipeline,
                 beat,
                 points: Vec::new(),
+                successes: Successes::default(),
+                complete_from: 0,
             },
         ));
     }
@@ -591,7 +707,7 @@ pub(crate) fn run_commits(tx: &Transaction<'_>, run_ids: &[Uuid]) -> Result<Hash
 mod tests {
     use baton_model::{BeatStatus, CacheState};
 
-    use crate::series::{BeatSeries, SeriesQuery, SeriesSet};
+    use crate::series::{BeatSeries, SeriesPoint, SeriesQuery, SeriesSet};
     use crate::test_records::{at, beat, run};
     use crate::{HistoryStore, SqliteStore};
 
@@ -809,6 +925,132 @@ mod tests {
             let expected: &[u64] = if last_runs.is_some() { &[13] } else { &[3, 13] };
             assert_eq!(durations, expected);
         }
+    }
+
+    /// A beat that fails every third run and is restored every fourth, and one
+    /// that always succeeds, over 60 runs; recorded in start order, or (as an
+    /// import may) newest batch first.
+    fn outcomes_store(recorded_out_of_order: bool) -> SqliteStore {
+        let store = SqliteStore::open_in_memory().expect("open");
+        let mut batches: Vec<(Vec<baton_model::RunRecord>, Vec<baton_model::BeatRecord>)> =
+            Vec::new();
+        for batch in 0..3 {
+            let (mut runs, mut beats) = (Vec::new(), Vec::new());
+            for i in batch * 20..batch * 20 + 20 {
+                let r = run("p", at(i * 60), baton_model::RunStatus::Success);
+                let status = if i % 3 == 0 {
+                    BeatStatus::Failure
+                } else {
+                    BeatStatus::Success
+                };
+                let cache = if i % 4 == 0 {
+                    CacheState::Hit
+                } else {
+                    CacheState::Miss
+                };
+                beats.push(beat(&r, 0, 0, "flappy", status, i as u64, cache));
+                beats.push(beat(
+                    &r,
+                    0,
+                    1,
+                    "steady",
+                    BeatStatus::Success,
+                    1000 + i as u64,
+                    CacheState::Miss,
+                ));
+                runs.push(r);
+            }
+            batches.push((runs, beats));
+        }
+        if recorded_out_of_order {
+            batches.reverse();
+        }
+        for (runs, beats) in &batches {
+            store.record_runs_bulk(runs).expect("runs");
+            store.record_beats_bulk(beats).expect("beats");
+        }
+        store
+    }
+
+    #[test]
+    fn a_bounded_read_keeps_the_newest_of_each_outcome_and_counts_every_success() {
+        for out_of_order in [false, true] {
+            let store = outcomes_store(out_of_order);
+            let full = store.beat_series(&SeriesQuery::default()).expect("full");
+            for n in [0, 1, 3, 7, 100] {
+                let bounded = store
+                    .beat_series(&SeriesQuery {
+                        newest_per_outcome: Some(n),
+                        ..SeriesQuery::default()
+                    })
+                    .expect("bounded");
+                assert_eq!(bounded.runs, full.runs);
+                let expected: Vec<&BeatSeries> = full.series.iter().filter(|_| n > 0).collect();
+                assert_eq!(bounded.series.len(), expected.len(), "n = {n}");
+                for (got, whole) in bounded.series.iter().zip(expected) {
+                    let what = format!("{} with n = {n} (out of order: {out_of_order})", got.beat);
+                    assert_eq!(got.beat, whole.beat);
+                    let mut newest: Vec<SeriesPoint> = Vec::new();
+                    for status in [BeatStatus::Success, BeatStatus::Failure] {
+                        for restored in [false, true] {
+                            let all: Vec<SeriesPoint> = whole
+                                .points
+                                .iter()
+                                .filter(|p| p.status == status && p.restored == restored)
+                                .copied()
+                                .collect();
+                            newest.extend_from_slice(&all[all.len().saturating_sub(n)..]);
+                        }
+                    }
+                    newest.sort_by_key(|p| p.run);
+                    assert_eq!(got.points, newest, "{what}");
+                    let successes = |restored: bool| {
+                        whole
+                            .points
+                            .iter()
+                            .filter(|p| p.status == BeatStatus::Success && p.restored == restored)
+                            .count()
+                    };
+                    assert_eq!(got.successes.executed, successes(false), "{what}");
+                    assert_eq!(got.successes.restored, successes(true), "{what}");
+                    assert_eq!(whole.successes, got.successes, "{what}");
+                    let from = got.complete_from;
+                    let tail: Vec<&SeriesPoint> =
+                        whole.points.iter().filter(|p| p.run >= from).collect();
+                    assert!(
+                        tail.iter().all(|p| got.points.contains(p)),
+                        "{what}: every record from run {from} on"
+                    );
+                    if got.points.len() < whole.points.len() {
+                        assert!(from > 0, "{what}: some were left out");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_bounded_read_walks_the_outcome_index() {
+        let store = outcomes_store(false);
+        let plan = store
+            .read(|tx, _| {
+                let mut stmt = tx
+                    .prepare(
+                        "EXPLAIN QUERY PLAN SELECT b.id FROM beats b \
+                         WHERE b.series = 1 AND b.status = 0 AND b.restored = 0 \
+                         ORDER BY b.id DESC",
+                    )
+                    .expect("explain");
+                let rows = stmt
+                    .query_map([], |row| row.get::<_, String>(3))
+                    .expect("plan")
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("plan rows");
+                Ok(rows.join("; "))
+            })
+            .expect("plan");
+        assert!(plan.contains("beats_by_outcome"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
     }
 
     #[test]
