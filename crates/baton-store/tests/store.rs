@@ -401,6 +401,14 @@ fn beat_runs_are_newest_first_across_pipelines() {
     assert_eq!(pipelines[0].name, "a-name");
 }
 
+fn want(b: &baton_model::BeatRecord) -> baton_store::PreviousShape<'_> {
+    baton_store::PreviousShape {
+        beat: &b.beat,
+        previous: b.shape.previous_hash.as_deref().expect("previous"),
+        before: b.started_at,
+    }
+}
+
 #[test]
 fn previous_shapes_finds_each_evolved_beat_s_earlier_record_in_one_read() {
     let (_dir, store) = store();
@@ -433,11 +441,6 @@ fn previous_shapes_finds_each_evolved_beat_s_earlier_record_in_one_read() {
     store.record_runs_bulk(&runs).expect("runs");
     let all: Vec<_> = builds.iter().chain(&tests).cloned().collect();
     store.record_beats_bulk(&all).expect("beats");
-    let want = |b: &baton_model::BeatRecord| baton_store::PreviousShape {
-        beat: &b.beat,
-        previous: b.shape.previous_hash.as_deref().expect("previous"),
-        before: b.started_at,
-    };
     let lint = baton_store::PreviousShape {
         beat: "lint",
         previous: &builds[0].shape.hash,
