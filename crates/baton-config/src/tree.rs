@@ -1,7 +1,8 @@
 //! A YAML/JSON document as a tree of nodes that remember their line and column, so
 //! every later check can point into the user's file.
 //!
-//! serde-saphyr parses; this module only turns its `Spanned` values into [`Node`]s.
+//! serde-saphyr parses; this module only turns what it reads into [`Node`]s: with
+//! positions (its `Spanned` values) or, for a file expected to be valid, without.
 //! JSON is read by the same parser (JSON is YAML's flow style), which gives JSON files
 //! the same positions and error messages.
 
