@@ -83,6 +83,13 @@ pub fn pipeline_root(path: &Path) -> PathBuf {
 
 /// Read, parse and check a pipeline file. Never panics on any input.
 pub fn load(path: &Path) -> Loaded {
+    load_findings(path, Severity::Info)
+}
+
+/// [`load`] for a caller that shows only findings of severity `least` or above
+/// (`baton run` shows warnings and errors): those below are left out, which
+/// spares a valid file's second parse (see [`load_text`]).
+pub fn load_findings(path: &Path, least: Severity) -> Loaded {
     let text = match source::read_source(path) {
         Ok(text) => text,
         Err(source::Unreadable(d)) => {
@@ -93,31 +100,47 @@ pub fn load(path: &Path) -> Loaded {
             };
         }
     };
-    load_text(path, &text, Some(&pipeline_root(path)))
+    load_text(path, &text, Some(&pipeline_root(path)), least)
 }
 
 /// Parse and check pipeline text as if read from `path`, without looking at any
 /// file (no workspace checks).
 pub fn load_str(path: &Path, text: &str) -> Loaded {
-    load_text(path, text, None)
+    load_text(path, text, None, Severity::Info)
 }
 
 /// Parse and check pipeline text; with `workspace`, also check it against the files
 /// under that directory (see `workspace.rs`).
-fn load_text(path: &Path, text: &str, workspace: Option<&Path>) -> Loaded {
-    let mut reader = fields::Reader::default();
-    let root = match tree::parse(text) {
-        Ok(root) => root,
+///
+/// Most files have nothing to report at `least` or above: they are read without
+/// positions (the cheaper parse; findings below `least` are dropped), and read
+/// again with them only when a check found something to point at, so every
+/// finding kept has its `file:line:col`.
+fn load_text(path: &Path, text: &str, workspace: Option<&Path>, least: Severity) -> Loaded {
+    if let Ok(root) = tree::parse_without_positions(text) {
+        let mut loaded = check_tree(path, &root, workspace);
+        if loaded.diagnostics.iter().all(|d| d.severity < least) {
+            loaded.diagnostics.clear();
+            return loaded;
+        }
+    }
+    match tree::parse(text) {
+        Ok(root) => check_tree(path, &root, workspace),
         Err(e) => {
             let d = Diagnostic::new(Code::Syntax, Severity::Critical, e.pos, e.message)
                 .fix("fix the YAML/JSON syntax at this position");
-            return Loaded {
+            Loaded {
                 path: path.to_path_buf(),
                 pipeline: None,
                 diagnostics: vec![d],
-            };
+            }
         }
-    };
+    }
+}
+
+/// Resolves and checks a parsed pipeline file.
+fn check_tree(path: &Path, root: &tree::Node, workspace: Option<&Path>) -> Loaded {
+    let mut reader = fields::Reader::default();
     let stem = path
         .file_stem()
         .and_then(|s| s.to_str())
@@ -130,7 +153,7 @@ fn load_text(path: &Path, text: &str, workspace: Option<&Path>) -> Loaded {
     } else {
         stem
     };
-    let draft = resolve::resolve(&root, stem, &mut reader);
+    let draft = resolve::resolve(root, stem, &mut reader);
     if let Some(draft) = &draft {
         checks::check(draft, &mut reader);
         if let Some(root) = workspace {

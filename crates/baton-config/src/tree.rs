@@ -1,11 +1,13 @@
 //! A YAML/JSON document as a tree of nodes that remember their line and column, so
 //! every later check can point into the user's file.
 //!
-//! serde-saphyr parses; this module only turns its `Spanned` values into [`Node`]s.
+//! serde-saphyr parses; this module only turns what it reads into [`Node`]s: with
+//! positions (its `Spanned` values) or, for a file expected to be valid, without.
 //! JSON is read by the same parser (JSON is YAML's flow style), which gives JSON files
 //! the same positions and error messages.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Options, Spanned};
@@ -77,7 +79,20 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+/// Parses `text` into nodes that know their line and column.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+    parse_as::<Positioned>(text).map(Positioned::into_node)
+}
+
+/// Parses `text` into nodes without positions (every `pos` is line 0, column 0),
+/// about a third of [`parse`]'s cost: for a file expected to be valid, whose
+/// findings (if any) are then found again with [`parse`]. A syntax error has
+/// its position either way (the parser reports it).
+pub fn parse_without_positions(text: &str) -> Result<Node, SyntaxError> {
+    parse_as::<Unpositioned>(text).map(Unpositioned::into_node)
+}
+
+fn parse_as<T: de::DeserializeOwned>(text: &str) -> Result<T, SyntaxError> {
     let mut options = Options::default();
     options.with_snippet = false;
     // YAML 1.2 booleans only: `on:` (retry.on) and `no` stay strings.
@@ -85,26 +100,22 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     if let Some(budget) = options.budget.as_mut() {
         budget.max_depth = MAX_DEPTH;
     }
-    let parsed: Result<Spanned<Raw>, _> = serde_saphyr::from_str_with_options(text, options);
-    match parsed {
-        Ok(spanned) => Ok(into_node(spanned)),
-        Err(err) => {
-            let pos = err.location().and_then(|loc| {
-                (loc.line() > 0).then(|| Pos {
-                    line: loc.line() as u32,
-                    col: loc.column() as u32,
-                })
-            });
-            let mut message = one_line_message(&err.to_string());
-            if message.contains("recursion limit") || message.contains("depth") {
-                message = format!("document nests deeper than {MAX_DEPTH} levels");
-            } else if message.contains("budget") {
-                // Alias bombs and giant documents: the parser's own text is internal.
-                message = "document is too large or expands too many aliases".into();
-            }
-            Err(SyntaxError { pos, message })
+    serde_saphyr::from_str_with_options(text, options).map_err(|err| {
+        let pos = err.location().and_then(|loc| {
+            (loc.line() > 0).then(|| Pos {
+                line: loc.line() as u32,
+                col: loc.column() as u32,
+            })
+        });
+        let mut message = one_line_message(&err.to_string());
+        if message.contains("recursion limit") || message.contains("depth") {
+            message = format!("document nests deeper than {MAX_DEPTH} levels");
+        } else if message.contains("budget") {
+            // Alias bombs and giant documents: the parser's own text is internal.
+            message = "document is too large or expands too many aliases".into();
         }
-    }
+        SyntaxError { pos, message }
+    })
 }
 
 /// The parser's message without its own location suffix, on one line.
@@ -120,107 +131,146 @@ fn one_line_message(text: &str) -> String {
     trimmed.trim().trim_end_matches(':').to_string()
 }
 
-fn into_node(spanned: Spanned<Raw>) -> Node {
-    let loc = spanned.referenced;
-    let pos = Pos {
-        line: loc.line() as u32,
-        col: loc.column() as u32,
-    };
-    let value = match spanned.value {
-        Raw::Null => Value::Null,
-        Raw::Bool(b) => Value::Bool(b),
-        Raw::Int(i) => Value::Int(i),
-        Raw::Float(f) => Value::Float(f),
-        Raw::Str(s) => Value::Str(s),
-        Raw::Seq(items) => Value::Seq(items.into_iter().map(into_node).collect()),
-        Raw::Map(entries) => Value::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| (into_node(k), into_node(v)))
-                .collect(),
-        ),
-    };
-    Node { pos, value }
+/// A node as serde-saphyr's spanned deserializer gives it (its `Spanned` reads
+/// each node as a struct of value and locations: that is what positions cost).
+struct Positioned(Spanned<Raw<Positioned>>);
+
+impl Positioned {
+    fn into_node(self) -> Node {
+        let loc = self.0.referenced;
+        let pos = Pos {
+            line: loc.line() as u32,
+            col: loc.column() as u32,
+        };
+        Node {
+            pos,
+            value: self.0.value.into_value(Self::into_node),
+        }
+    }
 }
 
-/// What serde-saphyr deserializes into; converted to [`Node`] right after.
-enum Raw {
+impl<'de> Deserialize<'de> for Positioned {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Spanned::deserialize(deserializer).map(Self)
+    }
+}
+
+/// A node read without its location.
+struct Unpositioned(Raw<Unpositioned>);
+
+impl Unpositioned {
+    fn into_node(self) -> Node {
+        Node {
+            pos: Pos::default(),
+            value: self.0.into_value(Self::into_node),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Unpositioned {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Raw::deserialize(deserializer).map(Self)
+    }
+}
+
+/// What serde-saphyr deserializes into, its children of type `C`; converted to
+/// [`Node`] right after.
+enum Raw<C> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
+    Seq(Vec<C>),
+    Map(Vec<(C, C)>),
 }
 
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(RawVisitor)
+impl<C> Raw<C> {
+    fn into_value(self, node: fn(C) -> Node) -> Value {
+        match self {
+            Raw::Null => Value::Null,
+            Raw::Bool(b) => Value::Bool(b),
+            Raw::Int(i) => Value::Int(i),
+            Raw::Float(f) => Value::Float(f),
+            Raw::Str(s) => Value::Str(s),
+            Raw::Seq(items) => Value::Seq(items.into_iter().map(node).collect()),
+            Raw::Map(entries) => Value::Map(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (node(k), node(v)))
+                    .collect(),
+            ),
+        }
     }
 }
 
-struct RawVisitor;
+impl<'de, C: Deserialize<'de>> Deserialize<'de> for Raw<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawVisitor(PhantomData))
+    }
+}
 
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
+struct RawVisitor<C>(PhantomData<C>);
+
+impl<'de, C: Deserialize<'de>> Visitor<'de> for RawVisitor<C> {
+    type Value = Raw<C>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Raw, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Raw<C>, E> {
         Ok(Raw::Null)
     }
-    fn visit_none<E: de::Error>(self) -> Result<Raw, E> {
+    fn visit_none<E: de::Error>(self) -> Result<Raw<C>, E> {
         Ok(Raw::Null)
     }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw<C>, D::Error> {
         Raw::deserialize(d)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Raw<C>, E> {
         Ok(Raw::Bool(v))
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Raw<C>, E> {
         Ok(Raw::Int(v))
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Raw<C>, E> {
         Ok(i64::try_from(v)
             .map(Raw::Int)
             .unwrap_or(Raw::Float(v as f64)))
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw, E> {
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Raw<C>, E> {
         Ok(i64::try_from(v)
             .map(Raw::Int)
             .unwrap_or(Raw::Float(v as f64)))
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw, E> {
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Raw<C>, E> {
         Ok(i64::try_from(v)
             .map(Raw::Int)
             .unwrap_or(Raw::Float(v as f64)))
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw, E> {
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Raw<C>, E> {
         Ok(Raw::Float(v))
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Raw<C>, E> {
         Ok(Raw::Str(v.to_owned()))
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Raw<C>, E> {
         Ok(Raw::Str(v))
     }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw, E> {
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Raw<C>, E> {
         Ok(Raw::Str(String::from_utf8_lossy(v).into_owned()))
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw<C>, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Raw>>()? {
+        while let Some(item) = seq.next_element::<C>()? {
             items.push(item);
         }
         Ok(Raw::Seq(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw<C>, A::Error> {
         let mut entries = Vec::new();
-        while let Some((k, v)) = map.next_entry::<Spanned<Raw>, Spanned<Raw>>()? {
+        while let Some((k, v)) = map.next_entry::<C, C>()? {
             entries.push((k, v));
         }
         Ok(Raw::Map(entries))
@@ -247,6 +297,27 @@ mod tests {
         };
         assert_eq!(movement[0].0.pos, Pos { line: 3, col: 5 });
         assert_eq!(movement[1].0.pos, Pos { line: 4, col: 5 });
+    }
+
+    #[test]
+    fn without_positions_the_same_tree_is_read() {
+        fn strip(node: &mut Node) {
+            node.pos = Pos::default();
+            match &mut node.value {
+                Value::Seq(items) => items.iter_mut().for_each(strip),
+                Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+                    strip(k);
+                    strip(v);
+                }),
+                _ => {}
+            }
+        }
+        let text = "name: demo\nn: 3\nf: 1.5\nb: true\nz: ~\non: [a, {x: y}]\n";
+        let mut positioned = parse(text).unwrap();
+        strip(&mut positioned);
+        assert_eq!(parse_without_positions(text).unwrap(), positioned);
+        let err = parse_without_positions("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err, parse("a: 1\nb: 2\na: 3\n").unwrap_err());
     }
 
     #[test]

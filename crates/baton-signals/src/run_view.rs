@@ -9,7 +9,7 @@ use baton_model::{AnomalySettings, BeatRecord, BeatStatus, RunRecord, SlaStatus}
 use baton_report::html::HtmlInput;
 use baton_report::html::charts::{CHART_RUNS, DurationPoint};
 use baton_report::{HistoryRow, RunReport};
-use baton_store::{HistoryStore, RunFilter, SeriesQuery, SeriesSet};
+use baton_store::{HistoryStore, PreviousShape, RunFilter, SeriesQuery, SeriesSet};
 
 use crate::{flaky, regressions, window_start};
 
@@ -69,26 +69,27 @@ pub fn anomalies_of(
 /// The canonical shape string each evolved beat of `beats` evolved from, by beat
 /// name: that of the latest earlier record of the beat with the previous shape's
 /// hash. A beat whose previous record is gone (collected, or too far back) is
-/// absent. Reads the store once per evolved beat only.
+/// absent. One read of the store for all of them, none when no shape evolved.
 pub fn previous_shapes(
     store: &dyn HistoryStore,
     pipeline_id: &str,
     beats: &[BeatRecord],
 ) -> baton_store::Result<HashMap<String, String>> {
-    let mut found = HashMap::new();
-    for beat in beats.iter().filter(|b| b.shape.evolved) {
-        let Some(previous) = beat.shape.previous_hash.as_deref() else {
-            continue;
-        };
-        let earlier = store.beat_runs(Some(pipeline_id), &beat.beat, PREVIOUS_SHAPE_SEARCH)?;
-        if let Some(record) = earlier
-            .into_iter()
-            .find(|r| r.started_at < beat.started_at && r.shape.hash == previous)
-        {
-            found.insert(beat.beat.clone(), record.shape.canonical);
-        }
+    let wanted: Vec<PreviousShape<'_>> = beats
+        .iter()
+        .filter(|b| b.shape.evolved)
+        .filter_map(|b| {
+            Some(PreviousShape {
+                beat: &b.beat,
+                previous: b.shape.previous_hash.as_deref()?,
+                before: b.started_at,
+            })
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(found)
+    store.previous_shapes(pipeline_id, &wanted, PREVIOUS_SHAPE_SEARCH)
 }
 
 /// What the history of a run's pipeline says about it, for its HTML page: each

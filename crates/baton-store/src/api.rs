@@ -83,6 +83,18 @@ pub trait HistoryStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<BeatOutcome>>;
 
+    /// The canonical shape string each of `wanted`'s beats evolved from, by beat
+    /// name: that of the latest record of the beat in `pipeline_id` that started
+    /// before `before` with the hash `previous`, among its `per_beat` latest
+    /// records. Beats not found are absent. One walk of the pipeline's runs for all
+    /// of them (a run whose every shape evolved asks this for every beat).
+    fn previous_shapes(
+        &self,
+        pipeline_id: &str,
+        wanted: &[PreviousShape<'_>],
+        per_beat: usize,
+    ) -> Result<HashMap<String, String>>;
+
     /// Record why a beat's shape changed. `target` picks the recorded shape.
     fn annotate_shape(
         &self,
@@ -350,6 +362,16 @@ pub struct ShapeAnnotation {
     pub run_id: Uuid,
     pub reason: String,
     pub annotated_at: Timestamp,
+}
+
+/// A beat whose earlier shape is looked for by [`HistoryStore::previous_shapes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviousShape<'a> {
+    pub beat: &'a str,
+    /// The hash of the shape it evolved from.
+    pub previous: &'a str,
+    /// Only records that started before this count (not the evolved one itself).
+    pub before: Timestamp,
 }
 
 /// One shape change, as `shape-evolutions.json` lists them.

@@ -29,8 +29,8 @@ mod sqlite;
 pub mod test_records;
 
 pub use api::{
-    ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, RunFilter, RunSelector,
-    RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
+    ABANDONED_AFTER, BeatCounts, GcPolicy, HistoryStore, PipelineInfo, PreviousShape, RunFilter,
+    RunSelector, RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget, SlaCounts,
 };
 pub use api::{RunCursor, RunPage, RunPageFilter, worst_status};
 pub use error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, StoreError};

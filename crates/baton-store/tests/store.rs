@@ -401,6 +401,90 @@ fn beat_runs_are_newest_first_across_pipelines() {
     assert_eq!(pipelines[0].name, "a-name");
 }
 
+fn want(b: &baton_model::BeatRecord) -> baton_store::PreviousShape<'_> {
+    baton_store::PreviousShape {
+        beat: &b.beat,
+        previous: b.shape.previous_hash.as_deref().expect("previous"),
+        before: b.started_at,
+    }
+}
+
+#[test]
+fn previous_shapes_finds_each_evolved_beat_s_earlier_record_in_one_read() {
+    let (_dir, store) = store();
+    // Three runs of two beats: `build` changes shape in every run, `test` at run 2
+    // only (back to the shape of run 0's), `lint` never ran before.
+    let mut runs = Vec::new();
+    let mut builds = Vec::new();
+    let mut tests = Vec::new();
+    for i in 0..3i64 {
+        let r = run("p", at(i * 60), RunStatus::Success);
+        builds.push(beat(
+            &r,
+            0,
+            0,
+            "build",
+            BeatStatus::Success,
+            10 + i as u64 * 2_000,
+            CacheState::Miss,
+        ));
+        let cache = if i == 1 {
+            CacheState::Hit
+        } else {
+            CacheState::Miss
+        };
+        tests.push(beat(&r, 0, 1, "test", BeatStatus::Success, 5, cache));
+        runs.push(r);
+    }
+    chain_shapes(&mut builds);
+    chain_shapes(&mut tests);
+    store.record_runs_bulk(&runs).expect("runs");
+    let all: Vec<_> = builds.iter().chain(&tests).cloned().collect();
+    store.record_beats_bulk(&all).expect("beats");
+    let lint = baton_store::PreviousShape {
+        beat: "lint",
+        previous: &builds[0].shape.hash,
+        before: at(999),
+    };
+    let found = store
+        .previous_shapes("p", &[want(&builds[2]), want(&tests[2]), lint], 100)
+        .expect("previous shapes");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found["build"], builds[1].shape.canonical);
+    assert_eq!(found["test"], tests[1].shape.canonical);
+    // Only records before the evolved one count, and only `per_beat` of them.
+    let first = baton_store::PreviousShape {
+        before: builds[1].started_at,
+        ..want(&builds[2])
+    };
+    assert!(
+        store
+            .previous_shapes("p", &[first], 100)
+            .expect("read")
+            .is_empty()
+    );
+    let back = baton_store::PreviousShape {
+        previous: &builds[0].shape.hash,
+        ..want(&builds[2])
+    };
+    assert_eq!(
+        store.previous_shapes("p", &[back], 2).expect("read")["build"],
+        builds[0].shape.canonical
+    );
+    assert!(
+        store
+            .previous_shapes("p", &[back], 1)
+            .expect("read")
+            .is_empty()
+    );
+    assert!(
+        store
+            .previous_shapes("q", &[back], 100)
+            .expect("read")
+            .is_empty()
+    );
+}
+
 #[test]
 fn hints_give_previous_shape_recent_caches_and_median() {
     let (_dir, store) = store();

@@ -31,8 +31,8 @@ use uuid::Uuid;
 pub use schema::SCHEMA_VERSION;
 
 use crate::api::{
-    GcPolicy, HistoryStore, PipelineInfo, RunCursor, RunFilter, RunPage, RunPageFilter,
-    RunSelector, RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget,
+    GcPolicy, HistoryStore, PipelineInfo, PreviousShape, RunCursor, RunFilter, RunPage,
+    RunPageFilter, RunSelector, RunSummary, ShapeAnnotation, ShapeEvolution, ShapeTarget,
 };
 use crate::error::SqlContext;
 use crate::series::{SeriesQuery, SeriesSet};
@@ -297,6 +297,15 @@ impl HistoryStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<BeatOutcome>> {
         self.read(|tx, _| read::beat_outcomes(tx, pipeline_id, beat, limit))
+    }
+
+    fn previous_shapes(
+        &self,
+        pipeline_id: &str,
+        wanted: &[PreviousShape<'_>],
+        per_beat: usize,
+    ) -> Result<HashMap<String, String>> {
+        self.read(|tx, _| read::previous_shapes(tx, pipeline_id, wanted, per_beat))
     }
 
     fn annotate_shape(

@@ -13,10 +13,12 @@ use rusqlite::types::Value;
 use rusqlite::{Transaction, params, params_from_iter};
 use uuid::Uuid;
 
-use super::codec::{self, BEAT_COLUMNS, BEAT_FROM, RUN_COLUMNS, beat_status, cache_state};
+use super::codec::{
+    self, BEAT_COLUMNS, BEAT_FROM, HashSql, RUN_COLUMNS, SERIES_BITS, beat_status, cache_state,
+};
 use crate::api::{
-    BeatCounts, PipelineInfo, RunFilter, RunSelector, RunSummary, ShapeEvolution, ShapeTarget,
-    SlaCounts,
+    BeatCounts, PipelineInfo, PreviousShape, RunFilter, RunSelector, RunSummary, ShapeEvolution,
+    ShapeTarget, SlaCounts,
 };
 use crate::error::{AMBIGUOUS_CANDIDATES_SHOWN, RunCandidate, SqlContext};
 use crate::{Result, StoreError};
@@ -25,6 +27,9 @@ use crate::{Result, StoreError};
 const HINT_RUNS: usize = 20;
 /// How many of a pipeline's latest runs the hints search for those.
 const HINT_WINDOW: i64 = 500;
+
+/// The series part of a beat's row id.
+const SERIES_MASK: i64 = (1 << SERIES_BITS) - 1;
 
 /// A pipeline's latest runs, newest first: `?1` pipeline, `?2` how many.
 const HINT_RUNS_SQL: &str =
@@ -174,6 +179,106 @@ pub(crate) fn hints(
                 recent_outcomes: got.outcomes,
             },
         );
+    }
+    Ok(out)
+}
+
+/// [`crate::HistoryStore::previous_shapes`]: the pipeline's runs newest first
+/// (the walk of [`hints`]), each run's beats read by row id range with only their
+/// series, hash and start; a full record is decoded only for the match of each
+/// wanted beat.
+pub(crate) fn previous_shapes(
+    tx: &Transaction<'_>,
+    pipeline_id: &str,
+    wanted: &[PreviousShape<'_>],
+    per_beat: usize,
+) -> Result<HashMap<String, String>> {
+    let action = || format!("look up the previous shapes of pipeline '{pipeline_id}'");
+    /// One wanted beat: what it looks for, how many of its records were seen.
+    struct Search<'w> {
+        wanted: &'w PreviousShape<'w>,
+        previous: HashSql<'w>,
+        before: i64,
+        seen: usize,
+    }
+    let mut searches: HashMap<i64, Search<'_>> = HashMap::new();
+    let mut series = tx
+        .prepare_cached("SELECT id, beat FROM series WHERE pipeline_id = ?1")
+        .ctx(action)?;
+    let mut series_rows = series.query([pipeline_id]).ctx(action)?;
+    while let Some(row) = series_rows.next().ctx(action)? {
+        let name: String = row.get(1).ctx(action)?;
+        if let Some(w) = wanted.iter().find(|w| w.beat == name) {
+            searches.insert(
+                row.get(0).ctx(action)?,
+                Search {
+                    wanted: w,
+                    previous: HashSql::new(w.previous),
+                    before: codec::ts_to_sql(w.before)?,
+                    seen: 0,
+                },
+            );
+        }
+    }
+    if searches.is_empty() || per_beat == 0 {
+        return Ok(HashMap::new());
+    }
+    let mut found_at: Vec<(i64, &str)> = Vec::new();
+    let mut runs = tx.prepare_cached(HINT_RUNS_SQL).ctx(action)?;
+    let mut beats = tx
+        .prepare_cached(&format!(
+            "SELECT b.id, b.shape_hash, b.started_at FROM beats b WHERE {}",
+            codec::beats_of_run(1)
+        ))
+        .ctx(action)?;
+    let mut run_rows = runs.query(params![pipeline_id, HINT_WINDOW]).ctx(action)?;
+    while let Some(run) = run_rows.next().ctx(action)? {
+        let run: i64 = run.get(0).ctx(action)?;
+        let mut rows = beats.query([run]).ctx(action)?;
+        while let Some(row) = rows.next().ctx(action)? {
+            let id: i64 = row.get(0).ctx(action)?;
+            let Some(search) = searches.get_mut(&(id & SERIES_MASK)) else {
+                continue;
+            };
+            // Records of the evolved run itself and later ones do not count.
+            let started: i64 = row.get(2).ctx(action)?;
+            if started >= search.before {
+                continue;
+            }
+            search.seen += 1;
+            let hash = row.get_ref(1).ctx(action)?;
+            let same = match (&search.previous, hash) {
+                (HashSql::Blob(want), rusqlite::types::ValueRef::Blob(got)) => want[..] == *got,
+                (HashSql::Text(want), rusqlite::types::ValueRef::Text(got)) => {
+                    want.as_bytes() == got
+                }
+                _ => false,
+            };
+            let beat = search.wanted.beat;
+            if same {
+                found_at.push((id, beat));
+            }
+            if same || search.seen >= per_beat {
+                searches.remove(&(id & SERIES_MASK));
+            }
+        }
+        if searches.is_empty() {
+            break;
+        }
+    }
+    let mut record = tx
+        .prepare_cached(&format!(
+            "SELECT {BEAT_COLUMNS} {BEAT_FROM} WHERE b.id = ?1"
+        ))
+        .ctx(action)?;
+    let columns = codec::BeatColumns::of(&record)?;
+    let mut out = HashMap::new();
+    for (id, beat) in found_at {
+        let mut rows = record.query([id]).ctx(action)?;
+        if let Some(row) = rows.next().ctx(action)? {
+            let decoded = codec::beat_from_row(row, &columns)?;
+            out.insert(beat.to_owned(), decoded.shape.canonical);
+        }
     }
     Ok(out)
 }

@@ -347,7 +347,8 @@ impl GitLater {
 /// Load the pipeline and print what blocks it. At level f and above, minor
 /// validation findings (warnings) block the run too.
 fn load_runnable(path: &std::path::Path, level: Level) -> Option<Pipeline> {
-    let loaded = baton_config::load(path);
+    // Info findings are not shown here (`baton validate` shows them).
+    let loaded = baton_config::load_findings(path, Severity::Minor);
     let file = loaded.display_path();
     let strict = level >= Level::F;
     let blocking = |s: Severity| s >= Severity::Major || (strict && s == Severity::Minor);
@@ -466,11 +467,32 @@ pub(crate) fn claim_label(state: &StateDir, base: &str) -> String {
 }
 
 fn print_summary(report: &RunReport, mode: OutputMode) {
+    // Nobody reads it (about a tenth of a no-op run's instructions).
+    if stdout_is_null() {
+        return;
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     if mode != OutputMode::Quiet {
         stdout("\n");
     }
     stdout(&baton_report::render_text(report, color));
+}
+
+/// Whether stdout is `/dev/null` (`baton run > /dev/null`): the same character
+/// device. Anything else, or a failure to tell, counts as read.
+fn stdout_is_null() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(out) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let (Ok(out), Ok(null)) = (
+        std::fs::File::from(out).metadata(),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    out.file_type().is_char_device() && out.rdev() == null.rdev()
 }
 
 /// What the plan alone does not say: how `-j` bounds its waves, and which cached
