@@ -218,7 +218,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         ),
         None => {}
     }
-    // Dropped first: its heartbeat thread is joined, and no failure comes later.
+    // Dropped first: its thread is joined, and no failure comes later.
     drop(recorder);
     if let Some(store) = history.store() {
         let evolved = !report.evolved_shapes.is_empty();
