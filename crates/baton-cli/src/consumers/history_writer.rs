@@ -183,7 +183,10 @@ impl Batcher {
             return;
         }
         for record in &batch {
-            self.note("a beat", self.store.record_beats(std::slice::from_ref(record)));
+            self.note(
+                "a beat",
+                self.store.record_beats(std::slice::from_ref(record)),
+            );
         }
     }
 
@@ -193,7 +196,11 @@ impl Batcher {
 }
 
 /// Tells `health` that `what` could not be recorded.
-pub(crate) fn note_failure<T>(health: &RecordingHealth, what: &str, result: baton_store::Result<T>) {
+pub(crate) fn note_failure<T>(
+    health: &RecordingHealth,
+    what: &str,
+    result: baton_store::Result<T>,
+) {
     if let Err(err) = result {
         health.report(Recording::History, format!("{what}: {}", error_chain(&err)));
     }
@@ -218,11 +225,24 @@ mod tests {
     fn every_beat_is_committed_before_the_end_of_the_run() {
         let store: Arc<dyn HistoryStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
         let started = run("p", at(0), RunStatus::Running);
-        let mut writer =
-            HistoryWriter::start(Arc::clone(&store), started.clone(), RecordingHealth::default());
+        let mut writer = HistoryWriter::start(
+            Arc::clone(&store),
+            started.clone(),
+            RecordingHealth::default(),
+        );
         // More than one batch's worth, and one beat told again with its rollback.
         let beats: Vec<BeatRecord> = (0..BATCH_MAX as u32 + 10)
-            .map(|i| beat(&started, 0, i, &format!("b{i}"), BeatStatus::Success, 5, CacheState::Miss))
+            .map(|i| {
+                beat(
+                    &started,
+                    0,
+                    i,
+                    &format!("b{i}"),
+                    BeatStatus::Success,
+                    5,
+                    CacheState::Miss,
+                )
+            })
             .collect();
         for record in &beats {
             writer.beat(record);
@@ -246,10 +266,21 @@ mod tests {
     fn a_writer_dropped_without_an_end_still_commits_its_beats() {
         let store: Arc<dyn HistoryStore> = Arc::new(SqliteStore::open_in_memory().unwrap());
         let started = run("p", at(0), RunStatus::Running);
-        let writer =
-            HistoryWriter::start(Arc::clone(&store), started.clone(), RecordingHealth::default());
+        let writer = HistoryWriter::start(
+            Arc::clone(&store),
+            started.clone(),
+            RecordingHealth::default(),
+        );
         for i in 0..3 {
-            writer.beat(&beat(&started, 0, i, &format!("b{i}"), BeatStatus::Success, 5, CacheState::Miss));
+            writer.beat(&beat(
+                &started,
+                0,
+                i,
+                &format!("b{i}"),
+                BeatStatus::Success,
+                5,
+                CacheState::Miss,
+            ));
         }
         drop(writer);
 
@@ -265,10 +296,34 @@ mod tests {
         let health = RecordingHealth::default();
         let mut writer = HistoryWriter::start(Arc::clone(&store), started.clone(), health.clone());
         let stranger = run("other", at(5), RunStatus::Running);
-        writer.beat(&beat(&started, 0, 0, "a", BeatStatus::Success, 5, CacheState::Miss));
+        writer.beat(&beat(
+            &started,
+            0,
+            0,
+            "a",
+            BeatStatus::Success,
+            5,
+            CacheState::Miss,
+        ));
         // Its run was never recorded: the store refuses it.
-        writer.beat(&beat(&stranger, 0, 0, "x", BeatStatus::Success, 5, CacheState::Miss));
-        writer.beat(&beat(&started, 0, 1, "b", BeatStatus::Success, 5, CacheState::Miss));
+        writer.beat(&beat(
+            &stranger,
+            0,
+            0,
+            "x",
+            BeatStatus::Success,
+            5,
+            CacheState::Miss,
+        ));
+        writer.beat(&beat(
+            &started,
+            0,
+            1,
+            "b",
+            BeatStatus::Success,
+            5,
+            CacheState::Miss,
+        ));
         writer.end(End::Finish(started.clone()));
 
         let (_, kept_beats) = stored(store.as_ref(), &started);

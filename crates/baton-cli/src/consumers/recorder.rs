@@ -49,7 +49,11 @@ impl Consumer for Recorder {
                 let Some(store) = self.history.store().cloned() else {
                     return;
                 };
-                self.writer = Some(HistoryWriter::start(store, run.clone(), self.health.clone()));
+                self.writer = Some(HistoryWriter::start(
+                    store,
+                    run.clone(),
+                    self.health.clone(),
+                ));
             }
             // The second time, with its rollback: it replaces the first.
             RunEvent::BeatFinished { record } | RunEvent::RollbackFinished { record } => {
