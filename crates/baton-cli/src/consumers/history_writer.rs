@@ -248,18 +248,18 @@ mod tests {
             writer.beat(record);
         }
         let mut rolled_back = beats[3].clone();
-        rolled_back.status = BeatStatus::Failed;
+        rolled_back.status = BeatStatus::Failure;
         writer.beat(&rolled_back);
         let mut finished = started.clone();
-        finished.status = RunStatus::Failed;
+        finished.status = RunStatus::Failure;
         finished.finished_at = Some(at(60));
         writer.end(End::Finish(finished));
 
         let (kept, kept_beats) = stored(store.as_ref(), &started);
-        assert_eq!(kept.status, RunStatus::Failed);
+        assert_eq!(kept.status, RunStatus::Failure);
         assert_eq!(kept_beats.len(), beats.len());
         let b3 = kept_beats.iter().find(|b| b.beat == "b3").unwrap();
-        assert_eq!(b3.status, BeatStatus::Failed);
+        assert_eq!(b3.status, BeatStatus::Failure);
     }
 
     #[test]
@@ -285,7 +285,8 @@ mod tests {
         drop(writer);
 
         let (kept, kept_beats) = stored(store.as_ref(), &started);
-        assert_eq!(kept.status, RunStatus::Running);
+        // Not finished (its old heartbeat reads as abandoned), its beats all there.
+        assert_eq!(kept.finished_at, None);
         assert_eq!(kept_beats.len(), 3);
     }
 
