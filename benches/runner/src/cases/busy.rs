@@ -48,7 +48,9 @@ fn chains_yaml(chains: usize, length: usize) -> String {
 
 /// The same chains as phony make targets; `all` needs the last of each chain.
 fn chains_makefile(chains: usize, length: usize) -> String {
-    let lasts: Vec<String> = (0..chains).map(|i| format!("c{i}-{}", length - 1)).collect();
+    let lasts: Vec<String> = (0..chains)
+        .map(|i| format!("c{i}-{}", length - 1))
+        .collect();
     let mut s = format!(".PHONY: all\nall: {}\n", lasts.join(" "));
     for i in 0..chains {
         for j in 0..length {
