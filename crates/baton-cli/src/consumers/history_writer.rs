@@ -40,7 +40,7 @@ enum Op {
 /// How this process's part of the run ends in the store.
 pub(crate) enum End {
     /// The run's final record.
-    Finish(RunRecord),
+    Finish(Box<RunRecord>),
     /// The run goes on after this process: a last heartbeat at that time.
     Heartbeat(Timestamp),
 }
@@ -253,7 +253,7 @@ mod tests {
         let mut finished = started.clone();
         finished.status = RunStatus::Failure;
         finished.finished_at = Some(at(60));
-        writer.end(End::Finish(finished));
+        writer.end(End::Finish(Box::new(finished)));
 
         let (kept, kept_beats) = stored(store.as_ref(), &started);
         assert_eq!(kept.status, RunStatus::Failure);
@@ -325,7 +325,7 @@ mod tests {
             5,
             CacheState::Miss,
         ));
-        writer.end(End::Finish(started.clone()));
+        writer.end(End::Finish(Box::new(started.clone())));
 
         let (_, kept_beats) = stored(store.as_ref(), &started);
         let names: Vec<&str> = kept_beats.iter().map(|b| b.beat.as_str()).collect();

@@ -69,7 +69,7 @@ impl Consumer for Recorder {
                 writer.end(if self.keep_open {
                     End::Heartbeat(run.finished_at.unwrap_or_else(jiff::Timestamp::now))
                 } else {
-                    End::Finish(run.clone())
+                    End::Finish(Box::new(run.clone()))
                 });
             }
             _ => {}
