@@ -39,6 +39,12 @@ pub trait HistoryStore: Send + Sync {
     /// beat of the same run again replaces it.
     fn record_beat(&self, beat: &BeatRecord) -> Result<()>;
 
+    /// Record finished (or skipped) beats in one transaction, in order, each
+    /// replacing an earlier record of the same beat of the same run: a run's
+    /// recorder commits its beats in batches. On any error nothing of the batch is
+    /// kept.
+    fn record_beats(&self, beats: &[BeatRecord]) -> Result<()>;
+
     /// Record the run's final state (status, end time). Inserts it when
     /// [`begin_run`](HistoryStore::begin_run) never reached the store.
     fn finish_run(&self, run: &RunRecord) -> Result<()>;

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use crate::suite::{Case, Ctx};
 
 mod big_pipeline;
+mod busy;
 mod cache_cold;
 mod cache_footprint;
 mod cache_hit;
@@ -36,6 +37,7 @@ pub(crate) fn all() -> Vec<Box<dyn Case>> {
         Box::new(cache_cold::CacheCold),
         Box::new(cache_footprint::CacheFootprint),
         Box::new(big_pipeline::BigPipeline),
+        Box::new(busy::Busy),
         Box::new(export::Export),
         Box::new(crate::signals::Signals::default()),
         Box::new(serve::Serve),

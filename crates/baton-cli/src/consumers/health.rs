@@ -11,7 +11,7 @@ use baton_model::{Recording, RunEvent};
 
 use super::Consumer;
 
-/// A cheap, cloneable handle: the recorder's heartbeat thread and the report
+/// A cheap, cloneable handle: the recorder's thread and the report
 /// writer's thread report into the same list.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordingHealth {

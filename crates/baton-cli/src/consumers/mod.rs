@@ -1,9 +1,10 @@
 //! Consumers of the run's event stream: the terminal view, the history recorder,
-//! the telemetry files and the recording health.
+//! the telemetry files and the recording health (and the recorder's thread).
 //! Each sees every [`RunEvent`] in order; none can change the run's outcome.
 
 pub(crate) mod ci;
 pub(crate) mod health;
+pub(crate) mod history_writer;
 pub(crate) mod recorder;
 pub(crate) mod telemetry_files;
 pub(crate) mod terminal;

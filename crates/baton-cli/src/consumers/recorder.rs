@@ -1,38 +1,26 @@
 //! Writes the run to the history store as it happens: the run when it starts, each
-//! beat as it finishes (so a crash keeps them), a heartbeat every few seconds. The
-//! store may still be opening when the run starts: the first event waits for it.
+//! beat as it finishes (committed in batches by the run's recording thread, see
+//! [`HistoryWriter`]), a heartbeat every few seconds. The store may still be
+//! opening when the run starts: the first event waits for it.
 //! Shadow principle: a failure is told to [`RecordingHealth`] and the run goes on.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
-use std::time::Duration;
 
-use baton_cache::error_chain;
-use baton_model::{Recording, RunEvent};
-use baton_store::HistoryStore;
-use uuid::Uuid;
+use baton_model::RunEvent;
 
 use super::Consumer;
 use super::health::RecordingHealth;
+use super::history_writer::{End, HistoryWriter};
 use crate::history::History;
-
-/// How often a running run tells the store it is alive (stale after 30 s).
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 pub(crate) struct Recorder {
     history: Arc<History>,
     health: RecordingHealth,
-    heartbeat: Option<Heartbeat>,
+    /// The recording thread, from the run's start to its end.
+    writer: Option<HistoryWriter>,
     /// The run goes on after this process (`baton exec` joining a CI job's run):
     /// its end is a last heartbeat, not its finish.
     keep_open: bool,
-}
-
-struct Heartbeat {
-    /// Dropping it stops the heartbeat thread.
-    stop: mpsc::Sender<()>,
-    thread: thread::JoinHandle<()>,
 }
 
 impl Recorder {
@@ -40,7 +28,7 @@ impl Recorder {
         Self {
             history,
             health,
-            heartbeat: None,
+            writer: None,
             keep_open: false,
         }
     }
@@ -52,70 +40,39 @@ impl Recorder {
         recorder.keep_open = true;
         recorder
     }
-
-    fn note<T>(&self, what: &str, result: baton_store::Result<T>) {
-        note_failure(&self.health, what, result);
-    }
-
-    fn start_heartbeat(&mut self, store: Arc<dyn HistoryStore>, run_id: Uuid) {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let health = self.health.clone();
-        let thread = thread::spawn(move || {
-            // Wakes up at once when the run ends (the sender is dropped), else beats.
-            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(HEARTBEAT_EVERY) {
-                let beat = store.heartbeat(run_id, jiff::Timestamp::now());
-                note_failure(&health, "the heartbeat", beat);
-            }
-        });
-        self.heartbeat = Some(Heartbeat { stop, thread });
-    }
-
-    fn join_heartbeat(&mut self) {
-        if let Some(h) = self.heartbeat.take() {
-            drop(h.stop);
-            let _ = h.thread.join();
-        }
-    }
-}
-
-fn note_failure<T>(health: &RecordingHealth, what: &str, result: baton_store::Result<T>) {
-    if let Err(err) = result {
-        health.report(Recording::History, format!("{what}: {}", error_chain(&err)));
-    }
 }
 
 impl Consumer for Recorder {
     fn handle(&mut self, event: &RunEvent) {
-        let Some(store) = self.history.store().cloned() else {
-            return;
-        };
         match event {
             RunEvent::RunStarted { run, .. } => {
-                self.note("the run", store.begin_run(run));
-                self.start_heartbeat(store, run.run_id);
+                let Some(store) = self.history.store().cloned() else {
+                    return;
+                };
+                self.writer = Some(HistoryWriter::start(
+                    store,
+                    run.clone(),
+                    self.health.clone(),
+                ));
             }
-            RunEvent::BeatFinished { record } => self.note("a beat", store.record_beat(record)),
-            // The beat's record again, with its rollback: it replaces the first.
-            RunEvent::RollbackFinished { record } => {
-                self.note("a rollback", store.record_beat(record));
-            }
-            RunEvent::RunFinished { run } if self.keep_open => {
-                self.join_heartbeat();
-                let at = run.finished_at.unwrap_or_else(jiff::Timestamp::now);
-                self.note("the heartbeat", store.heartbeat(run.run_id, at));
+            // The second time, with its rollback: it replaces the first.
+            RunEvent::BeatFinished { record } | RunEvent::RollbackFinished { record } => {
+                if let Some(writer) = &self.writer {
+                    writer.beat(record);
+                }
             }
             RunEvent::RunFinished { run } => {
-                // Joined first: no heartbeat may land after the run's end.
-                self.join_heartbeat();
-                self.note("the run's end", store.finish_run(run));
+                let Some(mut writer) = self.writer.take() else {
+                    return;
+                };
+                // No heartbeat lands after the run's end: the same thread writes both.
+                writer.end(if self.keep_open {
+                    End::Heartbeat(run.finished_at.unwrap_or_else(jiff::Timestamp::now))
+                } else {
+                    End::Finish(Box::new(run.clone()))
+                });
             }
             _ => {}
         }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.join_heartbeat();
     }
 }

@@ -253,6 +253,10 @@ impl HistoryStore for SqliteStore {
         self.write(|tx| write::insert_beats(tx, std::slice::from_ref(beat), true))
     }
 
+    fn record_beats(&self, beats: &[BeatRecord]) -> Result<()> {
+        self.write(|tx| write::insert_beats(tx, beats, true))
+    }
+
     fn finish_run(&self, run: &RunRecord) -> Result<()> {
         self.write(|tx| write::upsert_runs(tx, std::slice::from_ref(run)))
     }

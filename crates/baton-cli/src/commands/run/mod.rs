@@ -177,6 +177,9 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let mut outcome = outcome;
     outcome.run.git = git.get();
+    // The run is in the history now: its regressions are looked for while its
+    // files are written and its summary printed (a read over every beat's series).
+    let regressions = Regressions::look_for(&history, &outcome.run, &outcome.records);
     let anomalies = files
         .map(|files| files.finish(&outcome.records))
         .unwrap_or_default();
@@ -218,7 +221,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         ),
         None => {}
     }
-    // Dropped first: its heartbeat thread is joined, and no failure comes later.
+    // Dropped first: its thread is joined, and no failure comes later.
     drop(recorder);
     if let Some(store) = history.store() {
         let evolved = !report.evolved_shapes.is_empty();
@@ -227,7 +230,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         }
         collect_garbage(&state, store.as_ref(), &outcome.run);
     }
-    print_regressions(&history, &outcome.run, &outcome.records);
+    regressions.print();
     ci_page.finish(&report, history.store().map(|s| &**s));
     if let Some(export) = export {
         export.finish(&outcome, &report);
@@ -286,25 +289,36 @@ fn describe_evolutions(report: &mut RunReport, store: Option<&dyn baton_store::H
 }
 
 /// A slowdown this run revealed, one line per beat (see [`crate::signals::summary`]),
-/// once the run is recorded. The run's outcome does not depend on it: a store that
-/// cannot be read is one warning.
-pub(crate) fn print_regressions(
-    history: &History,
-    run: &RunRecord,
-    records: &[baton_model::BeatRecord],
-) {
-    let Some(store) = history.store() else {
-        return;
-    };
-    match crate::signals::summary::regression_lines(store.as_ref(), run, records) {
-        Ok(lines) => {
-            for line in lines {
-                stdout(&format!("{line}\n"));
+/// looked for on a thread of its own once the run is recorded. The run's outcome
+/// does not depend on it: a store that cannot be read is one warning.
+struct Regressions(Option<std::thread::JoinHandle<baton_store::Result<Vec<String>>>>);
+
+impl Regressions {
+    fn look_for(history: &History, run: &RunRecord, records: &[baton_model::BeatRecord]) -> Self {
+        let Some(store) = history.store().cloned() else {
+            return Self(None);
+        };
+        let (run, records) = (run.clone(), records.to_vec());
+        let look =
+            move || crate::signals::summary::regression_lines(store.as_ref(), &run, &records);
+        Self(std::thread::Builder::new().spawn(look).ok())
+    }
+
+    fn print(self) {
+        let Some(found) = self.0 else {
+            return;
+        };
+        match found.join() {
+            Ok(Ok(lines)) => {
+                for line in lines {
+                    stdout(&format!("{line}\n"));
+                }
             }
+            Ok(Err(err)) => crate::notice::warning(format!(
+                "failed to look for regressions in the history: {err}"
+            )),
+            Err(_) => crate::notice::warning("internal error: looking for regressions panicked"),
         }
-        Err(err) => crate::notice::warning(format!(
-            "failed to look for regressions in the history: {err}"
-        )),
     }
 }
 
