@@ -268,6 +268,7 @@ fn record(
         },
         log_path: Some(format!("logs/{label}/main/{name}.log")),
         rollback: None,
+        attempt_log: Vec::new(),
         input_identity: Some(identity),
         restored: hit,
         restored_from: None,
