@@ -393,7 +393,7 @@ mod tests {
         outbox
             .sync_waiting(&[kept.clone(), sent])
             .expect("a delivered one is skipped");
-        assert_eq!(outbox.list(), [kept.clone()]);
+        assert_eq!(outbox.list(), std::slice::from_ref(&kept));
         assert_eq!(outbox.read(&kept).expect("read").id, "run_a");
     }
 

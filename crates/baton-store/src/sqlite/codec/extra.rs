@@ -132,6 +132,7 @@ fn is_one(v: &u32) -> bool {
     *v == 1
 }
 
+#[allow(clippy::ptr_arg)] // serde passes the field's own type
 fn is_empty_slice(v: &Cow<'_, [AttemptRecord]>) -> bool {
     v.is_empty()
 }
