@@ -296,10 +296,12 @@ impl Session {
                 .ok()
         });
         let wait: Duration = self.webhook.config.wait.value;
-        let finished = self.worker.wait(wait.saturating_sub(started.elapsed()));
-        if let Some(path) = queued {
-            let _ = self.webhook.outbox.sync_waiting(&[path]);
-        }
-        finished
+        let outbox = &self.webhook.outbox;
+        self.worker
+            .wait(wait.saturating_sub(started.elapsed()), || {
+                if let Some(path) = queued {
+                    let _ = outbox.sync_waiting(&[path]);
+                }
+            })
     }
 }

@@ -149,7 +149,7 @@ impl Outbox {
     /// [`Outbox::enqueue`] without syncing: for a delivery about to be sent, whose
     /// sender calls [`Outbox::sync_waiting`] before it exits. One sent at once
     /// is never synced (on a busy disk a sync costs tens of milliseconds); one
-    /// that is not is synced before baton exits. Until then it is in the page
+    /// that is not is synced before baton exits, within the end-of-run wait. Until then it is in the page
     /// cache: it survives baton crashing, not the machine losing power in those
     /// seconds (the history's last commits would not survive that either:
     /// `baton-sqlite` does not sync each commit).

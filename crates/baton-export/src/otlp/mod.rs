@@ -266,11 +266,11 @@ impl OtlpSession {
     /// Waits until `deadline` at most for the exports in flight; whether they
     /// all finished in time (what has not stays queued, synced to disk).
     pub fn wait(self, deadline: Instant) -> bool {
-        let finished = self
-            .worker
-            .wait(deadline.saturating_duration_since(Instant::now()));
-        let _ = self.otlp.outbox.sync_waiting(&self.queued);
-        finished
+        let (outbox, queued) = (&self.otlp.outbox, &self.queued);
+        self.worker
+            .wait(deadline.saturating_duration_since(Instant::now()), || {
+                let _ = outbox.sync_waiting(queued);
+            })
     }
 }
 
