@@ -409,3 +409,89 @@ fn a_collector_asking_to_retry_later_is_not_called_before_then() {
         "no request before the time the collector named"
     );
 }
+
+#[test]
+fn a_beat_failing_twice_then_succeeding_has_three_attempt_spans_under_its_span() {
+    let receiver = Receiver::start(&[Answer::Status(200)]);
+    // Fails on its first two attempts (a counter file), succeeds on the third;
+    // each attempt leaves the TRACEPARENT it saw.
+    let project = Project::with_pipeline(
+        "version: 1\nname: retried\nmovements:\n  - name: build\n    beats:\n      \
+         - name: flaky\n        retry: { attempts: 3, backoff: 50ms, factor: 1 }\n        \
+         run: 'n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; \
+         echo \"$TRACEPARENT\" >> traceparents.txt; sleep 0.05; [ $n -ge 3 ] || exit 7'\n",
+    );
+    let out = run_with(
+        &project,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url(""))],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let traces = receiver.at("/v1/traces");
+    assert_eq!(traces.len(), 1, "{:?}", receiver.requests());
+    let spans = spans(&traces[0]);
+
+    let show = baton(&project, &["show", "latest", "--format", "json"])
+        .output()
+        .expect("show");
+    let record: serde_json::Value = serde_json::from_slice(&show.stdout).expect("show json");
+    let beat = &record["beats"][0];
+    assert_eq!(beat["attempts"], 3);
+    let log = beat["attempt_log"].as_array().expect("the attempts, kept");
+    assert_eq!(log.len(), 3, "{beat}");
+
+    let beat_span = spans
+        .iter()
+        .find(|s| s.name == "RUN flaky")
+        .expect("beat span");
+    assert_eq!(nanos(&beat["started_at"]), beat_span.start_time_unix_nano);
+    let attempts: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == beat_span.span_id && s.name.starts_with("ATTEMPT"))
+        .collect();
+    assert_eq!(
+        attempts.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["ATTEMPT 1 flaky", "ATTEMPT 2 flaky", "ATTEMPT 3 flaky"]
+    );
+    let seen = project.read("traceparents.txt");
+    let seen: Vec<&str> = seen.lines().collect();
+    assert_eq!(seen.len(), 3);
+    for (n, (span, kept)) in attempts.iter().zip(log).enumerate() {
+        assert_eq!(span.kind, SpanKind::Internal as i32);
+        assert_eq!(span.trace_id, beat_span.trace_id);
+        // The attempt's span is the parent its own tools were given.
+        assert_eq!(
+            seen[n],
+            format!("00-{}-{}-01", hex(&span.trace_id), hex(&span.span_id))
+        );
+        assert_eq!(kept["attempt"], n + 1);
+        let start = nanos(&kept["started_at"]);
+        let ms = kept["duration_ms"].as_u64().expect("duration");
+        assert_eq!(span.start_time_unix_nano, start);
+        assert_eq!(span.end_time_unix_nano, start + ms * 1_000_000);
+        assert!(ms >= 50, "each attempt sleeps 50 ms: {ms}");
+        assert!(span.start_time_unix_nano >= beat_span.start_time_unix_nano);
+        let (result, code) = if n < 2 {
+            ("failure", "7")
+        } else {
+            ("success", "0")
+        };
+        assert_eq!(
+            attr(&span.attributes, "cicd.pipeline.task.run.result").as_deref(),
+            Some(result)
+        );
+        assert_eq!(
+            attr(&span.attributes, "baton.attempt.exit_code").as_deref(),
+            Some(code)
+        );
+        assert_eq!(kept["exit_code"], code.parse::<i64>().expect("int"));
+        assert_eq!(kept["status"], result);
+    }
+    // In order, one after the other (the backoff between them).
+    for pair in attempts.windows(2) {
+        assert!(pair[0].end_time_unix_nano <= pair[1].start_time_unix_nano);
+    }
+}

@@ -100,6 +100,16 @@ fn every_file_a_run_writes_follows_its_schema() {
     let again = beat("movement-2/beat-1-again.json");
     assert_eq!(again["sli"]["status"], "partial");
     assert_eq!(again["baton"]["attempts"], 2);
+    let tries = again["baton"]["attempt_log"]
+        .as_array()
+        .expect("attempts kept");
+    assert_eq!(tries.len(), 2);
+    assert_eq!(
+        (&tries[0]["status"], &tries[0]["exit_code"]),
+        (&serde_json::json!("failure"), &serde_json::json!(1))
+    );
+    assert_eq!(tries[1]["status"], "success");
+    assert!(hello["baton"].get("attempt_log").is_none(), "ran once");
 
     let registry = json(&project.join(".baton/shape-evolutions.json"));
     assert_schema("shape-evolutions.schema.json", &registry);

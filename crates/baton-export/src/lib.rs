@@ -112,17 +112,19 @@ impl Webhook {
     }
 
     /// Puts a finished run's payload in the outbox (written whole before any
-    /// attempt to send it).
+    /// attempt to send it, and synced to disk).
     pub fn enqueue_run(&self, input: &RunInput<'_>) -> std::io::Result<()> {
-        let body = payload::build(input);
-        let entry = Entry {
+        self.outbox.enqueue(&Self::run_entry(input)).map(|_| ())
+    }
+
+    fn run_entry(input: &RunInput<'_>) -> Entry {
+        Entry {
             kind: outbox::Kind::Webhook,
             id: payload::delivery_id(&input.run.run_id, payload::RUN_FINISHED),
             created_at: Timestamp::now(),
             attempts: 0,
-            body,
-        };
-        self.outbox.enqueue(&entry).map(|_| ())
+            body: payload::build(input),
+        }
     }
 
     /// Delivers the outbox, oldest first, if no other process is delivering it;
@@ -167,6 +169,10 @@ impl Webhook {
         for path in self.outbox.list() {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return stop(done, "out of time".into(), &self.outbox);
+            }
+            // OTLP exports are the OTLP exporter's (not even read here).
+            if outbox::is_otlp_file(&path) {
+                continue;
             }
             let Some(mut entry) = self.outbox.read(&path) else {
                 continue;
@@ -279,13 +285,23 @@ impl Session {
     }
 
     /// Queues the finished run, then waits at most the configured wait for the
-    /// deliveries in flight. Returns whether they all finished in time.
+    /// deliveries in flight; the run's delivery, unless delivered by then, is
+    /// synced to disk. Returns whether they all finished in time.
     pub fn finish(self, input: Option<&RunInput<'_>>) -> bool {
         let started = Instant::now();
-        if let Some(input) = input {
-            let _ = self.webhook.enqueue_run(input);
-        }
+        let queued = input.and_then(|input| {
+            self.webhook
+                .outbox
+                .enqueue_unsynced(&Webhook::run_entry(input))
+                .ok()
+        });
         let wait: Duration = self.webhook.config.wait.value;
-        self.worker.wait(wait.saturating_sub(started.elapsed()))
+        let outbox = &self.webhook.outbox;
+        self.worker
+            .wait(wait.saturating_sub(started.elapsed()), || {
+                if let Some(path) = queued {
+                    let _ = outbox.sync_waiting(&[path]);
+                }
+            })
     }
 }

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Files are written whole (to a temporary name, then renamed), so a reader never
-//! sees half a delivery. At most [`CAP`] deliveries are kept: the oldest go first,
+//! sees half a delivery. A delivery is synced to disk unless it is delivered
+//! before baton exits (see [`Outbox::enqueue_unsynced`]). At most [`CAP`] deliveries are kept: the oldest go first,
 //! and are counted.
 
 use std::fs::{self, File, OpenOptions};
@@ -140,8 +141,40 @@ impl Outbox {
     }
 
     /// Puts a delivery in the outbox (replacing one with the same id), then drops
-    /// the oldest beyond [`CAP`]. Returns its file.
+    /// the oldest beyond [`CAP`], synced to disk. Returns its file.
     pub fn enqueue(&self, entry: &Entry) -> io::Result<PathBuf> {
+        self.put(entry, true)
+    }
+
+    /// [`Outbox::enqueue`] without syncing: for a delivery about to be sent, whose
+    /// sender calls [`Outbox::sync_waiting`] before it exits. One sent at once
+    /// is never synced (on a busy disk a sync costs tens of milliseconds); one
+    /// that is not is synced before baton exits, within the end-of-run wait. Until then it is in the page
+    /// cache: it survives baton crashing, not the machine losing power in those
+    /// seconds (the history's last commits would not survive that either:
+    /// `baton-sqlite` does not sync each commit).
+    pub fn enqueue_unsynced(&self, entry: &Entry) -> io::Result<PathBuf> {
+        self.put(entry, false)
+    }
+
+    /// Syncs to disk those of `paths` still in the outbox (not delivered), and the
+    /// directory that names them.
+    pub fn sync_waiting(&self, paths: &[PathBuf]) -> io::Result<()> {
+        let mut synced = false;
+        for path in paths {
+            // Gone: delivered or refused, nothing to keep.
+            if let Ok(file) = File::open(path) {
+                file.sync_all()?;
+                synced = true;
+            }
+        }
+        if synced {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    fn put(&self, entry: &Entry, durable: bool) -> io::Result<PathBuf> {
         fs::create_dir_all(&self.dir)?;
         for old in self.list() {
             if entry_id(&old).as_deref() == Some(entry.id.as_str()) {
@@ -154,7 +187,7 @@ impl Outbox {
         self.write_atomic(
             &path,
             &serde_json::to_vec(entry).map_err(io::Error::other)?,
-            true,
+            durable,
         )?;
         let files = self.list();
         if files.len() > CAP {
@@ -182,7 +215,7 @@ impl Outbox {
         }
     }
 
-    /// Writes a delivery back (its attempts counted).
+    /// Writes a delivery that is kept back (its attempts counted), synced to disk.
     pub fn rewrite(&self, path: &Path, entry: &Entry) -> io::Result<()> {
         if !path.exists() {
             return Ok(());
@@ -190,7 +223,7 @@ impl Outbox {
         self.write_atomic(
             path,
             &serde_json::to_vec(entry).map_err(io::Error::other)?,
-            false,
+            true,
         )
     }
 
@@ -246,9 +279,9 @@ impl Outbox {
         written
     }
 
-    /// Writes `path` whole: a temporary file renamed into place; `durable`: synced
-    /// to disk first (a new delivery survives a power cut; the state and a
-    /// delivery's attempt count need not).
+    /// Writes `path` whole: a temporary file renamed into place; `durable`: the
+    /// file synced to disk first and the directory after (a delivery kept
+    /// survives a power cut; the state need not).
     fn write_atomic(&self, path: &Path, data: &[u8], durable: bool) -> io::Result<()> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("entry");
         let tmp = self.dir.join(format!(".tmp-{}-{name}", std::process::id()));
@@ -260,8 +293,22 @@ impl Outbox {
         drop(file);
         fs::rename(&tmp, path).inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
-        })
+        })?;
+        if durable {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
     }
+}
+
+/// Syncs a directory's entries (a rename into it) to disk.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Whether an entry's file holds an OTLP export (its id, in the name, says).
+pub fn is_otlp_file(path: &Path) -> bool {
+    entry_id(path).is_some_and(|id| id.starts_with("otlp_"))
 }
 
 fn is_entry(path: &Path) -> bool {
@@ -329,6 +376,25 @@ mod tests {
         let text = serde_json::to_string(&otlp).expect("json");
         assert!(text.contains(r#""kind":"otlp_traces""#), "{text}");
         assert!(!serde_json::to_string(&e).expect("json").contains("kind"));
+    }
+
+    #[test]
+    fn an_unsynced_delivery_is_whole_and_syncing_skips_the_delivered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let outbox = Outbox::new(dir.path().join("q"));
+        let kept = outbox
+            .enqueue_unsynced(&entry("run_a", 1_700_000_000))
+            .expect("enqueue");
+        let sent = outbox
+            .enqueue_unsynced(&entry("otlp_traces_b", 1_700_000_001))
+            .expect("enqueue");
+        assert!(is_otlp_file(&sent) && !is_otlp_file(&kept));
+        outbox.remove(&sent);
+        outbox
+            .sync_waiting(&[kept.clone(), sent])
+            .expect("a delivered one is skipped");
+        assert_eq!(outbox.list(), std::slice::from_ref(&kept));
+        assert_eq!(outbox.read(&kept).expect("read").id, "run_a");
     }
 
     #[test]

@@ -6,6 +6,10 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+/// How long the end of a run waits for deliveries before it syncs those still
+/// queued to disk (and goes on waiting).
+pub(crate) const SYNC_GRACE: Duration = Duration::from_millis(100);
+
 #[derive(Debug)]
 pub(crate) struct FlushWorker {
     /// Tells the worker the run is queued (or that there is nothing to queue).
@@ -43,9 +47,18 @@ impl FlushWorker {
         }
     }
 
-    /// Waits at most `wait` for the worker to finish; whether it did.
-    pub(crate) fn wait(mut self, wait: Duration) -> bool {
+    /// Waits at most `wait` for the worker to finish; whether it did. Then, or
+    /// after [`SYNC_GRACE`] if it is still sending by then (the endpoint is slow:
+    /// the sync then costs no time of its own, it is within the wait), calls
+    /// `keep` once: what is still queued is made to last.
+    pub(crate) fn wait(mut self, wait: Duration, keep: impl FnOnce()) -> bool {
         self.run_queued();
-        self.done.recv_timeout(wait).is_ok()
+        let grace = wait.min(SYNC_GRACE);
+        if self.done.recv_timeout(grace).is_ok() {
+            keep();
+            return true;
+        }
+        keep();
+        self.done.recv_timeout(wait.saturating_sub(grace)).is_ok()
     }
 }

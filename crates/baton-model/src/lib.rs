@@ -27,9 +27,9 @@ pub use pipeline::{
 };
 pub use plan::{Plan, PlannedBeat, SkipReason, SkippedBeat};
 pub use record::{
-    BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState, CiInfo, GitInfo,
-    RUN_DOCUMENT_VERSION, RollbackRecord, RunDocument, RunRecord, RunStatus, Shape, SlaStatus,
-    SlaVerdict, TestCounts,
+    AttemptRecord, BeatDetails, BeatHistory, BeatOutcome, BeatRecord, BeatStatus, CacheState,
+    CiInfo, GitInfo, RUN_DOCUMENT_VERSION, RollbackRecord, RunDocument, RunRecord, RunStatus,
+    Shape, SlaStatus, SlaVerdict, TestCounts,
 };
 
 /// Version of the JSON records baton writes (telemetry files, `--format json`).

@@ -149,6 +149,11 @@ pub struct BeatRecord {
     /// The beat's `rollback` command, when it ran because its movement failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackRecord>,
+    /// Each attempt in order, when the beat was retried (ran more than once);
+    /// empty when it ran once, since the record itself then describes that one
+    /// attempt (and in records written before attempts were kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<AttemptRecord>,
     // --- what it ran on
     /// What the beat's inputs were, so runs on the same inputs can be compared (flaky
     /// detection): `inputs:<hex>` (the cache key of its declared `inputs`), else
@@ -186,6 +191,22 @@ pub struct RollbackRecord {
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
     /// Why it did not succeed.
+    pub reason: Option<String>,
+}
+
+/// One attempt of a retried beat: when it ran and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// 1-based.
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    /// Wall time of this attempt alone (the backoff before the next is not in it).
+    pub duration_ms: u64,
+    /// `success`, `failure`, `timeout` or `cancelled`.
+    pub status: BeatStatus,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Why it did not succeed, when the status alone does not say it.
     pub reason: Option<String>,
 }
 

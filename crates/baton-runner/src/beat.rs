@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use baton_cache::error_chain;
 use baton_model::{
-    BeatDetails, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy, RollbackRecord,
-    RunEvent, format_duration,
+    AttemptRecord, BeatDetails, BeatSpec, BeatStatus, CacheState, Recording, RetryOn, RetryPolicy,
+    RollbackRecord, RunEvent, format_duration,
 };
 use jiff::Timestamp;
 
@@ -322,6 +322,7 @@ fn run_attempts(
             kill_grace: ctx.opts.kill_grace,
             on_started: on_started.filter(|_| attempt == 1),
         };
+        let attempt_started = Timestamp::now();
         let result = ctx.spawner.run(&request, output, ctx.cancel);
         // Its spawner may not have called it (the start failed): before a retry.
         if let Some(started) = request.on_started {
@@ -347,6 +348,15 @@ fn run_attempts(
         measured.cpu_user += result.cpu_user;
         measured.cpu_sys += result.cpu_sys;
         measured.peak_rss_bytes = measured.peak_rss_bytes.max(result.peak_rss_bytes);
+        measured.attempt_log.push(AttemptRecord {
+            attempt,
+            started_at: attempt_started,
+            duration_ms: u64::try_from(result.duration.as_millis()).unwrap_or(u64::MAX),
+            status,
+            exit_code: result.exit_code,
+            signal: result.signal,
+            reason: measured.reason.clone(),
+        });
 
         if !status.is_failure()
             || attempt == max_attempts

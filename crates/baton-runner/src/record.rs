@@ -7,7 +7,8 @@
 //! Across retries: `duration_ms` is the wall time from the first attempt's start to
 //! the last one's end (backoff included: what the pipeline paid), CPU times are
 //! summed, peak RSS is the largest of any attempt, and what the beat reported is
-//! taken from the last attempt.
+//! taken from the last attempt. Each attempt's own start, duration and end are
+//! kept in `attempt_log` when there was more than one.
 //!
 //! `artifacts_count`/`artifacts_bytes` come from the artifact list the runner
 //! collected (or restored from the cache), unless the beat reported `artifacts=`.
@@ -24,7 +25,8 @@
 use std::time::Duration;
 
 use baton_model::{
-    ArtifactEntry, BeatHistory, BeatRecord, BeatStatus, CacheState, Pipeline, SlaVerdict,
+    ArtifactEntry, AttemptRecord, BeatHistory, BeatRecord, BeatStatus, CacheState, Pipeline,
+    SlaVerdict,
 };
 use baton_telemetry::{ShapeInput, duration_bucket, evaluate_sla, shape_of};
 use jiff::Timestamp;
@@ -42,6 +44,9 @@ pub struct Measured {
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     pub attempts: u32,
+    /// Each attempt that ran, in order (kept in the record when there was more
+    /// than one).
+    pub attempt_log: Vec<AttemptRecord>,
     pub duration: Duration,
     pub cpu_user: Duration,
     pub cpu_sys: Duration,
@@ -72,6 +77,7 @@ impl Measured {
             exit_code: None,
             signal: None,
             attempts: 0,
+            attempt_log: Vec::new(),
             duration: Duration::ZERO,
             cpu_user: Duration::ZERO,
             cpu_sys: Duration::ZERO,
@@ -232,6 +238,12 @@ fn base_record(ctx: &RecordContext<'_>, m: &Measured, cache_state: CacheState) -
         shape: Default::default(),
         log_path: ctx.log_path.map(str::to_owned),
         rollback: None,
+        // One attempt is the record itself.
+        attempt_log: if m.attempt_log.len() > 1 {
+            m.attempt_log.clone()
+        } else {
+            Vec::new()
+        },
         input_identity: m.input_identity.clone(),
         // The step cache's hit only: a beat reporting `cache=hit` of its own
         // (a tool's cache) still ran.

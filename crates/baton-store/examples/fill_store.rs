@@ -167,6 +167,7 @@ fn fill(store: &SqliteStore, runs: usize) -> Result<(), Box<dyn std::error::Erro
                     shape,
                     log_path: Some(format!("logs/{label}/{movement}/{name}.log")),
                     rollback: None,
+                    attempt_log: Vec::new(),
                     input_identity: None,
                     restored: false,
                     restored_from: None,

@@ -278,6 +278,7 @@ fn record(
         },
         log_path: Some(format!("logs/{label}/main/{name}.log")),
         rollback: None,
+        attempt_log: Vec::new(),
         input_identity: Some(identity),
         restored: hit,
         restored_from: None,

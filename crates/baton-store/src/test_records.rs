@@ -121,6 +121,7 @@ pub fn beat(
         },
         log_path: Some(format!("logs/{}/movement-{m}/{name}.log", run.label)),
         rollback: None,
+        attempt_log: Vec::new(),
         input_identity: Some(format!("inputs:{}", fake_sha256(name))),
         restored: cache_state == CacheState::Hit,
         restored_from: None,

@@ -49,6 +49,18 @@ fn a_fully_populated_beat_record_round_trips() {
     full.exit_code = None;
     full.signal = Some(9);
     full.attempts = 3;
+    full.attempt_log = (1..=3)
+        .map(|n| baton_model::AttemptRecord {
+            attempt: n,
+            started_at: Timestamp::from_nanosecond(1_767_225_600_000_000_000 + i128::from(n))
+                .expect("ts"),
+            duration_ms: 30_000 + u64::from(n),
+            status: BeatStatus::Timeout,
+            exit_code: None,
+            signal: Some(9),
+            reason: Some(format!("timed out after 30s (attempt {n})")),
+        })
+        .collect();
     full.level = baton_model::Level::Ff;
     full.beat_type = baton_model::BeatType::Deploy;
     full.tests = Some(TestCounts {

@@ -238,6 +238,7 @@ pub(super) fn beat_record(
         shape,
         log_path: None,
         rollback: None,
+        attempt_log: Vec::new(),
         input_identity: Some(input_identity(event.key)),
         restored: event.hit,
         restored_from: None,

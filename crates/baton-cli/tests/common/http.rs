@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What the receiver does with each request, in turn (the last one repeats).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Answer {
     /// The status, with the body `ok`.
     Status(u16),
@@ -28,6 +28,8 @@ pub(crate) struct Request {
     pub headers: Vec<(String, String)>,
     /// As received (compressed when `content-encoding: gzip`).
     pub raw: Vec<u8>,
+    /// What the receiver answered it.
+    pub answer: Answer,
 }
 
 impl Request {
@@ -59,6 +61,22 @@ impl Request {
 pub(crate) struct Receiver {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
+    /// The per-path scripts of [`Receiver::scripted`].
+    scripts: Scripts,
+}
+
+/// Answers by path: each path its own script, in turn (the last one repeats);
+/// a path without one is answered `200`.
+type Scripts = Arc<Mutex<Vec<(String, Vec<Answer>, usize)>>>;
+
+fn next_for(scripts: &Scripts, path: &str) -> Answer {
+    let mut scripts = scripts.lock().expect("lock");
+    let Some((_, answers, used)) = scripts.iter_mut().find(|(p, _, _)| p == path) else {
+        return Answer::Status(200);
+    };
+    let answer = answers[(*used).min(answers.len() - 1)];
+    *used += 1;
+    answer
 }
 
 impl Receiver {
@@ -77,10 +95,50 @@ impl Receiver {
                 let Ok(stream) = stream else { continue };
                 let answer = answers[n.min(answers.len() - 1)];
                 let seen = Arc::clone(&seen);
-                std::thread::spawn(move || serve(stream, answer, &seen));
+                std::thread::spawn(move || serve(stream, |_| answer, &seen));
             }
         });
-        Self { port, requests }
+        Self {
+            port,
+            requests,
+            scripts: Scripts::default(),
+        }
+    }
+
+    /// Answers each path from its own script, whatever the order the requests
+    /// to different paths come in (the webhook and OTLP send side by side).
+    pub(crate) fn scripted(scripts: &[(&str, &[Answer])]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        let scripts: Scripts = Arc::new(Mutex::new(
+            scripts
+                .iter()
+                .map(|(path, answers)| ((*path).to_owned(), answers.to_vec(), 0))
+                .collect(),
+        ));
+        let shared = Arc::clone(&scripts);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (seen, scripts) = (Arc::clone(&seen), Arc::clone(&shared));
+                std::thread::spawn(move || serve(stream, |path| next_for(&scripts, path), &seen));
+            }
+        });
+        Self {
+            port,
+            requests,
+            scripts,
+        }
+    }
+
+    /// From now on answers every request to `paths` with `answer` (a receiver
+    /// made by [`Receiver::scripted`]).
+    pub(crate) fn answer(&self, paths: &[&str], answer: Answer) {
+        let mut scripts = self.scripts.lock().expect("lock");
+        scripts.retain(|(p, _, _)| !paths.contains(&p.as_str()));
+        scripts.extend(paths.iter().map(|p| ((*p).to_owned(), vec![answer], 0)));
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -100,7 +158,11 @@ impl Receiver {
     }
 }
 
-fn serve(mut stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Request>>) {
+fn serve(
+    mut stream: TcpStream,
+    answer_for: impl FnOnce(&str) -> Answer,
+    seen: &Mutex<Vec<Request>>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
@@ -124,6 +186,7 @@ fn serve(mut stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Request>>) {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
+    let answer = answer_for(&path);
     if matches!(answer, Answer::CloseMidBody) {
         return;
     }
@@ -142,6 +205,7 @@ fn serve(mut stream: TcpStream, answer: Answer, seen: &Mutex<Vec<Request>>) {
         path,
         headers,
         raw: data[header_end..header_end + length].to_vec(),
+        answer,
     });
     let reply = match answer {
         Answer::Status(status) => {

@@ -44,40 +44,36 @@ impl Otlp {
     }
 
     /// Puts the run's trace and metrics in the outbox (each written whole before
-    /// any attempt to send it).
+    /// any attempt to send it, and synced to disk).
     pub fn enqueue_run(&self, input: &TraceInput<'_>) -> std::io::Result<()> {
-        let resource = trace::resource(&self.config, input.run);
-        let run_id = input.run.run_id;
-        if self.config.traces.is_some() {
-            let request = trace::build(input, resource.clone());
-            self.enqueue(
-                Kind::OtlpTraces,
-                &format!("otlp_traces_{run_id}"),
-                &request.encode_to_vec(),
-            )?;
-        }
-        if self.config.metrics.is_some() {
-            let request = metrics::build(input.run, input.beats, resource);
-            self.enqueue(
-                Kind::OtlpMetrics,
-                &format!("otlp_metrics_{run_id}"),
-                &request.encode_to_vec(),
-            )?;
+        for entry in self.run_entries(input) {
+            self.outbox.enqueue(&entry)?;
         }
         Ok(())
     }
 
-    fn enqueue(&self, kind: Kind, id: &str, protobuf: &[u8]) -> std::io::Result<()> {
-        let entry = Entry {
-            kind,
-            id: id.to_owned(),
-            created_at: Timestamp::now(),
-            attempts: 0,
-            body: serde_json::json!({
-                "protobuf": base64::engine::general_purpose::STANDARD.encode(protobuf),
-            }),
-        };
-        self.outbox.enqueue(&entry).map(|_| ())
+    /// The run's trace and metrics as outbox entries (those signals exported).
+    fn run_entries(&self, input: &TraceInput<'_>) -> Vec<Entry> {
+        let resource = trace::resource(&self.config, input.run);
+        let run_id = input.run.run_id;
+        let mut entries = Vec::new();
+        if self.config.traces.is_some() {
+            let request = trace::build(input, resource.clone());
+            entries.push(entry(
+                Kind::OtlpTraces,
+                &format!("otlp_traces_{run_id}"),
+                &request.encode_to_vec(),
+            ));
+        }
+        if self.config.metrics.is_some() {
+            let request = metrics::build(input.run, input.beats, resource);
+            entries.push(entry(
+                Kind::OtlpMetrics,
+                &format!("otlp_metrics_{run_id}"),
+                &request.encode_to_vec(),
+            ));
+        }
+        entries
     }
 
     /// Sends the outbox's OTLP exports, oldest first, if no other process is;
@@ -99,8 +95,7 @@ impl Otlp {
         self.outbox
             .list()
             .iter()
-            .filter_map(|p| self.outbox.read(p))
-            .filter(|e| !e.kind.is_webhook())
+            .filter(|p| crate::outbox::is_otlp_file(p))
             .count()
     }
 
@@ -117,10 +112,16 @@ impl Otlp {
             }
             return done;
         }
+        let mut last: Option<(String, String, Attempt)> = None;
+        let mut rejected = 0;
         for path in self.outbox.list() {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 done.stopped = Some("out of time".into());
                 break;
+            }
+            // Webhook deliveries are the webhook's (not even read here).
+            if !crate::outbox::is_otlp_file(&path) {
+                continue;
             }
             let Some(mut entry) = self.outbox.read(&path) else {
                 continue;
@@ -142,8 +143,10 @@ impl Otlp {
                 continue;
             };
             let attempt = send::send(endpoint, &protobuf);
-            self.record(&entry.id, &endpoint.url.value, &attempt);
-            match attempt.outcome {
+            let outcome = attempt.outcome.clone();
+            let detail = attempt.detail.clone();
+            last = Some((entry.id.clone(), endpoint.url.value.clone(), attempt));
+            match outcome {
                 Outcome::Delivered => {
                     self.outbox.remove(&path);
                     done.delivered += 1;
@@ -151,14 +154,20 @@ impl Otlp {
                 Outcome::Drop | Outcome::Gone => {
                     self.outbox.remove(&path);
                     done.dropped += 1;
+                    rejected += 1;
                 }
                 Outcome::Keep { .. } => {
                     entry.attempts += 1;
                     let _ = self.outbox.rewrite(&path, &entry);
-                    done.stopped = Some(attempt.detail);
+                    done.stopped = Some(detail);
                     break;
                 }
             }
+        }
+        // The state is written once per flush, not per export (each write
+        // replaces a file: milliseconds on a busy disk).
+        if let Some((id, url, attempt)) = &last {
+            self.record(id, url, attempt, rejected);
         }
         done.remaining = self.waiting();
         if done.remaining == 0 {
@@ -167,16 +176,16 @@ impl Otlp {
         done
     }
 
-    fn record(&self, id: &str, url: &str, attempt: &Attempt) {
+    /// Remembers a flush in the outbox's state: its last attempt, and how many
+    /// exports the collector refused.
+    fn record(&self, id: &str, url: &str, attempt: &Attempt, rejected: u64) {
         let outcome = match attempt.outcome {
             Outcome::Delivered => "delivered",
             Outcome::Keep { .. } => "kept",
             Outcome::Drop | Outcome::Gone => "dropped",
         };
         let _ = self.outbox.update_state(|s| {
-            if attempt.outcome == Outcome::Drop {
-                s.rejected += 1;
-            }
+            s.rejected += rejected;
             s.otlp_not_before = match attempt.outcome {
                 Outcome::Keep {
                     retry_after: Some(wait),
@@ -201,6 +210,18 @@ impl Otlp {
     }
 }
 
+fn entry(kind: Kind, id: &str, protobuf: &[u8]) -> Entry {
+    Entry {
+        kind,
+        id: id.to_owned(),
+        created_at: Timestamp::now(),
+        attempts: 0,
+        body: serde_json::json!({
+            "protobuf": base64::engine::general_purpose::STANDARD.encode(protobuf),
+        }),
+    }
+}
+
 /// The exporter during a run: the outbox's OTLP exports are retried on a thread
 /// of their own from the run's start; [`OtlpSession::queue`] adds the finished
 /// run, [`OtlpSession::wait`] waits a bounded time.
@@ -208,6 +229,8 @@ impl Otlp {
 pub struct OtlpSession {
     otlp: Otlp,
     worker: crate::worker::FlushWorker,
+    /// The run's exports, synced to disk after the wait unless delivered.
+    queued: Vec<std::path::PathBuf>,
 }
 
 impl OtlpSession {
@@ -221,22 +244,33 @@ impl OtlpSession {
                 }
             }
         })?;
-        Some(Self { otlp, worker })
+        Some(Self {
+            otlp,
+            worker,
+            queued: Vec::new(),
+        })
     }
 
     /// Queues the finished run's exports and lets the worker send them.
     pub fn queue(&mut self, input: Option<&TraceInput<'_>>) {
         if let Some(input) = input {
-            let _ = self.otlp.enqueue_run(input);
+            for entry in self.otlp.run_entries(input) {
+                if let Ok(path) = self.otlp.outbox.enqueue_unsynced(&entry) {
+                    self.queued.push(path);
+                }
+            }
         }
         self.worker.run_queued();
     }
 
     /// Waits until `deadline` at most for the exports in flight; whether they
-    /// all finished in time (what has not stays queued).
+    /// all finished in time (what has not stays queued, synced to disk).
     pub fn wait(self, deadline: Instant) -> bool {
+        let (outbox, queued) = (&self.otlp.outbox, &self.queued);
         self.worker
-            .wait(deadline.saturating_duration_since(Instant::now()))
+            .wait(deadline.saturating_duration_since(Instant::now()), || {
+                let _ = outbox.sync_waiting(queued);
+            })
     }
 }
 

@@ -1,11 +1,11 @@
 //! A finished run as one OTLP trace, after the OpenTelemetry CI/CD semantic
 //! conventions: a root span `RUN <pipeline>` (SERVER), a span per movement, a
-//! span per beat (INTERNAL) and, under a beat, its rollback. Span times are the
-//! records' times.
+//! span per beat (INTERNAL) and, under a beat, a span per attempt when it was
+//! retried and its rollback. Span times are the records' times.
 //!
-//! Span ids are derived, not drawn: the beat's is the one the runner handed the
-//! beat in `TRACEPARENT` (see `baton_runner::trace`), so the spans the beat's own
-//! tools make hang under it.
+//! Span ids are derived, not drawn: a beat's (or, when it was retried, each
+//! attempt's) is the one the runner handed it in `TRACEPARENT` (see
+//! `baton_runner::trace`), so the spans the beat's own tools make hang under it.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +90,12 @@ fn span_id(key: &str) -> String {
 /// The span id the runner gave attempt `attempt` of `beat` in `TRACEPARENT`.
 pub fn beat_span_id(run_id: &Uuid, beat: &str, attempt: u32) -> String {
     span_id(&format!("{run_id}/{beat}/{attempt}"))
+}
+
+/// The span id of a retried beat's own span: its attempts' spans, under it,
+/// carry the ids the runner gave each attempt in `TRACEPARENT`.
+pub fn retried_beat_span_id(run_id: &Uuid, beat: &str) -> String {
+    span_id(&format!("{run_id}/{beat}/beat"))
 }
 
 /// The span id the runner gave the rollback of `beat` in `TRACEPARENT`.
@@ -368,7 +374,14 @@ pub fn build(input: &TraceInput<'_>, resource: Resource) -> ExportTraceServiceRe
     }
 
     for b in input.beats {
-        let beat_id = beat_span_id(run_id, &b.beat, 1);
+        // A beat that ran once is its one attempt: its span has that attempt's
+        // id. A retried beat's span has one of its own, with a span per attempt
+        // under it.
+        let beat_id = if b.attempt_log.is_empty() {
+            beat_span_id(run_id, &b.beat, 1)
+        } else {
+            retried_beat_span_id(run_id, &b.beat)
+        };
         let result = beat_result(b.status);
         let mut attrs = vec![
             kv("cicd.pipeline.task.name", &b.beat),
@@ -431,6 +444,43 @@ pub fn build(input: &TraceInput<'_>, resource: Resource) -> ExportTraceServiceRe
             )),
             ..Default::default()
         });
+        for a in &b.attempt_log {
+            let result = beat_result(a.status);
+            let mut attrs = vec![
+                kv("cicd.pipeline.task.name", &b.beat),
+                kv("cicd.pipeline.task.run.result", result),
+                kv("baton.attempt.number", a.attempt),
+                kv("baton.attempt.duration_ms", a.duration_ms),
+            ];
+            if a.status.is_failure() {
+                attrs.push(kv("error.type", result));
+            }
+            if let Some(code) = a.exit_code {
+                attrs.push(kv("baton.attempt.exit_code", code));
+            }
+            if let Some(signal) = a.signal {
+                attrs.push(kv("baton.attempt.signal", signal));
+            }
+            if let Some(reason) = &a.reason {
+                attrs.push(kv("baton.attempt.reason", reason));
+            }
+            spans.push(Span {
+                trace_id: trace_id.clone(),
+                span_id: hex_bytes(&beat_span_id(run_id, &b.beat, a.attempt)),
+                trace_state: trace_state.clone(),
+                parent_span_id: hex_bytes(&beat_id),
+                name: format!("ATTEMPT {} {}", a.attempt, b.beat),
+                kind: SpanKind::Internal as i32,
+                start_time_unix_nano: nanos(a.started_at),
+                end_time_unix_nano: nanos(end_of(a.started_at, a.duration_ms)),
+                attributes: attrs,
+                status: Some(status(
+                    a.status.is_failure(),
+                    a.reason.as_deref().unwrap_or(result),
+                )),
+                ..Default::default()
+            });
+        }
         if let Some(rb) = &b.rollback {
             let result = beat_result(rb.status);
             let mut attrs = vec![

@@ -526,6 +526,7 @@ pub(crate) mod tests {
             shape: Shape::default(),
             log_path: None,
             rollback: None,
+            attempt_log: Vec::new(),
             input_identity: None,
             restored: false,
             restored_from: None,

@@ -115,6 +115,7 @@ fn beat(
         },
         log_path: Some(format!("logs/build-20251126-123456/{movement}/{name}.log")),
         rollback: None,
+        attempt_log: Vec::new(),
         input_identity: None,
         restored: false,
         restored_from: None,

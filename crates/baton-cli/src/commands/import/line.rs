@@ -9,8 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use baton_model::{
-    BeatRecord, BeatStatus, BeatType, CacheState, CiInfo, GitInfo, Level, RUN_DOCUMENT_VERSION,
-    RollbackRecord, RunRecord, RunStatus, Shape, SlaVerdict, SloTarget, TestCounts,
+    AttemptRecord, BeatRecord, BeatStatus, BeatType, CacheState, CiInfo, GitInfo, Level,
+    RUN_DOCUMENT_VERSION, RollbackRecord, RunRecord, RunStatus, Shape, SlaVerdict, SloTarget,
+    TestCounts,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Deserializer};
@@ -110,6 +111,8 @@ struct Beat {
     log_path: Option<String>,
     #[serde(default)]
     rollback: Option<RollbackRecord>,
+    #[serde(default)]
+    attempt_log: Vec<AttemptRecord>,
     #[serde(default)]
     input_identity: Option<String>,
     #[serde(default)]
@@ -423,6 +426,7 @@ fn beat_record(run_id: Uuid, run_level: Level, beat: Beat) -> BeatRecord {
         shape,
         log_path,
         rollback,
+        attempt_log,
         input_identity,
         restored,
         restored_from,
@@ -463,6 +467,7 @@ fn beat_record(run_id: Uuid, run_level: Level, beat: Beat) -> BeatRecord {
         shape: shape.unwrap_or_default(),
         log_path,
         rollback,
+        attempt_log,
         input_identity,
         // In baton a cache hit is a restore.
         restored: restored.unwrap_or(cache_state == CacheState::Hit),

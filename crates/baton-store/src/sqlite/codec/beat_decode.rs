@@ -129,6 +129,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
         log_path,
         log_dir,
         rollback,
+        attempt_log,
         restored_from,
     } = extra;
     let hash_of = |column: usize| -> Result<Option<String>> {
@@ -206,6 +207,7 @@ pub(crate) fn beat_from_row(row: &Row<'_>, col: &BeatColumns) -> Result<BeatReco
         },
         log_path,
         rollback,
+        attempt_log: attempt_log.into_owned(),
         input_identity: identity_from_sql(row.get_ref(col.input_identity).map_err(sql)?)?,
         restored: row.get(col.restored).map_err(sql)?,
         restored_from: restored_from.map(Cow::into_owned),

@@ -89,6 +89,7 @@ pub(crate) fn encode_beat<'a>(
         shape,
         log_path,
         rollback,
+        attempt_log,
         input_identity,
         restored,
         restored_from,
@@ -162,6 +163,7 @@ pub(crate) fn encode_beat<'a>(
             .flatten(),
         log_dir: dir.map(Cow::Borrowed),
         rollback: rollback.clone(),
+        attempt_log: Cow::Borrowed(attempt_log),
         restored_from: restored_from.as_deref().map(Cow::Borrowed),
     };
     let start = json.len();

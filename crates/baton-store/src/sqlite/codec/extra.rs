@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use baton_model::{BeatType, Level, RollbackRecord, SlaStatus, TestCounts};
+use baton_model::{AttemptRecord, BeatType, Level, RollbackRecord, SlaStatus, TestCounts};
 use serde::{Deserialize, Serialize};
 
 /// The `extra` JSON of one beat row.
@@ -97,6 +97,10 @@ pub(super) struct Extra<'a> {
     /// Its rollback, when one ran (rare: the record is written again with it).
     #[serde(rename = "rb", default, skip_serializing_if = "Option::is_none")]
     pub(super) rollback: Option<RollbackRecord>,
+    /// Each attempt, when the beat was retried (absent in records written before
+    /// attempts were kept).
+    #[serde(rename = "at", default, skip_serializing_if = "is_empty_slice")]
+    pub(super) attempt_log: Cow<'a, [AttemptRecord]>,
     /// The log path, or only its directory when it is the conventional
     /// `{dir}/{run label}/{movement}/{beat}.log`.
     #[serde(
@@ -133,6 +137,11 @@ fn one() -> u32 {
 
 fn is_one(v: &u32) -> bool {
     *v == 1
+}
+
+#[allow(clippy::ptr_arg)] // serde passes the field's own type
+fn is_empty_slice(v: &Cow<'_, [AttemptRecord]>) -> bool {
+    v.is_empty()
 }
 
 #[allow(clippy::ptr_arg)] // serde passes the field's own type
