@@ -23,7 +23,7 @@ pub mod payload;
 pub mod sign;
 mod worker;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use jiff::Timestamp;
 
@@ -284,21 +284,20 @@ impl Session {
         Some(Self { webhook, worker })
     }
 
-    /// Queues the finished run, then waits at most the configured wait for the
-    /// deliveries in flight; the run's delivery, unless delivered by then, is
+    /// Queues the finished run, then waits until `deadline` at most (the end of
+    /// the configured wait, counted from the end of the run, shared with OTLP) for
+    /// the deliveries in flight; the run's delivery, unless delivered by then, is
     /// synced to disk. Returns whether they all finished in time.
-    pub fn finish(self, input: Option<&RunInput<'_>>) -> bool {
-        let started = Instant::now();
+    pub fn finish(self, input: Option<&RunInput<'_>>, deadline: Instant) -> bool {
         let queued = input.and_then(|input| {
             self.webhook
                 .outbox
                 .enqueue_unsynced(&Webhook::run_entry(input))
                 .ok()
         });
-        let wait: Duration = self.webhook.config.wait.value;
         let outbox = &self.webhook.outbox;
         self.worker
-            .wait(wait.saturating_sub(started.elapsed()), || {
+            .wait(deadline.saturating_duration_since(Instant::now()), || {
                 if let Some(path) = queued {
                     let _ = outbox.sync_waiting(&[path]);
                 }

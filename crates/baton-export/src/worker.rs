@@ -52,6 +52,8 @@ impl FlushWorker {
     /// the sync then costs no time of its own, it is within the wait), calls
     /// `keep` once: what is still queued is made to last.
     pub(crate) fn wait(mut self, wait: Duration, keep: impl FnOnce()) -> bool {
+        // The sync's own time comes out of the wait: the whole stays within it.
+        let deadline = std::time::Instant::now() + wait;
         self.run_queued();
         let grace = wait.min(SYNC_GRACE);
         if self.done.recv_timeout(grace).is_ok() {
@@ -59,6 +61,8 @@ impl FlushWorker {
             return true;
         }
         keep();
-        self.done.recv_timeout(wait.saturating_sub(grace)).is_ok()
+        self.done
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .is_ok()
     }
 }

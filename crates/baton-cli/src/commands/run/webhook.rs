@@ -117,7 +117,7 @@ impl Export {
                 report_json: report_json.as_deref(),
             }),
         };
-        session.finish(Some(&input));
+        session.finish(Some(&input), deadline);
         if let Some(otlp) = otlp {
             otlp.wait(deadline);
         }
