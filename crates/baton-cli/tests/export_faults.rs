@@ -32,21 +32,7 @@ fn baton(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> std::process::Output {
-    let mut cmd = project.baton(args);
-    for (var, _) in std::env::vars() {
-        if var.starts_with("OTEL_") || var.starts_with("BATON_TELEMETRY") {
-            cmd.env_remove(var);
-        }
-    }
-    for var in [
-        "BATON_QUEUE_DIR",
-        "BATON_DIR",
-        "GITHUB_ACTIONS",
-        "CI",
-        "TRACEPARENT",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = project.baton_without_telemetry(args);
     cmd.env("BATON_TELEMETRY_URL", format!("{base}/hook"))
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", base);
     for (k, v) in env {

@@ -34,23 +34,7 @@ fn project() -> Project {
 
 /// `baton ARGS` with none of the caller's telemetry settings.
 fn baton(project: &Project, args: &[&str]) -> assert_cmd::Command {
-    let mut cmd = project.baton(args);
-    for (var, _) in std::env::vars() {
-        if var.starts_with("OTEL_") || var.starts_with("BATON_TELEMETRY") {
-            cmd.env_remove(var);
-        }
-    }
-    for var in [
-        "BATON_QUEUE_DIR",
-        "BATON_DIR",
-        "GITHUB_ACTIONS",
-        "CI",
-        "TRACEPARENT",
-        "TRACESTATE",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    project.baton_without_telemetry(args)
 }
 
 fn run_with(project: &Project, env: &[(&str, &str)]) -> std::process::Output {

@@ -70,6 +70,28 @@ impl Project {
             .env("NO_COLOR", "1");
         cmd
     }
+
+    /// `baton ARGS` with none of the caller's telemetry settings (exporters, the
+    /// queue's place, CI and trace context), for the exporter tests to set their own.
+    pub(crate) fn baton_without_telemetry(&self, args: &[&str]) -> Command {
+        let mut cmd = self.baton(args);
+        for (var, _) in std::env::vars() {
+            if var.starts_with("OTEL_") || var.starts_with("BATON_TELEMETRY") {
+                cmd.env_remove(var);
+            }
+        }
+        for var in [
+            "BATON_QUEUE_DIR",
+            "BATON_DIR",
+            "GITHUB_ACTIONS",
+            "CI",
+            "TRACEPARENT",
+            "TRACESTATE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
 }
 
 /// The repository root (for examples/ and tests/fixtures/).

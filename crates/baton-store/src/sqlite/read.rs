@@ -77,6 +77,23 @@ fn collect_beats(
     Ok(beats)
 }
 
+/// The series (row id, beat name) of a pipeline.
+fn pipeline_series(
+    tx: &Transaction<'_>,
+    pipeline_id: &str,
+    action: impl Fn() -> String + Copy,
+) -> Result<Vec<(i64, String)>> {
+    let mut series = tx
+        .prepare_cached("SELECT id, beat FROM series WHERE pipeline_id = ?1")
+        .ctx(action)?;
+    let mut rows = series.query([pipeline_id]).ctx(action)?;
+    let mut found = Vec::new();
+    while let Some(row) = rows.next().ctx(action)? {
+        found.push((row.get(0).ctx(action)?, row.get(1).ctx(action)?));
+    }
+    Ok(found)
+}
+
 pub(crate) fn hints(
     tx: &Transaction<'_>,
     pipeline_id: &str,
@@ -95,14 +112,9 @@ pub(crate) fn hints(
     // The pipeline's series in one query, then its latest runs' beats, newest run
     // first, until every beat has enough.
     let mut wanted: HashMap<i64, (&str, Gathered)> = HashMap::new();
-    let mut series = tx
-        .prepare_cached("SELECT id, beat FROM series WHERE pipeline_id = ?1")
-        .ctx(action)?;
-    let mut series_rows = series.query([pipeline_id]).ctx(action)?;
-    while let Some(row) = series_rows.next().ctx(action)? {
-        let name: String = row.get(1).ctx(action)?;
+    for (id, name) in pipeline_series(tx, pipeline_id, action)? {
         if let Some(&name) = beat_names.iter().find(|&&n| n == name) {
-            wanted.insert(row.get(0).ctx(action)?, (name, Gathered::default()));
+            wanted.insert(id, (name, Gathered::default()));
         }
     }
     if wanted.is_empty() {
@@ -202,15 +214,10 @@ pub(crate) fn previous_shapes(
         seen: usize,
     }
     let mut searches: HashMap<i64, Search<'_>> = HashMap::new();
-    let mut series = tx
-        .prepare_cached("SELECT id, beat FROM series WHERE pipeline_id = ?1")
-        .ctx(action)?;
-    let mut series_rows = series.query([pipeline_id]).ctx(action)?;
-    while let Some(row) = series_rows.next().ctx(action)? {
-        let name: String = row.get(1).ctx(action)?;
+    for (id, name) in pipeline_series(tx, pipeline_id, action)? {
         if let Some(w) = wanted.iter().find(|w| w.beat == name) {
             searches.insert(
-                row.get(0).ctx(action)?,
+                id,
                 Search {
                     wanted: w,
                     previous: HashSql::new(w.previous),
