@@ -88,7 +88,7 @@ pub fn load(path: &Path) -> Loaded {
 
 /// [`load`] for a caller that shows only findings of severity `least` or above
 /// (`baton run` shows warnings and errors): those below are left out, which
-/// spares a valid file's second parse (see [`load_text`]).
+/// spares a valid file's second parse (see `load_text`).
 pub fn load_findings(path: &Path, least: Severity) -> Loaded {
     let text = match source::read_source(path) {
         Ok(text) => text,
