@@ -26,7 +26,7 @@ use baton_analysis::trends::Period;
 use baton_model::{RUN_DOCUMENT_VERSION, RunDocument, RunStatus};
 use baton_report::RunReport;
 use baton_signals::{budgets, flaky, regressions, trends, window_start};
-use baton_store::{HistoryStore, RunFilter, RunSelector, SeriesQuery};
+use baton_store::{HistoryStore, RunFilter, RunSelector, SeriesQuery, SeriesSet};
 
 use crate::AppState;
 
@@ -270,12 +270,7 @@ async fn flaky_doc(State(state): State<Arc<AppState>>, Query(params): Query<Para
             .pool
             .read(move |store| {
                 let window = number(&params, "window", 14u64)?;
-                let set = store.beat_series(&SeriesQuery {
-                    pipeline: pipeline_id(store, text(&params, "pipeline"))?,
-                    since: Some(window_start(jiff::Timestamp::now(), window)),
-                    identities: true,
-                    ..SeriesQuery::default()
-                })?;
+                let set = window_series(store, &params, window, true)?;
                 Ok(flaky::document(&set, window))
             })
             .await,
@@ -289,15 +284,27 @@ async fn budget_doc(State(state): State<Arc<AppState>>, Query(params): Query<Par
             .pool
             .read(move |store| {
                 let days = number(&params, "days", budgets::DEFAULT_DAYS)?;
-                let set = store.beat_series(&SeriesQuery {
-                    pipeline: pipeline_id(store, text(&params, "pipeline"))?,
-                    since: Some(window_start(jiff::Timestamp::now(), days)),
-                    ..SeriesQuery::default()
-                })?;
+                let set = window_series(store, &params, days, false)?;
                 Ok(budgets::document(&set, days, objectives.as_deref()))
             })
             .await,
     )
+}
+
+/// The series of the last `days` days, of `pipeline=` when given (every pipeline
+/// otherwise), with the input identities when `identities`.
+fn window_series(
+    store: &dyn HistoryStore,
+    params: &Params,
+    days: u64,
+    identities: bool,
+) -> Result<SeriesSet, Failure> {
+    Ok(store.beat_series(&SeriesQuery {
+        pipeline: pipeline_id(store, text(params, "pipeline"))?,
+        since: Some(window_start(jiff::Timestamp::now(), days)),
+        identities,
+        ..SeriesQuery::default()
+    })?)
 }
 
 /// `period=day|week` with its default window.
@@ -318,16 +325,8 @@ async fn trends_doc(State(state): State<Arc<AppState>>, Query(params): Query<Par
             .read(move |store| {
                 let (period, default_days) = period(&params)?;
                 let days = number(&params, "days", default_days)?;
-                let clock = trends::Clock {
-                    now: jiff::Timestamp::now(),
-                    tz: baton_signals::local_time_zone(),
-                };
-                let set = store.beat_series(&SeriesQuery {
-                    pipeline: pipeline_id(store, text(&params, "pipeline"))?,
-                    since: Some(window_start(clock.now, days)),
-                    identities: true,
-                    ..SeriesQuery::default()
-                })?;
+                let clock = trends::Clock::now();
+                let set = window_series(store, &params, days, true)?;
                 Ok(trends::trends(&set, period, days, &clock))
             })
             .await,
@@ -341,15 +340,8 @@ async fn slowest_doc(State(state): State<Arc<AppState>>, Query(params): Query<Pa
             .read(move |store| {
                 let days = number(&params, "days", 14u64)?;
                 let limit = number(&params, "limit", 10usize)?;
-                let clock = trends::Clock {
-                    now: jiff::Timestamp::now(),
-                    tz: baton_signals::local_time_zone(),
-                };
-                let set = store.beat_series(&SeriesQuery {
-                    pipeline: pipeline_id(store, text(&params, "pipeline"))?,
-                    since: Some(window_start(clock.now, days)),
-                    ..SeriesQuery::default()
-                })?;
+                let clock = trends::Clock::now();
+                let set = window_series(store, &params, days, false)?;
                 Ok(trends::slowest(&set, days, limit, &clock))
             })
             .await,

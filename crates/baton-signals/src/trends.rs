@@ -34,6 +34,16 @@ pub struct Clock {
     pub tz: TimeZone,
 }
 
+impl Clock {
+    /// Now, in the local time zone.
+    pub fn now() -> Self {
+        Self {
+            now: Timestamp::now(),
+            tz: super::local_time_zone(),
+        }
+    }
+}
+
 /// A beat's records as trend points.
 fn trend_points(series: &BeatSeries) -> Vec<TrendPoint> {
     let passed_keys: HashSet<u32> = series

@@ -12,10 +12,7 @@ use crate::signals::{self, trends};
 pub(crate) fn run(args: &SlowestArgs) -> anyhow::Result<Exit> {
     let history = reading::open(&args.store)?;
     let scope = reading::scope(&history, &args.scope)?;
-    let clock = trends::Clock {
-        now: jiff::Timestamp::now(),
-        tz: signals::local_time_zone(),
-    };
+    let clock = trends::Clock::now();
     let set = history.store.beat_series(&SeriesQuery {
         pipeline: scope.pipeline_id().map(str::to_owned),
         since: Some(signals::window_start(clock.now, args.days)),

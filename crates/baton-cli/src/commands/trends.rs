@@ -18,10 +18,7 @@ pub(crate) fn run(args: &TrendsArgs) -> anyhow::Result<Exit> {
         PeriodArg::Week => (Period::IsoWeek, 84),
     };
     let days = args.days.unwrap_or(default_days);
-    let clock = trends::Clock {
-        now: jiff::Timestamp::now(),
-        tz: signals::local_time_zone(),
-    };
+    let clock = trends::Clock::now();
     let set = history.store.beat_series(&SeriesQuery {
         pipeline: scope.pipeline_id().map(str::to_owned),
         since: Some(signals::window_start(clock.now, days)),

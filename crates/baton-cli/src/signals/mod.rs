@@ -1,6 +1,4 @@
 //! The cross-run signals live in the `baton-signals` crate, shared with `baton
 //! serve`; the verbs reach them here by their old paths.
 
-pub(crate) use baton_signals::{
-    budgets, flaky, local_time_zone, regressions, summary, trends, window_start,
-};
+pub(crate) use baton_signals::{budgets, flaky, regressions, summary, trends, window_start};

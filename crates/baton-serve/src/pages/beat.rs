@@ -90,10 +90,7 @@ fn body(store: &dyn HistoryStore, pipeline: &str, beat: &str) -> Result<String, 
         }
     }
 
-    let clock = trends::Clock {
-        now: jiff::Timestamp::now(),
-        tz: baton_signals::local_time_zone(),
-    };
+    let clock = trends::Clock::now();
     let recent = store.beat_series(&SeriesQuery {
         pipeline: Some(pipeline_id.clone()),
         beats: vec![beat.to_owned()],

@@ -37,10 +37,7 @@ pub(crate) async fn page(State(state): State<Arc<AppState>>) -> Response {
 }
 
 fn body(store: &dyn HistoryStore, objectives: Option<&Objectives>) -> Result<String, Failure> {
-    let clock = trends::Clock {
-        now: jiff::Timestamp::now(),
-        tz: baton_signals::local_time_zone(),
-    };
+    let clock = trends::Clock::now();
     let recent = store.beat_series(&SeriesQuery {
         since: Some(window_start(clock.now, WINDOW_DAYS)),
         identities: true,
